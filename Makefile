@@ -1,0 +1,33 @@
+# One-command set-up: each target creates .venv (with everything tk needs) when it is missing.
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.tk-installed
+
+.PHONY: demo test test-slow test-faults bench install clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install --upgrade pip
+	$(BIN)/python -m pip install -e '.[dev,tune,tensorboard]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## Train the bundled quickstart recipe (generated screen-state data, small model, CPU-friendly).
+demo: $(STAMP)
+	$(BIN)/tk run quickstart
+
+## The test suite (what CI runs).
+test: $(STAMP)
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -n 2 -m "not slow and not macos"
+
+## Heavier sweeps (fault injection at many kill points, longer runs).
+test-slow: $(STAMP)
+	$(BIN)/python -m pytest -q -m slow
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/train_speed.py
+
+clean:
+	rm -rf $(VENV) runs exports/*/ .pytest_cache

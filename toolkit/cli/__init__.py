@@ -1,0 +1,63 @@
+"""The `tk` command line: a click group whose commands are imported only when used.
+
+Each command lives in its own small module under `toolkit.cli`; `COMMANDS` maps a command
+name to ``module:attribute``. Command modules import only click and light parts of tk at the
+top (torch and plugins are imported inside the command), so `tk --help` stays well under a
+second. A `TkError` raised anywhere becomes one ``Error: ...`` line and exit status 1,
+without a traceback.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import click
+
+from .. import __version__
+from ..errors import TkError
+
+COMMANDS: dict[str, str] = {
+    "plugins": "toolkit.cli.plugins_cmd:plugins",
+    "recipes": "toolkit.cli.recipes_cmd:recipes",
+}
+"""Command name → ``module:attribute`` of its click command. Only commands that work are listed."""
+
+
+class LazyGroup(click.Group):
+    """A group that imports a command's module only when that command is asked for."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *COMMANDS})
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in COMMANDS:
+            module, _, attr = COMMANDS[name].partition(":")
+            return getattr(importlib.import_module(module), attr)
+        return super().get_command(ctx, name)
+
+    def invoke(self, ctx: click.Context):  # noqa: ANN201 - click's signature
+        try:
+            return super().invoke(ctx)
+        except TkError as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, "--version", prog_name="tk")
+def cli() -> None:
+    """Train image classifiers from a folder of images and ship them to devices.
+
+    \b
+    Start:   tk run quickstart          (generated data, a few minutes on a CPU)
+    Yours:   tk run recipes/slides_m4.toml --set data.root=path/to/images
+    """
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        cli.main(prog_name="tk")
+    except TkError as exc:  # raised outside a command's invoke (e.g. while resolving it)
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(1)

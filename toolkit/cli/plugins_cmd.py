@@ -1,0 +1,86 @@
+"""`tk plugins`: every plugin, its version, and what it registered; broken ones marked."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from ..hookspecs import REGISTRATION_HOOKS
+
+
+def _entry_json(entry, verbose: bool) -> dict:
+    item = {"name": entry.name, "plugin": entry.plugin, "description": entry.description}
+    if verbose:
+        item["params"] = [
+            {"name": p.name, "required": p.required, **({} if p.required else {"default": _jsonable(p.default)}),
+             "type": p.annotation}
+            for p in entry.params()
+        ]
+    return item
+
+
+def _jsonable(value):
+    try:
+        json.dumps(value)
+        return value
+    except TypeError:
+        return repr(value)
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+@click.option("--kind", type=click.Choice(sorted(REGISTRATION_HOOKS)), help="List the entries of one kind.")
+@click.option("-v", "--verbose", is_flag=True, help="With --kind: show each entry's parameters and defaults.")
+def plugins(as_json: bool, kind: str | None, verbose: bool) -> None:
+    """List plugins and what they registered (backbones, losses, samplers ...).
+
+    Plugins come from the `tk` entry-point group; switch one off with
+    TK_DISABLE_PLUGINS=name[,name...].
+    """
+    from ..plugins import load_plugins
+
+    loaded = load_plugins()
+    if as_json:
+        payload = {
+            "plugins": [
+                {"name": i.name, "dist": i.dist, "version": i.version, "source": i.source, "registered": i.registered}
+                for i in loaded.info.values()
+            ],
+            "broken": [{"name": b.name, "dist": b.dist, "version": b.version, "error": b.error} for b in loaded.broken],
+            "disabled": loaded.disabled,
+        }
+        if kind:
+            payload["entries"] = [_entry_json(e, verbose) for e in loaded.registry(kind)]
+        click.echo(json.dumps(payload, indent=2))
+        return
+
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(soft_wrap=False)
+    if kind:
+        table = Table(title=f"{kind}", show_lines=verbose)
+        table.add_column("name", style="bold")
+        table.add_column("plugin")
+        table.add_column("parameters" if verbose else "description")
+        for entry in loaded.registry(kind):
+            detail = "\n".join(p.describe() for p in entry.params()) if verbose else entry.description
+            if verbose and entry.description:
+                detail = f"{entry.description}\n{detail}".strip()
+            table.add_row(entry.name, entry.plugin, detail or "-")
+        console.print(table)
+        return
+
+    table = Table(title="tk plugins")
+    table.add_column("plugin", style="bold")
+    table.add_column("distribution")
+    table.add_column("registered")
+    for info in loaded.info.values():
+        what = "\n".join(f"{k}: {', '.join(v)}" for k, v in info.registered.items()) or "(event hooks only)"
+        table.add_row(info.name, f"{info.dist} {info.version}".strip() or info.source, what)
+    for b in loaded.broken:
+        table.add_row(f"[red]{b.name} (broken)[/red]", f"{b.dist} {b.version}".strip(), f"[red]{b.error}[/red]")
+    for name in loaded.disabled:
+        table.add_row(f"[dim]{name} (disabled)[/dim]", "", "[dim]switched off by TK_DISABLE_PLUGINS or the recipe[/dim]")
+    console.print(table)

@@ -1,0 +1,50 @@
+"""`tk recipes`: list the bundled recipes and check a recipe without running it."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.group()
+def recipes() -> None:
+    """List and check recipes."""
+
+
+@recipes.command("list")
+def list_recipes() -> None:
+    """List bundled recipes (usable by name: `tk run quickstart`)."""
+    import tomllib
+
+    from ..recipe import RECIPE_DIRS
+
+    seen = set()
+    for folder in RECIPE_DIRS:
+        for path in sorted(folder.glob("*.toml")) if folder.is_dir() else []:
+            if path.stem in seen:
+                continue
+            seen.add(path.stem)
+            first = path.read_text(encoding="utf-8").splitlines()[:1]
+            about = first[0].lstrip("# ").strip() if first and first[0].startswith("#") else ""
+            try:
+                tomllib.loads(path.read_text(encoding="utf-8"))
+            except tomllib.TOMLDecodeError:
+                about = "(invalid TOML) " + about
+            click.echo(f"{path.stem:<16} {path}  {about}")
+
+
+@recipes.command("check")
+@click.argument("recipe")
+@click.option("--set", "overrides", multiple=True, metavar="SECTION.KEY=VALUE", help="Override a recipe key.")
+@click.option("--show", is_flag=True, help="Print the resolved recipe (every default spelt out).")
+def check(recipe: str, overrides: tuple[str, ...], show: bool) -> None:
+    """Validate RECIPE (keys, types, plugin names and parameters) without running it."""
+    from ..plugins import load_plugins
+    from ..recipe import find_recipe, load_recipe
+
+    loaded_recipe = load_recipe(find_recipe(recipe), overrides)
+    plugins = load_plugins(loaded_recipe["plugins"]["modules"], base_dir=loaded_recipe.base_dir,
+                           disable=loaded_recipe["plugins"]["disable"])
+    loaded_recipe.validate(plugins)
+    if show:
+        click.echo(loaded_recipe.to_toml(plugins))
+    click.echo(f"{loaded_recipe.path}: ok")

@@ -1,0 +1,1 @@
+"""The training engine: model assembly, device and precision, the loop, checkpoints, reports."""

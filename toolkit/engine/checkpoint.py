@@ -1,0 +1,108 @@
+"""Checkpoints: only tensors and plain data, written atomically, loaded with weights_only.
+
+A checkpoint is a dict (`FORMAT` and `VERSION` mark it as ours) holding the model, optimiser,
+scheduler, scaler and EMA state, the early-stopping state, epoch and step counters, every RNG
+state, the history, the class names, model facts (backbone, image size, mean/std, resize
+rule) and the resolved recipe. Loading uses ``torch.load(weights_only=True)``, so a file that
+carries pickled code is refused instead of executed. Writes go to a temporary file in the same
+folder, are flushed to disk, then renamed over the old file: a run killed mid-write leaves the
+previous checkpoint intact.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from ..errors import TkError
+
+FORMAT = "tk-checkpoint"
+VERSION = 1
+
+
+class CheckpointError(TkError):
+    """A file that is not a readable tk checkpoint."""
+
+
+def atomic_write(path: Path, write) -> None:
+    """Call ``write(file_object)`` on a temp file next to ``path``, fsync, then rename over ``path``.
+
+    If anything fails (disk full, permission, a kill) the previous ``path`` is left as it was
+    and the temp file is removed; the error propagates as an `OSError` for the caller to word.
+    """
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            write(fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    try:  # make the rename itself durable
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    except OSError:
+        pass
+
+
+def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> Path:
+    """Write ``payload`` (plus the format marker) atomically; a failed write is a `TkError`."""
+    import torch
+
+    path = Path(path)
+    data = {"format": FORMAT, "version": VERSION, **payload}
+    try:
+        atomic_write(path, lambda fh: torch.save(data, fh))
+    except OSError as exc:
+        raise TkError(f"Could not write checkpoint {path}: {exc.strerror or exc}. The previous file is unchanged.") from exc
+    return path
+
+
+def load_checkpoint(path: str | Path, map_location: Any = "cpu") -> dict[str, Any]:
+    """Read a tk checkpoint safely (``weights_only=True``) or raise a one-line `CheckpointError`."""
+    import torch
+
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such checkpoint file.")
+    try:
+        data = torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as exc:
+        raise CheckpointError(
+            f"{path}: refused: the file holds Python objects other than tensors and plain data "
+            f"(tk loads checkpoints with weights_only=True and never runs code from them)."
+        ) from exc
+    except (RuntimeError, EOFError, OSError, ValueError) as exc:
+        raise CheckpointError(f"{path}: not a readable checkpoint ({type(exc).__name__}: {str(exc)[:200]}).") from exc
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: not a tk checkpoint (no '{FORMAT}' marker).")
+    if data.get("version", 0) > VERSION:
+        raise CheckpointError(f"{path}: written by a newer tk (checkpoint version {data['version']}); upgrade tk.")
+    return data
+
+
+def load_model(path: str | Path, plugins: Any | None = None, map_location: Any = "cpu"):
+    """Rebuild the trained `Classifier` from a checkpoint: ``(model in eval mode, checkpoint)``."""
+    from ..plugins import load_plugins
+    from .model import build_model
+
+    ckpt = load_checkpoint(path, map_location)
+    recipe = ckpt["recipe"]
+    if plugins is None:
+        plugins = load_plugins(recipe.get("plugins", {}).get("modules", []), disable=recipe.get("plugins", {}).get("disable", []))
+    model = build_model(recipe, plugins, len(ckpt["class_names"]), for_loading=True)
+    model.load_state_dict(ckpt["model"])
+    model.eval()
+    return model, ckpt

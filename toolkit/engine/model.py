@@ -1,0 +1,68 @@
+"""The trained model: a backbone from the registry wrapped with its own normalisation.
+
+Everything tk trains, checkpoints and exports is a `Classifier`: it takes RGB images as float
+``N×3×H×W`` with values in 0–1 and applies the backbone's mean/std inside, so exported
+models carry their preprocessing and no user re-implements it. The resize rule that turns a
+file into that tensor is `RESIZE` (see `toolkit.data.cache`), recorded in every checkpoint.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def _classifier_class():
+    import torch
+    from torch import nn
+
+    class Classifier(nn.Module):
+        """Backbone plus normalisation; input RGB in 0–1, output logits."""
+
+        def __init__(self, backbone: nn.Module, mean, std):
+            super().__init__()
+            self.backbone = backbone
+            self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1))
+            self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1))
+
+        def forward(self, x):
+            return self.backbone((x - self.mean) / self.std)
+
+    return Classifier
+
+
+def norm_stats(backbone: Any) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Mean and std from a timm-style ``pretrained_cfg``, else ImageNet's."""
+    cfg = getattr(backbone, "pretrained_cfg", None) or {}
+    mean = tuple(float(v) for v in cfg.get("mean", IMAGENET_MEAN))
+    std = tuple(float(v) for v in cfg.get("std", IMAGENET_STD))
+    if len(mean) != 3 or len(std) != 3:  # one-channel configs: repeat for RGB
+        mean, std = (mean[0],) * 3, (std[0],) * 3
+    return mean, std
+
+
+def build_model(recipe: Any, plugins: Any, num_classes: int, *, for_loading: bool = False):
+    """The `Classifier` a recipe describes.
+
+    ``for_loading=True`` is used when weights come from a checkpoint next: hub or file
+    weights are not fetched (``pretrained`` is set false and ``pretrained_path`` dropped, the
+    convention backbone plugins follow), so loading a checkpoint works offline.
+    """
+    model_cfg = recipe["model"] if not isinstance(recipe, dict) else recipe["model"]
+    name = model_cfg["backbone"]
+    params = {k: v for k, v in model_cfg.items() if k != "backbone"}
+    if for_loading:
+        if "pretrained" in params:
+            params["pretrained"] = False
+        params.pop("pretrained_path", None)
+    image_size = (recipe["data"] if isinstance(recipe, dict) else recipe["data"])["image_size"]
+    backbone = plugins.create("backbones", name, params, where="model.backbone",
+                              context={"num_classes": num_classes, "image_size": image_size, "name": name})
+    mean, std = norm_stats(backbone)
+    return _classifier_class()(backbone, mean, std)
+
+
+def count_parameters(model: Any) -> int:
+    return sum(p.numel() for p in model.parameters())

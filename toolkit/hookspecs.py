@@ -1,0 +1,251 @@
+"""Every hook a tk plugin can implement, in the order a run meets them.
+
+A plugin is any module or object with functions decorated by `toolkit.hookimpl` whose names
+are hook names below. tk finds plugins through the `tk` entry-point group (first-party plugins
+are registered there exactly like third-party ones), through `[plugins] modules = [...]` in a
+recipe, and, for a run, through logger objects the recipe asks for.
+
+There are two families:
+
+* **Registration hooks** (`tk_register_*`) are called once per plugin when the plugin manager
+  is built. Each receives one argument, ``register``; calling ``register(name, factory,
+  **info)`` adds a named factory to that kind's registry, recorded as coming from this plugin.
+  A factory is any callable. tk calls it with the keyword arguments from the recipe table that
+  names it, plus any *context* value the factory declares by parameter name (listed per hook
+  below; every kind also offers ``name``, the name the recipe asked for). So
+  ``def make_focal(gamma=2.0, class_counts=None)`` receives ``gamma`` from the recipe and
+  ``class_counts`` from the run. Recipe keys a factory does not declare are an error that lists
+  the accepted ones, so a factory's signature *is* its documentation: give every parameter a
+  default and a type hint. Import heavy libraries (torch, timm) inside the factory, not at the
+  top of the plugin module, so that `tk --help` and `tk recipes check` stay fast.
+
+  ``info`` keys understood by tk: ``description`` (one line for `tk plugins`) and
+  ``resolve`` (a callable ``resolve(name) -> bool``: the entry also answers for names it
+  accepts, e.g. any timm architecture) with ``suggest`` (``suggest(name) -> list[str]``, close
+  names for "did you mean").
+
+* **Event hooks** (`tk_run_start`, `tk_epoch_end`, `tk_checkpoint_saved`, `tk_run_end`) are
+  called during a run with a ``run`` object (see `toolkit.engine.run.RunInfo`): its ``dir``,
+  ``recipe``, ``class_names``, ``rank``, and ``request_stop(reason)`` to end training after the
+  current epoch. Loggers and callbacks are built on them. An exception raised in an event hook
+  stops the run with an error naming the plugin.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import pluggy
+
+hookspec = pluggy.HookspecMarker("tk")
+
+Register = Callable[..., None]
+
+# ---------------------------------------------------------------------------------------------
+# Registration: called once per plugin while the plugin manager is built
+# ---------------------------------------------------------------------------------------------
+
+
+@hookspec
+def tk_register_backbones(register: Register) -> None:
+    """Register model factories (`[model] backbone = NAME`).
+
+    A factory returns a ``torch.nn.Module`` mapping a float batch ``N×3×H×W`` (already
+    normalised) to logits ``N×num_classes``. tk wraps it so that the model it trains and exports
+    takes RGB values in 0–1 and normalises inside; the mean/std come from the module's
+    ``pretrained_cfg`` (timm's convention) or default to ImageNet's.
+
+    Context: ``num_classes``, ``image_size``, ``name``.
+
+    Added in 0.1.
+    """
+
+
+@hookspec
+def tk_register_augmentations(register: Register) -> None:
+    """Register batch augmentations (`[[augment.ops]] name = NAME`).
+
+    A factory returns a callable ``op(images, targets) -> (images, targets)`` run on whole
+    batches on the training device: ``images`` is float ``N×3×H×W`` in 0–1, ``targets`` either
+    class indices ``N`` (int64) or soft targets ``N×num_classes`` (mixup, cutmix). Randomness is
+    per sample and drawn from torch's global generator, which tk seeds and checkpoints, so a
+    resumed run repeats exactly. Ops run in recipe order, on training batches only.
+
+    Context: ``num_classes``, ``image_size``, ``name``.
+
+    Added in 0.1.
+    """
+
+
+@hookspec
+def tk_register_losses(register: Register) -> None:
+    """Register loss factories (`[loss] name = NAME`).
+
+    A factory returns a callable ``loss(logits, targets) -> scalar tensor``; ``targets`` are
+    class indices or soft targets (see augmentations). A loss object with attribute
+    ``needs_inputs = True`` is called ``loss(logits, targets, inputs)`` instead (distillation
+    runs a teacher on the inputs).
+
+    Context: ``num_classes``, ``class_counts`` (training images per class, in class order, for
+    weights such as ``w_i = N / (K * n_i)``), ``class_names``, ``name``.
+
+    Added in 0.1.
+    """
+
+
+@hookspec
+def tk_register_samplers(register: Register) -> None:
+    """Register training samplers (`[sampler] name = NAME`).
+
+    A factory returns an object with ``indices(epoch) -> list[int]``: the order (with or
+    without repetition) in which the training set is visited that epoch, deterministic given
+    ``seed`` and ``epoch``. Distributed runs shard this list across processes, so every sampler
+    works data-parallel without extra code.
+
+    Context: ``labels`` (training labels), ``num_classes``, ``class_counts``, ``seed``, ``name``.
+
+    Added in 0.1.
+    """
+
+
+@hookspec
+def tk_register_optimizers(register: Register) -> None:
+    """Register optimiser factories (`[optim] name = NAME`).
+
+    A factory returns a ``torch.optim.Optimizer``.
+
+    Context: ``model`` (the module being trained; use `toolkit.param_groups` for groups without
+    weight decay on norms and biases), ``name``.
+
+    Added in 0.1.
+    """
+
+
+@hookspec
+def tk_register_schedulers(register: Register) -> None:
+    """Register learning-rate schedules (`[schedule] name = NAME`).
+
+    A factory returns a torch LR scheduler (or ``None`` for a constant rate). tk steps it once
+    per epoch, or once per optimiser step when the object has ``tk_interval = "step"``; a
+    ``ReduceLROnPlateau`` is stepped with the early-stopping metric.
+
+    Context: ``optimizer``, ``epochs``, ``steps_per_epoch``, ``name``.
+
+    Added in 0.1.
+    """
+
+
+@hookspec
+def tk_register_exporters(register: Register) -> None:
+    """Register model exporters (`tk export --format NAME`, `[export] formats = [...]`).
+
+    A factory returns an exporter object; see `toolkit.export` for the methods tk calls
+    (``export(...)`` writes the model file; ``load(path)`` returns a predictor for parity
+    checks, `tk predict` and `tk bench`).
+
+    Context: ``name``.
+
+    Added in 0.1.
+    """
+
+
+@hookspec
+def tk_register_datasets(register: Register) -> None:
+    """Register dataset sources (`[data] source = NAME`).
+
+    A factory returns a `toolkit.data.FolderIndex` (class names, ``(path, label)`` samples,
+    optional pre-made splits): either by scanning a folder with `toolkit.data.scan_folder` or by
+    writing images somewhere first (a generated dataset) and scanning that.
+
+    Context: ``root`` (``data.root`` resolved against the recipe's folder, or ``None``),
+    ``seed``, ``cache_dir``, ``name``.
+
+    Added in 0.1.
+    """
+
+
+@hookspec
+def tk_register_loggers(register: Register) -> None:
+    """Register run loggers (`[train] loggers = [NAME, ...]`).
+
+    A factory returns an object implementing any of the event hooks below as methods decorated
+    with `toolkit.hookimpl`; tk registers it for the length of the run.
+
+    Context: ``run_dir``, ``recipe``, ``name``.
+
+    Added in 0.1.
+    """
+
+
+# ---------------------------------------------------------------------------------------------
+# Events: called during a run (only on the process of rank 0 in a distributed run)
+# ---------------------------------------------------------------------------------------------
+
+
+@hookspec
+def tk_run_start(run: Any) -> None:
+    """The run folder exists and training is about to begin (or resume).
+
+    ``run.epoch`` is the first epoch to train (0-based; > 0 when resuming).
+
+    Added in 0.1.
+    """
+
+
+@hookspec
+def tk_epoch_end(run: Any, epoch: int, metrics: dict[str, float]) -> None:
+    """An epoch finished and was evaluated.
+
+    ``metrics`` holds at least ``train_loss``, ``train_accuracy``, ``val_loss``,
+    ``val_accuracy``, ``lr`` and ``epoch_time`` (seconds). Call ``run.request_stop(reason)`` to
+    end training after this epoch (hyperparameter-search pruning does this).
+
+    Added in 0.1.
+    """
+
+
+@hookspec
+def tk_checkpoint_saved(run: Any, path: Any, kind: str) -> None:
+    """A checkpoint was written atomically; ``kind`` is ``"last"`` or ``"best"``.
+
+    Added in 0.1.
+    """
+
+
+@hookspec
+def tk_run_end(run: Any, status: str, metrics: dict[str, Any]) -> None:
+    """The run ended; ``status`` is ``"finished"``, ``"stopped"`` (early stopping or a
+    plugin's request), ``"interrupted"`` or ``"failed"``. ``metrics`` holds the final
+    evaluation (empty unless ``status`` is finished or stopped).
+
+    Added in 0.1.
+    """
+
+
+REGISTRATION_HOOKS: dict[str, str] = {
+    "backbones": "tk_register_backbones",
+    "augmentations": "tk_register_augmentations",
+    "losses": "tk_register_losses",
+    "samplers": "tk_register_samplers",
+    "optimizers": "tk_register_optimizers",
+    "schedulers": "tk_register_schedulers",
+    "exporters": "tk_register_exporters",
+    "datasets": "tk_register_datasets",
+    "loggers": "tk_register_loggers",
+}
+"""Registry kind → the hook that fills it."""
+
+CONTEXT: dict[str, tuple[str, ...]] = {
+    "backbones": ("num_classes", "image_size", "name"),
+    "augmentations": ("num_classes", "image_size", "name"),
+    "losses": ("num_classes", "class_counts", "class_names", "name"),
+    "samplers": ("labels", "num_classes", "class_counts", "seed", "name"),
+    "optimizers": ("model", "name"),
+    "schedulers": ("optimizer", "epochs", "steps_per_epoch", "name"),
+    "exporters": ("name",),
+    "datasets": ("root", "seed", "cache_dir", "name"),
+    "loggers": ("run_dir", "recipe", "name"),
+}
+"""Registry kind → run values a factory may declare by parameter name (never recipe keys)."""
+
+EVENT_HOOKS: tuple[str, ...] = ("tk_run_start", "tk_epoch_end", "tk_checkpoint_saved", "tk_run_end")

@@ -1,0 +1,256 @@
+"""Build the plugin manager: entry points, recipe modules, disabled names, broken plugins.
+
+Loading is explicit and repeatable: `load_plugins()` makes a fresh `pluggy.PluginManager`
+every time (nothing happens at import), registers every module of the `tk` entry-point group
+(first-party plugins are listed there exactly like third-party ones), then the modules a
+recipe names, then runs `check_pending()` so a misspelt hook name is an error rather than a
+silent no-op. A plugin that fails to import or raises while registering is kept out and
+reported by name and distribution; the rest still load, so `tk plugins` can show what is
+broken next to what works.
+
+Callers use the typed facade `Plugins` (``plugins.registry("losses")``,
+``plugins.create("losses", ...)``, ``plugins.emit("tk_epoch_end", ...)``), never ``pm.hook``
+with loose keyword arguments.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+import sys
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Iterable
+
+import pluggy
+
+from . import hookspecs
+from .errors import PluginError, TkError
+from .registry import Entry, Registry
+
+__all__ = ["BrokenPlugin", "PluginInfo", "Plugins", "load_plugins", "ENTRY_POINT_GROUP", "disabled_from_env"]
+
+ENTRY_POINT_GROUP = "tk"
+
+
+@dataclass
+class PluginInfo:
+    """A loaded plugin: its name, where it came from, and what it registered per kind."""
+
+    name: str
+    dist: str = ""
+    version: str = ""
+    source: str = "entry point"
+    registered: dict[str, list[str]] = field(default_factory=dict)
+
+
+@dataclass
+class BrokenPlugin:
+    """A plugin that could not be used, and why (one sentence)."""
+
+    name: str
+    dist: str
+    version: str
+    error: str
+
+
+def disabled_from_env() -> set[str]:
+    """Plugin names listed in ``TK_DISABLE_PLUGINS`` (comma-separated)."""
+    raw = os.environ.get("TK_DISABLE_PLUGINS", "")
+    return {part.strip() for part in raw.split(",") if part.strip()}
+
+
+class Plugins:
+    """A loaded set of plugins and the registries they filled."""
+
+    def __init__(self, pm: pluggy.PluginManager):
+        self.pm = pm
+        self.registries: dict[str, Registry] = {kind: Registry(kind) for kind in hookspecs.REGISTRATION_HOOKS}
+        self.info: dict[str, PluginInfo] = {}
+        self.broken: list[BrokenPlugin] = []
+        self.disabled: list[str] = []
+
+    # -- registries ------------------------------------------------------------------------
+    def registry(self, kind: str) -> Registry:
+        """The registry of ``kind`` (``"backbones"``, ``"losses"`` …)."""
+        try:
+            return self.registries[kind]
+        except KeyError:
+            raise PluginError(f"Unknown plugin kind '{kind}'; kinds are: {', '.join(self.registries)}.") from None
+
+    def entry(self, kind: str, name: str, where: str) -> Entry:
+        """The entry for ``name`` in ``kind``, or a one-line error naming the recipe key ``where``."""
+        return self.registry(kind).get(name, where)
+
+    def create(self, kind: str, name: str, params: dict[str, Any] | None = None, *, where: str,
+               context: dict[str, Any] | None = None) -> Any:
+        """Build ``name`` of ``kind`` with recipe ``params`` and run ``context``."""
+        return self.entry(kind, name, where).create(dict(params or {}), dict(context or {}), where)
+
+    # -- events ----------------------------------------------------------------------------
+    def emit(self, hook: str, **kwargs: Any) -> None:
+        """Call an event hook on every plugin, naming the plugin if one raises.
+
+        Calls run in pluggy's order (last registered first). A `TkError` raised by a plugin
+        passes through unchanged (it is already a message for the user).
+        """
+        caller = getattr(self.pm.hook, hook)
+        for impl in reversed(caller.get_hookimpls()):
+            args = {name: kwargs[name] for name in impl.argnames}
+            try:
+                impl.function(**args)
+            except TkError:
+                raise
+            except Exception as exc:
+                raise PluginError(
+                    f"Plugin '{impl.plugin_name}'{self._dist_suffix(impl.plugin_name)} failed in {hook}: "
+                    f"{type(exc).__name__}: {exc}"
+                ) from exc
+
+    def add_run_plugin(self, obj: Any, name: str) -> None:
+        """Register an object (a logger, a callback) for the events of one run."""
+        try:
+            self.pm.register(obj, name=name)
+        except ValueError:  # already registered under that name
+            return
+        except pluggy.PluginValidationError as exc:
+            raise PluginError(f"Logger '{name}' has an invalid hook: {exc}") from exc
+
+    def _dist_suffix(self, plugin: str) -> str:
+        info = self.info.get(plugin)
+        if info and info.dist:
+            return f" ({info.dist} {info.version})".rstrip()
+        return ""
+
+    # -- loading ---------------------------------------------------------------------------
+    def _register_module(self, module: Any, info: PluginInfo) -> None:
+        try:
+            self.pm.register(module, name=info.name)
+        except (pluggy.PluginValidationError, ValueError) as exc:
+            self.broken.append(BrokenPlugin(info.name, info.dist, info.version, f"invalid hook: {exc}"))
+            return
+        self.info[info.name] = info
+
+    def _fill_registries(self) -> None:
+        for kind, hook in hookspecs.REGISTRATION_HOOKS.items():
+            caller = getattr(self.pm.hook, hook)
+            for impl in reversed(caller.get_hookimpls()):
+                info = self.info.get(impl.plugin_name) or PluginInfo(impl.plugin_name)
+                staged: list[Entry] = []
+
+                def register(name: str, factory: Any, _staged=staged, _kind=kind, _info=info, **extra: Any) -> None:
+                    _staged.append(Entry(_kind, name, factory, _info.name, _info.dist, _info.version, extra))
+
+                try:
+                    impl.function(register=register)
+                    for entry in staged:
+                        self.registries[kind].add(entry)
+                        info.registered.setdefault(kind, []).append(entry.name)
+                except Exception as exc:  # a plugin's bug must not take down the others
+                    message = str(exc) if isinstance(exc, TkError) else f"{type(exc).__name__} in {hook}: {exc}"
+                    self._mark_broken(impl.plugin_name, message)
+
+    def _mark_broken(self, name: str, error: str) -> None:
+        info = self.info.pop(name, None) or PluginInfo(name)
+        for kind, names in info.registered.items():
+            for entry_name in names:
+                self.registries[kind]._entries.pop(entry_name, None)
+        try:
+            self.pm.unregister(name=name)
+        except ValueError:
+            pass
+        self.broken.append(BrokenPlugin(name, info.dist, info.version, error))
+
+    def raise_if_broken(self) -> None:
+        """For a run: any broken plugin is an error (listing shows it instead)."""
+        if self.broken:
+            b = self.broken[0]
+            where = f" ({b.dist} {b.version})" if b.dist else ""
+            more = f" (and {len(self.broken) - 1} more; see `tk plugins`)" if len(self.broken) > 1 else ""
+            raise PluginError(
+                f"Plugin '{b.name}'{where} is broken: {b.error}{more}. "
+                f"Fix or uninstall it, or switch it off with TK_DISABLE_PLUGINS={b.name}."
+            )
+
+
+def _entry_points() -> Iterable[metadata.EntryPoint]:
+    return metadata.entry_points(group=ENTRY_POINT_GROUP)
+
+
+def _load_recipe_module(spec: str, base_dir: Path | None) -> Any:
+    """Import ``spec``: a path to a ``.py`` file (relative to the recipe) or a dotted module."""
+    if spec.endswith(".py") or "/" in spec or os.sep in spec:
+        path = Path(spec)
+        if not path.is_absolute() and base_dir is not None:
+            path = base_dir / path
+        if not path.is_file():
+            raise PluginError(f"plugins.modules: no such file '{path}'.")
+        mod_name = f"tk_recipe_plugin_{path.stem}"
+        module_spec = importlib.util.spec_from_file_location(mod_name, path)
+        assert module_spec and module_spec.loader
+        module = importlib.util.module_from_spec(module_spec)
+        sys.modules[mod_name] = module
+        module_spec.loader.exec_module(module)
+        return module
+    return importlib.import_module(spec)
+
+
+def load_plugins(
+    modules: Iterable[str] = (),
+    *,
+    base_dir: Path | None = None,
+    disable: Iterable[str] = (),
+    extra: Iterable[tuple[str, Any]] = (),
+    entry_points: bool = True,
+) -> Plugins:
+    """A fresh `Plugins`: entry points, then ``modules`` (recipe ``[plugins] modules``), then
+    ``extra`` (``(name, plugin object)`` pairs, used by tests), less the disabled names.
+
+    ``disable`` adds to the names in ``TK_DISABLE_PLUGINS``.
+    """
+    pm = pluggy.PluginManager(ENTRY_POINT_GROUP)
+    pm.add_hookspecs(hookspecs)
+    plugins = Plugins(pm)
+    disabled = disabled_from_env() | set(disable)
+
+    if entry_points:
+        for ep in sorted(_entry_points(), key=lambda e: e.name):
+            dist = ep.dist.name if ep.dist else ""
+            version = ep.dist.version if ep.dist else ""
+            if ep.name in disabled:
+                plugins.disabled.append(ep.name)
+                continue
+            try:
+                module = ep.load()
+            except Exception as exc:
+                plugins.broken.append(BrokenPlugin(ep.name, dist, version, f"failed to import: {type(exc).__name__}: {exc}"))
+                continue
+            plugins._register_module(module, PluginInfo(ep.name, dist, version, "entry point"))
+
+    for spec in modules:
+        name = Path(spec).stem if spec.endswith(".py") else spec
+        if name in disabled:
+            plugins.disabled.append(name)
+            continue
+        try:
+            module = _load_recipe_module(spec, base_dir)
+        except PluginError:
+            raise
+        except Exception as exc:
+            raise PluginError(f"plugins.modules: '{spec}' failed to import: {type(exc).__name__}: {exc}") from exc
+        plugins._register_module(module, PluginInfo(name, "", "", "recipe"))
+
+    for name, obj in extra:
+        if name not in disabled:
+            plugins._register_module(obj, PluginInfo(name, "", "", "extra"))
+
+    try:
+        pm.check_pending()
+    except pluggy.PluginValidationError as exc:
+        plugin_name = pm.get_name(exc.plugin) or "?"
+        plugins._mark_broken(plugin_name, f"implements a hook that does not exist ({exc}); hook names start with tk_")
+
+    plugins._fill_registries()
+    return plugins

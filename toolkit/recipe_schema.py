@@ -1,0 +1,127 @@
+"""What a recipe may say: every section, every core key, its type, default and allowed values.
+
+Sections that pick a plugin (`data.source`, `model.backbone`, `loss.name`, `sampler.name`,
+`optim.name`, `schedule.name`) pass their other keys to that plugin's factory; those keys are
+checked against the factory's signature, and their defaults come from it. Everything else is
+listed here, so `tk recipes check` can validate a recipe before any work starts, and the
+resolved recipe written into a run folder spells out every value used.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Key:
+    """A core recipe key."""
+
+    type: type | tuple[type, ...]
+    default: Any
+    doc: str
+    choices: tuple[Any, ...] | None = None
+    min: float | None = None
+    max: float | None = None
+    optional: bool = False  # None (key absent) allowed
+
+
+@dataclass(frozen=True)
+class Section:
+    """A recipe table. ``plugin`` names the key that selects a plugin of ``kind``; the other
+    keys of the table (not in ``keys``) are that plugin's parameters."""
+
+    keys: dict[str, Key]
+    doc: str
+    plugin: str | None = None
+    kind: str | None = None
+    free_form: bool = False  # tables whose content another module validates ([tune])
+
+
+_NUM = (int, float)
+
+SCHEMA: dict[str, Section] = {
+    "data": Section(
+        {
+            "source": Key(str, "folder", "dataset plugin: 'folder' reads data.root; 'screens' draws the quickstart data"),
+            "root": Key(str, None, "image folder (one sub-folder per class), relative to the recipe file", optional=True),
+            "image_size": Key(int, 224, "square side in pixels the images are resized to", min=16, max=4096),
+            "val_fraction": Key(_NUM, 0.2, "share of each class held out for validation", min=0.0, max=0.9),
+            "test_fraction": Key(_NUM, 0.0, "share of each class held out for the test split", min=0.0, max=0.9),
+            "seed": Key(int, 0, "seed of the split (and of generated data)"),
+            "on_bad_image": Key(str, "skip", "what to do with unreadable images", choices=("skip", "fail")),
+            "cache": Key(str, "disk", "decoded-image cache: 'disk' reuses decodes across runs", choices=("disk", "memory")),
+            "cache_dir": Key(str, None, "where decoded images are cached (default ~/.cache/tk)", optional=True),
+            "workers": Key(int, 2, "threads that decode images", min=0, max=64),
+        },
+        "Where the images come from and how they are split.",
+        plugin="source",
+        kind="datasets",
+    ),
+    "model": Section(
+        {"backbone": Key(str, "resnet18", "backbone plugin or any timm model name")},
+        "The network. Other keys (pretrained, head, freeze, drop_rate …) go to the backbone factory.",
+        plugin="backbone",
+        kind="backbones",
+    ),
+    "augment": Section(
+        {"ops": Key(list, [], "training augmentations in order: tables with a 'name' and its parameters")},
+        "Batch augmentations run on the training device.",
+    ),
+    "loss": Section({"name": Key(str, "cross_entropy", "loss plugin")}, "The training loss.", plugin="name", kind="losses"),
+    "sampler": Section({"name": Key(str, "random", "sampler plugin")}, "Order of training images.", plugin="name", kind="samplers"),
+    "optim": Section({"name": Key(str, "adamw", "optimizer plugin")}, "The optimiser.", plugin="name", kind="optimizers"),
+    "schedule": Section({"name": Key(str, "cosine", "scheduler plugin ('constant' for none)")}, "Learning-rate schedule.",
+                        plugin="name", kind="schedulers"),
+    "train": Section(
+        {
+            "epochs": Key(int, 10, "passes over the training set", min=1, max=100000),
+            "batch_size": Key(int, 32, "images per optimiser step (before accumulation)", min=1, max=65536),
+            "device": Key(str, "auto", "auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps"),
+            "amp": Key(str, "auto", "mixed precision", choices=("auto", "off", "bf16", "fp16")),
+            "channels_last": Key(bool, False, "channels-last memory format (faster convolutions on GPUs)"),
+            "compile": Key(bool, False, "torch.compile the model"),
+            "accumulate": Key(int, 1, "optimiser step every N batches", min=1, max=1024),
+            "grad_clip": Key(_NUM, 0.0, "clip the gradient norm to this (0: off)", min=0.0),
+            "seed": Key(int, 0, "seed of weights, sampling and augmentation"),
+            "best_metric": Key(str, "val_accuracy", "metric that picks best.pt (val_loss is minimised, others maximised)"),
+            "early_stopping": Key(bool, True, "stop when the monitored metric stops improving"),
+            "monitor": Key(str, "val_loss", "metric early stopping watches"),
+            "mode": Key(str, "min", "whether the monitored metric should go down or up", choices=("min", "max")),
+            "patience": Key(int, 10, "epochs without improvement before stopping", min=1),
+            "min_delta": Key(_NUM, 0.001, "smallest change that counts as improvement", min=0.0),
+            "restore_best": Key(bool, True, "early stopping restores the weights of the best monitored epoch"),
+            "ema": Key(bool, False, "keep an exponential moving average of the weights and evaluate it"),
+            "ema_decay": Key(_NUM, 0.999, "EMA decay per optimiser step", min=0.0, max=1.0),
+            "sync_bn": Key(bool, False, "synchronise batch norm across processes (distributed runs)"),
+            "loggers": Key(list, [], "logger plugins to attach (e.g. 'tensorboard', 'mlflow')"),
+            "out": Key(str, "runs", "folder that holds run folders, relative to the working directory"),
+        },
+        "The training loop.",
+    ),
+    "export": Section(
+        {
+            "formats": Key(list, ["onnx"], "exporter plugins `tk export` uses by default"),
+            "after_train": Key(bool, False, "export (and bench) at the end of `tk run`"),
+            "out": Key(str, "exports", "folder that holds exports"),
+        },
+        "Exported models.",
+    ),
+    "bench": Section(
+        {
+            "batches": Key(list, [1, 8, 32], "batch sizes to time"),
+            "iters": Key(int, 50, "timed iterations per row", min=1),
+            "warmup": Key(int, 10, "untimed iterations first", min=0),
+            "runtimes": Key(list, [], "runtimes to bench (empty: every one available)"),
+        },
+        "`tk bench` settings.",
+    ),
+    "plugins": Section(
+        {
+            "modules": Key(list, [], "extra plugin modules: dotted names or .py files relative to the recipe"),
+            "disable": Key(list, [], "plugin names to switch off (like TK_DISABLE_PLUGINS)"),
+        },
+        "Plugins for this recipe.",
+    ),
+    "tune": Section({}, "Hyperparameter search space (`tk tune`).", free_form=True),
+}

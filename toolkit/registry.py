@@ -1,0 +1,212 @@
+"""Named factories per kind, with provenance, "did you mean" errors and checked parameters.
+
+The core never imports a concrete backbone, loss or exporter: it asks a `Registry` for a name
+from the recipe. Each `Entry` remembers which plugin (and which distribution and version)
+registered it, so two plugins claiming one name is an error that names both, and `tk plugins`
+can say where everything comes from. A factory's signature is its parameter list: recipe keys
+are checked against it before any work starts.
+"""
+
+from __future__ import annotations
+
+import difflib
+import fnmatch
+import inspect
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator
+
+from .errors import PluginError, RecipeError
+from .hookspecs import CONTEXT
+
+__all__ = ["Entry", "Param", "Registry", "singular"]
+
+_SINGULAR = {
+    "backbones": "backbone",
+    "augmentations": "augmentation",
+    "losses": "loss",
+    "samplers": "sampler",
+    "optimizers": "optimizer",
+    "schedulers": "scheduler",
+    "exporters": "exporter",
+    "datasets": "dataset",
+    "loggers": "logger",
+}
+
+
+def singular(kind: str) -> str:
+    """``"losses"`` → ``"loss"``, for messages."""
+    return _SINGULAR.get(kind, kind.rstrip("s"))
+
+
+@dataclass(frozen=True)
+class Param:
+    """One recipe parameter of a factory, read from its signature."""
+
+    name: str
+    default: Any = inspect.Parameter.empty
+    annotation: str = ""
+
+    @property
+    def required(self) -> bool:
+        return self.default is inspect.Parameter.empty
+
+    def describe(self) -> str:
+        text = self.name
+        if self.annotation:
+            text += f": {self.annotation}"
+        return text + ("" if self.required else f" = {self.default!r}")
+
+
+@dataclass
+class Entry:
+    """A named factory and where it came from."""
+
+    kind: str
+    name: str
+    factory: Callable[..., Any]
+    plugin: str
+    dist: str = ""
+    version: str = ""
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def description(self) -> str:
+        text = self.info.get("description")
+        if text:
+            return str(text)
+        doc = inspect.getdoc(self.factory) or ""
+        return doc.strip().splitlines()[0] if doc.strip() else ""
+
+    @property
+    def origin(self) -> str:
+        """``plugin (dist version)`` for messages."""
+        where = f"{self.dist} {self.version}".strip()
+        return f"plugin '{self.plugin}'" + (f" ({where})" if where else "")
+
+    def _signature(self) -> inspect.Signature:
+        try:
+            return inspect.signature(self.factory)
+        except (TypeError, ValueError):  # builtins without a signature accept anything
+            return inspect.Signature([inspect.Parameter("kwargs", inspect.Parameter.VAR_KEYWORD)])
+
+    def params(self) -> list[Param]:
+        """Recipe parameters: the signature less the run context of this kind."""
+        context = set(CONTEXT.get(self.kind, ()))
+        out = []
+        for p in self._signature().parameters.values():
+            if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) or p.name in context:
+                continue
+            ann = p.annotation
+            ann_text = "" if ann is p.empty else (ann if isinstance(ann, str) else getattr(ann, "__name__", str(ann)))
+            out.append(Param(p.name, p.default, str(ann_text)))
+        return out
+
+    def accepts_any(self) -> bool:
+        return any(p.kind is p.VAR_KEYWORD for p in self._signature().parameters.values())
+
+    def check_params(self, params: dict[str, Any], where: str) -> None:
+        """Raise `RecipeError` for keys the factory does not take or required ones missing.
+
+        ``where`` is the recipe table, e.g. ``"loss"`` or ``"augment.ops[1]"``.
+        """
+        accepted = {p.name: p for p in self.params()}
+        context = set(CONTEXT.get(self.kind, ()))
+        for key in params:
+            if key in context:
+                raise RecipeError(
+                    f"{where}.{key}: '{key}' is supplied by the run to {singular(self.kind)} "
+                    f"'{self.name}' and cannot be set in the recipe."
+                )
+            if key not in accepted and not self.accepts_any():
+                allowed = ", ".join(accepted) or "none"
+                close = difflib.get_close_matches(key, list(accepted), n=1)
+                hint = f" Did you mean '{close[0]}'?" if close else ""
+                raise RecipeError(
+                    f"{where}.{key}: {singular(self.kind)} '{self.name}' has no parameter '{key}'.{hint} "
+                    f"Accepted: {allowed}."
+                )
+        for p in accepted.values():
+            if p.required and p.name not in params:
+                raise RecipeError(f"{where}.{p.name}: {singular(self.kind)} '{self.name}' needs '{p.name}'.")
+
+    def create(self, params: dict[str, Any], context: dict[str, Any], where: str) -> Any:
+        """Call the factory with recipe ``params`` and the ``context`` values it declares."""
+        self.check_params(params, where)
+        sig = self._signature().parameters
+        kwargs = dict(params)
+        for key, value in context.items():
+            if key in sig or (self.accepts_any() and key == "name"):
+                kwargs[key] = value
+        if "name" in sig and "name" not in kwargs:
+            kwargs["name"] = self.name
+        try:
+            return self.factory(**kwargs)
+        except (RecipeError, PluginError):
+            raise
+        except (TypeError, ValueError) as exc:
+            raise RecipeError(f"{where}: {singular(self.kind)} '{self.name}' rejected its parameters: {exc}") from exc
+
+
+class Registry:
+    """The entries of one kind (``"losses"``, ``"backbones"`` …), by name."""
+
+    def __init__(self, kind: str):
+        self.kind = kind
+        self._entries: dict[str, Entry] = {}
+
+    def add(self, entry: Entry) -> None:
+        if not isinstance(entry.name, str) or not entry.name:
+            raise PluginError(f"{entry.origin} registered a {singular(self.kind)} with an invalid name {entry.name!r}.")
+        if not callable(entry.factory):
+            raise PluginError(
+                f"{entry.origin} registered {singular(self.kind)} '{entry.name}' with a factory that is not callable "
+                f"({type(entry.factory).__name__})."
+            )
+        old = self._entries.get(entry.name)
+        if old is not None:
+            raise PluginError(
+                f"{singular(self.kind).capitalize()} '{entry.name}' is registered twice: by {old.origin} and by "
+                f"{entry.origin}. Disable one with TK_DISABLE_PLUGINS."
+            )
+        self._entries[entry.name] = entry
+
+    def __contains__(self, name: str) -> bool:
+        return self.find(name) is not None
+
+    def __iter__(self) -> Iterator[Entry]:
+        return iter(sorted(self._entries.values(), key=lambda e: e.name))
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def names(self, pattern: str = "*") -> list[str]:
+        """Registered names matching a shell-style wildcard."""
+        return sorted(n for n in self._entries if fnmatch.fnmatchcase(n, pattern))
+
+    def find(self, name: str) -> Entry | None:
+        """The entry for ``name``: an exact name, else the first entry whose ``resolve`` accepts it."""
+        entry = self._entries.get(name)
+        if entry is not None:
+            return entry
+        for candidate in self:
+            resolve = candidate.info.get("resolve")
+            if resolve is not None and resolve(name):
+                return candidate
+        return None
+
+    def get(self, name: str, where: str) -> Entry:
+        """The entry for ``name`` or a one-line `RecipeError` with close matches."""
+        entry = self.find(name)
+        if entry is not None:
+            return entry
+        pool = list(self._entries)
+        for candidate in self:
+            suggest = candidate.info.get("suggest")
+            if suggest is not None:
+                pool.extend(suggest(name))
+        close = difflib.get_close_matches(name, pool, n=3, cutoff=0.6)
+        hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+        raise RecipeError(
+            f"{where}: unknown {singular(self.kind)} '{name}'.{hint} "
+            f"See them all with `tk plugins --kind {self.kind}`."
+        )
