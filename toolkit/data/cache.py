@@ -1,0 +1,229 @@
+"""Decode once, reuse: images as one uint8 tensor, backed by a per-image disk cache.
+
+The usual ImageFolder loop decodes and resizes every PNG every epoch; for 3k screenshots that
+costs more than a small model's forward pass. Here each image is decoded and resized once,
+to `size` with the rule below, and kept as uint8 (`N x 3 x H x W`, 196 KB an image at 256 px);
+augmentation then runs batched on the training device. The decoded pixels are also written to
+`cache_dir`, one `.npy` per image, keyed by the file's identity and the target size, so the
+next run over the same files decodes nothing and an edited image is decoded again.
+
+The resize rule is part of the model: exported models document it and predictors must apply
+it, so it is spelled out in constants and never changes silently (`CACHE_VERSION` is bumped
+when it does, which also invalidates old cache files).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from toolkit.data.images import ImageError, load_rgb
+from toolkit.errors import DataError
+
+if TYPE_CHECKING:
+    import numpy as np
+    import torch
+
+__all__ = ["CACHE_VERSION", "CROP", "RESIZE", "DecodedImages", "decode_images", "resize_rgb"]
+
+#: Resampling filter used to reach the model's input size (PIL's BICUBIC, antialiased).
+RESIZE = "bicubic"
+#: No crop: the whole image is squeezed to `size x size`, so slides keep their layout.
+CROP = None
+#: Bump when the decode or resize rule changes: old cache files then stop matching.
+CACHE_VERSION = 1
+
+ProgressFn = Callable[[int, int], None]
+
+
+@dataclass
+class DecodedImages:
+    """`images[i]` is image `i`, except the rows listed in `failed`, which are zero."""
+
+    images: torch.Tensor  # uint8, N x 3 x H x W, contiguous
+    failed: list[tuple[int, str]] = field(default_factory=list)  # (index, reason)
+    decoded: int = 0  # images decoded in this call
+    cached: int = 0  # images read back from the disk cache
+    seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)  # e.g. a cache file that could not be written
+
+    @property
+    def ok(self) -> list[int]:
+        """Indices of the rows that hold a real image."""
+        bad = {i for i, _ in self.failed}
+        return [i for i in range(self.images.shape[0]) if i not in bad]
+
+
+def resize_rgb(img, size: tuple[int, int]):  # PIL.Image.Image -> PIL.Image.Image
+    """The one resize rule (`RESIZE`, `CROP`): plain bicubic to (height, width), no crop."""
+    from PIL import Image
+
+    height, width = size
+    if img.size == (width, height):
+        return img
+    return img.resize((width, height), Image.Resampling.BICUBIC)
+
+
+def decode_images(
+    paths: Sequence[str | os.PathLike[str]],
+    size: int | tuple[int, int],
+    *,
+    cache_dir: str | os.PathLike[str] | None,
+    workers: int = 0,
+    on_progress: ProgressFn | None = None,
+) -> DecodedImages:
+    """Decode `paths` to a uint8 `N x 3 x H x W` tensor, reusing `cache_dir` when possible.
+
+    `size` is `S` (square) or `(height, width)`. A file that cannot be decoded does not stop
+    the run: its row stays zero and `(index, reason)` goes to `failed`, for the caller to drop
+    and report. `workers > 0` uses that many threads: PIL releases the GIL while it decodes
+    and resizes, so threads scale without the pickling cost of processes.
+    """
+    import numpy as np
+    import torch
+
+    hw = _check_size(size)
+    cache = _DiskCache(Path(os.fspath(cache_dir)), hw) if cache_dir is not None else None
+    started = time.perf_counter()
+    out = np.zeros((len(paths), 3, *hw), dtype=np.uint8)
+    result = DecodedImages(images=torch.from_numpy(out))
+
+    def work(i: int) -> tuple[str, str | None]:
+        """('cached' | 'decoded' | 'failed', reason or cache-write problem)."""
+        path = os.fspath(paths[i])
+        try:
+            st = os.stat(path)
+        except OSError as exc:
+            return "failed", f"unreadable: {(exc.strerror or str(exc)).lower()}"
+        key = cache.key(path, st) if cache else ""
+        if cache and cache.read(key, out[i]):
+            return "cached", None
+        try:
+            img = resize_rgb(load_rgb(path), hw)
+        except ImageError as exc:
+            return "failed", exc.reason
+        except Exception as exc:  # a decoder bug on one odd file must not end the run
+            return "failed", f"cannot decode: {exc}".lower()
+        out[i] = np.asarray(img).transpose(2, 0, 1)
+        problem = cache.write(key, out[i]) if cache else None
+        return "decoded", problem
+
+    indices = range(len(paths))
+    if workers > 0:
+        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tk-decode")
+        outcomes = pool.map(work, indices)
+    else:
+        pool, outcomes = None, map(work, indices)
+    try:
+        for i, (status, detail) in enumerate(outcomes):
+            if status == "failed":
+                out[i] = 0
+                result.failed.append((i, detail or "cannot decode"))
+            elif status == "cached":
+                result.cached += 1
+            else:
+                result.decoded += 1
+                if detail and len(result.notes) < 5:
+                    result.notes.append(detail)
+            if on_progress is not None:
+                on_progress(i + 1, len(paths))
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def _check_size(size: int | tuple[int, int]) -> tuple[int, int]:
+    hw = (size, size) if isinstance(size, int) else tuple(size)
+    if len(hw) != 2 or not all(isinstance(v, int) and v > 0 for v in hw):
+        raise ValueError(f"size must be a positive int or (height, width), not {size!r}")
+    return hw  # type: ignore[return-value]
+
+
+class _DiskCache:
+    """One `.npy` (uint8, 3 x H x W) per image under `<root>/<2 hex>/<sha1>.npy`.
+
+    The key holds the absolute path, inode, size and mtime_ns of the source plus the target
+    size and `CACHE_VERSION`: any edit, replacement or rule change misses, and a stale file is
+    never read. Writes go to a temp file renamed into place, so a killed run leaves either a
+    whole cache file or none; a damaged one (wrong length) is treated as a miss.
+    """
+
+    def __init__(self, root: Path, hw: tuple[int, int]) -> None:
+        import numpy as np
+
+        self.root = root
+        self.hw = hw
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise DataError(
+                f"cannot create the image cache folder {root} ({(exc.strerror or exc)}): "
+                "choose another cache folder"
+            ) from None
+        # The .npy header is fixed for a given shape; compute it once to validate and skip.
+        probe = np.lib.format.header_data_from_array_1_0(np.zeros((3, *hw), np.uint8))
+        buf = _BytesSink()
+        np.lib.format.write_array_header_1_0(buf, probe)
+        self.header = bytes(buf.data)
+        self.nbytes = 3 * hw[0] * hw[1]
+
+    def key(self, path: str, st: os.stat_result) -> str:
+        ident = "\0".join(
+            [f"v{CACHE_VERSION}", RESIZE, f"{self.hw[0]}x{self.hw[1]}", str(st.st_size),
+             str(st.st_mtime_ns), str(st.st_ino)]
+        )
+        raw = ident.encode() + b"\0" + os.fsencode(os.path.abspath(path))
+        return hashlib.sha1(raw).hexdigest()
+
+    def _file(self, key: str) -> Path:
+        return self.root / key[:2] / f"{key}.npy"
+
+    def read(self, key: str, into: np.ndarray) -> bool:
+        """Read straight into `into` (a contiguous row); False on a miss, `into` then garbage."""
+        try:
+            with open(self._file(key), "rb") as fh:
+                if fh.read(len(self.header)) != self.header:
+                    return False
+                return fh.readinto(memoryview(into.reshape(-1))) == self.nbytes and not fh.read(1)
+        except OSError:
+            return False
+
+    def write(self, key: str, arr: np.ndarray) -> str | None:
+        """Store `arr` atomically; a problem (disk full ...) is returned, never raised."""
+        target = self._file(key)
+        try:
+            target.parent.mkdir(exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=".npy")
+            try:
+                with os.fdopen(fd, "wb") as fh:
+                    fh.write(self.header)
+                    fh.write(memoryview(arr.reshape(-1)))  # contiguous row of the output
+                os.replace(tmp, target)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+                raise
+        except OSError as exc:
+            return f"could not write to the image cache {self.root}: {exc.strerror or exc}"
+        return None
+
+
+class _BytesSink:
+    """A minimal binary file for numpy's header writer."""
+
+    def __init__(self) -> None:
+        self.data = bytearray()
+
+    def write(self, b: bytes) -> int:
+        self.data += b
+        return len(b)
