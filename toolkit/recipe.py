@@ -139,15 +139,15 @@ class Recipe:
 
     # -- validation against plugins --------------------------------------------------------
     def validate(self, plugins: Any) -> None:
-        """Check plugin names and parameters against the loaded registries."""
-        for section, spec in SCHEMA.items():
-            if spec.plugin is None:
-                continue
-            name = self.sections[section][spec.plugin]
-            entry = self._wrap(section, spec.plugin, lambda: plugins.entry(spec.kind, name, f"{section}.{spec.plugin}"))
-            params = self.plugin_params(section)
-            first_key = next(iter(params), spec.plugin)
-            self._wrap(section, first_key, lambda: entry.check_params(params, section))
+        """Check plugin names and parameters against the loaded registries.
+
+        The backbone is checked last: resolving an arbitrary model name may import a model
+        library (timm imports torch, seconds), and a typo elsewhere should fail at once.
+        """
+        plugin_sections = [s for s, spec in SCHEMA.items() if spec.plugin is not None]
+        for section in plugin_sections:
+            if section != "model":
+                self._validate_section(section, plugins)
         for i, op in enumerate(self.sections["augment"]["ops"]):
             where = f"augment.ops[{i}]"
             entry = self._wrap("augment", "ops", lambda: plugins.entry("augmentations", op["name"], f"{where}.name"))
@@ -157,6 +157,15 @@ class Recipe:
             self._wrap("train", "loggers", lambda: plugins.entry("loggers", name, "train.loggers"))
         for name in self.sections["export"]["formats"]:
             self._wrap("export", "formats", lambda: plugins.entry("exporters", name, "export.formats"))
+        self._validate_section("model", plugins)
+
+    def _validate_section(self, section: str, plugins: Any) -> None:
+        spec = SCHEMA[section]
+        name = self.sections[section][spec.plugin]
+        entry = self._wrap(section, spec.plugin, lambda: plugins.entry(spec.kind, name, f"{section}.{spec.plugin}"))
+        params = self.plugin_params(section)
+        first_key = next(iter(params), spec.plugin)
+        self._wrap(section, first_key, lambda: entry.check_params(params, section))
 
     def _wrap(self, section: str, key: str, check: Any) -> Any:
         try:

@@ -1,0 +1,48 @@
+"""`tk plugins`, `tk --version`, `tk --help`: what a user sees."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+from toolkit import __version__
+
+
+def tk(*args, env=None):
+    return subprocess.run([sys.executable, "-m", "toolkit.cli", *args], capture_output=True, text=True,
+                          env={**os.environ, **(env or {})})
+
+
+def test_plugins_lists_every_builtin_with_what_it_registers(tk_cli):
+    result = tk_cli("plugins", "--json")
+    assert result.exit_code == 0
+    data = json.loads(result.output)
+    by_name = {p["name"]: p for p in data["plugins"]}
+    assert {"timm", "losses", "samplers", "augment", "optim", "folder", "exporters"} <= set(by_name)
+    assert by_name["losses"]["registered"]["losses"][0] == "cross_entropy"
+    assert by_name["losses"]["dist"] == "tk" and by_name["losses"]["version"] == __version__
+    assert data["broken"] == []
+
+
+def test_plugins_table_and_kind_verbose(tk_cli):
+    result = tk_cli("plugins")
+    assert "cross_entropy" in result.output and "tk plugins" in result.output
+    result = tk_cli("plugins", "--kind", "losses", "-v")
+    assert "label_smoothing: float = 0.0" in result.output
+
+
+def test_disabled_plugins_are_shown_as_disabled():
+    out = tk("plugins", env={"TK_DISABLE_PLUGINS": "samplers", "COLUMNS": "200"}).stdout
+    assert "samplers (disabled)" in out and "random" not in out
+
+
+def test_version_and_fast_help_without_torch():
+    assert tk("--version").stdout.strip() == f"tk, version {__version__}"
+    start = time.perf_counter()
+    code = "import sys; from toolkit.cli import cli; cli(['--help'], standalone_mode=False); print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    elapsed = time.perf_counter() - start
+    assert out.stdout.strip().endswith("False"), "tk --help must not import torch"
+    assert "Commands:" in out.stdout and "plugins" in out.stdout
+    assert elapsed < 5  # generous: interpreter start on a loaded CI box; the real figure is ~0.2 s

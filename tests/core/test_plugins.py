@@ -1,0 +1,168 @@
+"""Loading plugins: entry points, recipe modules, disabling, broken plugins, every hook kind."""
+
+import textwrap
+
+import pytest
+
+from toolkit import PluginError, hookimpl
+from toolkit.hookspecs import CONTEXT, REGISTRATION_HOOKS
+from toolkit.plugins import load_plugins
+
+
+class Everything:
+    """A plugin that registers one entry of every kind through every registration hook."""
+
+    def _reg(self, register, kind):
+        register(f"my_{kind}", lambda name: (kind, name), description=f"one {kind}")
+
+    @hookimpl
+    def tk_register_backbones(self, register):
+        self._reg(register, "backbones")
+
+    @hookimpl
+    def tk_register_augmentations(self, register):
+        self._reg(register, "augmentations")
+
+    @hookimpl
+    def tk_register_losses(self, register):
+        self._reg(register, "losses")
+
+    @hookimpl
+    def tk_register_samplers(self, register):
+        self._reg(register, "samplers")
+
+    @hookimpl
+    def tk_register_optimizers(self, register):
+        self._reg(register, "optimizers")
+
+    @hookimpl
+    def tk_register_schedulers(self, register):
+        self._reg(register, "schedulers")
+
+    @hookimpl
+    def tk_register_exporters(self, register):
+        self._reg(register, "exporters")
+
+    @hookimpl
+    def tk_register_datasets(self, register):
+        self._reg(register, "datasets")
+
+    @hookimpl
+    def tk_register_loggers(self, register):
+        self._reg(register, "loggers")
+
+
+def test_every_registration_hook_fills_its_registry_with_provenance(tk_plugins):
+    plugins = tk_plugins(Everything(), names=["everything"])
+    for kind in REGISTRATION_HOOKS:
+        e = plugins.entry(kind, f"my_{kind}", "x")
+        assert e.plugin == "everything" and e.description == f"one {kind}"
+        assert plugins.create(kind, f"my_{kind}", where="x") == (kind, f"my_{kind}")
+    assert plugins.info["everything"].registered["losses"] == ["my_losses"]
+    assert set(CONTEXT) == set(REGISTRATION_HOOKS)
+
+
+def test_builtins_come_from_entry_points_with_distribution():
+    plugins = load_plugins()
+    assert not plugins.broken
+    assert plugins.info["losses"].dist == "tk" and plugins.info["losses"].version
+    for kind, name in [("backbones", "timm"), ("losses", "cross_entropy"), ("samplers", "random"),
+                       ("augmentations", "color_jitter"), ("optimizers", "adamw"), ("schedulers", "cosine"),
+                       ("exporters", "onnx"), ("exporters", "coreml"), ("datasets", "folder")]:
+        assert plugins.entry(kind, name, "x").dist == "tk"
+
+
+def test_disable_by_environment(monkeypatch):
+    monkeypatch.setenv("TK_DISABLE_PLUGINS", "losses, samplers")
+    plugins = load_plugins()
+    assert "losses" not in plugins.info and "cross_entropy" not in plugins.registry("losses")
+    assert sorted(plugins.disabled) == ["losses", "samplers"]
+
+
+def test_recipe_module_by_path(tmp_path):
+    (tmp_path / "mine.py").write_text(textwrap.dedent('''
+        from toolkit import hookimpl
+        @hookimpl
+        def tk_register_losses(register):
+            register("mine", lambda: "mine")
+    '''))
+    plugins = load_plugins(["mine.py"], base_dir=tmp_path)
+    assert plugins.entry("losses", "mine", "x").plugin == "mine"
+    assert plugins.info["mine"].source == "recipe"
+
+
+def test_missing_recipe_module_is_one_line(tmp_path):
+    with pytest.raises(PluginError, match="plugins.modules: no such file"):
+        load_plugins(["nope.py"], base_dir=tmp_path)
+
+
+def test_misspelt_hook_marks_plugin_broken(tk_plugins):
+    class Typo:
+        @hookimpl
+        def tk_register_lossess(self, register):
+            pass
+
+    plugins = tk_plugins(Typo(), names=["typo"])
+    assert plugins.broken[0].name == "typo" and "does not exist" in plugins.broken[0].error
+    with pytest.raises(PluginError, match="Plugin 'typo' is broken"):
+        plugins.raise_if_broken()
+
+
+def test_plugin_raising_while_registering_is_isolated(tk_plugins):
+    class Boom:
+        @hookimpl
+        def tk_register_losses(self, register):
+            register("half", lambda: 1)
+            raise RuntimeError("kaput")
+
+    class Fine:
+        @hookimpl
+        def tk_register_losses(self, register):
+            register("fine", lambda: 1)
+
+    plugins = tk_plugins(Boom(), Fine(), names=["boom", "fine"])
+    assert "fine" in plugins.registry("losses") and "half" not in plugins.registry("losses")
+    assert plugins.broken[0].name == "boom" and "RuntimeError in tk_register_losses: kaput" in plugins.broken[0].error
+
+
+def test_two_plugins_one_name_names_both(tk_plugins):
+    class A:
+        @hookimpl
+        def tk_register_losses(self, register):
+            register("same", lambda: 1)
+
+    class B:
+        @hookimpl
+        def tk_register_losses(self, register):
+            register("same", lambda: 2)
+
+    plugins = tk_plugins(A(), B(), names=["alpha", "beta"])
+    assert len(plugins.broken) == 1
+    err = plugins.broken[0].error
+    assert "plugin 'alpha'" in err and "plugin 'beta'" in err and "registered twice" in err
+
+
+def test_non_callable_factory_marks_plugin_broken(tk_plugins):
+    class Wrong:
+        @hookimpl
+        def tk_register_samplers(self, register):
+            register("s", "not a function")
+
+    plugins = tk_plugins(Wrong(), names=["wrong"])
+    assert plugins.broken and "not callable" in plugins.broken[0].error
+
+
+def test_event_hook_errors_name_the_plugin(tk_plugins):
+    class Bad:
+        @hookimpl
+        def tk_epoch_end(self, run, epoch, metrics):
+            raise KeyError("val_f1")
+
+    plugins = tk_plugins(Bad(), names=["bad-logger"])
+    with pytest.raises(PluginError, match=r"Plugin 'bad-logger' failed in tk_epoch_end: KeyError"):
+        plugins.emit("tk_epoch_end", run=None, epoch=0, metrics={})
+
+
+def test_fresh_manager_each_time():
+    a, b = load_plugins(), load_plugins()
+    assert a.pm is not b.pm and a.registry("losses") is not b.registry("losses")
