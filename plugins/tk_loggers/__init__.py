@@ -1,0 +1,45 @@
+"""Loggers: TensorBoard and MLflow, attached to a run with ``[train] loggers = [...]``.
+
+A logger is a plugin like any other: a factory registered through `tk_register_loggers`
+returns an object whose methods are tk event hooks (`tk_run_start`, `tk_epoch_end`,
+`tk_checkpoint_saved`, `tk_run_end`, each decorated with `toolkit.hookimpl`); tk registers
+that object for the length of one run, on the process of rank 0 only. The factory may declare
+the run context ``run_dir``, ``recipe`` and ``name`` by parameter name.
+
+Both loggers here are optional: their libraries come with the extras
+``pip install 'tk[tensorboard]'`` and ``pip install 'tk[mlflow]'``. A recipe that asks for one
+whose library is missing fails before training with one line saying what to install.
+
+Writing your own logger takes a class and a registration::
+
+    from toolkit import hookimpl
+
+    class PrintLogger:
+        @hookimpl
+        def tk_epoch_end(self, run, epoch, metrics):
+            print(epoch, metrics["val_accuracy"])
+
+    @hookimpl
+    def tk_register_loggers(register):
+        register("print", lambda run_dir=None: PrintLogger())
+
+and an entry point in your package's ``pyproject.toml``::
+
+    [project.entry-points.tk]
+    my_loggers = "tk_my_loggers"
+"""
+
+from __future__ import annotations
+
+from toolkit import hookimpl
+
+from .mlflow_logger import mlflow_logger
+from .tensorboard_logger import tensorboard_logger
+
+
+@hookimpl
+def tk_register_loggers(register):
+    register("tensorboard", tensorboard_logger,
+             description="TensorBoard event files in <run>/tensorboard (needs the 'tensorboard' extra)")
+    register("mlflow", mlflow_logger,
+             description="an MLflow run per tk run, at MLFLOW_TRACKING_URI (needs the 'mlflow' extra)")

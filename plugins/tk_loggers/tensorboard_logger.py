@@ -1,0 +1,59 @@
+"""TensorBoard: one event-file folder per run, ``<run>/tensorboard``.
+
+Every epoch's numeric metrics become scalars at step ``epoch`` under their tk names
+(``train_loss``, ``val_accuracy``, ``lr`` …), so ``tensorboard --logdir runs`` compares runs
+side by side. The resolved recipe is written once as text. A resumed run passes its first
+epoch as ``purge_step``: TensorBoard then drops any steps the interrupted run logged after its
+last checkpoint, and the curves show each epoch once.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from toolkit import hookimpl
+
+from ._common import recipe_sections, require, scalars
+
+
+class TensorBoardLogger:
+    """Writes scalars through ``torch.utils.tensorboard.SummaryWriter``."""
+
+    def __init__(self, log_dir: Path, recipe: Any = None):
+        self.log_dir = Path(log_dir)
+        self.recipe = recipe
+        self.writer = None  # opened at run start: only the process that gets events writes files
+
+    @hookimpl
+    def tk_run_start(self, run):
+        from torch.utils.tensorboard import SummaryWriter
+
+        first_epoch = int(getattr(run, "epoch", 0) or 0)
+        self.writer = SummaryWriter(log_dir=str(self.log_dir), purge_step=first_epoch if first_epoch > 0 else None)
+        if first_epoch == 0 and self.recipe is not None:
+            from toolkit.recipe import dumps_toml
+
+            self.writer.add_text("recipe", "```toml\n" + dumps_toml(recipe_sections(self.recipe)) + "\n```", 0)
+
+    @hookimpl
+    def tk_epoch_end(self, run, epoch, metrics):
+        if self.writer is None:
+            return
+        for key, value in scalars(metrics).items():
+            self.writer.add_scalar(key, value, global_step=int(epoch))
+        self.writer.flush()
+
+    @hookimpl
+    def tk_run_end(self, run, status, metrics):
+        if self.writer is None:
+            return
+        self.writer.add_text("status", status, 0)
+        self.writer.close()
+        self.writer = None
+
+
+def tensorboard_logger(run_dir: Path, recipe: Any = None) -> TensorBoardLogger:
+    """Scalars per epoch as TensorBoard event files in <run>/tensorboard."""
+    require("tensorboard", "tensorboard", "tensorboard")
+    return TensorBoardLogger(Path(run_dir) / "tensorboard", recipe)
