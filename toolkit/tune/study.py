@@ -1,0 +1,210 @@
+"""Run an Optuna study over a recipe: storage, study, one tk run per trial, pruning.
+
+Each trial is an ordinary run folder, ``<train.out>/<recipe>/tune-<study>/trial-<n>/``, made by
+`toolkit.engine.train.run_recipe` with the trial's values applied as ``--set`` overrides, so
+everything `tk` does with a run (resume, eval, export, report) works on a trial. A small
+plugin, `PruningCallback`, is registered for that run only: at every epoch end it reports the
+study's metric to Optuna and, when the pruner says so, asks the run to stop ("pruned").
+
+Several `tk tune` processes share one study when given the same storage and study name: an
+Optuna journal file (the default, ``<train.out>/<recipe>/tune.journal``; file locking makes it
+safe for processes on one machine) or a database URL (``postgresql://…``, ``mysql://…``,
+``sqlite:///…``) for processes on many machines. ``--trials N`` is the number of trials *this*
+process runs, as in Optuna's ``optimize(n_trials=N)``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from .. import hookimpl
+from ..errors import RecipeError, TkError
+from .space import TuneSpec, parse_tune
+
+__all__ = ["PruningCallback", "TrialOutcome", "open_storage", "open_study", "tune_folder", "default_storage",
+           "import_optuna", "load_tune_recipe", "run_trials"]
+
+
+def import_optuna():
+    """Optuna, or one line saying how to install it (it is the ``tune`` extra)."""
+    try:
+        import optuna
+    except ImportError:
+        raise TkError("tk tune needs Optuna, which is not installed; install it with: pip install 'tk[tune]'.") from None
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # tk prints its own line per trial
+    return optuna
+
+
+def tune_folder(recipe: Any, study_name: str) -> Path:
+    """Where the trials of a study and its summary live."""
+    return Path(recipe["train"]["out"]) / recipe.name / f"tune-{study_name}"
+
+
+def default_storage(recipe: Any) -> Path:
+    """The journal file used when ``--storage`` is not given."""
+    return Path(recipe["train"]["out"]) / recipe.name / "tune.journal"
+
+
+def open_storage(storage: str | None, recipe: Any, *, must_exist: bool = False):
+    """An Optuna storage: a database URL as given, else a journal file (path or default).
+
+    ``must_exist`` (for reading a study) refuses to create a journal file that is not there.
+    """
+    optuna = import_optuna()
+    if storage and "://" in storage:
+        try:
+            return optuna.storages.RDBStorage(storage)
+        except Exception as exc:  # sqlalchemy raises many types for a bad URL or an unreachable server
+            raise TkError(f"--storage {storage}: cannot open the database ({type(exc).__name__}: "
+                          f"{str(exc).splitlines()[0][:200]}).") from None
+    from optuna.storages.journal import JournalFileBackend
+
+    path = Path(storage) if storage else default_storage(recipe)
+    if path.is_dir():
+        raise TkError(f"--storage {path}: is a folder; give a journal file path or a database URL.")
+    if must_exist and not path.is_file():
+        raise TkError(f"No tune journal at {path}; start a study with tk tune RECIPE --trials N "
+                      f"(or pass the --storage it used).")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return optuna.storages.JournalStorage(JournalFileBackend(str(path)))
+    except OSError as exc:
+        raise TkError(f"--storage {path}: cannot open the journal file ({exc.strerror or exc}).") from None
+
+
+def open_study(storage: Any, name: str, spec: TuneSpec, *, create: bool = True):
+    """Create the study or join the existing one (another worker may have just created it)."""
+    optuna = import_optuna()
+    if not create:
+        try:
+            return optuna.load_study(study_name=name, storage=storage)
+        except KeyError:
+            raise TkError(f"No study '{name}' in this storage yet; start it with tk tune RECIPE --trials N.") from None
+    if spec.sampler == "random":
+        sampler = optuna.samplers.RandomSampler(seed=spec.seed)
+    else:
+        sampler = optuna.samplers.TPESampler(seed=spec.seed, n_startup_trials=max(spec.startup_trials, 1))
+    if spec.pruner == "median":
+        pruner = optuna.pruners.MedianPruner(n_startup_trials=spec.startup_trials, n_warmup_steps=spec.warmup_epochs)
+    elif spec.pruner == "hyperband":
+        pruner = optuna.pruners.HyperbandPruner(min_resource=max(spec.warmup_epochs, 1))
+    else:
+        pruner = optuna.pruners.NopPruner()
+    study = optuna.create_study(storage=storage, study_name=name, direction=spec.direction, sampler=sampler,
+                                pruner=pruner, load_if_exists=True)
+    wanted = optuna.study.StudyDirection.MAXIMIZE if spec.direction == "maximize" else optuna.study.StudyDirection.MINIMIZE
+    if study.direction != wanted:
+        raise TkError(f"Study '{name}' already exists and is set to {study.direction.name.lower()}, but the recipe "
+                      f"says {spec.direction}; use another --study name.")
+    return study
+
+
+def load_tune_recipe(path: Path, overrides: list[str]):
+    """The recipe, its plugins and its validated `TuneSpec` (every searched value checked)."""
+    from ..plugins import load_plugins
+    from ..recipe import load_recipe
+
+    recipe = load_recipe(path, overrides)
+    plugins = load_plugins(recipe["plugins"]["modules"], base_dir=recipe.base_dir, disable=recipe["plugins"]["disable"])
+    plugins.raise_if_broken()
+    recipe.validate(plugins)
+
+    def check(key: str, value: Any) -> None:
+        probe = load_recipe(path, [*overrides, *TuneSpec([], "", "").overrides({key: value})])
+        probe.validate(plugins)
+
+    return recipe, plugins, parse_tune(recipe, check)
+
+
+class PruningCallback:
+    """A run plugin: reports the study metric each epoch and stops the run when Optuna prunes it."""
+
+    def __init__(self, trial: Any, metric: str, on_epoch: Callable[[int, float], None] | None = None):
+        self.trial = trial
+        self.metric = metric
+        self.on_epoch = on_epoch
+        self.values: list[float] = []
+        self.pruned_at: int | None = None
+
+    @hookimpl
+    def tk_epoch_end(self, run, epoch, metrics):
+        if self.metric not in metrics:
+            numeric = sorted(k for k, v in metrics.items() if isinstance(v, (int, float)))
+            raise RecipeError(f"tune.metric: '{self.metric}' is not reported by the run; "
+                              f"choose one of {', '.join(numeric)}.")
+        value = float(metrics[self.metric])
+        self.values.append(value)
+        if self.on_epoch is not None:
+            self.on_epoch(int(epoch), value)
+        if math.isfinite(value):
+            self.trial.report(value, int(epoch))
+        if self.trial.should_prune():
+            self.pruned_at = int(epoch)
+            run.request_stop("pruned")
+
+
+@dataclass
+class TrialOutcome:
+    """What one trial did, for the line `tk tune` prints."""
+
+    number: int
+    state: str  # "finished", "pruned"
+    value: float | None
+    params: dict[str, Any]
+    run_dir: Path | None
+
+
+def run_trials(recipe_path: Path, overrides: list[str], *, trials: int, storage: str | None = None,
+               study_name: str | None = None, quiet: bool = True,
+               echo: Callable[[str], None] = print) -> tuple[Any, list[TrialOutcome]]:
+    """Run ``trials`` trials of the study (creating or joining it); returns the study and outcomes."""
+    from ..recipe import load_recipe
+
+    optuna = import_optuna()
+    recipe, _, spec = load_tune_recipe(recipe_path, overrides)
+    from ..engine.train import run_recipe
+    name = study_name or recipe.name
+    study = open_study(open_storage(storage, recipe), name, spec)
+    study.set_user_attr("tk_recipe", str(Path(recipe_path).resolve()))
+    study.set_user_attr("tk_overrides", list(overrides))
+    study.set_user_attr("tk_metric", spec.metric)
+    folder = tune_folder(recipe, name)
+    outcomes: list[TrialOutcome] = []
+
+    def objective(trial: Any) -> float:
+        values = {p.key: p.suggest(trial) for p in spec.params}
+        trial_recipe = load_recipe(recipe_path, [*overrides, *spec.overrides(values)])
+        run_dir = folder / f"trial-{trial.number}"
+        trial.set_user_attr("run_dir", str(run_dir.resolve()))
+        shown = ", ".join(f"{k}={_short(v)}" for k, v in values.items())
+        echo(f"trial {trial.number}: {shown}")
+        callback = PruningCallback(
+            trial, spec.metric,
+            on_epoch=lambda epoch, value: echo(f"trial {trial.number} epoch {epoch}: {spec.metric}={value:.4g}"))
+        result = run_recipe(trial_recipe, out=run_dir, quiet=quiet, extra_plugins=[("tk_tune_pruning", callback)])
+        trial.set_user_attr("status", result.status)
+        final = result.metrics.get(spec.metric) if isinstance(result.metrics, dict) else None
+        candidates = [v for v in callback.values if math.isfinite(v)]
+        if callback.pruned_at is not None:
+            outcomes.append(TrialOutcome(trial.number, "pruned", candidates[-1] if candidates else None, values, run_dir))
+            echo(f"trial {trial.number}: pruned after epoch {callback.pruned_at} ({run_dir})")
+            raise optuna.TrialPruned(f"pruned after epoch {callback.pruned_at}")
+        if candidates:
+            value = max(candidates) if spec.direction == "maximize" else min(candidates)
+        elif isinstance(final, (int, float)):
+            value = float(final)
+        else:
+            raise TkError(f"Trial {trial.number} reported no '{spec.metric}' (run status {result.status}); see {run_dir}.")
+        outcomes.append(TrialOutcome(trial.number, "finished", value, values, run_dir))
+        echo(f"trial {trial.number}: {spec.metric}={value:.4g} ({result.status}) {run_dir}")
+        return value
+
+    study.optimize(objective, n_trials=trials, catch=())
+    return study, outcomes
+
+
+def _short(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)

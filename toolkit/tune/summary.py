@@ -1,0 +1,126 @@
+"""`tk tune --summary`: the best trials, the best recipe as TOML, and Optuna's plots as PNG.
+
+The best recipe is rebuilt from the recipe file and the ``--set`` overrides the study was
+started with (kept in the study's user attributes) plus the best trial's values, resolved
+(every default spelt out) without the ``[tune]`` table, and with the paths in it made
+absolute, so ``tk run <that file>`` trains the winner from anywhere.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import TkError
+from .space import TuneSpec
+from .study import import_optuna, open_storage, open_study, tune_folder
+
+__all__ = ["Summary", "summarize"]
+
+
+@dataclass
+class Summary:
+    """What `summarize` found and wrote."""
+
+    study: str
+    metric: str
+    direction: str
+    counts: dict[str, int]
+    best: list[dict[str, Any]]  # number, value, state, params, run_dir — best first
+    recipe_file: Path | None = None
+    plots: dict[str, Path] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+def _absolute_paths(sections: dict[str, dict[str, Any]], base: Path) -> None:
+    """Make recipe-relative paths absolute so the written recipe works from its new folder."""
+    data = sections.get("data", {})
+    for key in ("root", "cache_dir"):
+        if isinstance(data.get(key), str):
+            path = Path(data[key]).expanduser()
+            data[key] = str(path if path.is_absolute() else (base / path).resolve())
+    plugins = sections.get("plugins", {})
+    plugins["modules"] = [str((base / m).resolve()) if (m.endswith(".py") and not Path(m).is_absolute()) else m
+                          for m in plugins.get("modules", [])]
+
+
+def summarize(recipe_path: Path, overrides: list[str], *, storage: str | None = None, study_name: str | None = None,
+              top: int = 5) -> Summary:
+    """Read the study, write ``<recipe>_tuned.toml`` and the plots into the study's folder."""
+    from ..engine.checkpoint import atomic_write
+    from ..plugins import load_plugins
+    from ..recipe import dumps_toml, load_recipe
+
+    optuna = import_optuna()
+    recipe = load_recipe(recipe_path, overrides)
+    name = study_name or recipe.name
+    study = open_study(open_storage(storage, recipe, must_exist=True), name, TuneSpec([], "", ""), create=False)
+    states = optuna.trial.TrialState
+    trials = study.get_trials(deepcopy=False)
+    counts = {state.name.lower(): sum(t.state == state for t in trials)
+              for state in (states.COMPLETE, states.PRUNED, states.FAIL, states.RUNNING)}
+    direction = study.direction.name.lower()
+    metric = study.user_attrs.get("tk_metric", "value")
+    complete = [t for t in trials if t.state == states.COMPLETE and t.value is not None]
+    if not complete:
+        raise TkError(f"Study '{name}' has no finished trial yet ({counts['pruned']} pruned, {counts['fail']} failed, "
+                      f"{counts['running']} running); run more with tk tune {recipe_path} --trials N.")
+    complete.sort(key=lambda t: t.value, reverse=(direction == "maximize"))
+    best_rows = [{"number": t.number, "value": t.value, "state": "finished", "params": dict(t.params),
+                  "run_dir": t.user_attrs.get("run_dir", "")} for t in complete[:top]]
+    summary = Summary(name, metric, direction, counts, best_rows)
+
+    folder = tune_folder(recipe, name)
+    folder.mkdir(parents=True, exist_ok=True)
+    best = complete[0]
+    started_with = list(study.user_attrs.get("tk_overrides", []))
+    best_sets = TuneSpec([], "", "").overrides(dict(best.params))
+    best_recipe = load_recipe(recipe_path, [*started_with, *overrides, *best_sets])
+    plugins = load_plugins(best_recipe["plugins"]["modules"], base_dir=best_recipe.base_dir,
+                           disable=best_recipe["plugins"]["disable"])
+    best_recipe.validate(plugins)
+    sections = best_recipe.resolved(plugins)
+    sections.pop("tune", None)
+    _absolute_paths(sections, best_recipe.base_dir)
+    header = (f"# Best trial {best.number} of study '{name}': {metric} = {best.value:.6g} ({direction}).\n"
+              f"# Written by `tk tune {recipe_path} --summary`; train it with `tk run` on this file.\n\n")
+    summary.recipe_file = folder / f"{recipe.name}_tuned.toml"
+    text = header + dumps_toml(sections)
+    atomic_write(summary.recipe_file, lambda fh: fh.write(text.encode("utf-8")))
+    _write_plots(study, folder, summary, len(complete))
+    return summary
+
+
+def _write_plots(study: Any, folder: Path, summary: Summary, n_complete: int) -> None:
+    """Optimisation history always; parameter importance when it can be computed."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from optuna.visualization import matplotlib as optuna_plots
+
+    def save(kind: str, draw) -> None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Optuna marks its matplotlib plots experimental
+            ax = draw(study)
+        figure = ax.figure if hasattr(ax, "figure") else ax.flat[0].figure
+        figure.set_size_inches(8, 5)
+        figure.tight_layout()
+        path = folder / f"{kind}.png"
+        figure.savefig(path, dpi=100)
+        plt.close(figure)
+        summary.plots[kind] = path
+
+    save("history", optuna_plots.plot_optimization_history)
+    finished = [t for t in study.get_trials(deepcopy=False) if t.value is not None and t.state.name == "COMPLETE"]
+    names = {k for t in finished for k in t.params}
+    varied = [k for k in names if len({repr(t.params.get(k)) for t in finished}) > 1]
+    if n_complete < 2 or not varied:
+        summary.notes.append("parameter importance needs at least 2 finished trials with different values; skipped.")
+        return
+    try:
+        save("importance", optuna_plots.plot_param_importances)
+    except (ValueError, RuntimeError, ZeroDivisionError) as exc:
+        summary.notes.append(f"parameter importance could not be computed ({exc}); skipped.")
