@@ -11,9 +11,9 @@ from toolkit.errors import PluginError
 def require(module: str, logger: str, extra: str) -> Any:
     """Import ``module`` or raise one line naming the logger and the extra that installs it.
 
-    The check runs when the run builds its loggers, before any data is read, so a recipe
-    with ``loggers = ["mlflow"]`` on a machine without MLflow fails at once rather than after
-    an epoch of training.
+    The check runs when the run builds its loggers, before the first epoch, so a recipe with
+    ``loggers = ["mlflow"]`` on a machine without MLflow fails at the start rather than
+    training without the log the user asked for.
     """
     try:
         return importlib.import_module(module)

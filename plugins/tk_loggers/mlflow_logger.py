@@ -68,9 +68,18 @@ class MlflowLogger:
         )
         self.run_id = created.info.run_id
         atomic_write(id_file, lambda fh: fh.write(self.run_id.encode()))
-        params = [Param(k, v[:6000]) for k, v in flat_params(self.recipe).items()]
+        params = [Param(k, v[:6000]) for k, v in flat_params(self._resolved_recipe()).items()]
         for start in range(0, len(params), 100):  # MLflow takes at most 100 params per batch
             self.client.log_batch(self.run_id, params=params[start:start + 100])
+
+    def _resolved_recipe(self) -> Any:
+        """The run folder's resolved recipe.toml (plugin defaults spelt out), else the recipe given."""
+        import tomllib
+
+        try:
+            return tomllib.loads((self.run_dir / "recipe.toml").read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError):
+            return self.recipe
 
     @hookimpl
     def tk_epoch_end(self, run, epoch, metrics):

@@ -122,10 +122,9 @@ def load_tune_recipe(path: Path, overrides: list[str]):
 class PruningCallback:
     """A run plugin: reports the study metric each epoch and stops the run when Optuna prunes it."""
 
-    def __init__(self, trial: Any, metric: str, on_epoch: Callable[[int, float], None] | None = None):
+    def __init__(self, trial: Any, metric: str):
         self.trial = trial
         self.metric = metric
-        self.on_epoch = on_epoch
         self.values: list[float] = []
         self.pruned_at: int | None = None
 
@@ -137,8 +136,6 @@ class PruningCallback:
                               f"choose one of {', '.join(numeric)}.")
         value = float(metrics[self.metric])
         self.values.append(value)
-        if self.on_epoch is not None:
-            self.on_epoch(int(epoch), value)
         if math.isfinite(value):
             self.trial.report(value, int(epoch))
         if self.trial.should_prune():
@@ -181,9 +178,7 @@ def run_trials(recipe_path: Path, overrides: list[str], *, trials: int, storage:
         trial.set_user_attr("run_dir", str(run_dir.resolve()))
         shown = ", ".join(f"{k}={_short(v)}" for k, v in values.items())
         echo(f"trial {trial.number}: {shown}")
-        callback = PruningCallback(
-            trial, spec.metric,
-            on_epoch=lambda epoch, value: echo(f"trial {trial.number} epoch {epoch}: {spec.metric}={value:.4g}"))
+        callback = PruningCallback(trial, spec.metric)
         result = run_recipe(trial_recipe, out=run_dir, quiet=quiet, extra_plugins=[("tk_tune_pruning", callback)])
         trial.set_user_attr("status", result.status)
         final = result.metrics.get(spec.metric) if isinstance(result.metrics, dict) else None
