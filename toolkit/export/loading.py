@@ -1,0 +1,84 @@
+"""Find exporters by name or by file suffix, and load any model file as a `Predictor`.
+
+``tk predict``, ``tk eval`` and ``tk bench`` take "a model": a checkpoint (``.pt``) is run by
+PyTorch; any other file is matched to the exporter whose ``suffix`` it has (``.onnx``,
+``.mlpackage`` …), which loads it. New formats therefore work in every command as soon as an
+exporter plugin registers them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ..errors import TkError
+from .protocol import ExportError, Predictor
+
+__all__ = ["get_exporter", "exporter_for_path", "load_predictor", "is_model_file", "model_path", "exporter_plugins"]
+
+
+def exporter_plugins(plugins: Any | None = None) -> Any:
+    """The loaded plugins (entry points) unless a caller already has them."""
+    if plugins is not None:
+        return plugins
+    from ..plugins import load_plugins
+
+    return load_plugins()
+
+
+def get_exporter(name: str, plugins: Any | None = None, *, where: str = "--format") -> Any:
+    """The exporter object registered as ``name``; unknown names get close matches."""
+    plugins = exporter_plugins(plugins)
+    return plugins.create("exporters", name, where=where, context={"name": name})
+
+
+def _suffix(path: Path) -> str:
+    return path.suffix.lower()
+
+
+def exporter_for_path(path: str | Path, plugins: Any | None = None) -> tuple[str, Any]:
+    """``(name, exporter)`` whose ``suffix`` matches ``path``, or a `TkError` listing the known suffixes."""
+    path = Path(path)
+    plugins = exporter_plugins(plugins)
+    known = []
+    for entry in plugins.registry("exporters"):
+        exporter = entry.create({}, {"name": entry.name}, where="exporters")
+        suffix = str(getattr(exporter, "suffix", "")).lower()
+        known.append(suffix)
+        if suffix and _suffix(path) == suffix:
+            return entry.name, exporter
+    listed = ", ".join(sorted({".pt", *filter(None, known)}))
+    raise TkError(f"{path}: not a model tk can load (known model files: {listed}).")
+
+
+def is_model_file(path: str | Path) -> bool:
+    """A checkpoint or an exported model (a file, or a folder with a suffix such as ``.mlpackage``),
+    as opposed to a run folder."""
+    path = Path(path)
+    return path.is_file() or (path.is_dir() and path.suffix != "")
+
+
+def model_path(target: str | Path) -> Path:
+    """A model file from a model path or a run folder (its ``best.pt``)."""
+    from .source import resolve_source
+
+    path = Path(target)
+    if is_model_file(path):
+        return path
+    return resolve_source(path).checkpoint
+
+
+def load_predictor(path: str | Path, *, device: str | None = None, plugins: Any | None = None) -> Predictor:
+    """A `Predictor` for a checkpoint or an exported model; a one-line error when it cannot run here."""
+    path = Path(path)
+    if not path.exists():
+        raise TkError(f"{path}: no such model file.")
+    if _suffix(path) == ".pt":
+        from .torch_predictor import TorchPredictor
+
+        return TorchPredictor.from_checkpoint(path, device or "cpu")
+    name, exporter = exporter_for_path(path, plugins)
+    ok, why = exporter.can_run()
+    if not ok:
+        raise ExportError(f"{path}: {name} models cannot run on this machine: {why}.")
+    return exporter.load(path, device=device)

@@ -1,0 +1,122 @@
+"""What travels with an exported model: its metadata (inside the file) and ``manifest.json`` (beside it).
+
+Both say the same things — class names, input, the preprocessing rule, where the model came
+from — so a model file alone is enough to predict with (`tk predict` reads the metadata),
+and the manifest adds what only the export knows: size, parity figures, options, tool versions.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from importlib import metadata as importlib_metadata
+from pathlib import Path
+from typing import Any
+
+from .. import __version__
+from ..engine.checkpoint import atomic_write
+from ..errors import TkError
+
+__all__ = ["model_metadata", "preprocessing", "tool_versions", "path_size", "write_manifest", "read_manifest",
+           "MANIFEST_NAME", "metadata_int", "metadata_list"]
+
+MANIFEST_NAME = "manifest.json"
+
+_TOOLS = ("torch", "timm", "onnx", "onnxscript", "onnxruntime", "coremltools", "numpy", "pillow")
+
+
+def tool_versions(extra: tuple[str, ...] = ()) -> dict[str, str]:
+    """Versions of tk and the libraries that shaped the exported file (absent ones left out)."""
+    out = {"tk": __version__}
+    for name in (*_TOOLS, *extra):
+        try:
+            out[name] = importlib_metadata.version(name)
+        except importlib_metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def preprocessing(info: dict[str, Any], input_range: tuple[int, int] = (0, 255)) -> dict[str, Any]:
+    """The rule that turns a file into the exported model's input, spelled out."""
+    size = int(info["image_size"])
+    return {
+        "decode": "8-bit RGB, EXIF orientation applied, transparency on white (toolkit.data.load_rgb)",
+        "resize": {"width": size, "height": size, "interpolation": info.get("resize", "bicubic"), "crop": None,
+                   "library": "PIL (Image.resize, antialiased)"},
+        "input_range": list(input_range),
+        "layout": "NCHW, RGB",
+        "mean": [float(v) for v in info.get("mean", ())],
+        "std": [float(v) for v in info.get("std", ())],
+        "normalisation": "inside the model: (pixel / 255 - mean) / std",
+        "output": "class probabilities (softmax inside the model)",
+    }
+
+
+def model_metadata(ckpt: dict[str, Any], source_label: str) -> dict[str, str]:
+    """Flat ``tk.*`` string metadata exporters store in the model file (read back by their predictors)."""
+    from ..recipe import dumps_toml
+
+    info = ckpt.get("model_info") or {}
+    metrics = ckpt.get("metrics") or {}
+    try:
+        recipe_text = dumps_toml(ckpt.get("recipe") or {})
+    except TypeError:
+        recipe_text = json.dumps(ckpt.get("recipe") or {}, default=str)
+    meta = {
+        "tk.version": __version__,
+        "tk.class_names": json.dumps(list(ckpt["class_names"])),
+        "tk.image_size": str(int(info["image_size"])),
+        "tk.resize": str(info.get("resize", "bicubic")),
+        "tk.crop": "none",
+        "tk.mean": json.dumps([float(v) for v in info.get("mean", ())]),
+        "tk.std": json.dumps([float(v) for v in info.get("std", ())]),
+        "tk.input_range": "[0, 255]",
+        "tk.backbone": str(info.get("backbone", "")),
+        "tk.source": source_label,
+        "tk.epoch": str(ckpt.get("epoch", "")),
+        "tk.recipe": recipe_text,
+    }
+    accuracy = metrics.get("val_accuracy", metrics.get("accuracy"))
+    if accuracy is not None:
+        meta["tk.val_accuracy"] = f"{float(accuracy):.6f}"
+    return meta
+
+
+def metadata_list(meta: dict[str, str], key: str, where: str) -> list[Any]:
+    """A JSON list from model metadata, or a one-line error naming the model."""
+    try:
+        value = json.loads(meta[key])
+    except (KeyError, json.JSONDecodeError):
+        raise TkError(f"{where}: the model has no readable '{key}' metadata; was it exported by tk?") from None
+    if not isinstance(value, list):
+        raise TkError(f"{where}: metadata '{key}' is not a list.")
+    return value
+
+
+def metadata_int(meta: dict[str, str], key: str, where: str) -> int:
+    try:
+        return int(meta[key])
+    except (KeyError, ValueError):
+        raise TkError(f"{where}: the model has no readable '{key}' metadata; was it exported by tk?") from None
+
+
+def path_size(path: Path) -> int:
+    """Bytes of a file, or of everything inside a folder model (``.mlpackage``)."""
+    if path.is_dir():
+        return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+    return path.stat().st_size if path.exists() else 0
+
+
+def write_manifest(path: Path, manifest: dict[str, Any]) -> Path:
+    """Write ``manifest.json`` atomically."""
+    manifest = {**manifest, "written": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    data = (json.dumps(manifest, indent=2, default=str) + "\n").encode("utf-8")
+    atomic_write(path, lambda fh: fh.write(data))
+    return path
+
+
+def read_manifest(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise TkError(f"{path}: cannot read this export manifest ({exc}).") from None

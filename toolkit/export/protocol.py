@@ -1,0 +1,104 @@
+"""The shapes exporters and the core agree on: predictors, tolerances, export results.
+
+See `toolkit.export` for the exporter protocol itself. `Predictor` is a small base class an
+exporter's predictor may subclass (the core only relies on the attributes and ``predict``);
+it adds batching so callers can pass any number of images.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import TkError
+
+if TYPE_CHECKING:
+    import numpy as np
+
+__all__ = ["ExportError", "ExportResult", "Parity", "Predictor", "Tolerance"]
+
+
+class ExportError(TkError):
+    """An export that cannot be made or does not give the trained model's answers."""
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """How far an exported model may be from PyTorch on the validation images.
+
+    ``min_agreement`` is the share of images whose top-1 class must match (1.0: all of them);
+    ``max_prob_diff`` the largest absolute difference allowed in any class probability.
+    fp32 ONNX uses (1.0, 1e-4); fp16 or compressed models need looser figures.
+    """
+
+    min_agreement: float = 1.0
+    max_prob_diff: float = 1e-4
+
+
+@dataclass
+class Parity:
+    """Exported model against PyTorch on the same images."""
+
+    images: int
+    agreement: float  # share of images with the same top-1 class
+    max_prob_diff: float
+    mean_prob_diff: float
+    source: str  # "validation split" | "training split" | "random images"
+
+    def within(self, tol: Tolerance) -> bool:
+        return self.agreement >= tol.min_agreement and self.max_prob_diff <= tol.max_prob_diff
+
+    def describe(self) -> str:
+        return (f"top-1 agreement {self.agreement:.2%} ({round(self.agreement * self.images)}/{self.images} "
+                f"{self.source} images), max probability difference {self.max_prob_diff:.2e}")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"checked": True, "images": self.images, "source": self.source, "top1_agreement": self.agreement,
+                "max_prob_diff": self.max_prob_diff, "mean_prob_diff": self.mean_prob_diff}
+
+
+@dataclass
+class ExportResult:
+    """One exported model: where it is, its manifest, and what the parity check found."""
+
+    format: str
+    path: Path
+    manifest_path: Path
+    manifest: dict[str, Any]
+    lines: list[str] = field(default_factory=list)  # what `tk export` prints about it
+
+    @property
+    def size_bytes(self) -> int:
+        return int(self.manifest.get("size_bytes", 0))
+
+
+class Predictor:
+    """Runs one model on uint8 RGB batches and returns class probabilities.
+
+    Subclasses set the attributes and implement `predict` for one batch; `predict_all`
+    splits a large array into batches of ``batch_size``.
+    """
+
+    class_names: list[str]
+    image_size: int
+    resize: str = "bicubic"
+    runtime: str = ""
+    device: str = ""
+    max_batch: int | None = None  # a model with a fixed batch size sets 1
+
+    def predict(self, images: np.ndarray) -> np.ndarray:  # pragma: no cover - interface
+        """``images``: uint8 (or float 0–255) ``N×3×S×S`` → float probabilities ``N×K``."""
+        raise NotImplementedError
+
+    def predict_all(self, images: np.ndarray, batch_size: int = 32) -> np.ndarray:
+        import numpy as np
+
+        step = max(1, min(batch_size, self.max_batch or batch_size))
+        if len(images) == 0:
+            return np.zeros((0, len(self.class_names)), dtype=np.float32)
+        parts = [np.asarray(self.predict(images[i:i + step]), dtype=np.float32) for i in range(0, len(images), step)]
+        return np.concatenate(parts, axis=0)
+
+    def close(self) -> None:
+        """Free what the runtime holds (sessions, loaded models); the default does nothing."""

@@ -1,0 +1,192 @@
+"""`export_run`: checkpoint → exported models, each checked against PyTorch and described in a manifest.
+
+The steps, per format: ask the exporter to write the file; describe it (input, outputs, and
+a format's own checks, e.g. the ONNX checker or the Core ML spec); run it on the validation
+images next to the PyTorch model and hold it to the exporter's `Tolerance`; with ``int8``,
+quantise it calibrated on training images and measure accuracy and size against the float
+model; write ``manifest.json`` beside it. Every format is attempted before a parity failure is
+raised, so one bad format does not hide the state of the others.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from .loading import get_exporter
+from .manifest import MANIFEST_NAME, model_metadata, path_size, preprocessing, tool_versions, write_manifest
+from .parity import calibration_images, check_images, compare
+from .protocol import ExportError, ExportResult, Parity, Tolerance
+from .source import RUNS_ROOT, ModelSource, resolve_source
+from .torch_predictor import TorchPredictor
+
+__all__ = ["export_run", "plugins_for_checkpoint"]
+
+Log = Callable[[str], None]
+
+
+def plugins_for_checkpoint(ckpt: dict[str, Any]) -> Any:
+    """The plugins a checkpoint's recipe asked for (entry points + its ``[plugins]`` modules)."""
+    from ..plugins import load_plugins
+
+    recipe = ckpt.get("recipe") or {}
+    section = recipe.get("plugins") or {}
+    recipe_path = ckpt.get("recipe_path")
+    base = Path(recipe_path).parent if recipe_path else None
+    return load_plugins(section.get("modules", []), base_dir=base, disable=section.get("disable", []))
+
+
+def _unique(names: Iterable[str]) -> list[str]:
+    seen: list[str] = []
+    for name in names:
+        if name not in seen:
+            seen.append(name)
+    return seen
+
+
+def export_run(target: str | Path | None = None, formats: Iterable[str] | None = None, out: str | Path | None = None,
+               *, runs_root: Path = RUNS_ROOT, plugins: Any | None = None, log: Log | None = print,
+               **options: Any) -> list[ExportResult]:
+    """Export a run's ``best.pt`` (or a checkpoint) to ``formats`` and check each against PyTorch.
+
+    ``target``: a run folder, a checkpoint, or None for the most recent run under ``runs_root``.
+    ``formats``: exporter names (default: the recipe's ``export.formats``). ``out``: the folder
+    that receives one sub-folder per format (default ``<export.out>/<run label>``).
+    ``options`` go to every exporter (``precision``, ``int8``, ``onnx_uint8``, ``coreml_quantize``,
+    ``calibration_images`` …). Raises `ExportError` (a `TkError`) on an unknown or unavailable
+    format, and after writing everything when any model fails its parity tolerance.
+    """
+    say: Log = log or (lambda _line: None)
+    source = resolve_source(target, runs_root=runs_root)
+    ckpt = source.ckpt
+    plugins = plugins or plugins_for_checkpoint(ckpt)
+    export_cfg = (ckpt.get("recipe") or {}).get("export") or {}
+    names = _unique(formats or export_cfg.get("formats") or ["onnx"])
+    if not names:
+        raise ExportError("No export format given: pass --onnx, --coreml or --format NAME.")
+    exporters = {}
+    for name in names:
+        exporter = get_exporter(name, plugins)
+        ok, why = exporter.available()
+        if not ok:
+            raise ExportError(f"Exporter '{name}' cannot export on this machine: {why}.")
+        exporters[name] = exporter
+    out_root = Path(out) if out is not None else Path(export_cfg.get("out") or "exports") / source.label
+
+    model, ckpt = source.load_model(plugins)
+    reference = TorchPredictor(model, ckpt)
+    info = {**(ckpt.get("model_info") or {}), "image_size": reference.image_size, "resize": reference.resize}
+    images, labels, what = check_images(source, reference.image_size, reference.resize)
+    ref_probs = reference.predict_all(images)
+    meta = model_metadata({**ckpt, "model_info": info}, source.label)
+    common = {
+        "class_names": reference.class_names,
+        "preprocessing": preprocessing(info),
+        "source": {"checkpoint": str(source.checkpoint.resolve()), "run": str(source.run_dir.resolve()) if source.run_dir else None,
+                   "epoch": ckpt.get("epoch"), "backbone": info.get("backbone"), "params": info.get("params"),
+                   "val_accuracy": (ckpt.get("metrics") or {}).get("val_accuracy")},
+    }
+
+    results: list[ExportResult] = []
+    failures: list[str] = []
+    for name, exporter in exporters.items():
+        folder = out_root / name
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{source.stem}{exporter.suffix}"
+        say(f"{name}: exporting {source.checkpoint} → {path}")
+        started = time.perf_counter()
+        written = Path(exporter.export(model, path, image_size=reference.image_size, class_names=reference.class_names,
+                                       metadata=meta, options=dict(options)))
+        seconds = time.perf_counter() - started
+        described = exporter.describe(written)
+        tolerance: Tolerance = exporter.tolerance(dict(options))
+        manifest: dict[str, Any] = {
+            "format": name, "file": written.name, "size_bytes": path_size(written),
+            "size_mb": round(path_size(written) / 1e6, 3), "export_seconds": round(seconds, 2),
+            **described, **common, "options": {k: v for k, v in options.items() if v not in (None, False)},
+            "tolerance": {"min_top1_agreement": tolerance.min_agreement, "max_prob_diff": tolerance.max_prob_diff},
+            "tools": tool_versions(),
+        }
+        lines = [f"{name}: wrote {written} ({manifest['size_mb']:.2f} MB) in {seconds:.1f}s"]
+        can_run, why_not = exporter.can_run()
+        if can_run:
+            predictor = exporter.load(written)
+            probs = predictor.predict_all(images)
+            predictor.close()
+            parity = compare(ref_probs, probs, what)
+            passed = parity.within(tolerance)
+            manifest["parity"] = {**parity.as_dict(), "passed": passed}
+            if labels is not None:
+                manifest["accuracy"] = _accuracies(labels, ref_probs, probs, what)
+            mark = "ok" if passed else "FAILED"
+            lines.append(f"{name}: parity {mark}: {parity.describe()}")
+            if not passed:
+                failures.append(f"{name} ({written}): {parity.describe()}; allowed: top-1 agreement ≥ "
+                                f"{tolerance.min_agreement:.0%}, max probability difference ≤ {tolerance.max_prob_diff:g}")
+        else:
+            manifest["parity"] = {"checked": False, "reason": f"numeric parity {why_not}",
+                                  "spec_checked": described.get("spec_checks", [])}
+            lines.append(f"{name}: spec checked ({', '.join(described.get('spec_checks', [])) or 'inputs and outputs'}); "
+                         f"numeric parity {why_not}")
+        if options.get("int8"):
+            if hasattr(exporter, "quantize"):
+                section = _quantize(exporter, written, source, reference, images, labels, what, ref_probs, manifest, options)
+                manifest["int8"] = section
+                lines.append(_int8_line(name, section))
+            else:
+                lines.append(f"{name}: --int8 does not apply to this format (see its own compression options)")
+        manifest_path = write_manifest(folder / MANIFEST_NAME, manifest)
+        for line in lines:
+            say(line)
+        results.append(ExportResult(name, written, manifest_path, manifest, lines))
+
+    if failures:
+        raise ExportError("Exported model does not match the trained one: " + "; ".join(failures)
+                          + ". The file is kept for inspection (manifest parity.passed = false); do not ship it.")
+    return results
+
+
+def _accuracy(labels: list[int], probs: Any) -> float:
+    import numpy as np
+
+    return float(np.mean(probs.argmax(1) == np.asarray(labels))) if len(labels) else 0.0
+
+
+def _accuracies(labels: list[int], ref_probs: Any, probs: Any, what: str) -> dict[str, Any]:
+    return {"split": what, "images": len(labels), "pytorch": _accuracy(labels, ref_probs), "exported": _accuracy(labels, probs)}
+
+
+def _quantize(exporter: Any, written: Path, source: ModelSource, reference: TorchPredictor, images: Any,
+              labels: list[int] | None, what: str, ref_probs: Any, manifest: dict[str, Any], options: dict[str, Any]) -> dict[str, Any]:
+    """Write the int8 model next to the float one and measure it against both."""
+    calibration = calibration_images(source, reference.image_size, reference.resize,
+                                     int(options.get("calibration_images") or 64))
+    q_path = written.with_name(f"{written.stem}.int8{written.suffix}")
+    exporter.quantize(written, q_path, calibration)
+    float_pred = exporter.load(written)
+    float_probs = float_pred.predict_all(images)
+    float_pred.close()
+    q_pred = exporter.load(q_path)
+    q_probs = q_pred.predict_all(images)
+    q_pred.close()
+    vs_float: Parity = compare(float_probs, q_probs, what)
+    vs_torch: Parity = compare(ref_probs, q_probs, what)
+    size = path_size(q_path)
+    section: dict[str, Any] = {
+        "file": q_path.name, "size_bytes": size, "size_mb": round(size / 1e6, 3),
+        "fp32_size_bytes": manifest["size_bytes"], "size_ratio": round(size / max(1, manifest["size_bytes"]), 4),
+        "calibration_images": len(calibration), "calibration_source": "training split" if source.samples("train") else "validation split",
+        "agreement_with_fp32": vs_float.agreement, "max_prob_diff_vs_fp32": vs_float.max_prob_diff,
+        "agreement_with_pytorch": vs_torch.agreement, "images": vs_float.images, "split": what,
+    }
+    if labels is not None:
+        fp32_acc, int8_acc = _accuracy(labels, float_probs), _accuracy(labels, q_probs)
+        section.update({"fp32_accuracy": fp32_acc, "accuracy": int8_acc, "accuracy_change": int8_acc - fp32_acc})
+    return section
+
+
+def _int8_line(name: str, s: dict[str, Any]) -> str:
+    acc = (f", accuracy {s['accuracy']:.2%} vs {s['fp32_accuracy']:.2%} fp32" if "accuracy" in s else "")
+    return (f"{name}: int8 {s['file']} ({s['size_mb']:.2f} MB, {s['size_ratio']:.0%} of fp32){acc}, "
+            f"top-1 agreement with fp32 {s['agreement_with_fp32']:.2%}")
