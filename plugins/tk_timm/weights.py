@@ -1,0 +1,158 @@
+"""Where a backbone's starting weights come from: the Hugging Face Hub (via timm) or a local file.
+
+Hub weights go through timm's normal loading, so the Hugging Face cache (``HF_HOME``,
+``HF_HUB_CACHE``) and ``HF_HUB_OFFLINE`` behave as they do for any timm user; when the weights
+are neither cached nor downloadable, the user gets one sentence that says which model, why,
+and the two ways out (run once online, or ``model.pretrained_path``), not a 40-line hub
+traceback.
+
+Local files (``.safetensors``, ``.pth``, ``.pt``, ``.bin``) are read here rather than through
+timm's ``pretrained_cfg_overlay``: timm drops to ``strict=False`` whenever the class count
+differs from the weights', which would silently load nothing from the weights of another
+architecture. Here every tensor of the network body must be found with its shape, so a wrong
+file is an error that says how it does not fit; only the classifier is allowed to differ
+(the head is new for the user's classes).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from toolkit import RecipeError, TkError
+
+WEIGHT_SUFFIXES = (".safetensors", ".pth", ".pt", ".bin")
+_WRAPPER_KEYS = ("state_dict_ema", "model_ema", "state_dict", "model", "module")
+
+
+class WeightsUnavailable(TkError):
+    """Pretrained weights were asked for but cannot be had (offline, no cache, no network)."""
+
+
+def hub_cache_dir() -> str:
+    """The Hugging Face hub cache folder the weights would be read from, for messages."""
+    try:
+        from huggingface_hub import constants
+
+        return str(constants.HF_HUB_CACHE)
+    except Exception:  # an old or missing huggingface_hub: fall back to its documented default
+        return os.path.join(os.environ.get("HF_HOME", "~/.cache/huggingface"), "hub")
+
+
+def _offline() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def _is_fetch_error(exc: BaseException) -> bool:
+    """Whether ``exc`` (or its cause) means "the weights file could not be fetched"."""
+    seen = 0
+    while exc is not None and seen < 5:
+        module = type(exc).__module__ or ""
+        if isinstance(exc, (OSError, ConnectionError, TimeoutError)) or module.startswith(
+            ("huggingface_hub", "requests", "urllib3", "httpx", "urllib")
+        ):
+            return True
+        exc = exc.__cause__ or exc.__context__
+        seen += 1
+    return False
+
+
+def create_with_hub_weights(arch: str, **kwargs: Any):
+    """``timm.create_model(arch, pretrained=True, **kwargs)`` with a clear error when offline."""
+    import timm
+
+    try:
+        return timm.create_model(arch, pretrained=True, **kwargs)
+    except Exception as exc:
+        if not _is_fetch_error(exc):
+            raise
+        cfg = timm.models.get_pretrained_cfg(arch)
+        where = getattr(cfg, "hf_hub_id", None) or getattr(cfg, "url", None) or arch
+        why = ("HF_HUB_OFFLINE is set and they are not in the Hugging Face cache "
+               f"({hub_cache_dir()})") if _offline() else "the Hugging Face Hub cannot be reached and they are not cached"
+        raise WeightsUnavailable(
+            f"model.pretrained: cannot load the pretrained weights of '{arch}' ({where}): {why}; "
+            f"run once with network access (and HF_HUB_OFFLINE unset) to cache them, or point "
+            f"model.pretrained_path at a local .safetensors/.pth file."
+        ) from None
+
+
+def read_state_dict(path: Path) -> dict[str, Any]:
+    """Tensors by name from a weights file; unwraps training checkpoints (timm, Lightning, tk).
+
+    A tk checkpoint gives its model's backbone body, so a run's ``best.pt`` can start another
+    run of the same architecture.
+    """
+    import torch
+
+    if path.suffix.lower() not in WEIGHT_SUFFIXES:
+        raise RecipeError(f"model.pretrained_path: '{path}' must be a {', '.join(WEIGHT_SUFFIXES)} file.")
+    try:
+        if path.suffix.lower() == ".safetensors":
+            from safetensors.torch import load_file
+
+            state = load_file(str(path), device="cpu")
+        else:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise RecipeError(
+            f"model.pretrained_path: '{path}' is not a readable weights file ({type(exc).__name__}: {str(exc)[:160]})."
+        ) from None
+    if isinstance(state, dict) and state.get("format") == "tk-checkpoint":
+        state = {k[len("backbone."):]: v for k, v in state["model"].items() if k.startswith("backbone.")}
+        state = {k[len("body."):]: v for k, v in state.items() if k.startswith("body.")} or state
+    for key in _WRAPPER_KEYS:  # training checkpoints keep the weights one level down
+        if isinstance(state, dict) and isinstance(state.get(key), dict):
+            state = state[key]
+            break
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise RecipeError(f"model.pretrained_path: '{path}' holds no state dict (a mapping of names to tensors).")
+    return {k[len("module."):] if k.startswith("module.") else k: v for k, v in state.items()}
+
+
+def _classifier_prefixes(body: Any) -> tuple[str, ...]:
+    names = (getattr(body, "pretrained_cfg", None) or {}).get("classifier") or ()
+    if isinstance(names, str):
+        names = (names,)
+    return tuple(f"{n}." for n in names)
+
+
+def _shape(t: Any) -> str:
+    return "×".join(str(s) for s in t.shape) or "scalar"
+
+
+def load_local_weights(body: Any, path_text: str, arch: str) -> None:
+    """Load ``path_text`` into ``body`` (a timm model without classifier), strictly.
+
+    Every parameter and buffer of ``body`` must be in the file with the same shape (BatchNorm's
+    ``num_batches_tracked`` counters may be absent); the file may hold extra classifier tensors
+    (they belong to the head that tk replaces) and nothing else.
+    """
+    import torch
+
+    path = Path(path_text).expanduser()
+    if not path.is_file():
+        raise RecipeError(f"model.pretrained_path: no such weights file '{path}'.")
+    state = read_state_dict(path)
+    own = body.state_dict()
+    skip = _classifier_prefixes(body)
+    missing = [k for k in own if k not in state and not k.endswith("num_batches_tracked")]
+    unexpected = [k for k in state if k not in own and not k.startswith(skip)]
+    wrong = [k for k in own if k in state and tuple(state[k].shape) != tuple(own[k].shape)]
+    if missing or unexpected or wrong:
+        parts = []
+        if missing:
+            parts.append(f"{len(missing)} of the model's {len(own)} tensors are not in the file (e.g. '{missing[0]}')")
+        if unexpected:
+            parts.append(f"{len(unexpected)} tensors in the file are not in the model (e.g. '{unexpected[0]}')")
+        if wrong:
+            k = wrong[0]
+            parts.append(f"{len(wrong)} have another shape (e.g. '{k}': {_shape(state[k])} in the file, "
+                         f"{_shape(own[k])} in the model)")
+        raise RecipeError(
+            f"model.pretrained_path: the weights in '{path}' do not fit '{arch}': {'; '.join(parts)}. "
+            f"Use weights saved from a '{arch}' model, or set model.backbone to the architecture they were saved from."
+        )
+    with torch.no_grad():
+        body.load_state_dict({k: state[k] for k in own if k in state}, strict=False)

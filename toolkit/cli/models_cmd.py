@@ -1,0 +1,60 @@
+"""`tk models [PATTERN]`: the backbone names a recipe may use, with shell-style wildcards.
+
+The names come from the backbone registry, not from timm directly: an entry that stands for
+many models (the first-party ``timm`` entry answers for every timm architecture) registers a
+``list_models(pattern, pretrained) -> list[str]`` callable in its info, and every other entry
+is listed under its own name. So the core never imports a concrete plugin, and a third-party
+backbone package (say, one serving Hugging Face transformers) shows up here the moment it is
+installed, the same way its names are accepted by ``model.backbone``.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+
+import click
+
+
+def collect_models(plugins, pattern: str, pretrained: bool) -> list[tuple[str, str]]:
+    """``(name, entry)`` pairs of every backbone name matching ``pattern``, sorted by name."""
+    found: dict[str, str] = {}
+    for entry in plugins.registry("backbones"):
+        lister = entry.info.get("list_models")
+        if callable(lister):
+            names = lister(pattern, pretrained)
+        elif pretrained:  # a plain entry says nothing about weights
+            names = []
+        else:
+            names = [entry.name] if fnmatch.fnmatchcase(entry.name, pattern) else []
+        for name in names:
+            found.setdefault(name, entry.name)
+    return sorted(found.items())
+
+
+@click.command()
+@click.argument("pattern", default="*")
+@click.option("--pretrained", is_flag=True, help="Only names with pretrained weights (arch.tag).")
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+def models(pattern: str, pretrained: bool, as_json: bool) -> None:
+    """List backbone names matching PATTERN (wildcards: 'resnet*', '*mobilenetv4*').
+
+    \b
+    tk models 'efficientnet_b*'
+    tk models 'mobilenetv4*' --pretrained
+    """
+    from ..plugins import load_plugins
+
+    plugins = load_plugins()
+    rows = collect_models(plugins, pattern, pretrained)
+    if as_json:
+        click.echo(json.dumps([{"name": n, "entry": e} for n, e in rows], indent=2))
+        return
+    if not rows:
+        what = "pretrained weights" if pretrained else "backbones"
+        click.echo(f"No {what} match '{pattern}'. Try a wildcard, e.g. tk models '*{pattern.strip('*')}*'.", err=True)
+        raise SystemExit(1)
+    for name, _ in rows:
+        click.echo(name)
+    entries = sorted({e for _, e in rows})
+    click.echo(f"{len(rows)} {'pretrained weights' if pretrained else 'models'} ({', '.join(entries)})", err=True)
