@@ -7,7 +7,7 @@ them per image, but the arithmetic runs once on the batch on the training device
 
 from __future__ import annotations
 
-from toolkit import RecipeError
+from ._batch import check_prob, check_range
 
 
 def _factors(n, amount, like):
@@ -58,11 +58,10 @@ def hsv_to_rgb(x):
 def color_jitter(brightness: float = 0.1, contrast: float = 0.1, saturation: float = 0.1, hue: float = 0.05,
                  p: float = 1.0):
     """Random brightness/contrast/saturation (factor in [1-a, 1+a]) and hue shift (in [-h, h])."""
-    for key, value in (("brightness", brightness), ("contrast", contrast), ("saturation", saturation)):
-        if value < 0:
-            raise RecipeError(f"augment color_jitter.{key}: must be >= 0, not {value}.")
-    if not 0 <= hue <= 0.5:
-        raise RecipeError(f"augment color_jitter.hue: must be in [0, 0.5], not {hue}.")
+    brightness, contrast, saturation = (check_range(k, v, 0.0, 1.0) for k, v in
+                                        (("brightness", brightness), ("contrast", contrast), ("saturation", saturation)))
+    hue = check_range("hue", hue, 0.0, 0.5)
+    p = check_prob("p", p)
 
     def op(images, targets):
         import torch

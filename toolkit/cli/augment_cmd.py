@@ -1,0 +1,130 @@
+"""`tk augment preview RECIPE`: a grid PNG of training images before and after the recipe's ops.
+
+Augmentations run on batches on the training device, so there is no per-image pipeline to
+eyeball; this command shows what the model will see. It loads the recipe's dataset through the
+registry (``data.source``), takes a few images of the training split (spread over the classes,
+chosen by the seed), decodes them with the same resize rule as training, runs the recipe's
+``[[augment.ops]]`` on them as one batch, and writes pairs (original | augmented) with their
+labels; after mixup or cutmix the label shows the mix.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+
+from ..errors import DataError
+
+
+@click.group()
+def augment() -> None:
+    """See what the recipe's augmentations do to your images."""
+
+
+def _pick(labels: list[int], train: list[int], n: int, seed: int) -> list[int]:
+    """Up to ``n`` training indices, taking classes in turn so rare classes appear too."""
+    import random
+
+    rng = random.Random(seed)
+    by_class: dict[int, list[int]] = {}
+    for i in train:
+        by_class.setdefault(labels[i], []).append(i)
+    for items in by_class.values():
+        rng.shuffle(items)
+    picked: list[int] = []
+    while len(picked) < n and any(by_class.values()):
+        for k in sorted(by_class):
+            if by_class[k] and len(picked) < n:
+                picked.append(by_class[k].pop())
+    return picked
+
+
+def _label(target, class_names: list[str]) -> str:
+    """``cat`` for a class index; ``cat 0.62 + dog 0.38`` for a soft row."""
+    if target.dim() == 0:
+        return class_names[int(target)]
+    top = target.float().topk(min(2, target.numel()))
+    parts = [f"{class_names[int(i)]} {float(v):.2f}" for v, i in zip(top.values, top.indices) if float(v) > 0.005]
+    return " + ".join(parts)
+
+
+def render_grid(originals, augmented, labels_before: list[str], labels_after: list[str], cols: int = 4):
+    """A PIL image: a grid of (original | augmented) pairs, each with a caption strip."""
+    from PIL import Image, ImageDraw
+
+    n, _, h, w = originals.shape
+    cols = max(1, min(cols, n))
+    rows = (n + cols - 1) // cols
+    caption, gap = 14, 6
+    cell_w, cell_h = 2 * w + gap, h + caption
+    sheet = Image.new("RGB", (cols * cell_w + (cols - 1) * gap * 2, rows * (cell_h + gap)), (255, 255, 255))
+    draw = ImageDraw.Draw(sheet)
+    as_u8 = lambda t: Image.fromarray((t.clamp(0, 1) * 255).round().byte().permute(1, 2, 0).cpu().numpy())  # noqa: E731
+    for i in range(n):
+        x = (i % cols) * (cell_w + gap * 2)
+        y = (i // cols) * (cell_h + gap)
+        sheet.paste(as_u8(originals[i]), (x, y))
+        sheet.paste(as_u8(augmented[i]), (x + w + gap, y))
+        draw.text((x, y + h + 1), labels_before[i][: max(4, w // 6)], fill=(0, 0, 0))
+        draw.text((x + w + gap, y + h + 1), labels_after[i][: max(4, w // 5)], fill=(180, 0, 0))
+    return sheet
+
+
+@augment.command("preview")
+@click.argument("recipe")
+@click.option("--set", "overrides", multiple=True, metavar="SECTION.KEY=VALUE", help="Override a recipe key.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("augment-preview.png"),
+              show_default=True, help="PNG file to write.")
+@click.option("--n", "count", type=click.IntRange(1, 256), default=16, show_default=True, help="Images to show.")
+@click.option("--seed", type=int, default=None, help="Seed of the image choice and the augmentations "
+              "(default: train.seed).")
+def preview(recipe: str, overrides: tuple[str, ...], out: Path, count: int, seed: int | None) -> None:
+    """Write a grid of training images of RECIPE before and after its augmentations."""
+    import torch
+
+    from ..data import decode_images, split_from_presplit, split_indices
+    from ..engine.checkpoint import atomic_write
+    from ..plugins import load_plugins
+    from ..recipe import find_recipe, load_recipe
+
+    rec = load_recipe(find_recipe(recipe), overrides)
+    plugins = load_plugins(rec["plugins"]["modules"], base_dir=rec.base_dir, disable=rec["plugins"]["disable"])
+    plugins.raise_if_broken()
+    rec.validate(plugins)
+    data = rec["data"]
+    seed = rec["train"]["seed"] if seed is None else seed
+    cache_dir = rec.resolve_path(data["cache_dir"]) or Path(os.environ.get("TK_CACHE_DIR", "~/.cache/tk")).expanduser()
+    index = plugins.create("datasets", data["source"], rec.plugin_params("data"), where="data.source",
+                           context={"root": rec.resolve_path(data["root"]), "seed": data["seed"],
+                                    "cache_dir": cache_dir, "name": data["source"]})
+    if not index.samples:
+        raise DataError(f"data: the dataset of {rec.path} has no images to preview.")
+    split = (split_from_presplit(index.presplit, index.labels, val_fraction=data["val_fraction"], seed=data["seed"])
+             if index.presplit else
+             split_indices(index.labels, val_fraction=data["val_fraction"], test_fraction=data["test_fraction"],
+                           seed=data["seed"]))
+    picked = _pick(index.labels, split.train or list(range(len(index.samples))), count, seed)
+    size = data["image_size"]
+    decoded = decode_images([index.samples[i][0] for i in picked], size, cache_dir=None, workers=data["workers"])
+    if decoded.failed:
+        bad, reason = decoded.failed[0]
+        raise DataError(f"{index.samples[picked[bad]][0]}: {reason}.")
+    k = len(index.class_names)
+    ops = [plugins.create("augmentations", op["name"], {key: v for key, v in op.items() if key != "name"},
+                          where=f"augment.ops[{i}]", context={"num_classes": k, "image_size": size})
+           for i, op in enumerate(rec["augment"]["ops"])]
+    images = decoded.images.float() / 255.0
+    targets = torch.tensor([index.labels[i] for i in picked], dtype=torch.int64)
+    torch.manual_seed(seed)
+    augmented, mixed = images, targets
+    with torch.no_grad():
+        for op in ops:
+            augmented, mixed = op(augmented, mixed)
+    sheet = render_grid(images, augmented, [_label(t, index.class_names) for t in targets],
+                        [_label(t, index.class_names) for t in mixed])
+    out.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(out, lambda fh: sheet.save(fh, format="PNG"))
+    names = ", ".join(op["name"] for op in rec["augment"]["ops"]) or "no augmentations"
+    click.echo(f"Wrote {out} ({len(picked)} images of {rec.name}: original | after {names}).")
