@@ -20,6 +20,8 @@ from ..errors import TkError
 COMMANDS: dict[str, str] = {
     "plugins": "toolkit.cli.plugins_cmd:plugins",
     "recipes": "toolkit.cli.recipes_cmd:recipes",
+    "models": "toolkit.cli.models_cmd:models",
+    "augment": "toolkit.cli.augment_cmd:augment",
     "tune": "toolkit.cli.tune_cmd:tune",
 }
 """Command name → ``module:attribute`` of its click command. Only commands that work are listed."""
