@@ -1,12 +1,22 @@
-"""Losses: cross-entropy with class weights and label smoothing."""
+"""Losses: cross-entropy (class weights, label smoothing), focal, soft-target cross-entropy and
+knowledge distillation. Every loss accepts class indices or soft targets (mixup, cutmix).
+
+Modules: `class_weights` (inverse frequency, smoothing), `cross_entropy`, `focal`, `distill`
+(the loss) and `teacher` (loading the teacher it learns from).
+"""
 
 from __future__ import annotations
 
 from toolkit import hookimpl
 
-from .cross_entropy import cross_entropy
+from .cross_entropy import cross_entropy, soft_target_cross_entropy
+from .distill import distill
+from .focal import focal
 
 
 @hookimpl
 def tk_register_losses(register):
     register("cross_entropy", cross_entropy)
+    register("focal", focal)
+    register("soft_target_cross_entropy", soft_target_cross_entropy)
+    register("distill", distill, example={"teacher": "{checkpoint}"})

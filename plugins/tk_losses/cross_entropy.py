@@ -1,43 +1,49 @@
-"""Cross-entropy with optional class weights (inverse frequency) and label smoothing."""
+"""Cross-entropy, with class weights and label smoothing, for hard or soft (mixup) targets.
+
+`cross_entropy` is ``torch.nn.functional.cross_entropy``: with class indices and weights it is
+the weighted mean ``Σ w_yi·l_i / Σ w_yi`` (as ``nn.CrossEntropyLoss(weight=w)``); with soft
+targets it is ``mean_i(-Σ_c w_c·y_ic·log p_ic)``. `soft_target_cross_entropy` is the
+mixup/cutmix loss of timm, ``mean_i(-Σ_c y_ic·log p_ic)``, which also takes class indices.
+"""
 
 from __future__ import annotations
 
-from toolkit import RecipeError
-
-
-def class_weights_for(spec, class_counts, num_classes):
-    """``"inverse_frequency"`` → ``w_i = N / (K * n_i)``; a list → itself; ``"none"`` → None."""
-    import torch
-
-    if spec in (None, "none", ""):
-        return None
-    if spec == "inverse_frequency":
-        counts = torch.tensor([max(int(c), 1) for c in class_counts], dtype=torch.float32)
-        return counts.sum() / (num_classes * counts)
-    if isinstance(spec, (list, tuple)):
-        if len(spec) != num_classes:
-            raise RecipeError(f"loss.class_weights: expected {num_classes} weights (one per class), got {len(spec)}.")
-        return torch.tensor([float(w) for w in spec], dtype=torch.float32)
-    raise RecipeError(f"loss.class_weights: must be 'inverse_frequency', 'none' or a list of numbers, not {spec!r}.")
+from .class_weights import check_smoothing, class_weights_for
 
 
 def cross_entropy(num_classes: int, class_counts: list[int], class_weights: str | list = "none",
                   label_smoothing: float = 0.0):
-    """Cross-entropy; accepts class indices or soft targets (mixup)."""
+    """Cross-entropy; class_weights 'inverse_frequency' (N / (K·n_i)) or a list; label smoothing ε."""
     import torch
     import torch.nn.functional as F
 
-    if not 0.0 <= label_smoothing < 1.0:
-        raise RecipeError(f"loss.label_smoothing: must be in [0, 1), not {label_smoothing}.")
+    label_smoothing = check_smoothing(label_smoothing)
     weight = class_weights_for(class_weights, class_counts, num_classes)
 
     class CrossEntropy(torch.nn.Module):
         def __init__(self):
             super().__init__()
-            self.register_buffer("weight", weight if weight is not None else None)
+            self.register_buffer("weight", weight)
 
         def forward(self, logits, targets):
             w = self.weight.to(logits.dtype) if self.weight is not None else None
+            if targets.dim() == 2:
+                targets = targets.to(logits.dtype)
             return F.cross_entropy(logits, targets, weight=w, label_smoothing=label_smoothing)
 
     return CrossEntropy()
+
+
+def soft_target_cross_entropy(num_classes: int):
+    """-Σ y·log softmax(logits), batch mean: the mixup/cutmix loss (class indices also accepted)."""
+    import torch
+    import torch.nn.functional as F
+
+    class SoftTargetCrossEntropy(torch.nn.Module):
+        def forward(self, logits, targets):
+            if targets.dim() == 1:
+                targets = F.one_hot(targets.long(), num_classes)
+            logp = F.log_softmax(logits.float(), dim=-1)
+            return -(targets.to(logp.dtype) * logp).sum(-1).mean()
+
+    return SoftTargetCrossEntropy()
