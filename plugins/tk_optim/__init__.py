@@ -1,19 +1,29 @@
-"""Optimisers and learning-rate schedules."""
+"""Optimisers (AdamW, Adam, SGD with momentum/Nesterov) and learning-rate schedules (cosine with
+warm-up, step, reduce-on-plateau, one-cycle, constant).
+
+Modules: `groups` (no decay on norms and biases, layer-wise LR decay), `optimizers`,
+`schedules`. Model EMA is the engine's (``train.ema``), not an optimiser here.
+"""
 
 from __future__ import annotations
 
 from toolkit import hookimpl
 
-from .optimizers import adamw
-from .schedules import constant, cosine
+from .optimizers import adam, adamw, sgd
+from .schedules import constant, cosine, onecycle, plateau, step
 
 
 @hookimpl
 def tk_register_optimizers(register):
     register("adamw", adamw)
+    register("adam", adam)
+    register("sgd", sgd)
 
 
 @hookimpl
 def tk_register_schedulers(register):
     register("cosine", cosine)
+    register("step", step)
+    register("plateau", plateau)
+    register("onecycle", onecycle)
     register("constant", constant)
