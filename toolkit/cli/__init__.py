@@ -20,6 +20,8 @@ from ..errors import TkError
 COMMANDS: dict[str, str] = {
     "plugins": "toolkit.cli.plugins_cmd:plugins",
     "recipes": "toolkit.cli.recipes_cmd:recipes",
+    "run": "toolkit.cli.run_cmd:run",
+    "data": "toolkit.cli.data_cmd:data",
     "models": "toolkit.cli.models_cmd:models",
     "augment": "toolkit.cli.augment_cmd:augment",
     "tune": "toolkit.cli.tune_cmd:tune",

@@ -1,0 +1,55 @@
+"""`tk data check DIR`: counts, imbalance, and every file left out with its reason."""
+
+from __future__ import annotations
+
+import json
+
+from PIL import Image
+
+from toolkit.testing import make_image_folder, run_cli
+
+
+def test_counts_imbalance_and_bad_files(tmp_path):
+    root = make_image_folder(tmp_path / "shots", {"slide": 12, "desktop": 3, "black": 1}, size=32)
+    (root / "slide" / "zero.png").write_bytes(b"")
+    (root / "slide" / "fake.jpg").write_text("<html>not an image</html>")
+    png = (root / "desktop" / "desktop_000.png").read_bytes()
+    (root / "desktop" / "cut.png").write_bytes(png[: len(png) // 2])
+    Image.new("RGB", (4, 300)).save(root / "black" / "strip.png")
+    (root / "desktop" / "readme.txt").write_text("notes")
+    (root / ".DS_Store").write_bytes(b"\0\0")
+
+    result = run_cli("data", "check", root)
+    assert result.exit_code == 0, result.output
+    out = " ".join(result.output.split())  # rich may wrap long lines
+    assert "16 usable images in 3 classes" in out
+    assert "slide │ 12" in out and "desktop │ 3" in out and "black │ 1" in out
+    assert "Imbalance: 12.0x (largest class 'slide' 12, smallest 'black' 1)" in out
+    assert "4 unusable image(s)" in out
+    assert "zero.png: empty file (0 bytes)" in out
+    assert "fake.jpg: " in out and "cut.png: " in out and "strip.png: " in out
+    assert "readme.txt: not an image file (.txt)" in out
+    assert "Classes with fewer than 5 images (black, desktop)" in out
+
+    as_json = run_cli("data", "check", root, "--json")
+    report = json.loads(as_json.output)
+    assert report["counts"] == [1, 3, 12] and report["class_names"] == ["black", "desktop", "slide"]
+    assert report["usable"] is True and report["imbalance"] == 12.0
+    assert sorted(p.rsplit("/", 1)[1] for p, _ in report["bad_images"]) == ["cut.png", "fake.jpg", "strip.png",
+                                                                           "zero.png"]
+
+
+def test_unusable_folder_exits_non_zero_with_one_line(tmp_path):
+    root = make_image_folder(tmp_path / "one", {"only": 3}, size=32)
+    result = run_cli("data", "check", root)
+    assert result.exit_code == 1
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: ") and "at least 2 classes" in lines[0]
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = run_cli("data", "check", empty)
+    assert result.exit_code == 1 and "has no class folders" in result.output
+
+    missing = run_cli("data", "check", tmp_path / "missing")
+    assert missing.exit_code == 1 and "does not exist" in missing.output

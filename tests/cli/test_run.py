@@ -1,0 +1,76 @@
+"""`tk run` as a user drives it: dry run, validation before data, option errors."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from toolkit.testing import make_image_folder, run_cli
+
+
+def _recipe(tmp_path: Path, root: Path, extra: str = "") -> Path:
+    path = tmp_path / "r.toml"
+    path.write_text(f"""\
+[data]
+root = "{root.as_posix()}"
+image_size = 32
+workers = 0
+[model]
+backbone = "test_efficientnet"
+[train]
+epochs = 3
+batch_size = 8
+device = "cpu"
+{extra}""")
+    return path
+
+
+def test_dry_run_reports_and_writes_nothing(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    root = make_image_folder(tmp_path / "images", {"a": 12, "b": 6}, size=40)
+    result = run_cli("run", _recipe(tmp_path, root), "--dry-run")
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert re.search(r"^  a\s+9\s+3$", out, re.M) and re.search(r"^  b\s+5\s+1$", out, re.M)
+    assert "Input batch: 8 x 3 x 32 x 32 (float 0-1)" in out
+    loss = float(re.search(r"Loss of one batch: ([0-9.]+); gradient norm: ([0-9.]+)", out).group(1))
+    assert 0 < loss < 10
+    assert re.search(r"Peak memory: \d+ MiB \(peak resident memory of the process\)", out)
+    assert re.search(r"Estimated time: \S+ per epoch, \S+ for 3 epochs", out)
+    assert "test_efficientnet" in out
+    assert not (tmp_path / "runs").exists()
+
+
+def test_recipe_is_validated_before_any_data_is_read(tmp_path):
+    recipe = _recipe(tmp_path, tmp_path / "does-not-exist", extra='[loss]\nname = "cross_entropyy"\n')
+    result = run_cli("run", recipe)
+    assert result.exit_code == 1
+    assert "unknown loss 'cross_entropyy'" in result.output and "Did you mean 'cross_entropy'" in result.output
+    assert "does-not-exist" not in result.output
+
+
+def test_unknown_metric_and_missing_data_are_one_line_errors(tmp_path):
+    recipe = _recipe(tmp_path, tmp_path / "nope", extra='best_metric = "val_acc"\n')
+    result = run_cli("run", recipe)
+    assert result.exit_code == 1 and "train.best_metric: unknown metric 'val_acc'" in result.output
+    missing = run_cli("run", _recipe(tmp_path, tmp_path / "nope"))
+    assert missing.exit_code == 1
+    assert missing.output.strip() == f"Error: dataset folder {tmp_path / 'nope'} does not exist: check the path"
+    assert not (tmp_path / "runs").exists()
+
+
+def test_unavailable_device_and_precision_say_what_to_choose(tmp_path):
+    root = make_image_folder(tmp_path / "images", {"a": 4, "b": 4}, size=32)
+    fp16 = run_cli("run", _recipe(tmp_path, root), "--set", 'train.amp="fp16"')
+    assert fp16.exit_code == 1 and "train.amp = 'fp16' is not available on the CPU; use train.amp = 'bf16' or 'off'" in fp16.output
+    mps = run_cli("run", _recipe(tmp_path, root), "--set", 'train.device="mps"')
+    assert mps.exit_code == 1 and "train.device = 'mps' but Apple's MPS is not available" in mps.output
+
+
+def test_bundled_recipe_by_name_and_help():
+    result = run_cli("run", "--help")
+    assert result.exit_code == 0
+    for option in ("--set", "--out", "--resume", "--fresh", "--quiet", "--dry-run"):
+        assert option in result.output
+    missing = run_cli("run", "no_such_recipe")
+    assert missing.exit_code == 1 and "no such recipe file" in missing.output

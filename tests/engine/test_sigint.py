@@ -1,0 +1,53 @@
+"""Ctrl-C during training: last.pt is kept and marked, the exit status is 130, resume works."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import time
+
+from toolkit.engine.checkpoint import load_checkpoint
+from toolkit.testing import make_image_folder
+
+from .conftest import TK, recipe_file, subprocess_env
+
+
+def test_sigint_saves_last_and_explains_how_to_resume(tmp_path):
+    root = make_image_folder(tmp_path / "images", {"a": 40, "b": 40}, size=32)
+    recipe = recipe_file(tmp_path / "long.toml", root, epochs=500, batch_size=4)
+    proc = subprocess.Popen([str(TK), "run", str(recipe), "--quiet"], cwd=tmp_path, env=subprocess_env(),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines = []
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            lines.append(line)
+            if line.startswith("epoch 2/500"):
+                break
+            assert line, "".join(lines)
+        proc.send_signal(signal.SIGINT)
+        rest, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    output = "".join(lines) + rest
+    assert proc.returncode == 130, output
+    run_dir = tmp_path / "runs" / "long" / "1"
+    last = load_checkpoint(run_dir / "last.pt")
+    assert last["status"] == "interrupted"
+    assert last["epoch"] >= 2 and len(last["history"]) == last["epoch"]
+    assert f"resume with: tk run {recipe} --resume runs/long/1" in output
+    assert "Traceback" not in output
+
+    again = subprocess.run([str(TK), "run", str(recipe), "--quiet"], cwd=tmp_path, env=subprocess_env(),
+                           capture_output=True, text=True, timeout=120)
+    assert again.returncode == 1
+    assert "runs/long/1" in again.stderr and "was interrupted" in again.stderr and "--fresh" in again.stderr
+
+    resumed = subprocess.run([str(TK), "run", str(recipe), "--resume", "runs/long/1", "--quiet",
+                              "--set", f"train.epochs={last['epoch'] + 1}"],
+                             cwd=tmp_path, env=subprocess_env(), capture_output=True, text=True, timeout=120)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert f"epoch {last['epoch'] + 1}/{last['epoch'] + 1}" in resumed.stdout
+    assert load_checkpoint(run_dir / "last.pt")["status"] == "finished"

@@ -1,0 +1,97 @@
+"""`tk data check DIR`: what a training run would see in a folder of class folders."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+
+@click.group()
+def data() -> None:
+    """Inspect datasets."""
+
+
+@data.command("check")
+@click.argument("folder", type=click.Path(file_okay=False, path_type=str))
+@click.option("--thorough", is_flag=True, help="Decode every image fully (slower; finds damage deep inside files).")
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+def check(folder: str, thorough: bool, as_json: bool) -> None:
+    """Count images per class, show the imbalance, and list every unusable or odd file.
+
+    Exit status 0 when the folder can be trained on; otherwise 1 with a one-line reason
+    (no class folders, fewer than 2 classes with usable images ...). `tk run` runs the same
+    scan first and, with data.on_bad_image = "skip", leaves the unusable images out.
+    """
+    from ..data import scan_folder
+    from ..data.images import inspect_image
+    from ..engine.data_pipeline import bad_and_ignored
+
+    index = scan_folder(folder)
+    if thorough:
+        kept = []
+        for path, label in index.samples:
+            report = inspect_image(path, thorough=True)
+            if report.error:
+                index.skipped.append((path, report.error))
+            else:
+                kept.append((path, label))
+        index.samples = kept
+    counts = index.counts()
+    bad, ignored = bad_and_ignored(index.skipped)
+    present = [c for c in counts if c]
+    ratio = max(present) / min(present) if present else 0.0
+    usable = len(present) >= 2
+    if as_json:
+        click.echo(json.dumps({
+            "root": str(index.root), "class_names": index.class_names, "counts": counts,
+            "images": len(index.samples), "imbalance": ratio, "presplit": bool(index.presplit),
+            "bad_images": [[p, r] for p, r in bad], "ignored": [[p, r] for p, r in ignored],
+            "notes": [[p, n] for p, n in index.notes], "empty_classes": index.empty_classes, "usable": usable,
+        }, indent=2))
+    else:
+        _print(index, counts, ratio, bad, ignored)
+    if not usable:
+        raise click.ClickException(f"{index.root}: fewer than 2 classes have usable images; nothing to train.")
+
+
+def _print(index, counts, ratio, bad, ignored) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(highlight=False, soft_wrap=True)
+    total = sum(counts)
+    layout = " (pre-split: " + ", ".join(f"{k} {len(v)}" for k, v in index.presplit.items()) + ")" \
+        if index.presplit else ""
+    table = Table(title=f"{index.root}: {total} usable images in {len(index.class_names)} classes{layout}")
+    table.add_column("class")
+    table.add_column("images", justify="right")
+    table.add_column("share", justify="right")
+    for name, n in zip(index.class_names, counts):
+        table.add_row(name, str(n), f"{n / total:.1%}" if total else "-")
+    for name in index.empty_classes:
+        table.add_row(f"[dim]{name}[/dim]", "0", "[dim]no usable images: left out[/dim]")
+    console.print(table)
+    smallest = index.class_names[counts.index(min(counts))] if counts else "-"
+    largest = index.class_names[counts.index(max(counts))] if counts else "-"
+    console.print(f"Imbalance: {ratio:.1f}x (largest class '{largest}' {max(counts, default=0)}, "
+                  f"smallest '{smallest}' {min(counts, default=0)})", markup=False)
+    if bad:
+        console.print(f"{len(bad)} unusable image(s) (tk run leaves them out with data.on_bad_image = \"skip\"):",
+                      markup=False)
+        for path, reason in bad:
+            console.print(f"  {path}: {reason}", markup=False)
+    if ignored:
+        console.print(f"{len(ignored)} other file(s) ignored:", markup=False)
+        for path, reason in ignored:
+            console.print(f"  {path}: {reason}", markup=False)
+    if index.notes:
+        console.print(f"{len(index.notes)} note(s) on usable files:", markup=False)
+        for path, note in index.notes:
+            console.print(f"  {path}: {note}", markup=False)
+    tiny = [n for n, c in zip(index.class_names, counts) if 0 < c < 5]
+    if tiny:
+        console.print(f"Classes with fewer than 5 images ({', '.join(tiny)}): their validation scores will be "
+                      f"noisy; a class of 1 image cannot be validated.", markup=False)
+    if not bad and not ignored:
+        console.print("No problems found.", markup=False)

@@ -1,0 +1,87 @@
+"""`tk run RECIPE`: train a recipe into a run folder (or check it with --dry-run)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+EXIT_INTERRUPTED = 130
+"""Exit status after Ctrl-C or SIGTERM (128 + SIGINT, the shell's convention)."""
+
+
+@click.command()
+@click.argument("recipe")
+@click.option("--set", "overrides", multiple=True, metavar="SECTION.KEY=VALUE",
+              help="Override a recipe key (value read as TOML), e.g. --set train.epochs=3.")
+@click.option("--out", type=click.Path(path_type=Path), help="Run folder to write (default runs/<recipe>/<n>/).")
+@click.option("--resume", type=click.Path(path_type=Path), metavar="PATH",
+              help="Continue a run: its folder or a checkpoint (.pt). May raise train.epochs.")
+@click.option("--fresh", is_flag=True, help="Start a new run even if the latest run of this recipe is unfinished.")
+@click.option("--quiet", "-q", is_flag=True,
+              help="Only the per-epoch summary lines and the result (the default when stdout is not a terminal "
+                   "shows no progress bars either).")
+@click.option("--dry-run", is_flag=True,
+              help="Build everything, run one batch forward and backward, print shapes, loss, memory and time "
+                   "estimates; write no run folder.")
+def run(recipe: str, overrides: tuple[str, ...], out: Path | None, resume: Path | None, fresh: bool, quiet: bool,
+        dry_run: bool) -> None:
+    """Train RECIPE (a .toml file or a bundled name such as `quickstart`).
+
+    \b
+    Writes runs/<recipe>/<n>/: recipe.toml, split.json, best.pt, last.pt, history.jsonl,
+    metrics.json, curves.png, confusion_matrix.png, report.html (and bad_images.txt).
+    A run whose latest try is unfinished is not restarted silently: pass --resume or --fresh.
+    Ctrl-C saves last.pt and exits with status 130; resume with --resume RUN_FOLDER.
+    """
+    from ..errors import TkError
+    from ..recipe import find_recipe, load_recipe
+
+    if resume is not None and fresh:
+        raise click.UsageError("--resume and --fresh contradict each other; pass one of them.")
+    if dry_run and resume is not None:
+        raise click.UsageError("--dry-run checks a new run; it cannot be combined with --resume.")
+    loaded = load_recipe(find_recipe(recipe), overrides)
+    try:
+        if dry_run:
+            _dry_run(loaded)
+            return
+        from ..engine.train import run_recipe
+
+        result = run_recipe(loaded, out=out, resume=resume, fresh=fresh, quiet=quiet)
+    except KeyboardInterrupt:
+        click.echo("Interrupted before training started; no run to resume.", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    except TkError:
+        raise
+    if result.status == "interrupted":
+        sys.exit(EXIT_INTERRUPTED)
+
+
+def _dry_run(recipe) -> None:
+    from ..engine.console import RunConsole, format_seconds
+    from ..engine.dry_run import dry_run
+
+    console = RunConsole()
+    facts = dry_run(recipe, progress=console.stage("decoding images"))
+    echo = click.echo
+    echo(f"Dry run of {recipe.path}: {facts['model']} ({facts['params']:,} parameters) on {facts['device']}, "
+         f"precision {facts['precision']}")
+    echo("Classes (train / val images):")
+    for name, n, v in zip(facts["class_names"], facts["train_counts"], facts["val_counts"]):
+        echo(f"  {name:<40} {n:>6} {v:>6}")
+    if facts["test_size"]:
+        echo(f"Test split: {facts['test_size']} images")
+    for path, reason in facts["bad_images"]:
+        echo(f"Bad image (left out): {path}: {reason}")
+    for note in facts["notes"]:
+        echo(f"Note: {note}")
+    echo(f"Input batch: {' x '.join(str(s) for s in facts['input_shape'])} (float 0-1)")
+    echo(f"Loss of one batch: {facts['loss']:.4f}; gradient norm: {facts['grad_norm']:.4f}")
+    echo(f"Peak memory: {facts['peak_memory'] / 2**20:.0f} MiB ({facts['peak_memory_what']})")
+    echo(f"Step time: {facts['step_time'] * 1000:.0f} ms; {facts['train_batches']} batches and "
+         f"{facts['steps_per_epoch']} optimiser steps per epoch")
+    echo(f"Estimated time: {format_seconds(facts['epoch_time'])} per epoch, "
+         f"{format_seconds(facts['run_time'])} for {facts['epochs']} epochs")
+    echo("Nothing was written (no run folder); the decode cache may have been filled.")

@@ -1,0 +1,111 @@
+"""Build a run's parts from the registries: model, loss, sampler, augmentations, optimiser, schedule.
+
+Each part is created by name through `Plugins.create`, with the recipe table's keys and the
+run context the hookspecs promise (`toolkit.hookspecs.CONTEXT`): the loss gets the training
+split's ``class_counts`` (for ``w_i = N / (K · n_i)``), the sampler the training labels and the
+seed, the schedule the number of optimiser steps per epoch — which depends on the sampler's
+epoch length, the batch size, the number of processes and ``train.accumulate``, so it is
+computed here, once, for every schedule plugin.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import RecipeError
+
+__all__ = ["Components", "build_components", "steps_per_epoch", "call_epoch_start", "KNOWN_METRICS"]
+
+KNOWN_METRICS = ("val_loss", "val_accuracy", "val_macro_f1", "train_loss", "train_accuracy")
+"""Metrics ``train.best_metric`` and ``train.monitor`` may name (``ema_val_*`` too with train.ema)."""
+
+
+def check_metric_keys(recipe: Any) -> None:
+    """``train.best_metric`` / ``train.monitor`` must name a metric every epoch reports."""
+    train = recipe["train"]
+    allowed = list(KNOWN_METRICS) + ([f"ema_{m}" for m in KNOWN_METRICS if m.startswith("val_")] if train["ema"] else [])
+    for key in ("best_metric", "monitor"):
+        if train[key] not in allowed:
+            raise recipe.error("train", key, f"unknown metric {train[key]!r}; choose one of {', '.join(allowed)}.")
+
+
+@dataclass
+class Components:
+    """The trainable parts of a run."""
+
+    model: Any
+    loss_fn: Any
+    sampler: Any
+    ops: list[Any]
+    optimizer: Any
+    scheduler: Any
+    steps_per_epoch: int
+
+
+def steps_per_epoch(epoch_length: int, batch_size: int, world_size: int, accumulate: int) -> int:
+    """Optimiser steps in one epoch of ``epoch_length`` samples (the sampler's length)."""
+    per_rank = math.ceil(epoch_length / max(1, world_size))
+    batches = math.ceil(per_rank / batch_size)
+    return max(1, math.ceil(batches / accumulate))
+
+
+def build_components(recipe: Any, plugins: Any, *, class_names: list[str], train_labels: list[int],
+                     class_counts: list[int], device: Any, world_size: int = 1) -> Components:
+    """Create every part; the model is moved to ``device`` before the optimiser sees it."""
+    from .model import build_model
+
+    train = recipe["train"]
+    k = len(class_names)
+    model = build_model(recipe, plugins, k).to(device)
+    loss_fn = plugins.create("losses", recipe["loss"]["name"], recipe.plugin_params("loss"), where="loss",
+                             context={"num_classes": k, "class_counts": list(class_counts),
+                                      "class_names": list(class_names)})
+    if hasattr(loss_fn, "to"):
+        loss_fn = loss_fn.to(device)
+    sampler = plugins.create("samplers", recipe["sampler"]["name"], recipe.plugin_params("sampler"), where="sampler",
+                             context={"labels": list(train_labels), "num_classes": k,
+                                      "class_counts": list(class_counts), "seed": train["seed"]})
+    if not callable(getattr(sampler, "indices", None)):
+        raise RecipeError(f"sampler.name: sampler '{recipe['sampler']['name']}' returned an object without "
+                          f"indices(epoch); the sampler plugin is broken.")
+    image_size = recipe["data"]["image_size"]
+    ops = []
+    for i, op in enumerate(recipe["augment"]["ops"]):
+        params = {key: v for key, v in op.items() if key != "name"}
+        ops.append(plugins.create("augmentations", op["name"], params, where=f"augment.ops[{i}]",
+                                  context={"num_classes": k, "image_size": image_size}))
+    optimizer = plugins.create("optimizers", recipe["optim"]["name"], recipe.plugin_params("optim"), where="optim",
+                               context={"model": model})
+    steps = steps_per_epoch(len(sampler.indices(0)), train["batch_size"], world_size, train["accumulate"])
+    scheduler = plugins.create("schedulers", recipe["schedule"]["name"], recipe.plugin_params("schedule"),
+                               where="schedule", context={"optimizer": optimizer, "epochs": train["epochs"],
+                                                          "steps_per_epoch": steps})
+    return Components(model, loss_fn, sampler, ops, optimizer, scheduler, steps)
+
+
+def is_plateau(scheduler: Any) -> bool:
+    """A ReduceLROnPlateau-style schedule: stepped with the monitored metric."""
+    import torch
+
+    return isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau)
+
+
+def call_epoch_start(epoch: int, comps: Components) -> None:
+    """Call ``on_epoch_start(epoch)`` (0-based) on the parts that define it.
+
+    This is how parts change with the epoch without the engine knowing them: a backbone
+    freezes or unfreezes (``unfreeze_at_epoch``), a loss or an augmentation ramps its
+    strength, a sampler switches strategy. Called before every epoch, the first one after a
+    resume included, so a part must derive its state from ``epoch`` alone.
+    """
+    seen: set[int] = set()
+    candidates = [getattr(comps.model, "backbone", None), comps.model, comps.loss_fn, comps.sampler, *comps.ops]
+    for part in candidates:
+        if part is None or id(part) in seen:
+            continue
+        seen.add(id(part))
+        hook = getattr(part, "on_epoch_start", None)
+        if callable(hook):
+            hook(epoch)

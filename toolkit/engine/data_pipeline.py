@@ -1,0 +1,259 @@
+"""From a recipe's `[data]` to uint8 tensors on the way to the device, decoded once.
+
+The steps, each of which can fail with a message that names the image or the key:
+
+1. the dataset plugin (`data.source`) returns a `FolderIndex` (the folder scan, or generated
+   images scanned after writing them);
+2. the bad-image policy (`data.on_bad_image`): ``skip`` leaves unreadable images out and
+   lists them, ``fail`` stops here with the list, before anything is trained;
+3. the split (stratified, seeded; pre-split folders as they are) — or, when resuming, the
+   run's own ``split.json``, so a resumed run sees exactly the images it started with;
+4. one decode of every image to ``image_size`` through the disk cache (`toolkit.data`).
+
+`Batches` then serves training and evaluation: it gathers a batch by index from the uint8
+tensor (kept on the GPU when it fits, pinned in host memory otherwise), converts it to float
+0–1 on the device and, for training, runs the augmentation ops on the whole batch there.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from ..errors import DataError
+
+__all__ = ["Part", "PreparedData", "Batches", "cache_root", "prepare_data", "bad_and_ignored"]
+
+Progress = Callable[[str, int, int], None]
+
+
+def cache_root(recipe: Any) -> Path:
+    """``data.cache_dir`` (relative to the recipe), else ``$TK_CACHE_DIR``, else ``~/.cache/tk``."""
+    value = recipe["data"].get("cache_dir")
+    if value:
+        return recipe.resolve_path(value)
+    return Path(os.environ.get("TK_CACHE_DIR") or Path.home() / ".cache" / "tk").expanduser()
+
+
+@dataclass
+class Part:
+    """One split: absolute paths, labels and the decoded uint8 images (N×3×S×S)."""
+
+    paths: list[str]
+    labels: list[int]
+    images: Any = None
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def pairs(self) -> list[list[Any]]:
+        return [[p, y] for p, y in zip(self.paths, self.labels)]
+
+
+@dataclass
+class PreparedData:
+    """What training needs from the data layer, plus what the run folder reports about it."""
+
+    class_names: list[str]
+    train: Part
+    val: Part
+    test: Part
+    seed: int
+    notes: list[str] = field(default_factory=list)
+    bad_images: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
+    ignored: list[tuple[str, str]] = field(default_factory=list)  # non-image files left out
+    decode_seconds: float = 0.0
+    decoded: int = 0
+    cached: int = 0
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    def train_counts(self) -> list[int]:
+        counts = [0] * self.num_classes
+        for y in self.train.labels:
+            counts[y] += 1
+        return counts
+
+    def split_json(self) -> dict[str, Any]:
+        """The run folder's ``split.json`` (the shared contract)."""
+        return {"class_names": self.class_names, "seed": self.seed, "train": self.train.pairs(),
+                "val": self.val.pairs(), "test": self.test.pairs(), "notes": self.notes}
+
+
+def bad_and_ignored(skipped: list[tuple[str, str]]) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """Split a scan's skipped files into bad images (named like images, unusable) and the rest
+    (hidden files, text files, loose files) which are ignored without counting as bad."""
+    from ..data.images import is_image_name
+
+    bad, ignored = [], []
+    for path, reason in skipped:
+        name = os.path.basename(path)
+        (bad if is_image_name(name) and not name.startswith(".") else ignored).append((path, reason))
+    return bad, ignored
+
+
+def _fail_on_bad(bad: list[tuple[str, str]], where: str) -> None:
+    listing = "; ".join(f"{p}: {r}" for p, r in bad[:20])
+    more = f"; and {len(bad) - 20} more" if len(bad) > 20 else ""
+    raise DataError(f"{len(bad)} unusable image(s) {where} and data.on_bad_image = 'fail': {listing}{more}. "
+                    f"Fix or remove them, or set data.on_bad_image = 'skip'.")
+
+
+def load_index(recipe: Any, plugins: Any) -> Any:
+    """The `FolderIndex` from the dataset plugin named by ``data.source``."""
+    data = recipe["data"]
+    source = data["source"]
+    return plugins.create("datasets", source, recipe.plugin_params("data"), where="data.source",
+                          context={"root": recipe.resolve_path(data.get("root")), "seed": data["seed"],
+                                   "cache_dir": cache_root(recipe), "name": source})
+
+
+def prepare_data(recipe: Any, plugins: Any, *, saved_split: dict[str, Any] | None = None,
+                 progress: Progress | None = None) -> PreparedData:
+    """Run steps 1–4 of the module docstring; ``saved_split`` is a resumed run's split.json."""
+    data = recipe["data"]
+    notes: list[str] = []
+    bad: list[tuple[str, str]] = []
+    ignored: list[tuple[str, str]] = []
+    if saved_split is not None and all(os.path.exists(p) for p, _ in _all_pairs(saved_split)):
+        prepared = _from_saved(saved_split)
+    else:
+        index = load_index(recipe, plugins)
+        bad, ignored = bad_and_ignored(index.skipped)
+        if bad and data["on_bad_image"] == "fail":
+            _fail_on_bad(bad, f"in {index.root}")
+        notes += [f"class {name!r} has no usable images and is left out" for name in index.empty_classes]
+        if saved_split is not None:
+            prepared = _from_saved(saved_split)
+            missing = [p for p, _ in _all_pairs(saved_split) if not os.path.exists(p)]
+            if missing:
+                raise DataError(f"{len(missing)} image(s) of the run's split no longer exist (first: {missing[0]}); "
+                                f"the run cannot continue on the same data: start it again with --fresh.")
+        else:
+            prepared = _split(index, data)
+    prepared.notes = notes + prepared.notes
+    prepared.bad_images, prepared.ignored = bad, ignored
+    _decode(prepared, recipe, progress, strict=saved_split is not None)
+    if not prepared.val.paths:
+        raise DataError("the validation split is empty: tk picks best.pt and stops early on validation metrics; "
+                        "set data.val_fraction above 0 (or add a val/ folder).")
+    return prepared
+
+
+def _all_pairs(saved: dict[str, Any]) -> list[tuple[str, int]]:
+    return [(str(p), int(y)) for part in ("train", "val", "test") for p, y in saved.get(part, [])]
+
+
+def _from_saved(saved: dict[str, Any]) -> PreparedData:
+    try:
+        parts = {k: Part([str(p) for p, _ in saved.get(k, [])], [int(y) for _, y in saved.get(k, [])])
+                 for k in ("train", "val", "test")}
+        return PreparedData(list(saved["class_names"]), parts["train"], parts["val"], parts["test"],
+                            int(saved.get("seed", 0)), notes=list(saved.get("notes", [])))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise DataError(f"the run's split.json is damaged ({exc}); start the run again with --fresh.") from None
+
+
+def _split(index: Any, data: dict[str, Any]) -> PreparedData:
+    from ..data import split_from_presplit, split_indices
+
+    labels = index.labels
+    if index.presplit:
+        split = split_from_presplit(index.presplit, labels, val_fraction=data["val_fraction"], seed=data["seed"],
+                                    class_names=index.class_names)
+    else:
+        split = split_indices(labels, val_fraction=data["val_fraction"], test_fraction=data["test_fraction"],
+                              seed=data["seed"], class_names=index.class_names)
+
+    def part(ids: list[int]) -> Part:
+        return Part([os.path.abspath(index.samples[i][0]) for i in ids], [index.samples[i][1] for i in ids])
+
+    return PreparedData(list(index.class_names), part(split.train), part(split.val), part(split.test),
+                        int(data["seed"]), notes=list(split.notes))
+
+
+def _decode(prepared: PreparedData, recipe: Any, progress: Progress | None, *, strict: bool) -> None:
+    """Decode every part once; failures become bad images (or stop the run, see the policy)."""
+    import torch
+
+    from ..data import decode_images
+
+    data = recipe["data"]
+    cache_dir = cache_root(recipe) / "images" if data["cache"] == "disk" else None
+    parts = [("train", prepared.train), ("val", prepared.val), ("test", prepared.test)]
+    paths = [p for _, part in parts for p in part.paths]
+    on_progress = (lambda done, total: progress("decode", done, total)) if progress else None
+    decoded = decode_images(paths, data["image_size"], cache_dir=cache_dir, workers=data["workers"],
+                            on_progress=on_progress)
+    prepared.decode_seconds, prepared.decoded, prepared.cached = decoded.seconds, decoded.decoded, decoded.cached
+    prepared.notes += decoded.notes
+    failed = dict(decoded.failed)
+    if failed:
+        new_bad = [(paths[i], reason) for i, reason in sorted(failed.items())]
+        if strict:
+            raise DataError(f"{new_bad[0][0]}: {new_bad[0][1]}; an image of the resumed run's split can no longer be "
+                            f"decoded, so the run cannot continue on the same data: start it again with --fresh.")
+        if data["on_bad_image"] == "fail":
+            _fail_on_bad(new_bad, "while decoding")
+        prepared.bad_images += new_bad
+    offset = 0
+    for _, part in parts:
+        n = len(part.paths)
+        keep = [j for j in range(n) if offset + j not in failed]
+        rows = [offset + j for j in keep]
+        part.images = decoded.images[torch.tensor(rows, dtype=torch.long)] if len(rows) != n else \
+            decoded.images[offset:offset + n]
+        part.paths = [part.paths[j] for j in keep]
+        part.labels = [part.labels[j] for j in keep]
+        offset += n
+    if not prepared.train.paths:
+        raise DataError("no training images are left after leaving out the unusable ones.")
+
+
+class Batches:
+    """Batches of one `Part`, as float 0–1 on the device; augmentation on the device too."""
+
+    def __init__(self, part: Part, device: Any, *, channels_last: bool = False):
+        import torch
+
+        self.device = device
+        self.channels_last = channels_last
+        self.labels = torch.tensor(part.labels, dtype=torch.long)
+        images = part.images
+        if device.type == "cuda":
+            free, _ = torch.cuda.mem_get_info(device)
+            if images.numel() < 0.25 * free:  # small datasets live on the GPU: no copies per batch
+                images = images.to(device)
+                self.labels = self.labels.to(device)
+            else:
+                images = images.pin_memory()
+        elif device.type == "mps":
+            images = images.to(device)
+            self.labels = self.labels.to(device)
+        self.images = images
+
+    def __len__(self) -> int:
+        return int(self.labels.shape[0])
+
+    def batch(self, ids: list[int]):
+        """``(x, y)`` for sample indices ``ids``: x float N×3×S×S in 0–1 on the device."""
+        import torch
+
+        index = torch.tensor(ids, dtype=torch.long, device=self.images.device)
+        x = self.images.index_select(0, index)
+        y = self.labels.index_select(0, index.to(self.labels.device))
+        x = x.to(self.device, non_blocking=True).float().div_(255.0)
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        return x, y.to(self.device, non_blocking=True)
+
+    def sequential(self, batch_size: int, ids: list[int] | None = None):
+        """Every sample (or ``ids``) in order, for evaluation."""
+        order = list(range(len(self))) if ids is None else ids
+        for start in range(0, len(order), batch_size):
+            chunk = order[start:start + batch_size]
+            yield chunk, *self.batch(chunk)

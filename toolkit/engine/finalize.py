@@ -1,0 +1,86 @@
+"""After the last epoch: evaluate best.pt and write metrics.json, the plots and report.html.
+
+The numbers a run reports are those of the model it delivers — ``best.pt``, the file
+`tk export` ships — not of whatever weights the loop ended with, so they are recomputed here
+from that file on the validation split (and on the test split when there is one). Only rank 0
+does this, with no collectives, while the other processes finish.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from .checkpoint import atomic_write, load_checkpoint
+
+__all__ = ["final_metrics", "write_bad_images"]
+
+
+def write_bad_images(run_dir: Path, bad: list[tuple[str, str]]) -> None:
+    """``bad_images.txt``: one ``path<TAB>reason`` line per image left out."""
+    if not bad:
+        return
+    text = "".join(f"{path}\t{reason}\n" for path, reason in bad)
+    atomic_write(run_dir / "bad_images.txt", lambda fh: fh.write(text.encode("utf-8")))
+
+
+def _evaluate_part(trainer: Any, part: Any) -> tuple[dict[str, Any], Any]:
+    from .data_pipeline import Batches
+    from .loop import evaluate
+    from .metrics import classification_metrics
+
+    batches = Batches(part, trainer.device, channels_last=trainer.recipe["train"]["channels_last"])
+    res = evaluate(trainer.model, batches, trainer.batch_size * 2, trainer.comps.loss_fn, trainer.precision,
+                   trainer.device)
+    metrics = classification_metrics(part.labels, res.preds, trainer.data.class_names)
+    metrics["loss"] = res.loss
+    return metrics, res
+
+
+def final_metrics(trainer: Any, status: str) -> dict[str, Any]:
+    """Evaluate best.pt, write metrics.json, curves.png, confusion_matrix.png and report.html."""
+    from .report import plot_confusion, plot_curves, worst_misclassified, write_report
+
+    run_dir = trainer.run.dir
+    best_path = run_dir / "best.pt"
+    if not best_path.is_file():
+        return {}
+    best = load_checkpoint(best_path, map_location=trainer.device)
+    trainer.model.load_state_dict(best["model"])
+    data = trainer.data
+    metrics, res = _evaluate_part(trainer, data.val)
+    metrics.update({
+        "split": "val", "status": status, "best_epoch": int(best["epoch"]), "best_metric": trainer.best_metric,
+        "best_value": trainer.best["value"], "weights": best["metrics"].get("weights", "model"),
+        "epochs_completed": trainer.epoch, "stop_reason": trainer.run.stop_reason,
+        "data": {"train": len(data.train), "val": len(data.val), "test": len(data.test),
+                 "bad_images": len(data.bad_images), "class_counts_train": data.train_counts()},
+    })
+    if len(data.test):
+        test_metrics, _ = _evaluate_part(trainer, data.test)
+        test_metrics["split"] = "test"
+        metrics["test"] = test_metrics
+    text = json.dumps(metrics, indent=2)
+    atomic_write(run_dir / "metrics.json", lambda fh: fh.write(text.encode("utf-8")))
+
+    curves = plot_curves(trainer.history, run_dir / "curves.png")
+    confusion = plot_confusion(metrics["confusion_matrix"], data.class_names, run_dir / "confusion_matrix.png")
+    names = data.class_names
+    worst = worst_misclassified(data.val.labels, res.preds, res.confidences)
+    mistakes = [{"image": data.val.images[i], "path": data.val.paths[i], "true": names[data.val.labels[i]],
+                 "pred": names[res.preds[i]], "confidence": res.confidences[i]} for i in worst]
+    recipe = trainer.recipe
+    facts = [
+        ("run folder", str(run_dir)), ("status", status + (f" ({trainer.run.stop_reason})" if trainer.run.stop_reason else "")),
+        ("model", f"{recipe['model']['backbone']} at {recipe['data']['image_size']} px, "
+                  f"{trainer.model_info()['params']:,} parameters"),
+        ("data", f"{len(data.train)} train / {len(data.val)} val / {len(data.test)} test images, "
+                 f"{len(names)} classes" + (f", {len(data.bad_images)} bad images left out" if data.bad_images else "")),
+        ("best.pt", f"epoch {best['epoch']} of {trainer.epoch}, {trainer.best_metric} = {trainer.best['value']:.4f} "
+                    f"({metrics['weights']} weights)"),
+        ("device", f"{trainer.run.device}, precision {trainer.precision.name}"),
+    ]
+    write_report(run_dir / "report.html", title=f"tk run: {recipe.name}", facts=facts, curves_png=curves,
+                 confusion_png=confusion, metrics=metrics, mistakes=mistakes, notes=data.notes)
+    return metrics

@@ -1,0 +1,183 @@
+"""One training epoch and one evaluation pass: the inner loops, nothing else.
+
+`train_epoch` follows the contracts of `toolkit.hookspecs`: batch augmentations run on the
+device in recipe order and may turn class indices into soft targets; a loss with
+``needs_inputs = True`` also receives the (augmented) inputs; a scheduler with
+``tk_interval = "step"`` is stepped after every optimiser step (others are the trainer's, per
+epoch). Gradients are accumulated over ``train.accumulate`` batches (the last, shorter group
+of an epoch still steps, so every epoch ends with a clean optimiser state — what makes
+resuming at an epoch boundary exact), unscaled before clipping, and skipped by the fp16
+scaler when they overflow. A non-finite loss raises `NonFiniteLoss` at once, before the
+bad gradient reaches the weights.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from ..errors import TkError
+
+__all__ = ["NonFiniteLoss", "StepParts", "EvalResult", "train_epoch", "evaluate"]
+
+
+class NonFiniteLoss(TkError):
+    """The loss became NaN or infinite."""
+
+    def __init__(self, epoch: int, batch: int, value: float):
+        self.epoch, self.batch, self.value = epoch, batch, value
+        super().__init__(f"the loss became {value} at epoch {epoch}, batch {batch}")
+
+
+@dataclass
+class StepParts:
+    """What an optimisation step needs; built once by the trainer."""
+
+    model: Any  # the module whose weights are trained and saved
+    forward_model: Any  # what is called: model, its compiled form, or its DDP wrapper
+    loss_fn: Any
+    optimizer: Any
+    scheduler: Any
+    scaler: Any
+    ema: Any
+    precision: Any
+    device: Any
+    ops: list[Any] = field(default_factory=list)
+    accumulate: int = 1
+    grad_clip: float = 0.0
+    global_step: int = 0
+
+    @property
+    def needs_inputs(self) -> bool:
+        return bool(getattr(self.loss_fn, "needs_inputs", False))
+
+    def compute_loss(self, logits: Any, targets: Any, inputs: Any) -> Any:
+        if self.needs_inputs:
+            return self.loss_fn(logits, targets, inputs)
+        return self.loss_fn(logits, targets)
+
+
+def _hard(targets: Any) -> Any:
+    """Class indices from indices or soft targets (mixup)."""
+    return targets.argmax(dim=1) if targets.ndim == 2 else targets
+
+
+def _no_sync(forward_model: Any, skip: bool):
+    """DDP's gradient all-reduce only on the micro-batch that steps."""
+    if skip and hasattr(forward_model, "no_sync"):
+        return forward_model.no_sync()
+    return contextlib.nullcontext()
+
+
+def train_epoch(parts: StepParts, batches: Any, order: list[int], batch_size: int, epoch: int,
+                on_batch: Callable[[int, int, float, float], None] | None = None) -> dict[str, float]:
+    """Train on ``order`` (this process's sample indices); return loss, accuracy, images, seconds.
+
+    ``epoch`` is 1-based, for messages. ``on_batch(done, total, mean loss, accuracy)`` drives the
+    progress bar.
+    """
+    import torch
+
+    parts.forward_model.train()
+    step_scheduler = parts.scheduler is not None and getattr(parts.scheduler, "tk_interval", "epoch") == "step"
+    chunks = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+    loss_sum, correct, seen, micro = 0.0, 0, 0, 0
+    started = time.perf_counter()
+    parts.optimizer.zero_grad(set_to_none=True)
+    for number, ids in enumerate(chunks, start=1):
+        x, targets = batches.batch(ids)
+        for op in parts.ops:
+            x, targets = op(x, targets)
+        micro += 1
+        steps_now = micro == parts.accumulate or number == len(chunks)
+        with _no_sync(parts.forward_model, not steps_now):
+            with parts.precision.autocast(parts.device):
+                logits = parts.forward_model(x)
+                loss = parts.compute_loss(logits, targets, x)
+            value = float(loss.detach())
+            if not math.isfinite(value):
+                raise NonFiniteLoss(epoch, number, value)
+            scaled = loss / parts.accumulate
+            (parts.scaler.scale(scaled) if parts.scaler is not None else scaled).backward()
+        if steps_now:
+            _optimizer_step(parts)
+            if step_scheduler:
+                parts.scheduler.step()
+            micro = 0
+        n = len(ids)
+        loss_sum += value * n
+        correct += int((logits.detach().argmax(dim=1) == _hard(targets)).sum())
+        seen += n
+        if on_batch is not None:
+            on_batch(number, len(chunks), loss_sum / seen, correct / seen)
+    if parts.device.type == "cuda":
+        torch.cuda.synchronize(parts.device)
+    return {"loss_sum": loss_sum, "correct": float(correct), "seen": float(seen),
+            "seconds": time.perf_counter() - started}
+
+
+def _optimizer_step(parts: StepParts) -> None:
+    import torch
+
+    if parts.grad_clip > 0:
+        if parts.scaler is not None:
+            parts.scaler.unscale_(parts.optimizer)
+        torch.nn.utils.clip_grad_norm_(parts.model.parameters(), parts.grad_clip)
+    if parts.scaler is not None:
+        parts.scaler.step(parts.optimizer)
+        parts.scaler.update()
+    else:
+        parts.optimizer.step()
+    parts.optimizer.zero_grad(set_to_none=True)
+    if parts.ema is not None:
+        parts.ema.update(parts.model)
+    parts.global_step += 1
+
+
+@dataclass
+class EvalResult:
+    """Per-sample results of one evaluation (this process's share until gathered)."""
+
+    loss_sum: float = 0.0
+    seen: int = 0
+    indices: list[int] = field(default_factory=list)
+    preds: list[int] = field(default_factory=list)
+    confidences: list[float] = field(default_factory=list)  # probability of the predicted class
+
+    @property
+    def loss(self) -> float:
+        return self.loss_sum / self.seen if self.seen else float("nan")
+
+
+def evaluate(model: Any, batches: Any, batch_size: int, loss_fn: Any, precision: Any, device: Any,
+             ids: list[int] | None = None) -> EvalResult:
+    """Predict every sample of ``batches`` (or ``ids``) with ``model`` in eval mode.
+
+    The loss is the training loss (class weights included), so val_loss and train_loss are
+    comparable; a loss that needs soft targets or inputs gets them as in training.
+    """
+    import torch
+
+    result = EvalResult()
+    was_training = model.training
+    model.eval()
+    needs_inputs = bool(getattr(loss_fn, "needs_inputs", False))
+    try:
+        with torch.inference_mode():
+            for chunk, x, y in batches.sequential(batch_size, ids):
+                with precision.autocast(device):
+                    logits = model(x)
+                    loss = loss_fn(logits, y, x) if needs_inputs else loss_fn(logits, y)
+                probs = torch.softmax(logits.float(), dim=1)
+                conf, pred = probs.max(dim=1)
+                result.loss_sum += float(loss) * len(chunk)
+                result.seen += len(chunk)
+                result.indices += list(chunk)
+                result.preds += pred.tolist()
+                result.confidences += conf.tolist()
+    finally:
+        model.train(was_training)
+    return result

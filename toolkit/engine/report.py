@@ -1,0 +1,148 @@
+"""The run's pictures and its one-page report: curves.png, confusion_matrix.png, report.html.
+
+Plots use matplotlib's object API on an Agg canvas (no pyplot, no display, no global state),
+so a run on a headless server or inside a test draws the same files. ``report.html`` is one
+self-contained page — the two plots, the per-class table and thumbnails of the worst
+misclassified validation images, all embedded as base64 PNGs — that can be mailed or
+archived without the run folder.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+from pathlib import Path
+from typing import Any, Sequence
+
+from .checkpoint import atomic_write
+
+__all__ = ["plot_curves", "plot_confusion", "write_report", "worst_misclassified"]
+
+
+def _figure(width: float, height: float):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height), dpi=100)
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _png_bytes(fig) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", bbox_inches="tight")
+    return buf.getvalue()
+
+
+def plot_curves(history: Sequence[dict[str, Any]], path: Path) -> bytes:
+    """Loss, accuracy and learning rate per epoch; returns the PNG bytes it wrote."""
+    fig = _figure(12, 3.6)
+    epochs = [h["epoch"] for h in history]
+    panels = [("loss", ["train_loss", "val_loss", "ema_val_loss"]),
+              ("accuracy", ["train_accuracy", "val_accuracy", "val_macro_f1", "ema_val_accuracy"]),
+              ("learning rate", ["lr"])]
+    for i, (title, keys) in enumerate(panels, start=1):
+        ax = fig.add_subplot(1, 3, i)
+        for key in keys:
+            values = [h.get(key) for h in history]
+            if any(v is not None for v in values):
+                ax.plot(epochs, values, marker="o", markersize=3, label=key.replace("_", " "))
+        ax.set_title(title)
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+        if title == "learning rate":
+            ax.ticklabel_format(axis="y", style="sci", scilimits=(-2, 2))
+        else:
+            ax.legend(fontsize=8)
+    data = _png_bytes(fig)
+    atomic_write(path, lambda fh: fh.write(data))
+    return data
+
+
+def plot_confusion(matrix: Sequence[Sequence[int]], class_names: Sequence[str], path: Path) -> bytes:
+    """The confusion matrix (rows true, columns predicted) with counts in the cells."""
+    k = len(class_names)
+    side = max(4.5, 0.7 * k + 2.5)
+    fig = _figure(side, side)
+    ax = fig.add_subplot(1, 1, 1)
+    ax.imshow(matrix, cmap="Blues")
+    top = max((max(row) for row in matrix), default=0)
+    for r in range(k):
+        for c in range(k):
+            value = matrix[r][c]
+            ax.text(c, r, str(value), ha="center", va="center", fontsize=8,
+                    color="white" if top and value > top / 2 else "black")
+    ax.set_xticks(range(k), [str(n) for n in class_names], rotation=45, ha="right", fontsize=8)
+    ax.set_yticks(range(k), [str(n) for n in class_names], fontsize=8)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title("confusion matrix (validation)")
+    data = _png_bytes(fig)
+    atomic_write(path, lambda fh: fh.write(data))
+    return data
+
+
+def worst_misclassified(labels: Sequence[int], preds: Sequence[int], confidences: Sequence[float],
+                        limit: int = 16) -> list[int]:
+    """Indices of wrong predictions, most confident first (the most instructive mistakes)."""
+    wrong = [i for i, (y, p) in enumerate(zip(labels, preds)) if y != p]
+    return sorted(wrong, key=lambda i: -confidences[i])[:limit]
+
+
+def _thumbnail_b64(image_u8: Any, size: int = 128) -> str:
+    from PIL import Image
+
+    array = image_u8.permute(1, 2, 0).contiguous().numpy()
+    img = Image.fromarray(array)
+    img.thumbnail((size, size))
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    return base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+_STYLE = """body{font-family:system-ui,sans-serif;margin:2em;color:#222;max-width:1200px}
+h1{font-size:1.5em}h2{font-size:1.15em;margin-top:1.6em}table{border-collapse:collapse}
+td,th{border:1px solid #ddd;padding:4px 10px;text-align:right}th{background:#f4f4f4}td:first-child{text-align:left}
+.facts td{text-align:left}.grid{display:flex;flex-wrap:wrap;gap:12px}.grid figure{margin:0;width:150px;font-size:12px}
+.grid img{border:1px solid #ccc;max-width:150px}img.plot{max-width:100%}.low{color:#b00}"""
+
+
+def write_report(path: Path, *, title: str, facts: list[tuple[str, str]], curves_png: bytes, confusion_png: bytes,
+                 metrics: dict[str, Any], mistakes: list[dict[str, Any]], notes: Sequence[str] = ()) -> None:
+    """Write the self-contained report page.
+
+    ``mistakes`` items hold ``image`` (uint8 3×H×W tensor), ``path``, ``true``, ``pred`` and
+    ``confidence``.
+    """
+    esc = html.escape
+
+    def img(data: bytes, cls: str = "plot") -> str:
+        return f'<img class="{cls}" src="data:image/png;base64,{base64.b64encode(data).decode("ascii")}">'
+
+    rows = []
+    for name, m in metrics["per_class"].items():
+        low = ' class="low"' if m["support"] and m["recall"] < 0.5 else ""
+        rows.append(f"<tr><td>{esc(name)}</td><td>{m['precision']:.3f}</td><td{low}>{m['recall']:.3f}</td>"
+                    f"<td>{m['f1']:.3f}</td><td>{m['support']}</td></tr>")
+    figures = []
+    for item in mistakes:
+        caption = (f"{esc(Path(item['path']).name)}<br>true: <b>{esc(item['true'])}</b><br>"
+                   f"predicted: <b>{esc(item['pred'])}</b> ({item['confidence']:.0%})")
+        figures.append(f'<figure><img src="data:image/png;base64,{_thumbnail_b64(item["image"])}" '
+                       f'title="{esc(item["path"])}"><figcaption>{caption}</figcaption></figure>')
+    mistakes_html = "".join(figures) if figures else "<p>No validation image was misclassified.</p>"
+    notes_html = "".join(f"<li>{esc(n)}</li>" for n in notes)
+    page = f"""<!doctype html><html><head><meta charset="utf-8"><title>{esc(title)}</title>
+<style>{_STYLE}</style></head><body>
+<h1>{esc(title)}</h1>
+<table class="facts">{"".join(f"<tr><td>{esc(k)}</td><td>{esc(v)}</td></tr>" for k, v in facts)}</table>
+{f"<h2>Notes</h2><ul>{notes_html}</ul>" if notes_html else ""}
+<h2>Training curves</h2>{img(curves_png)}
+<h2>Validation: accuracy {metrics['accuracy']:.4f}, macro-F1 {metrics['macro_f1']:.4f}</h2>
+<table><tr><th>class</th><th>precision</th><th>recall</th><th>F1</th><th>support</th></tr>{"".join(rows)}</table>
+<h2>Confusion matrix</h2>{img(confusion_png)}
+<h2>Worst misclassified validation images</h2><div class="grid">{mistakes_html}</div>
+</body></html>
+"""
+    atomic_write(path, lambda fh: fh.write(page.encode("utf-8")))

@@ -1,0 +1,73 @@
+"""Which recipe a resumed run uses, and the resolved recipe every run records.
+
+A resumed run continues with the recipe it was started with (stored in its checkpoint), not
+with whatever the recipe file says today: anything else would not be the same run. Only keys
+that do not change what is being trained may differ (`RESUME_MUTABLE`: more epochs, another
+device, loggers, more patience …); they are taken from the given recipe. Any other key set
+with ``--set`` is an error naming it; any other key that merely differs in the recipe file is
+reported as a note and the run's own value is kept.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+from ..errors import RecipeError
+
+__all__ = ["RESUME_MUTABLE", "resolved_sections", "resumed_recipe"]
+
+RESUME_MUTABLE = frozenset({
+    ("train", "epochs"), ("train", "patience"), ("train", "early_stopping"), ("train", "loggers"),
+    ("train", "device"), ("train", "amp"), ("train", "compile"), ("train", "channels_last"), ("train", "out"),
+    ("data", "workers"), ("data", "cache"), ("data", "cache_dir"),
+    ("export", "formats"), ("export", "after_train"), ("export", "out"),
+    ("bench", "batches"), ("bench", "iters"), ("bench", "warmup"), ("bench", "runtimes"),
+})
+"""``(section, key)`` pairs a resumed run may take from the recipe given to ``--resume``."""
+
+
+def resolved_sections(recipe: Any, plugins: Any) -> dict[str, dict[str, Any]]:
+    """Every value of the run, plugin defaults included, with paths made absolute.
+
+    Paths are made absolute because the resolved recipe is written into the run folder and
+    must still work from there (``tk run runs/x/3/recipe.toml`` repeats the run).
+    """
+    out = recipe.resolved(plugins)
+    data = out["data"]
+    for key in ("root", "cache_dir"):
+        if data.get(key):
+            data[key] = str(recipe.resolve_path(data[key]).resolve())
+    modules = out["plugins"]["modules"]
+    out["plugins"]["modules"] = [str(recipe.resolve_path(m).resolve()) if m.endswith(".py") else m for m in modules]
+    return out
+
+
+def resumed_recipe(ckpt: dict[str, Any], given: Any, plugins: Any) -> tuple[Any, list[str]]:
+    """``(recipe to run, notes)`` for resuming ``ckpt`` when the user passed ``given``."""
+    from ..recipe import Recipe
+
+    saved = copy.deepcopy(ckpt["recipe"])
+    current = resolved_sections(given, plugins)
+    notes: list[str] = []
+    for section, table in current.items():
+        for key, value in table.items():
+            old = saved.get(section, {}).get(key)
+            if old == value:
+                continue
+            if (section, key) in RESUME_MUTABLE:
+                saved.setdefault(section, {})[key] = value
+                if given.where(section, key) == "--set: " or old is not None:
+                    notes.append(f"resuming with {section}.{key} = {value!r} (the run had {old!r})")
+            elif given.where(section, key) == "--set: ":
+                raise RecipeError(
+                    f"--set {section}.{key}: a resumed run keeps its recipe ({section}.{key} = {old!r}); only "
+                    f"{', '.join(sorted(f'{s}.{k}' for s, k in RESUME_MUTABLE if s == 'train'))} and data/export/"
+                    f"bench settings that do not change the training may change. Start a new run to change it."
+                )
+            else:
+                notes.append(f"{section}.{key} differs in {given.path or 'the recipe'} ({value!r}); the run's own "
+                             f"value {old!r} is kept")
+    recipe_path = Path(ckpt.get("recipe_path") or given.path or "recipe.toml")
+    return Recipe(saved, path=recipe_path), notes

@@ -1,0 +1,266 @@
+"""`run_recipe`: the public entry point of the engine (`tk run`, `tk tune`, benchmarks, tests).
+
+Order matters and is part of the contract: everything that can be checked without data is
+checked first (plugins load and none is broken, the recipe validates against the
+registries, the device and precision exist, the run folder is free or resumable), so a typo
+fails in a second. Then the data is scanned, checked, split and decoded; only then is a run
+folder created and filled (``recipe.toml``, ``split.json``, ``bad_images.txt``), the
+`Trainer` runs the epochs, and rank 0 evaluates ``best.pt`` and writes the report.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import signal
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+from ..errors import TkError
+
+__all__ = ["RunResult", "run_recipe", "load_run_plugins"]
+
+
+@dataclass
+class RunResult:
+    """What a run left: its folder, final status and the metrics of best.pt."""
+
+    run_dir: Path
+    status: str
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+
+def load_run_plugins(recipe: Any, extra_plugins: Iterable[tuple[str, Any]] = ()) -> Any:
+    """Plugins for a run: load, refuse broken ones, validate the recipe against them."""
+    from ..plugins import load_plugins
+    from .components import check_metric_keys
+
+    plugins = load_plugins(recipe["plugins"]["modules"], base_dir=recipe.base_dir,
+                           disable=recipe["plugins"]["disable"], extra=list(extra_plugins))
+    plugins.raise_if_broken()
+    recipe.validate(plugins)
+    check_metric_keys(recipe)
+    return plugins
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt():
+    """SIGTERM (a scheduler, `kill`) is handled like Ctrl-C: mark last.pt, exit resumable."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):  # noqa: ARG001
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _recipe_arg(recipe: Any) -> str:
+    """How to name the recipe in a suggested command: a bundled name, else its path."""
+    from ..recipe import RECIPE_DIRS
+
+    path = recipe.path
+    if path is None:
+        return "RECIPE"
+    for folder in RECIPE_DIRS:
+        with contextlib.suppress(OSError):
+            if path.resolve() == (folder / path.name).resolve() and path.suffix == ".toml":
+                return path.stem
+    return str(path)
+
+
+def run_recipe(recipe: Any, *, out: Path | None = None, resume: Path | None = None, fresh: bool = False,
+               quiet: bool = False, extra_plugins: Iterable[tuple[str, Any]] = ()) -> RunResult:
+    """Train ``recipe`` into a run folder; see the module docstring for the order of things.
+
+    ``out`` is the run folder itself (default ``<train.out>/<recipe name>/<n>``); ``resume`` a
+    run folder or checkpoint to continue; ``fresh`` starts a new run even when the latest one
+    is unfinished; ``extra_plugins`` are ``(name, object)`` pairs whose event hooks join this
+    run. Raises `TkError` subclasses for everything a user can fix. Returns with status
+    ``interrupted`` after Ctrl-C/SIGTERM (``last.pt`` then says so and can be resumed).
+    """
+    from .console import RunConsole
+    from .device import describe_device, pick_device, pick_precision
+    from .distributed import DistEnv
+    from .run import resolve_resume
+    from .resume import resolved_sections, resumed_recipe
+
+    env = DistEnv.from_environ()
+    console = RunConsole(quiet=quiet, enabled=env.is_main)
+    extra_plugins = list(extra_plugins)
+    recipe_arg = _recipe_arg(recipe)
+    plugins = load_run_plugins(recipe, extra_plugins)
+
+    start = None
+    notes: list[str] = []
+    if resume is not None:
+        from .checkpoint import load_checkpoint
+
+        ckpt_path = resolve_resume(resume)
+        start = load_checkpoint(ckpt_path)
+        recipe, notes = resumed_recipe(start, recipe, plugins)
+        plugins = load_run_plugins(recipe, extra_plugins)
+        _check_resumable(start, recipe, ckpt_path)
+        run_dir = ckpt_path.parent
+    device = pick_device(recipe["train"]["device"], env.local_rank)
+    precision = pick_precision(recipe["train"]["amp"], device)
+    env.init(device)
+    try:
+        numbered = False
+        if resume is None:
+            run_dir, numbered = _choose_run_dir(recipe, out, fresh, recipe_arg, env)
+        with _sigterm_as_interrupt():
+            return _run(recipe, plugins, env, console, device, precision, (run_dir, numbered), start, notes,
+                        resolved_sections(recipe, plugins), recipe_arg, describe_device(device))
+    finally:
+        env.shutdown()
+
+
+def _check_resumable(ckpt: dict[str, Any], recipe: Any, path: Path) -> None:
+    done, epochs, status = int(ckpt["epoch"]), int(recipe["train"]["epochs"]), ckpt.get("status")
+    planned = int(ckpt["recipe"]["train"]["epochs"])
+    if status in ("finished", "stopped") and epochs <= planned:
+        raise TkError(f"--resume {path}: that run is already {status} ({done} of {planned} epochs); to train it "
+                      f"longer, raise the epochs, e.g. --set train.epochs={max(done, planned) + 10}.")
+    if done >= epochs:
+        raise TkError(f"--resume {path}: the run has already trained {done} epochs and train.epochs is {epochs}; "
+                      f"raise it, e.g. --set train.epochs={done + 10}.")
+
+
+def _choose_run_dir(recipe: Any, out: Path | None, fresh: bool, recipe_arg: str, env: Any) -> tuple[Path, bool]:
+    """Rank 0 checks the folder is free (before any data is read) and names it; others follow.
+
+    Returns ``(folder, numbered)``: with ``numbered`` the run goes into a new ``<folder>/<n>``,
+    created only once the data is ready, so a failed scan leaves no empty run folder behind.
+    """
+    from .run import check_latest, check_out_dir
+
+    chosen: str | None = None
+    if env.is_main:
+        if out is not None:
+            check_out_dir(Path(out), recipe_arg, fresh)
+            chosen = str(Path(out))
+        else:
+            base = Path(recipe["train"]["out"]) / recipe.name
+            if not fresh:
+                check_latest(base, recipe_arg)
+            chosen = str(base)
+    return Path(env.broadcast_object(chosen)), out is None
+
+
+def _run(recipe: Any, plugins: Any, env: Any, console: Any, device: Any, precision: Any, where: tuple[Path, bool],
+         start: dict[str, Any] | None, notes: list[str], resolved: dict[str, Any], recipe_arg: str,
+         device_text: str) -> RunResult:
+    from ..recipe import dumps_toml
+    from .checkpoint import atomic_write
+    from .data_pipeline import prepare_data
+    from .finalize import final_metrics, write_bad_images
+    from .run import RunInfo, new_run_dir
+    from .trainer import Trainer
+
+    resuming = start is not None
+    run_dir, numbered = where
+    for note in notes:
+        console.info(f"Note: {note}")
+    saved_split = json.loads((run_dir / "split.json").read_text()) if resuming else None
+    if env.distributed and not env.is_main:
+        env.barrier()  # rank 0 generates, scans and fills the decode cache first
+    data = prepare_data(recipe, plugins, saved_split=saved_split, progress=console.stage("decoding images"))
+    if env.distributed and env.is_main:
+        env.barrier()
+    if env.is_main and numbered:
+        run_dir = new_run_dir(run_dir)
+    run_dir = Path(env.broadcast_object(str(run_dir)))
+    if env.is_main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        if not resuming:
+            header = f"# Resolved recipe of this run (every value used). Repeat it: tk run {run_dir}/recipe.toml\n"
+            text = header + dumps_toml(resolved)
+            atomic_write(run_dir / "recipe.toml", lambda fh: fh.write(text.encode("utf-8")))
+            split_text = json.dumps(data.split_json(), indent=1)
+            atomic_write(run_dir / "split.json", lambda fh: fh.write(split_text.encode("utf-8")))
+            write_bad_images(run_dir, data.bad_images)
+    _print_header(console, recipe, data, run_dir, device_text, precision, start)
+    run = RunInfo(dir=run_dir, recipe=recipe, class_names=list(data.class_names), rank=env.rank,
+                  world_size=env.world_size, epoch=int(start["epoch"]) if start else 0, device=device_text)
+    if env.is_main:
+        for name in recipe["train"]["loggers"]:
+            logger = plugins.create("loggers", name, {}, where="train.loggers",
+                                    context={"run_dir": run_dir, "recipe": recipe})
+            plugins.add_run_plugin(logger, f"logger:{name}")
+    trainer = Trainer(recipe=recipe, resolved=resolved,
+                      plugins=plugins, data=data, run=run, env=env, device=device, precision=precision,
+                      console=console, recipe_path=str(recipe.path.resolve() if recipe.path else ""), start=start)
+    try:
+        status = trainer.fit()
+    except TkError:
+        if env.is_main:
+            plugins.emit("tk_run_end", run=run, status="failed", metrics={})
+        raise
+    if status == "interrupted":
+        if env.is_main:
+            plugins.emit("tk_run_end", run=run, status=status, metrics={})
+        console.summary(f"Interrupted. {run_dir / 'last.pt'} holds epoch {trainer.epoch}; resume with: "
+                        f"tk run {recipe_arg} --resume {run_dir}")
+        return RunResult(run_dir, status, {})
+    metrics = final_metrics(trainer, status) if env.is_main else {}
+    if env.is_main:
+        plugins.emit("tk_run_end", run=run, status=status, metrics=metrics)
+        _print_result(console, run, status, metrics, trainer)
+        if recipe["export"]["after_train"]:
+            _export_after_train(run_dir, console)
+    return RunResult(run_dir, status, metrics)
+
+
+def _print_header(console: Any, recipe: Any, data: Any, run_dir: Path, device_text: str, precision: Any,
+                  start: dict[str, Any] | None) -> None:
+    verb = f"Resuming {run_dir} after epoch {start['epoch']}" if start else f"Run {run_dir}"
+    console.info(f"{verb}: {recipe['model']['backbone']} at {recipe['data']['image_size']} px on {device_text}, "
+                 f"precision {precision.name}")
+    counts = data.train_counts()
+    val_counts = [data.val.labels.count(i) for i in range(data.num_classes)]
+    console.info(f"Data: {len(data.train)} train / {len(data.val)} val / {len(data.test)} test images "
+                 f"({data.decoded} decoded, {data.cached} from cache, {data.decode_seconds:.1f}s)")
+    for name, n, v in zip(data.class_names, counts, val_counts):
+        console.info(f"  {name:<40} {n:>6} train {v:>5} val")
+    if data.bad_images:
+        console.warn(f"{len(data.bad_images)} bad image(s) left out (listed in {run_dir / 'bad_images.txt'}):")
+        for path, reason in data.bad_images[:20]:
+            console.summary(f"  {path}: {reason}")
+    if data.ignored:
+        console.info(f"{len(data.ignored)} other file(s) ignored (not images); `tk data check` lists them.")
+    for note in data.notes:
+        console.info(f"Note: {note}")
+
+
+def _print_result(console: Any, run: Any, status: str, metrics: dict[str, Any], trainer: Any) -> None:
+    why = f" ({run.stop_reason})" if run.stop_reason else ""
+    console.summary(f"Run {status}{why} after {trainer.epoch} epochs.")
+    if metrics:
+        console.summary(f"Best: epoch {metrics['best_epoch']}, val accuracy {metrics['accuracy']:.4f}, "
+                        f"macro-F1 {metrics['macro_f1']:.4f}, val loss {metrics['loss']:.4f}")
+        if "test" in metrics:
+            console.summary(f"Test: accuracy {metrics['test']['accuracy']:.4f}, "
+                            f"macro-F1 {metrics['test']['macro_f1']:.4f}")
+    console.summary(f"Run folder: {run.dir}")
+
+
+def _export_after_train(run_dir: Path, console: Any) -> None:
+    """``export.after_train``: export best.pt and time the exports (`toolkit.export`, `toolkit.bench`)."""
+    try:
+        from ..export import export_run
+        from ..bench import bench_run
+    except ImportError as exc:
+        raise TkError(f"export.after_train = true but this tk has no exporter support ({exc}); "
+                      f"set export.after_train = false.") from None
+    results = export_run(run_dir)
+    for result in results or []:
+        console.summary(f"Exported: {getattr(result, 'path', result)}")
+    bench_run(run_dir)
