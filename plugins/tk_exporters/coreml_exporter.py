@@ -54,6 +54,7 @@ class CoreMLExporter:
 
     name = "coreml"
     suffix = ".mlpackage"
+    runtime = "Core ML"
 
     def available(self) -> tuple[bool, str]:
         try:

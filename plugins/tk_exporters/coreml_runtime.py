@@ -39,7 +39,7 @@ def quiet_coremltools() -> Iterator[None]:
 def coreml_runtime_available() -> tuple[bool, str]:
     """Whether Core ML models can be run here (macOS with coremltools' native extension)."""
     if sys.platform != "darwin":
-        return False, "needs macOS (Core ML runs only on Apple platforms)"
+        return False, "needs macOS"
     try:
         with quiet_coremltools():
             from coremltools.models.model import _MLModelProxy

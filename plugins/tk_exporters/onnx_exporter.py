@@ -47,6 +47,7 @@ class OnnxExporter:
 
     name = "onnx"
     suffix = ".onnx"
+    runtime = "ONNX Runtime"
 
     # -- availability ------------------------------------------------------------------------
     def available(self) -> tuple[bool, str]:

@@ -15,8 +15,8 @@ from toolkit.export import ExportError, Predictor
 
 PROVIDERS = {
     "cpu": ("CPUExecutionProvider", ""),
-    "cuda": ("CUDAExecutionProvider", "this onnxruntime has no CUDA execution provider (onnxruntime-gpu on an NVIDIA machine)"),
-    "coreml": ("CoreMLExecutionProvider", "needs macOS (onnxruntime's CoreML execution provider)"),
+    "cuda": ("CUDAExecutionProvider", "no CUDA execution provider in this onnxruntime (needs onnxruntime-gpu)"),
+    "coreml": ("CoreMLExecutionProvider", "needs macOS (CoreML execution provider)"),
 }
 """tk device name → (ONNX Runtime execution provider, why it may be missing)."""
 

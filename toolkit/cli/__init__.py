@@ -25,6 +25,11 @@ COMMANDS: dict[str, str] = {
     "models": "toolkit.cli.models_cmd:models",
     "augment": "toolkit.cli.augment_cmd:augment",
     "tune": "toolkit.cli.tune_cmd:tune",
+    "export": "toolkit.cli.export_cmd:export",
+    "predict": "toolkit.cli.predict_cmd:predict",
+    "eval": "toolkit.cli.eval_cmd:eval_",
+    "bench": "toolkit.cli.bench_cmd:bench",
+    "compare": "toolkit.cli.compare_cmd:compare",
 }
 """Command name → ``module:attribute`` of its click command. Only commands that work are listed."""
 

@@ -1,0 +1,349 @@
+"""`bench_run`: latency, throughput, size and accuracy of a model in every runtime available here.
+
+For a run it benches the checkpoint with PyTorch eager on each present device (CPU; CUDA,
+MPS) and every exported model found in the run's exports folder (each manifest, plus the int8
+variant) on each runtime device its exporter offers (ONNX Runtime execution providers, Core
+ML compute units). A device this machine lacks becomes a row that says so and why, rather
+than a silent gap; a runtime that fails becomes a row with the error.
+
+Per row: load time; batch-1 latency (warm-up calls first, then ``iters`` timed calls; the
+median is the figure, p90 beside it); throughput at each larger batch (fewer calls:
+``max(3, iters // batch)``); accuracy on the run's test split (validation when there is
+none) through `toolkit.evaluate` — the code `tk eval` uses — and top-1 agreement with the
+PyTorch model on those images. The figures go to ``bench.json`` in the run folder, and to JSON
+or Markdown files on request (`toolkit.bench_report`).
+"""
+
+from __future__ import annotations
+
+import inspect
+import platform
+import statistics
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Sequence
+
+from . import __version__
+from .errors import TkError
+from .evaluate import EvalSet, eval_set, evaluate, source_for_model
+from .export.loading import exporter_plugins, exporter_for_path, is_model_file
+from .export.manifest import MANIFEST_NAME, path_size, read_manifest
+from .export.source import ModelSource, resolve_source
+
+__all__ = ["BenchSettings", "bench_run", "RUNTIME_ALIASES"]
+
+RUNTIME_ALIASES = {"torch": "pytorch", "eager": "pytorch", "onnxruntime": "onnx", "ort": "onnx"}
+
+Log = Callable[[str], None]
+
+
+@dataclass
+class BenchSettings:
+    """How much to measure: batch sizes, timed and warm-up calls, which runtimes, threads."""
+
+    batches: list[int] = field(default_factory=lambda: [1, 8, 32])
+    iters: int = 50
+    warmup: int = 10
+    runtimes: list[str] = field(default_factory=list)
+    threads: int | None = None
+
+    @classmethod
+    def from_recipe(cls, recipe: dict[str, Any] | None, **overrides: Any) -> "BenchSettings":
+        section = dict((recipe or {}).get("bench") or {})
+        values = {k: section[k] for k in ("batches", "iters", "warmup", "runtimes") if section.get(k) is not None}
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        settings = cls(**values)
+        settings.batches = sorted({int(b) for b in settings.batches} | {1})
+        settings.runtimes = [RUNTIME_ALIASES.get(r, r) for r in settings.runtimes]
+        return settings
+
+
+@dataclass
+class Candidate:
+    """One model file in one format, and how to load it on a device."""
+
+    model: str
+    format: str
+    path: Path
+    precision: str
+    devices: list[tuple[str, bool, str]]
+    load: Callable[[str], Any]
+    compute_plan: Callable[[str], dict[str, int]] | None = None
+    size_bytes: int = 0
+    note: str = ""
+
+
+def _machine(threads: int | None) -> dict[str, Any]:
+    import os
+
+    import torch
+
+    info = {"platform": platform.platform(), "machine": platform.machine(), "processor": platform.processor(),
+            "cpu_count": os.cpu_count(), "python": platform.python_version(), "torch": torch.__version__,
+            "torch_threads": threads or torch.get_num_threads()}
+    try:
+        import onnxruntime
+
+        info["onnxruntime"] = onnxruntime.__version__
+    except ImportError:
+        pass
+    if torch.cuda.is_available():
+        info["cuda_device"] = torch.cuda.get_device_name(0)
+    return info
+
+
+# -- what to bench ---------------------------------------------------------------------------
+def _torch_candidate(source: ModelSource, plugins: Any) -> Candidate:
+    from .export.torch_predictor import TorchPredictor, torch_devices
+
+    info = source.model_info
+    size = int(info.get("params", 0)) * 4
+
+    def load(device: str) -> Any:
+        model, ckpt = source.load_model(plugins)
+        return TorchPredictor(model, ckpt, device)
+
+    return Candidate(source.label, "pytorch", source.checkpoint, "fp32", torch_devices(), load, size_bytes=size)
+
+
+def _file_candidate(label: str, path: Path, plugins: Any, threads: int | None, precision: str = "", note: str = "") -> Candidate:
+    name, exporter = exporter_for_path(path, plugins)
+    accepts_threads = "threads" in inspect.signature(exporter.load).parameters
+
+    def load(device: str) -> Any:
+        ok, why = exporter.can_run()
+        if not ok:
+            raise TkError(why)
+        return exporter.load(path, device=device, **({"threads": threads} if accepts_threads else {}))
+
+    plan = (lambda device: exporter.compute_plan(path, device)) if hasattr(exporter, "compute_plan") else None
+    return Candidate(label, name, path, precision or "fp32", exporter.devices(), load, plan, path_size(path), note)
+
+
+def _run_exports(source: ModelSource) -> list[tuple[str, Path, str, str]]:
+    """``(format, file, precision, note)`` of every export of the run in its default exports folder."""
+    recipe = source.ckpt.get("recipe") or {}
+    folder = Path((recipe.get("export") or {}).get("out") or "exports") / source.label
+    found = []
+    for manifest_path in sorted(folder.glob(f"*/{MANIFEST_NAME}")):
+        manifest = read_manifest(manifest_path)
+        parity = manifest.get("parity") or {}
+        note = "parity FAILED at export" if parity.get("passed") is False else ""
+        precision = manifest.get("compute_precision") or ("int8" if manifest.get("compression") == "int8" else "fp32")
+        if manifest.get("compression") not in (None, "none"):
+            precision = f"{precision}+{manifest['compression']}"
+        found.append((manifest["format"], manifest_path.parent / manifest["file"], precision, note))
+        if manifest.get("int8"):
+            found.append((manifest["format"], manifest_path.parent / manifest["int8"]["file"], "int8", ""))
+    return found
+
+
+def _is_exported_file(target: Any) -> bool:
+    return target is not None and is_model_file(Path(target)) and Path(target).suffix != ".pt"
+
+
+def _candidates(target: Any, plugins: Any, threads: int | None) -> tuple[ModelSource | None, list[Candidate], list[dict]]:
+    """What a command-line target stands for: (its run or None, candidates, placeholder rows).
+
+    A run folder or checkpoint stands for the checkpoint and all its exports; an exported
+    file for itself (its run, when its manifest names one, supplies the labelled images).
+    """
+    placeholders: list[dict] = []
+    if _is_exported_file(target):
+        path = Path(target)
+        try:
+            source: ModelSource | None = source_for_model(path)
+        except TkError:
+            source = None
+        label = source.label if source else path.stem
+        return source, [_file_candidate(label, path, plugins, threads)], placeholders
+    source = resolve_source(target)
+    candidates = [_torch_candidate(source, plugins)]
+    exported = _run_exports(source)
+    for fmt, file, precision, note in exported:
+        if file.exists():
+            candidates.append(_file_candidate(source.label, file, plugins, threads, precision, note))
+    have = {fmt for fmt, *_ in exported}
+    for entry in plugins.registry("exporters"):
+        if entry.name in have:
+            continue
+        exporter = entry.create({}, {"name": entry.name}, where="exporters")
+        ok, why = exporter.can_run()
+        reason = f"not exported (tk export --format {entry.name})"
+        placeholders.append({"model": source.label, "format": entry.name, "runtime": getattr(exporter, "runtime", entry.name),
+                             "device": "-", "precision": "-", "status": "unavailable",
+                             "reason": reason + ("" if ok else f"; {why}")})
+    return source, candidates, placeholders
+
+
+# -- measuring -------------------------------------------------------------------------------
+def _timed(call: Callable[[], Any], iters: int, warmup: int) -> list[float]:
+    for _ in range(warmup):
+        call()
+    times = []
+    for _ in range(iters):
+        started = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - started)
+    return times
+
+
+def _p90(values: Sequence[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(0.9 * (len(ordered) - 1))))]
+
+
+def _inputs(data: EvalSet | None, size: int, batch: int) -> Any:
+    import numpy as np
+
+    if data is not None and len(data):
+        return np.ascontiguousarray(np.take(data.images, range(batch), axis=0, mode="wrap"))
+    return np.random.default_rng(0).integers(0, 256, size=(batch, 3, size, size), dtype=np.uint8)
+
+
+def _bench_row(cand: Candidate, device: str, settings: BenchSettings, data_for: Callable[[Any], EvalSet | None],
+               reference: dict[str, Any]) -> dict[str, Any]:
+    import numpy as np
+
+    row: dict[str, Any] = {"model": cand.model, "format": cand.format, "device": device, "precision": cand.precision,
+                           "file": str(cand.path), "size_mb": round(cand.size_bytes / 1e6, 3)}
+    started = time.perf_counter()
+    predictor = cand.load(device)
+    row["load_s"] = round(time.perf_counter() - started, 4)
+    row["runtime"] = predictor.runtime
+    row["precision"] = getattr(predictor, "precision", None) or cand.precision
+    try:
+        data = data_for(predictor)
+        x1 = _inputs(data, predictor.image_size, 1)
+        times = _timed(lambda: predictor.predict(x1), settings.iters, settings.warmup)
+        row.update(latency_ms=round(statistics.median(times) * 1e3, 3), latency_p90_ms=round(_p90(times) * 1e3, 3))
+        per_batch = {"1": {"median_ms": row["latency_ms"], "p90_ms": row["latency_p90_ms"],
+                           "images_per_s": round(1.0 / statistics.median(times), 2)}}
+        for batch in settings.batches:
+            if batch == 1:
+                continue
+            xb = _inputs(data, predictor.image_size, batch)
+            bt = _timed(lambda: predictor.predict_all(xb, batch_size=batch), max(3, settings.iters // batch),
+                        min(settings.warmup, 3))
+            per_batch[str(batch)] = {"median_ms": round(statistics.median(bt) * 1e3, 3), "p90_ms": round(_p90(bt) * 1e3, 3),
+                                     "images_per_s": round(batch / statistics.median(bt), 2)}
+        largest = str(max(settings.batches))
+        row.update(per_batch=per_batch, throughput_batch=int(largest), throughput_ips=per_batch[largest]["images_per_s"])
+        if data is not None and len(data):
+            result = evaluate(predictor, data, batch_size=max(settings.batches))
+            row.update(accuracy=result.accuracy, split=data.split, images=len(data))
+            preds = np.asarray(result.predictions)
+            ref = reference.get(id(data))
+            if ref is not None and len(ref) == len(preds):
+                row["agreement"] = float(np.mean(preds == ref))
+        if cand.compute_plan is not None:
+            row["compute_plan"] = cand.compute_plan(device)
+    finally:
+        predictor.close()
+    row["status"] = "ok"
+    return row
+
+
+def bench_run(target: Any = None, *, batches: Iterable[int] | None = None, iters: int | None = None,
+              warmup: int | None = None, runtimes: Iterable[str] | None = None, threads: int | None = None,
+              write_run_file: bool = True, plugins: Any | None = None, log: Log | None = print) -> dict[str, Any]:
+    """Bench one target or several (run folders, checkpoints, exported models; None: the latest run).
+
+    Keyword settings override the recipe's ``[bench]`` table. Returns the report dict (also
+    written to ``<run>/bench.json`` for each run target unless ``write_run_file`` is false).
+    """
+    from .bench_report import write_report_json
+
+    say: Log = log or (lambda _line: None)
+    targets = list(target) if isinstance(target, (list, tuple)) else [target]
+    plugins = exporter_plugins(plugins)
+    all_rows: list[dict[str, Any]] = []
+    settings = BenchSettings()
+    report: dict[str, Any] = {}
+    for item in targets:
+        source, candidates, placeholders = _candidates(item, plugins, threads)
+        recipe = source.ckpt.get("recipe") if source is not None and source.checkpoint.exists() else None
+        settings = BenchSettings.from_recipe(recipe, batches=list(batches) if batches else None, iters=iters,
+                                             warmup=warmup, runtimes=list(runtimes) if runtimes else None, threads=threads)
+        known = {"pytorch", *plugins.registry("exporters").names()}
+        unknown = [r for r in settings.runtimes if r not in known]
+        if unknown:
+            raise TkError(f"Unknown runtime '{unknown[0]}' in bench runtimes; known: {', '.join(sorted(known))}.")
+        rows = _bench_target(source, candidates, placeholders, settings, say)
+        all_rows.extend(rows)
+        report = _report(rows, settings)
+        if write_run_file and source is not None and source.run_dir is not None and not _is_exported_file(item):
+            write_report_json(source.run_dir / "bench.json", report)
+            say(f"Wrote {source.run_dir / 'bench.json'}")
+    return _report(all_rows, settings) if len(targets) > 1 else report
+
+
+def _report(rows: list[dict[str, Any]], settings: BenchSettings) -> dict[str, Any]:
+    return {"tk": __version__, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "machine": _machine(settings.threads),
+            "settings": {"batches": settings.batches, "iters": settings.iters, "warmup": settings.warmup,
+                         "runtimes": settings.runtimes or "all", "threads": settings.threads},
+            "rows": rows}
+
+
+def _bench_target(source: ModelSource | None, candidates: list[Candidate], placeholders: list[dict],
+                  settings: BenchSettings, say: Log) -> list[dict[str, Any]]:
+    import torch
+
+    wanted = set(settings.runtimes)
+    sets: dict[tuple[int, str], EvalSet | None] = {}
+
+    reference: dict[int, Any] = {}  # id(EvalSet) → PyTorch CPU top-1 predictions on it
+
+    def data_for(predictor: Any) -> EvalSet | None:
+        key = (predictor.image_size, predictor.resize)
+        if key not in sets:
+            data = None
+            if source is not None and source.split is not None:
+                data = eval_set(source, None, predictor.image_size, predictor.resize, predictor.class_names)
+                if source.checkpoint.exists():
+                    reference[id(data)] = _reference_predictions(source, data)
+            sets[key] = data
+        return sets[key]
+
+    rows: list[dict[str, Any]] = []
+    old_threads = torch.get_num_threads()
+    if settings.threads:
+        torch.set_num_threads(settings.threads)
+    try:
+        for cand in candidates:
+            if wanted and cand.format not in wanted:
+                continue
+            for device, ok, why in cand.devices:
+                base = {"model": cand.model, "format": cand.format, "device": device, "precision": cand.precision,
+                        "file": str(cand.path), "size_mb": round(cand.size_bytes / 1e6, 3)}
+                if not ok:
+                    rows.append({**base, "runtime": _runtime_name(cand.format), "status": "unavailable", "reason": why})
+                    continue
+                say(f"bench: {cand.format} {cand.precision} on {device} ({cand.path.name}) …")
+                try:
+                    row = _bench_row(cand, device, settings, data_for, reference)
+                except TkError as exc:
+                    row = {**base, "runtime": _runtime_name(cand.format), "status": "failed", "reason": str(exc)}
+                except Exception as exc:  # a runtime crash is a row, not the end of the benchmark
+                    row = {**base, "runtime": _runtime_name(cand.format), "status": "failed",
+                           "reason": f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"}
+                if cand.note:
+                    row["note"] = cand.note
+                rows.append(row)
+    finally:
+        torch.set_num_threads(old_threads)
+    rows.extend(p for p in placeholders if not wanted or p["format"] in wanted)
+    return rows
+
+
+def _reference_predictions(source: ModelSource, data: EvalSet) -> Any:
+    """Top-1 classes of the trained model (PyTorch, CPU) on ``data``: what "agreement" compares with."""
+    from .export.torch_predictor import TorchPredictor
+
+    model, ckpt = source.load_model()
+    return TorchPredictor(model, ckpt).predict_all(data.images).argmax(1)
+
+
+def _runtime_name(fmt: str) -> str:
+    return {"pytorch": "PyTorch eager", "onnx": "ONNX Runtime", "coreml": "Core ML"}.get(fmt, fmt)

@@ -1,0 +1,103 @@
+"""Showing and saving `tk bench` results: a rich table, Markdown, and JSON.
+
+Every view shows the same columns in the same order, so a row on screen, in the Markdown
+page and in ``bench.json`` reads the same: format, runtime, device, precision, status, size,
+load time, batch-1 latency (median and p90), throughput at the largest batch, accuracy and
+agreement with PyTorch; an unavailable or failed row carries its reason instead of figures.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from .engine.checkpoint import atomic_write
+
+__all__ = ["write_report_json", "report_table", "report_markdown", "write_markdown", "COLUMNS"]
+
+COLUMNS = ("model", "format", "runtime", "device", "precision", "status", "size MB", "load s", "p50 ms (b1)",
+           "p90 ms (b1)", "img/s", "accuracy", "agreement", "notes")
+"""Column order of every view (the table drops ``model`` when all rows share one)."""
+
+
+def _fmt(value: Any, spec: str) -> str:
+    return "-" if value is None else format(value, spec)
+
+
+def row_cells(row: dict[str, Any]) -> list[str]:
+    """The `COLUMNS` of one row as text."""
+    ok = row.get("status") == "ok"
+    notes = []
+    if not ok and row.get("reason"):
+        notes.append(row["reason"])
+    if row.get("note"):
+        notes.append(row["note"])
+    if row.get("compute_plan"):
+        notes.append("ops: " + ", ".join(f"{k} {v}" for k, v in sorted(row["compute_plan"].items())))
+    if ok and row.get("split"):
+        notes.append(f"{row.get('images')} {row['split']} images")
+    throughput = (f"{row['throughput_ips']:.1f} @{row['throughput_batch']}" if row.get("throughput_ips") is not None else "-")
+    return [
+        str(row.get("model", "")), str(row.get("format", "")), str(row.get("runtime", "")), str(row.get("device", "")),
+        str(row.get("precision", "")), str(row.get("status", "")),
+        _fmt(row.get("size_mb"), ".2f") if row.get("size_mb") else "-", _fmt(row.get("load_s"), ".3f"),
+        _fmt(row.get("latency_ms"), ".2f"), _fmt(row.get("latency_p90_ms"), ".2f"), throughput,
+        _fmt(row.get("accuracy"), ".2%"), _fmt(row.get("agreement"), ".2%"), "; ".join(notes),
+    ]
+
+
+def report_table(report: dict[str, Any]):
+    """A rich table of the report's rows."""
+    from rich.table import Table
+
+    settings = report.get("settings", {})
+    table = Table(title=f"tk bench — {report.get('machine', {}).get('platform', '')}; warm-up {settings.get('warmup')}, "
+                        f"{settings.get('iters')} timed calls at batch 1, median")
+    rows = report.get("rows", [])
+    keep = [i for i, name in enumerate(COLUMNS) if name != "model" or len({r.get("model") for r in rows}) > 1]
+    numeric = {"size MB", "load s", "p50 ms (b1)", "p90 ms (b1)", "img/s", "accuracy", "agreement"}
+    for i in keep:
+        name = COLUMNS[i]
+        table.add_column(name, justify="right" if name in numeric else "left", no_wrap=name != "notes",
+                         overflow="fold", min_width=24 if name == "notes" else None)
+    styles = {"ok": "", "unavailable": "dim", "failed": "red"}
+    for row in rows:
+        cells = row_cells(row)
+        table.add_row(*[cells[i] for i in keep], style=styles.get(row.get("status"), ""))
+    return table
+
+
+def report_markdown(report: dict[str, Any]) -> str:
+    """The rows as a Markdown table, with the machine and settings above it."""
+    machine, settings = report.get("machine", {}), report.get("settings", {})
+    lines = [
+        f"Machine: {machine.get('platform', '?')} ({machine.get('cpu_count', '?')} CPUs), Python {machine.get('python', '?')}, "
+        f"torch {machine.get('torch', '?')}, onnxruntime {machine.get('onnxruntime', '-')}.",
+        f"Settings: batches {settings.get('batches')}, {settings.get('warmup')} warm-up + {settings.get('iters')} timed calls "
+        f"at batch 1 (median and p90), throughput at the largest batch.",
+        "",
+        "| " + " | ".join(COLUMNS) + " |",
+        "|" + "|".join("---:" if c in {"size MB", "load s", "p50 ms (b1)", "p90 ms (b1)", "img/s", "accuracy", "agreement"}
+                       else "---" for c in COLUMNS) + "|",
+    ]
+    for row in report.get("rows", []):
+        lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in row_cells(row)) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def write_report_json(path: Path, report: dict[str, Any]) -> Path:
+    """Write the report as JSON, atomically."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = (json.dumps(report, indent=2, default=str) + "\n").encode("utf-8")
+    atomic_write(path, lambda fh: fh.write(data))
+    return path
+
+
+def write_markdown(path: Path, report: dict[str, Any]) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = report_markdown(report).encode("utf-8")
+    atomic_write(path, lambda fh: fh.write(data))
+    return path

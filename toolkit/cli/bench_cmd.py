@@ -1,0 +1,58 @@
+"""`tk bench`: latency, throughput, size and accuracy of a run's models in every runtime here."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+
+def _batches(text: str | None) -> list[int] | None:
+    if text is None:
+        return None
+    try:
+        values = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise click.BadParameter(f"expected comma-separated positive integers, e.g. 1,8,32, not {text!r}") from None
+    if not values or any(v < 1 for v in values):
+        raise click.BadParameter(f"expected comma-separated positive integers, e.g. 1,8,32, not {text!r}")
+    return values
+
+
+@click.command()
+@click.argument("targets", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--batch", "batch_text", metavar="1,8,32", help="Batch sizes [recipe's bench.batches].")
+@click.option("--iters", type=click.IntRange(1), default=None, help="Timed calls at batch 1 [bench.iters].")
+@click.option("--warmup", type=click.IntRange(0), default=None, help="Untimed calls first [bench.warmup].")
+@click.option("--runtime", "runtimes", multiple=True, metavar="NAME",
+              help="Only these runtimes: pytorch, onnx, coreml (repeatable) [bench.runtimes].")
+@click.option("--threads", type=click.IntRange(1), default=None,
+              help="CPU threads for PyTorch and ONNX Runtime alike [each runtime's default].")
+@click.option("--json", "json_path", type=click.Path(path_type=Path), help="Also write the results as JSON here.")
+@click.option("--md", "md_path", type=click.Path(path_type=Path), help="Also write a Markdown table here.")
+def bench(targets: tuple[Path, ...], batch_text: str | None, iters: int | None, warmup: int | None,
+          runtimes: tuple[str, ...], threads: int | None, json_path: Path | None, md_path: Path | None) -> None:
+    """Benchmark run folders or model files (default: the most recent run and its exports).
+
+    A run is benched as its checkpoint (PyTorch eager on each device present) and every model
+    `tk export` wrote for it, on every runtime device its format offers; devices this machine
+    lacks are listed with the reason (Core ML needs macOS). Each row: load time, batch-1
+    latency (median, p90), throughput at the largest batch, accuracy on the run's test split
+    (else validation) and agreement with PyTorch. bench.json is written into the run folder.
+    """
+    from rich.console import Console
+
+    from ..bench import bench_run
+    from ..bench_report import report_table, write_markdown, write_report_json
+
+    report = bench_run(list(targets) if len(targets) > 1 else (targets[0] if targets else None),
+                       batches=_batches(batch_text), iters=iters, warmup=warmup, runtimes=runtimes or None,
+                       threads=threads, log=lambda line: click.echo(line, err=True))
+    Console(soft_wrap=False, width=max(160, Console().width)).print(report_table(report))
+    unavailable = [r for r in report["rows"] if r.get("status") == "unavailable" and "macOS" in str(r.get("reason"))]
+    if unavailable:
+        click.echo(f"{len(unavailable)} row(s) need macOS (Core ML): run `tk bench` on a Mac to fill them.")
+    if json_path is not None:
+        click.echo(f"Wrote {write_report_json(json_path, report)}.")
+    if md_path is not None:
+        click.echo(f"Wrote {write_markdown(md_path, report)}.")

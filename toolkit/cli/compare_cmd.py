@@ -1,0 +1,43 @@
+"""`tk compare`: runs side by side — quality, size, training time and benched latency."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+
+@click.command()
+@click.argument("runs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--md", "md_path", type=click.Path(path_type=Path), help="Also write the table as Markdown here.")
+@click.option("--png", "png_path", type=click.Path(path_type=Path),
+              help="Write the chart (accuracy vs latency, per-class F1) here [compare.png].")
+def compare(runs: tuple[Path, ...], md_path: Path | None, png_path: Path | None) -> None:
+    """Compare RUNS (run folders): accuracy, macro-F1, per-class F1, parameters, model size,
+    training time, and latency from each run's bench.json (run `tk bench RUN` first).
+
+    Writes one PNG chart (default compare.png) to pick the best accuracy/speed trade-off.
+    """
+    from rich.console import Console
+    from rich.table import Table
+
+    from ..compare import compare_chart, compare_markdown, compare_runs, table_rows
+    from ..engine.checkpoint import atomic_write
+
+    rows = compare_runs(list(runs))
+    headers, cells = table_rows(rows)
+    table = Table(title=f"{len(rows)} runs ({rows[0]['split']} split)")
+    for name in headers:
+        table.add_column(name, justify="left" if name in {"run", "backbone", "split", "fastest"} else "right")
+    for row in cells:
+        table.add_row(*row)
+    Console(soft_wrap=False, width=max(160, Console().width)).print(table)
+    if any(r.get("fastest_ms") is None for r in rows):
+        click.echo("Latency is shown for benched runs only: run `tk bench RUN_DIR` to add it.")
+    if md_path is not None:
+        data = compare_markdown(rows).encode("utf-8")
+        md_path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(md_path, lambda fh: fh.write(data))
+        click.echo(f"Wrote {md_path}.")
+    png = compare_chart(rows, png_path or Path("compare.png"))
+    click.echo(f"Wrote {png}.")

@@ -1,0 +1,96 @@
+"""`tk eval`: classification report and confusion matrix of any model format on a run's split."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+
+def report_table(metrics: dict, title: str):
+    """sklearn-style classification report as a rich table."""
+    from rich.table import Table
+
+    table = Table(title=title)
+    for name, justify in (("class", "left"), ("precision", "right"), ("recall", "right"), ("f1", "right"),
+                          ("support", "right")):
+        table.add_column(name, justify=justify)
+    per_class = metrics["per_class"]
+    for name, row in per_class.items():
+        table.add_row(name, f"{row['precision']:.3f}", f"{row['recall']:.3f}", f"{row['f1']:.3f}", str(row["support"]))
+    total = sum(r["support"] for r in per_class.values())
+    present = [r for r in per_class.values() if r["support"] > 0]
+    if present:
+        macro = {k: sum(r[k] for r in present) / len(present) for k in ("precision", "recall")}
+        weighted = {k: sum(r[k] * r["support"] for r in present) / total for k in ("precision", "recall", "f1")}
+        table.add_section()
+        table.add_row("accuracy", "", "", f"{metrics['accuracy']:.3f}", str(total))
+        table.add_row("macro avg", f"{macro['precision']:.3f}", f"{macro['recall']:.3f}", f"{metrics['macro_f1']:.3f}",
+                      str(total))
+        table.add_row("weighted avg", f"{weighted['precision']:.3f}", f"{weighted['recall']:.3f}",
+                      f"{weighted['f1']:.3f}", str(total))
+    return table
+
+
+def confusion_table(metrics: dict):
+    """Confusion matrix: rows are true classes, columns predicted (numbered, keyed in the row labels)."""
+    from rich.table import Table
+
+    names = list(metrics["per_class"])
+    table = Table(title="confusion matrix (rows: true class, columns: predicted)")
+    table.add_column("true \\ predicted")
+    for i in range(len(names)):
+        table.add_column(str(i), justify="right")
+    for i, (name, row) in enumerate(zip(names, metrics["confusion_matrix"])):
+        cells = [f"[bold]{v}[/bold]" if i == j else (str(v) if v else "[dim]0[/dim]") for j, v in enumerate(row)]
+        table.add_row(f"{i} {name}", *cells)
+    return table
+
+
+@click.command(name="eval")
+@click.argument("target", required=False, type=click.Path(path_type=Path))
+@click.option("--split", type=click.Choice(["val", "test"]), default=None,
+              help="Split to evaluate on [test when the run has one, else val].")
+@click.option("--run", "run_dir", type=click.Path(path_type=Path),
+              help="Run whose split to use (for an exported model whose manifest does not name it).")
+@click.option("--device", default=None, help="Runtime device (see `tk predict --help`).")
+@click.option("--json", "json_path", type=click.Path(path_type=Path), help="Also write the metrics as JSON.")
+def eval_(target: Path | None, split: str | None, run_dir: Path | None, device: str | None, json_path: Path | None) -> None:
+    """Evaluate TARGET (a run folder, checkpoint, .onnx or .mlpackage; default: the most recent run)
+    on its run's test or validation images: per-class precision, recall, F1 and the confusion matrix.
+
+    The same code path computes the accuracy `tk bench` reports.
+    """
+    from rich.console import Console
+
+    from ..engine.checkpoint import atomic_write
+    from ..evaluate import SPLIT_NAMES, eval_set, evaluate, source_for_model
+    from ..export.loading import load_predictor, model_path
+    from ..export.source import resolve_source
+
+    if target is None:
+        source = resolve_source(None)
+        model = source.checkpoint
+    else:
+        model = model_path(target)
+        source = source_for_model(target, run_dir)
+    predictor = load_predictor(model, device=device)
+    data = eval_set(source, split, predictor.image_size, predictor.resize, predictor.class_names)
+    result = evaluate(predictor, data)
+    predictor.close()
+
+    console = Console(soft_wrap=False)
+    title = (f"{model} — {predictor.runtime} ({predictor.device}) on {len(data)} "
+             f"{SPLIT_NAMES.get(data.split, data.split)} images of {source.run_dir}")
+    console.print(report_table(result.metrics, title))
+    console.print(confusion_table(result.metrics))
+    console.print(f"accuracy {result.accuracy:.4f} ({sum(int(a == b) for a, b in zip(result.predictions, data.labels))}"
+                  f"/{len(data)}), macro-F1 {result.metrics['macro_f1']:.4f}")
+    if json_path is not None:
+        payload = {"model": str(model), "runtime": predictor.runtime, "device": predictor.device, "split": data.split,
+                   "run": str(source.run_dir), **result.metrics}
+        data_bytes = (json.dumps(payload, indent=2) + "\n").encode("utf-8")
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(json_path, lambda fh: fh.write(data_bytes))
+        click.echo(f"Wrote {json_path}.")

@@ -1,0 +1,170 @@
+"""`tk compare`: several runs side by side — accuracy, F1, size, training time and measured latency.
+
+Quality comes from each run's ``metrics.json`` (the engine's final evaluation of ``best.pt``:
+its test split when the run has one, else validation); a run without it is evaluated here
+through `toolkit.evaluate`, the code `tk eval` uses. Latency comes from the run's
+``bench.json`` (`tk bench`), never estimated: a run that was not benched shows no latency.
+Size is the exported fp32 ONNX file when there is one, else the fp32 weights (parameters × 4
+bytes).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Sequence
+
+from .errors import TkError
+from .export.source import ModelSource, resolve_source
+
+__all__ = ["compare_runs", "compare_markdown", "compare_chart"]
+
+
+def _read_json(path: Path) -> Any | None:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return None
+
+
+def _quality(source: ModelSource) -> dict[str, Any]:
+    """accuracy, macro-F1, per-class F1 and the split they were measured on."""
+    metrics = _read_json(source.run_dir / "metrics.json") if source.run_dir else None
+    if isinstance(metrics, dict):
+        chosen = metrics.get("test") if isinstance(metrics.get("test"), dict) else metrics
+        if {"accuracy", "macro_f1", "per_class"} <= set(chosen):
+            return {"split": chosen.get("split", "val"), "accuracy": chosen["accuracy"], "macro_f1": chosen["macro_f1"],
+                    "per_class_f1": {k: v["f1"] for k, v in chosen["per_class"].items()}, "from": "metrics.json"}
+    from .evaluate import eval_set, evaluate
+    from .export.torch_predictor import TorchPredictor
+
+    model, ckpt = source.load_model()
+    predictor = TorchPredictor(model, ckpt)
+    data = eval_set(source, None, predictor.image_size, predictor.resize, predictor.class_names)
+    result = evaluate(predictor, data).metrics
+    return {"split": data.split, "accuracy": result["accuracy"], "macro_f1": result["macro_f1"],
+            "per_class_f1": {k: v["f1"] for k, v in result["per_class"].items()}, "from": "evaluated now"}
+
+
+def _training_seconds(source: ModelSource) -> float | None:
+    history: list[dict[str, Any]] = []
+    path = source.run_dir / "history.jsonl" if source.run_dir else None
+    if path is not None and path.is_file():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                history.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+    history = history or list(source.ckpt.get("history") or [])
+    times = [float(h["epoch_time"]) for h in history if isinstance(h, dict) and "epoch_time" in h]
+    return sum(times) if times else None
+
+
+def _latency(source: ModelSource) -> dict[str, Any]:
+    """Batch-1 median latencies from bench.json: PyTorch CPU, ONNX Runtime CPU fp32, and the fastest ok row."""
+    bench = _read_json(source.run_dir / "bench.json") if source.run_dir else None
+    rows = [r for r in (bench or {}).get("rows", []) if r.get("status") == "ok" and r.get("latency_ms") is not None]
+    out: dict[str, Any] = {}
+    for row in rows:
+        if row["format"] == "pytorch" and row["device"] == "cpu":
+            out["pytorch_cpu_ms"] = row["latency_ms"]
+        if row["format"] == "onnx" and row["device"] == "cpu" and row.get("precision") == "fp32":
+            out["onnx_cpu_ms"] = row["latency_ms"]
+    if rows:
+        best = min(rows, key=lambda r: r["latency_ms"])
+        out["fastest_ms"] = best["latency_ms"]
+        out["fastest"] = f"{best['runtime']} {best['device']} {best.get('precision', '')}".strip()
+    return out
+
+
+def _size_mb(source: ModelSource, params: int) -> tuple[float, str]:
+    bench = _read_json(source.run_dir / "bench.json") if source.run_dir else None
+    for row in (bench or {}).get("rows", []):
+        if row.get("format") == "onnx" and row.get("precision") == "fp32" and row.get("size_mb"):
+            return float(row["size_mb"]), "ONNX fp32"
+    return params * 4 / 1e6, "fp32 weights"
+
+
+def compare_runs(run_dirs: Sequence[str | Path]) -> list[dict[str, Any]]:
+    """One dict per run with everything the comparison shows."""
+    if not run_dirs:
+        raise TkError("Give at least one run folder to compare.")
+    rows = []
+    for run in run_dirs:
+        source = resolve_source(run)
+        info = source.model_info
+        params = int(info.get("params") or 0)
+        size, size_of = _size_mb(source, params)
+        rows.append({
+            "run": source.label, "path": str(source.run_dir or source.checkpoint), "backbone": info.get("backbone"),
+            "image_size": info.get("image_size"), "params": params, "size_mb": round(size, 3), "size_of": size_of,
+            "train_seconds": _training_seconds(source), **_quality(source), **_latency(source),
+            "class_names": source.class_names,
+        })
+    return rows
+
+
+def _fmt(value: Any, spec: str) -> str:
+    return "-" if value is None else format(value, spec)
+
+
+def table_rows(rows: list[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
+    """Headers and text cells shared by the rich table and the Markdown page."""
+    classes = rows[0]["class_names"] if all(r["class_names"] == rows[0]["class_names"] for r in rows) else []
+    headers = ["run", "backbone", "px", "params (M)", "size MB", "train time", "split", "accuracy", "macro-F1",
+               *[f"F1 {c}" for c in classes], "PyTorch CPU ms", "ONNX CPU ms", "fastest"]
+    cells = []
+    for r in rows:
+        minutes = f"{r['train_seconds'] / 60:.1f} min" if r.get("train_seconds") is not None else "-"
+        per_class = [_fmt(r["per_class_f1"].get(c), ".3f") for c in classes]
+        fastest = f"{r['fastest_ms']:.2f} ms ({r['fastest']})" if r.get("fastest_ms") is not None else "not benched"
+        cells.append([r["run"], str(r["backbone"]), str(r["image_size"]), f"{r['params'] / 1e6:.2f}",
+                      f"{r['size_mb']:.1f}", minutes, r["split"], f"{r['accuracy']:.2%}", f"{r['macro_f1']:.3f}",
+                      *per_class, _fmt(r.get("pytorch_cpu_ms"), ".2f"), _fmt(r.get("onnx_cpu_ms"), ".2f"), fastest])
+    return headers, cells
+
+
+def compare_markdown(rows: list[dict[str, Any]]) -> str:
+    headers, cells = table_rows(rows)
+    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+    lines += ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in cells]
+    return "\n".join(lines) + "\n"
+
+
+def compare_chart(rows: list[dict[str, Any]], path: Path) -> Path:
+    """One PNG: accuracy against latency (or parameters, when not benched) and per-class F1 per run."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from .engine.checkpoint import atomic_write
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 5))
+    benched = all(r.get("fastest_ms") is not None for r in rows)
+    for r in rows:
+        x = r.get("onnx_cpu_ms") or r.get("fastest_ms") if benched else r["params"] / 1e6
+        left.scatter([x], [r["accuracy"] * 100], s=40 + 400 * r["size_mb"] / max(1.0, max(q["size_mb"] for q in rows)))
+        left.annotate(r["run"], (x, r["accuracy"] * 100), textcoords="offset points", xytext=(6, 4), fontsize=8)
+    left.set_xlabel("batch-1 latency, ms (ONNX Runtime CPU, else fastest)" if benched else "parameters (millions)")
+    left.set_ylabel(f"accuracy, % ({rows[0]['split']} split)")
+    left.set_title("accuracy vs speed (marker area: model size)" if benched else "accuracy vs size (run tk bench for latency)")
+    left.grid(alpha=0.3)
+    classes = sorted({c for r in rows for c in r["per_class_f1"]}, key=lambda c: rows[0]["class_names"].index(c)
+                     if c in rows[0]["class_names"] else 0)
+    width = 0.8 / len(rows)
+    for i, r in enumerate(rows):
+        right.bar([k + i * width for k in range(len(classes))], [r["per_class_f1"].get(c, 0.0) for c in classes],
+                  width=width, label=r["run"])
+    right.set_xticks([k + 0.4 - width / 2 for k in range(len(classes))])
+    right.set_xticklabels(classes, rotation=30, ha="right", fontsize=8)
+    right.set_ylim(0, 1.05)
+    right.set_ylabel("F1")
+    right.set_title("per-class F1")
+    right.legend(fontsize=8)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(path, lambda fh: fig.savefig(fh, format="png", dpi=110))
+    plt.close(fig)
+    return path

@@ -1,0 +1,119 @@
+"""Accuracy of any model format on a run's labelled split: the one code path `tk eval` and `tk bench` share.
+
+A model (checkpoint, ``.onnx``, ``.mlpackage`` …) is matched with the run it came from — its
+own run folder for a checkpoint, the ``source.run`` its export manifest names for an exported
+file, or a run folder given explicitly — and evaluated on that run's test split (or
+validation split when the run has no test split). Images go through the model's own resize
+rule; the metrics are the engine's (`toolkit.engine.metrics.classification_metrics`), so the
+figures line up with the run's ``metrics.json``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .errors import TkError
+from .export.source import ModelSource, is_run_dir, resolve_source
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from .export.protocol import Predictor
+
+__all__ = ["EvalSet", "Evaluation", "evaluate", "eval_set", "source_for_model", "SPLIT_NAMES"]
+
+SPLIT_NAMES = {"val": "validation", "test": "test", "train": "training"}
+
+
+@dataclass
+class EvalSet:
+    """Decoded images of one split with their labels, at one image size and resize rule."""
+
+    source: ModelSource
+    split: str
+    images: np.ndarray
+    labels: list[int]
+    paths: list[str]
+    class_names: list[str]
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+
+@dataclass
+class Evaluation:
+    """What a model did on an `EvalSet`."""
+
+    split: str
+    runtime: str
+    device: str
+    probs: np.ndarray
+    metrics: dict[str, Any]
+    seconds: float
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def accuracy(self) -> float:
+        return float(self.metrics["accuracy"])
+
+    @property
+    def predictions(self) -> list[int]:
+        return [int(i) for i in self.probs.argmax(1)]
+
+
+def source_for_model(model: str | Path, run: str | Path | None = None) -> ModelSource:
+    """The run whose split a model is evaluated on (see the module docstring)."""
+    from .export.manifest import MANIFEST_NAME, read_manifest
+
+    path = Path(model)
+    if run is not None:
+        return resolve_source(run)
+    if path.is_dir() and path.suffix == "" and is_run_dir(path):
+        return resolve_source(path)
+    if path.suffix == ".pt":
+        source = resolve_source(path)
+        if source.split is not None:
+            return source
+    else:
+        manifest_path = path.parent / MANIFEST_NAME
+        if manifest_path.is_file():
+            run_dir = (read_manifest(manifest_path).get("source") or {}).get("run")
+            if run_dir and Path(run_dir).is_dir():
+                return resolve_source(Path(run_dir))
+    raise TkError(f"{path}: no labelled images to evaluate on (no run folder or export manifest names its split); "
+                  f"pass the run with --run RUN_DIR.")
+
+
+def eval_set(source: ModelSource, split: str | None, image_size: int, resize: str, class_names: list[str]) -> EvalSet:
+    """The ``split`` of ``source`` (None: test if the run has one, else val), decoded for the model."""
+    from .export.parity import labelled_images
+
+    if source.split is None:
+        raise TkError(f"{source.checkpoint}: no split.json beside it, so there are no labelled images to evaluate on.")
+    name = split or ("test" if source.samples("test") else "val")
+    if not source.samples(name):
+        hint = " (the recipe's data.test_fraction is 0); use --split val" if name == "test" else ""
+        raise TkError(f"{source.run_dir}: the run has no {SPLIT_NAMES.get(name, name)} images{hint}.")
+    run_classes = list((source.split or {}).get("class_names") or source.class_names)
+    if run_classes != list(class_names):
+        raise TkError(f"The model's classes {list(class_names)} differ from the run's {run_classes}; "
+                      f"evaluate it on the run it was trained on (--run).")
+    images, labels, paths = labelled_images(source, name, image_size, resize)
+    return EvalSet(source, name, images, labels, paths, run_classes)
+
+
+def evaluate(predictor: Predictor, data: EvalSet, *, batch_size: int = 32) -> Evaluation:
+    """Run ``predictor`` over ``data`` and compute the classification metrics."""
+    from .engine.metrics import classification_metrics
+
+    if len(data) and predictor.image_size != data.images.shape[-1]:
+        raise TkError(f"The model takes {predictor.image_size}px images but the evaluation set was decoded at "
+                      f"{data.images.shape[-1]}px.")
+    started = time.perf_counter()
+    probs = predictor.predict_all(data.images, batch_size=batch_size)
+    seconds = time.perf_counter() - started
+    metrics = classification_metrics(data.labels, [int(i) for i in probs.argmax(1)], data.class_names)
+    return Evaluation(data.split, predictor.runtime, predictor.device, probs, metrics, seconds)
