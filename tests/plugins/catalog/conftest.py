@@ -77,7 +77,7 @@ def example_params(teacher_checkpoint):
 
 @pytest.fixture
 def one_step(plugins, dataset):
-    """``one_step(recipe_text) -> dict``: build every part of the recipe through the registries
+    """``one_step(recipe_text or Recipe) -> dict``: build every part of the recipe through the registries
     (as a run does, with the hookspecs' context) and train one step on 6 real images."""
     import torch
 
@@ -88,8 +88,8 @@ def one_step(plugins, dataset):
     k = len(names)
     counts = [labels.count(i) for i in range(k)]
 
-    def run(text: str, *, batch: int = 6) -> dict:
-        recipe = load_recipe(text=text)
+    def run(text_or_recipe, *, batch: int = 6) -> dict:
+        recipe = load_recipe(text=text_or_recipe) if isinstance(text_or_recipe, str) else text_or_recipe
         recipe.validate(plugins)
         torch.manual_seed(0)
         model = build_model(recipe, plugins, k)
