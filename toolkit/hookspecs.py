@@ -24,11 +24,23 @@ There are two families:
   accepts, e.g. any timm architecture) with ``suggest`` (``suggest(name) -> list[str]``, close
   names for "did you mean").
 
+  **Parts that change with the epoch.** The objects these factories return may define
+  ``on_epoch_start(epoch)``: the engine calls it before every epoch, with the 0-based index of
+  the epoch about to be trained, on the backbone module, the loss, the sampler and each
+  augmentation op (see `toolkit.engine.components.call_epoch_start`). This is how a backbone
+  freezes and then unfreezes (``unfreeze_at_epoch = 5`` trains epochs 0–4 frozen), or a loss or
+  augmentation ramps its strength, without the engine knowing about it. It is also called for
+  the first epoch after a resume, so derive the state from ``epoch`` alone, never from the
+  number of calls.
+
 * **Event hooks** (`tk_run_start`, `tk_epoch_end`, `tk_checkpoint_saved`, `tk_run_end`) are
   called during a run with a ``run`` object (see `toolkit.engine.run.RunInfo`): its ``dir``,
-  ``recipe``, ``class_names``, ``rank``, and ``request_stop(reason)`` to end training after the
-  current epoch. Loggers and callbacks are built on them. An exception raised in an event hook
-  stops the run with an error naming the plugin.
+  ``recipe`` (the `toolkit.recipe.Recipe`), ``class_names``, ``rank``, ``world_size``, ``epoch``,
+  ``device`` and ``request_stop(reason)`` to end training after the current epoch. Loggers and
+  callbacks are built on them. An exception raised in an event hook stops the run with an error
+  naming the plugin (a ``KeyboardInterrupt`` is treated like Ctrl-C: the run is interrupted and
+  resumable).
+
 """
 
 from __future__ import annotations
@@ -53,7 +65,10 @@ def tk_register_backbones(register: Register) -> None:
     A factory returns a ``torch.nn.Module`` mapping a float batch ``N×3×H×W`` (already
     normalised) to logits ``N×num_classes``. tk wraps it so that the model it trains and exports
     takes RGB values in 0–1 and normalises inside; the mean/std come from the module's
-    ``pretrained_cfg`` (timm's convention) or default to ImageNet's.
+    ``pretrained_cfg`` (timm's convention) or default to ImageNet's. A module with
+    ``on_epoch_start(epoch)`` is called before each epoch (freezing schedules; see above). The
+    optimiser is built once, over all parameters, frozen ones included, so a module that
+    unfreezes later is trained from then on.
 
     Context: ``num_classes``, ``image_size``, ``name``.
 
@@ -69,7 +84,8 @@ def tk_register_augmentations(register: Register) -> None:
     batches on the training device: ``images`` is float ``N×3×H×W`` in 0–1, ``targets`` either
     class indices ``N`` (int64) or soft targets ``N×num_classes`` (mixup, cutmix). Randomness is
     per sample and drawn from torch's global generator, which tk seeds and checkpoints, so a
-    resumed run repeats exactly. Ops run in recipe order, on training batches only.
+    resumed run repeats exactly. Ops run in recipe order, on training batches only. An op
+    object may define ``on_epoch_start(epoch)``.
 
     Context: ``num_classes``, ``image_size``, ``name``.
 
@@ -84,7 +100,9 @@ def tk_register_losses(register: Register) -> None:
     A factory returns a callable ``loss(logits, targets) -> scalar tensor``; ``targets`` are
     class indices or soft targets (see augmentations). A loss object with attribute
     ``needs_inputs = True`` is called ``loss(logits, targets, inputs)`` instead (distillation
-    runs a teacher on the inputs).
+    runs a teacher on the inputs). The same loss gives ``val_loss`` (in eval mode, class
+    indices as targets), so train and validation losses are comparable. A loss that is a
+    ``torch.nn.Module`` is moved to the training device; it may define ``on_epoch_start(epoch)``.
 
     Context: ``num_classes``, ``class_counts`` (training images per class, in class order, for
     weights such as ``w_i = N / (K * n_i)``), ``class_names``, ``name``.
@@ -99,8 +117,10 @@ def tk_register_samplers(register: Register) -> None:
 
     A factory returns an object with ``indices(epoch) -> list[int]``: the order (with or
     without repetition) in which the training set is visited that epoch, deterministic given
-    ``seed`` and ``epoch``. Distributed runs shard this list across processes, so every sampler
-    works data-parallel without extra code.
+    ``seed`` and ``epoch`` (``epoch`` is 0-based; a resumed run asks again for the epoch it
+    resumes at and must get the same list). Distributed runs shard this list across processes
+    (strided, padded to equal length), so every sampler works data-parallel without extra code.
+    The length of ``indices(0)`` sets the number of steps per epoch the schedule is built for.
 
     Context: ``labels`` (training labels), ``num_classes``, ``class_counts``, ``seed``, ``name``.
 
@@ -126,8 +146,11 @@ def tk_register_schedulers(register: Register) -> None:
     """Register learning-rate schedules (`[schedule] name = NAME`).
 
     A factory returns a torch LR scheduler (or ``None`` for a constant rate). tk steps it once
-    per epoch, or once per optimiser step when the object has ``tk_interval = "step"``; a
-    ``ReduceLROnPlateau`` is stepped with the early-stopping metric.
+    per epoch, after validation, or once per optimiser step when the object has
+    ``tk_interval = "step"``; a ``ReduceLROnPlateau`` is stepped after validation with the value
+    of the monitored metric (``train.monitor``, default ``val_loss``; give the schedule the same
+    ``mode`` as ``train.mode``). Its state is saved in every checkpoint and restored on resume.
+    ``steps_per_epoch`` counts optimiser steps (after ``train.accumulate``) of one process.
 
     Context: ``optimizer``, ``epochs``, ``steps_per_epoch``, ``name``.
 
@@ -186,7 +209,8 @@ def tk_register_loggers(register: Register) -> None:
 def tk_run_start(run: Any) -> None:
     """The run folder exists and training is about to begin (or resume).
 
-    ``run.epoch`` is the first epoch to train (0-based; > 0 when resuming).
+    ``run.epoch`` is the first epoch to train (0-based; > 0 when resuming). ``run.dir`` already
+    holds ``recipe.toml``, ``split.json`` and a ``last.pt``.
 
     Added in 0.1.
     """
@@ -196,9 +220,14 @@ def tk_run_start(run: Any) -> None:
 def tk_epoch_end(run: Any, epoch: int, metrics: dict[str, float]) -> None:
     """An epoch finished and was evaluated.
 
-    ``metrics`` holds at least ``train_loss``, ``train_accuracy``, ``val_loss``,
-    ``val_accuracy``, ``lr`` and ``epoch_time`` (seconds). Call ``run.request_stop(reason)`` to
-    end training after this epoch (hyperparameter-search pruning does this).
+    ``epoch`` is the 0-based index of the epoch that ended (``metrics["epoch"]`` is the
+    1-based count the console and history.jsonl show). ``metrics`` holds at least
+    ``train_loss``, ``train_accuracy``, ``val_loss``, ``val_accuracy``, ``val_macro_f1``, ``lr``
+    (the rate the epoch started with), ``epoch_time`` (seconds), ``images_per_sec`` and
+    ``global_step``; with ``train.ema`` also ``ema_val_loss``, ``ema_val_accuracy`` and
+    ``ema_val_macro_f1``. The epoch's checkpoints are already written. Call
+    ``run.request_stop(reason)`` to end training after this epoch (hyperparameter-search
+    pruning does this).
 
     Added in 0.1.
     """
@@ -216,7 +245,8 @@ def tk_checkpoint_saved(run: Any, path: Any, kind: str) -> None:
 def tk_run_end(run: Any, status: str, metrics: dict[str, Any]) -> None:
     """The run ended; ``status`` is ``"finished"``, ``"stopped"`` (early stopping or a
     plugin's request), ``"interrupted"`` or ``"failed"``. ``metrics`` holds the final
-    evaluation (empty unless ``status`` is finished or stopped).
+    evaluation of ``best.pt`` on the validation split, as in ``metrics.json`` (empty unless
+    ``status`` is finished or stopped).
 
     Added in 0.1.
     """
