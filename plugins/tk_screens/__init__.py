@@ -13,7 +13,7 @@ so a model has to learn layout rather than memorise colours.
   ImageFolder-style tree, byte-identical for the same parameters, atomically, and returns at
   once when the folder already holds exactly that dataset.
 - `REFERENCE_COUNTS` is the real class imbalance (3,152 images), for benchmarks.
-- `python -m plugins.tk_screens OUT_DIR --per-class 50` does the same from a shell.
+- `python -m tk_screens OUT_DIR --per-class 50` does the same from a shell.
 """
 
 from .draw import CLASSES, draw_screen

@@ -1,4 +1,4 @@
-"""`python -m plugins.tk_screens OUT_DIR [--per-class N | --reference] [--size WxH] [--seed S]`"""
+"""`python -m tk_screens OUT_DIR [--per-class N | --reference] [--size WxH] [--seed S]`"""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ def _size(text: str) -> tuple[int, int]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m plugins.tk_screens",
+    p = argparse.ArgumentParser(prog="python -m tk_screens",
                                 description="Write a synthetic screen-state dataset (class folders of PNGs).")
     p.add_argument("out_dir")
     g = p.add_mutually_exclusive_group()

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from plugins.tk_screens import CLASSES, REFERENCE_COUNTS, draw_screen, generate_dataset
-from plugins.tk_screens.__main__ import main as cli_main
+from tk_screens import CLASSES, REFERENCE_COUNTS, draw_screen, generate_dataset
+from tk_screens.__main__ import main as cli_main
 
 SMALL = (64, 36)
 
