@@ -88,7 +88,7 @@ def one_step(plugins, dataset):
     k = len(names)
     counts = [labels.count(i) for i in range(k)]
 
-    def run(text_or_recipe, *, batch: int = 6) -> dict:
+    def run(text_or_recipe, *, batch: int = 6, plugins=plugins) -> dict:
         recipe = load_recipe(text=text_or_recipe) if isinstance(text_or_recipe, str) else text_or_recipe
         recipe.validate(plugins)
         torch.manual_seed(0)
