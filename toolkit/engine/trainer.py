@@ -176,11 +176,11 @@ class Trainer:
     # -- the loop ------------------------------------------------------------------------
     def fit(self) -> str:
         """Train the remaining epochs; return ``finished``, ``stopped``, ``interrupted`` or raise."""
+        self.run.epoch = self.epoch
+        self.emit("tk_run_start", run=self.run)  # before any tk_checkpoint_saved of this run
         if self.epoch == 0 and not self.history:
             self.save("last", "running", {})
         self.write_history()
-        self.run.epoch = self.epoch
-        self.emit("tk_run_start", run=self.run)
         status = "finished"
         try:
             while self.epoch < self.epochs:
