@@ -1,0 +1,93 @@
+"""`tk tune` end to end: two workers share one study through a journal file, then --summary
+writes a recipe that `tk run` accepts."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tomllib
+
+from click.testing import CliRunner
+
+from toolkit.cli import cli
+
+from .conftest import TK, tk_env
+
+TUNE = """
+[tune]
+metric = "val_accuracy"
+direction = "maximize"
+pruner = "median"
+startup_trials = 1
+warmup_epochs = 0
+"optim.lr" = { low = 1e-4, high = 5e-2, log = true }
+"train.batch_size" = { choices = [3, 6] }
+"""
+
+
+def test_two_workers_share_one_journal_study_and_summary_writes_a_runnable_recipe(tmp_path, make_recipe,
+                                                                                 monkeypatch):
+    import optuna
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    recipe = make_recipe("search", epochs=2, extra=TUNE)
+    journal = tmp_path / "shared" / "study.journal"
+    args = [str(TK), "tune", str(recipe), "--trials", "2", "--storage", str(journal), "--study", "s1"]
+    workers = [subprocess.Popen(args, cwd=tmp_path, env=tk_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                text=True) for _ in range(2)]
+    outputs = [w.communicate(timeout=400)[0] for w in workers]
+    for w, out in zip(workers, outputs):
+        assert w.returncode == 0, out
+        assert "study 's1': this process ran 2 trials" in out
+
+    study = optuna.load_study(study_name="s1", storage=JournalStorage(JournalFileBackend(str(journal))))
+    trials = study.get_trials()
+    assert len(trials) == 4
+    states = optuna.trial.TrialState
+    assert all(t.state in (states.COMPLETE, states.PRUNED) for t in trials)
+    assert sorted(t.number for t in trials) == [0, 1, 2, 3]
+    for t in trials:  # each trial is a normal run folder
+        run_dir = tmp_path / "runs" / "search" / "tune-s1" / f"trial-{t.number}"
+        assert t.user_attrs["run_dir"] == str(run_dir)
+        assert (run_dir / "last.pt").is_file() and (run_dir / "recipe.toml").is_file()
+        resolved = tomllib.loads((run_dir / "recipe.toml").read_text())
+        assert resolved["optim"]["lr"] == t.params["optim.lr"]
+        assert resolved["train"]["batch_size"] == t.params["train.batch_size"]
+
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, ["tune", str(recipe), "--summary", "--storage", str(journal), "--study", "s1"])
+    assert result.exit_code == 0, result.output
+    out = result.output
+    done = sum(t.state == states.COMPLETE for t in trials)
+    assert f"study 's1' (maximize val_accuracy): {done} finished, {4 - done} pruned, 0 failed" in out
+    best = study.best_trial
+    assert f" 1. trial {best.number}: val_accuracy={best.value:.4g}" in out
+    folder = tmp_path / "runs" / "search" / "tune-s1"
+    tuned = folder / "search_tuned.toml"
+    assert "best recipe: runs/search/tune-s1/search_tuned.toml" in out
+    assert (folder / "history.png").stat().st_size > 1000
+    if done >= 2:
+        assert (folder / "importance.png").stat().st_size > 1000
+    written = tomllib.loads(tuned.read_text())
+    assert "tune" not in written
+    assert written["optim"]["lr"] == best.params["optim.lr"]
+    assert written["train"]["batch_size"] == best.params["train.batch_size"]
+
+    check = CliRunner().invoke(cli, ["recipes", "check", str(tuned)])
+    assert check.exit_code == 0 and check.output.strip().endswith(": ok"), check.output
+    trained = CliRunner().invoke(cli, ["run", str(tuned), "--set", "train.epochs=1", "--quiet"])
+    assert trained.exit_code == 0, trained.output
+    assert "Run finished after 1 epochs." in trained.output
+    assert (tmp_path / "runs" / "search_tuned" / "1" / "best.pt").is_file()
+
+
+def test_missing_optuna_is_one_line(tmp_path, make_recipe):
+    recipe = make_recipe("noopt", extra=TUNE)
+    code = ("import sys; sys.modules['optuna'] = None; sys.argv = ['tk'] + sys.argv[1:]; "
+            "from toolkit.cli import main; main()")
+    proc = subprocess.run([sys.executable, "-c", code, "tune", str(recipe), "--trials", "1"], cwd=tmp_path,
+                          env=tk_env(), capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1
+    assert proc.stderr.strip() == ("Error: tk tune needs Optuna, which is not installed; install it with: "
+                                   "pip install 'tk[tune]'.")
