@@ -15,8 +15,8 @@ from toolkit.export import ExportError, Predictor
 
 PROVIDERS = {
     "cpu": ("CPUExecutionProvider", ""),
-    "cuda": ("CUDAExecutionProvider", "no CUDA execution provider in this onnxruntime (needs onnxruntime-gpu)"),
-    "coreml": ("CoreMLExecutionProvider", "needs macOS (CoreML execution provider)"),
+    "cuda": ("CUDAExecutionProvider", "no CUDA execution provider in this onnxruntime"),
+    "coreml": ("CoreMLExecutionProvider", "needs macOS"),
 }
 """tk device name → (ONNX Runtime execution provider, why it may be missing)."""
 

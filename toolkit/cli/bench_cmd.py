@@ -48,7 +48,10 @@ def bench(targets: tuple[Path, ...], batch_text: str | None, iters: int | None, 
     report = bench_run(list(targets) if len(targets) > 1 else (targets[0] if targets else None),
                        batches=_batches(batch_text), iters=iters, warmup=warmup, runtimes=runtimes or None,
                        threads=threads, log=lambda line: click.echo(line, err=True))
-    Console(soft_wrap=False, width=max(160, Console().width)).print(report_table(report))
+    console = Console(soft_wrap=False)
+    if not console.is_terminal:  # a pipe or file: keep whole rows rather than 80 columns
+        console = Console(soft_wrap=False, width=220)
+    console.print(report_table(report))
     unavailable = [r for r in report["rows"] if r.get("status") == "unavailable" and "macOS" in str(r.get("reason"))]
     if unavailable:
         click.echo(f"{len(unavailable)} row(s) need macOS (Core ML): run `tk bench` on a Mac to fill them.")

@@ -31,7 +31,10 @@ def compare(runs: tuple[Path, ...], md_path: Path | None, png_path: Path | None)
         table.add_column(name, justify="left" if name in {"run", "backbone", "split", "fastest"} else "right")
     for row in cells:
         table.add_row(*row)
-    Console(soft_wrap=False, width=max(160, Console().width)).print(table)
+    console = Console(soft_wrap=False)
+    if not console.is_terminal:
+        console = Console(soft_wrap=False, width=220)
+    console.print(table)
     if any(r.get("fastest_ms") is None for r in rows):
         click.echo("Latency is shown for benched runs only: run `tk bench RUN_DIR` to add it.")
     if md_path is not None:

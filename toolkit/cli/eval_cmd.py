@@ -89,7 +89,7 @@ def eval_(target: Path | None, split: str | None, run_dir: Path | None, device: 
                   f"/{len(data)}), macro-F1 {result.metrics['macro_f1']:.4f}")
     if json_path is not None:
         payload = {"model": str(model), "runtime": predictor.runtime, "device": predictor.device, "split": data.split,
-                   "run": str(source.run_dir), **result.metrics}
+                   "run": str(source.run_dir.resolve()) if source.run_dir else None, **result.metrics}
         data_bytes = (json.dumps(payload, indent=2) + "\n").encode("utf-8")
         json_path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write(json_path, lambda fh: fh.write(data_bytes))

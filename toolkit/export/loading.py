@@ -63,6 +63,8 @@ def model_path(target: str | Path) -> Path:
     from .source import resolve_source
 
     path = Path(target)
+    if not path.exists():
+        raise TkError(f"{path}: no such model file or run folder.")
     if is_model_file(path):
         return path
     return resolve_source(path).checkpoint

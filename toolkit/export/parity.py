@@ -37,7 +37,8 @@ def labelled_images(source: ModelSource, split: str, image_size: int, resize: st
     if failed:
         path, reason = failed[0]
         more = f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""
-        raise TkError(f"{path}: {split} image of the run cannot be read: {reason}{more}; "
+        kind = {"val": "validation", "train": "training"}.get(split, split)
+        raise TkError(f"{path}: {kind} image of the run cannot be read: {reason}{more}; "
                       f"the run's split.json points at files that changed.")
     return images, [label for _, label in samples], [p for p, _ in samples]
 
