@@ -53,17 +53,23 @@ def list_timm_models(pattern: str = "*", pretrained: bool = False) -> list[str]:
     return names
 
 
+def _pretrained_cfg(arch: str):
+    import timm
+
+    try:
+        return timm.models.get_pretrained_cfg(arch)
+    except RuntimeError:  # timm: "Invalid pretrained tag"
+        return None
+
+
 def _check_tag(arch: str) -> None:
     """An ``arch.tag`` whose tag timm does not know is a recipe error listing the real tags."""
     import timm
 
     if "." not in arch:
         return
-    try:
-        if timm.models.get_pretrained_cfg(arch) is not None:
-            return
-    except RuntimeError:  # timm: "Invalid pretrained tag"
-        pass
+    if _pretrained_cfg(arch) is not None:
+        return
     tags = [n.split(".", 1)[1] for n in timm.list_pretrained(f"{_base(arch)}.*")]
     known = f" Its tags: {', '.join(tags[:12])}{' …' if len(tags) > 12 else ''}." if tags else " It has no tagged weights."
     raise RecipeError(f"model.backbone: timm has no weights tagged '{arch.split('.', 1)[1]}' for '{_base(arch)}'.{known}")
@@ -103,6 +109,7 @@ def _check_params(pretrained_path: str, drop_rate: float, drop_path_rate: float,
 def create_backbone(
     name: str,
     num_classes: int,
+    image_size: int = 0,
     pretrained: bool = False,
     pretrained_path: str = "",
     drop_rate: float = 0.0,
@@ -137,6 +144,9 @@ def create_backbone(
         raise RecipeError(f"model.backbone: timm has no architecture '{arch}'; list them with `tk models`.")
     _check_tag(arch)
     kwargs = {"num_classes": 0, "drop_rate": float(drop_rate)}
+    cfg = _pretrained_cfg(arch)
+    if image_size and cfg is not None and getattr(cfg, "fixed_input_size", False):
+        kwargs["img_size"] = int(image_size)  # ViT-style models: build (and resample weights) for data.image_size
     if drop_path_rate:
         kwargs["drop_path_rate"] = float(drop_path_rate)
     if pretrained and not pretrained_path:
@@ -144,11 +154,14 @@ def create_backbone(
     else:
         try:
             body = timm.create_model(arch, pretrained=False, **kwargs)
-        except TypeError as exc:  # e.g. drop_path_rate on an architecture without stochastic depth
-            raise RecipeError(f"model: timm's '{arch}' rejected a parameter: {exc}.") from None
+        except (TypeError, ValueError, AssertionError) as exc:  # e.g. drop_path_rate without stochastic depth,
+            # or a window/patch size that data.image_size does not divide
+            raise RecipeError(f"model.backbone: timm's '{arch}' cannot be built with these settings "
+                              f"(data.image_size = {image_size}): {exc}.") from None
         if pretrained_path:
             load_local_weights(body, pretrained_path, arch)
-    features = int(body.num_features)
+    # Pooled width the head sees: after timm's own pre-logits layers (MobileNetV3's conv_head) when it has any.
+    features = int(getattr(body, "head_hidden_size", None) or body.num_features)
     head_module = build_head(features, num_classes, head, list(head_hidden), float(head_dropout),
                              bool(head_batch_norm), head_activation)
     return TimmNet(body, head_module, freeze=fraction, unfreeze_at_epoch=unfreeze_at_epoch)

@@ -100,7 +100,7 @@ class TimmNet(nn.Module):
         self.head = head
         # norm_stats() and exporters read timm's convention from the backbone module.
         self.pretrained_cfg = dict(getattr(body, "pretrained_cfg", None) or {})
-        self.num_features = int(getattr(body, "num_features", 0) or 0)
+        self.num_features = int(getattr(body, "head_hidden_size", None) or getattr(body, "num_features", 0) or 0)
         self.freeze_fraction = float(freeze)
         self.unfreeze_at_epoch = int(unfreeze_at_epoch)
         self._frozen_modules: list[nn.Module] = []

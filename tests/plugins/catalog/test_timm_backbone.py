@@ -194,3 +194,24 @@ def test_tk_models_lists_with_wildcards(tk_cli):
 def test_tk_models_without_match_says_so(tk_cli):
     result = tk_cli("models", "zzznotamodel*")
     assert result.exit_code == 1 and "No backbones match 'zzznotamodel*'" in result.output
+
+
+FAST_ARCHS = {"test_vit", "test_convnext", "test_efficientnet", "test_maxvit", "mobilenetv3_small_050"}
+
+
+def _tiny_timm_models() -> list:
+    """timm's tiny test models of every family, plus a model with pre-logits layers; a few run in the
+    fast suite, the rest with `make test-slow`."""
+    import timm
+
+    names = timm.list_models("test_*") + ["mobilenetv3_small_050"]
+    return [pytest.param(n, marks=() if n in FAST_ARCHS else pytest.mark.slow) for n in names]
+
+
+@pytest.mark.parametrize("arch", _tiny_timm_models())
+def test_any_timm_architecture_gets_a_working_mlp_head(plugins, arch):
+    """Every family (CNN, ViT with fixed input size, hybrids, MobileNetV3's conv_head) at 64 px."""
+    model = build_model(load_recipe(text=f'[data]\nimage_size = 64\n[model]\nbackbone = "{arch}"\n'
+                                         f'head = "mlp"\nhead_hidden = [16]\nfreeze = 0.5\n'), plugins, 3).eval()
+    assert model(torch.rand(2, 3, 64, 64)).shape == (2, 3)
+    assert model.backbone.head[0].in_features == model.backbone.num_features
