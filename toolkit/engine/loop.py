@@ -84,6 +84,8 @@ def train_epoch(parts: StepParts, batches: Any, order: list[int], batch_size: in
     parts.forward_model.train()
     step_scheduler = parts.scheduler is not None and getattr(parts.scheduler, "tk_interval", "epoch") == "step"
     chunks = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+    if len(chunks) > 1 and len(chunks[-1]) == 1:  # batch norm cannot train on one image: join the previous batch
+        chunks[-2] = chunks[-2] + chunks.pop()
     loss_sum, correct, seen, micro = 0.0, 0, 0, 0
     started = time.perf_counter()
     parts.optimizer.zero_grad(set_to_none=True)

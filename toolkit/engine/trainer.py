@@ -236,6 +236,8 @@ class Trainer:
             stats = train_epoch(self.parts, self.train_batches, order, self.batch_size, index + 1, on_batch)
         loss_sum, correct, seen = self.env.all_reduce_sum([stats["loss_sum"], stats["correct"], stats["seen"]],
                                                           self.device)
+        if batches > 1 and len(order) % self.batch_size == 1:
+            batches -= 1  # train_epoch joins a last single image to the batch before it
         metrics: dict[str, Any] = {"epoch": index + 1, "train_loss": loss_sum / max(seen, 1),
                                    "train_accuracy": correct / max(seen, 1)}
         metrics.update(self.validate(self.compiled, "val"))
