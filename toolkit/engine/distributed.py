@@ -10,7 +10,8 @@ is the same code, not a special case:
 * `shard(order, rank, world)` cuts a sampler's epoch order into equal per-rank slices (padded
   by repeating the start), so every sampler plugin works data-parallel without extra code.
 * `all_reduce_sum` and `gather_lists` combine per-rank metrics; `broadcast_object` hands rank
-  0's decisions (the run folder) to the others.
+  0's decisions (the run folder) to the others; `broadcast_buffers` gives every process rank 0's
+  batch-norm statistics before validation, so all of them evaluate the model rank 0 saves.
 
 Only rank 0 writes files or emits event hooks; the trainer asks `env.is_main`.
 """
@@ -111,6 +112,20 @@ class DistEnv:
         box = [obj]
         dist.broadcast_object_list(box, src=0)
         return box[0]
+
+    def broadcast_buffers(self, module: Any) -> None:
+        """Copy rank 0's buffers (batch-norm running statistics) into every process's ``module``.
+
+        DDP keeps parameters equal, but each process updates its running statistics with its
+        own last batch; without this, each would validate a slightly different model than the
+        ``best.pt`` rank 0 saves, and the reduced metrics would describe no model at all.
+        """
+        if not self.distributed:
+            return
+        import torch.distributed as dist
+
+        for buffer in module.buffers():
+            dist.broadcast(buffer.data, src=0)
 
     def any_flag(self, flag: bool, device: Any) -> bool:
         """True on every process when any process passes True (e.g. a stop request)."""

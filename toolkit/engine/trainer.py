@@ -64,7 +64,7 @@ class Trainer:
         if env.distributed and t["sync_bn"]:
             import torch
 
-            model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
+                model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
         self.model, self.compiled = prepare_model(model, device, channels_last=t["channels_last"], compile=t["compile"])
         self.ema = ModelEma(self.model, t["ema_decay"]) if t["ema"] else None
         self.parts = StepParts(self.model, self._wrap(), self.comps.loss_fn, self.comps.optimizer, self.comps.scheduler,
