@@ -62,7 +62,11 @@ class Trainer:
                                       class_counts=data.train_counts(), device=device, world_size=env.world_size)
         model = self.comps.model
         if env.distributed and t["sync_bn"]:
-            import torch
+            if device.type == "cpu":  # PyTorch's DDP refuses SyncBatchNorm on CPU (gloo) modules
+                console.warn("train.sync_bn is ignored on the CPU: PyTorch's SyncBatchNorm needs GPUs; each process "
+                             "normalises with its own batch statistics (running statistics follow rank 0).")
+            else:
+                import torch
 
                 model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
         self.model, self.compiled = prepare_model(model, device, channels_last=t["channels_last"], compile=t["compile"])
@@ -232,12 +236,15 @@ class Trainer:
         started = time.perf_counter()
         lr = float(self.comps.optimizer.param_groups[0]["lr"])  # the rate the epoch starts with
         batches = -(-len(order) // self.batch_size)
+        if batches > 1 and len(order) % self.batch_size == 1:
+            batches -= 1  # train_epoch joins a last single image to the batch before it
         with self.console.epoch_bar(index + 1, self.epochs, batches, self.batch_size) as on_batch:
             stats = train_epoch(self.parts, self.train_batches, order, self.batch_size, index + 1, on_batch)
         loss_sum, correct, seen = self.env.all_reduce_sum([stats["loss_sum"], stats["correct"], stats["seen"]],
                                                           self.device)
-        if batches > 1 and len(order) % self.batch_size == 1:
-            batches -= 1  # train_epoch joins a last single image to the batch before it
+        self.env.broadcast_buffers(self.model)  # validate (and save) one model: rank 0's
+        if self.ema is not None:
+            self.env.broadcast_buffers(self.ema.module)
         metrics: dict[str, Any] = {"epoch": index + 1, "train_loss": loss_sum / max(seen, 1),
                                    "train_accuracy": correct / max(seen, 1)}
         metrics.update(self.validate(self.compiled, "val"))
