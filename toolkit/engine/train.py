@@ -119,6 +119,12 @@ def run_recipe(recipe: Any, *, out: Path | None = None, resume: Path | None = No
         with _sigterm_as_interrupt():
             return _run(recipe, plugins, env, console, device, precision, (run_dir, numbered), start, notes,
                         resolved_sections(recipe, plugins), recipe_arg, describe_device(device))
+    except RuntimeError as exc:
+        if env.distributed and not env.is_main:  # usually a collective broken by another process's failure
+            first = (str(exc).strip().splitlines() or [""])[0][:200]
+            raise TkError(f"Process rank {env.rank} stopped: {type(exc).__name__}: {first} (usually because "
+                          f"another process of the run failed; see its message).") from exc
+        raise
     finally:
         env.shutdown()
 
