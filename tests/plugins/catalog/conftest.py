@@ -124,7 +124,7 @@ def one_step(plugins, dataset):
         lr_before = [g["lr"] for g in optimizer.param_groups]
         if scheduler is not None:
             if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
-                scheduler.step(float(loss))
+                scheduler.step(float(loss.detach()))
             else:
                 scheduler.step()
         changed = sum(not torch.equal(before[n], p) for n, p in model.named_parameters() if n in before)

@@ -140,3 +140,13 @@ def test_distill_timm_teacher_from_local_weights(plugins, tmp_path):
     with pytest.raises(RecipeError, match="do not fit 'test_resnet' with 5 classes"):
         _loss(plugins, "distill", k=5, counts=[1] * 5, teacher="test_resnet",
               teacher_pretrained_path=str(tmp_path / "teacher.safetensors"))
+
+
+def test_distill_teacher_sees_its_own_input_size(plugins, teacher_checkpoint, dataset):
+    """A 32 px teacher teaching a 48 px student gets the batch resized to 32 px."""
+    _, labels, names = dataset
+    loss = _loss(plugins, "distill", names=names, teacher=str(teacher_checkpoint))
+    seen = []
+    loss.teacher.net.register_forward_hook(lambda module, args, out: seen.append(tuple(args[0].shape)))
+    loss(torch.randn(2, 3), torch.tensor([0, 1]), torch.rand(2, 3, 48, 48))
+    assert seen == [(2, 3, 32, 32)]

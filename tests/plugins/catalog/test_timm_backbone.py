@@ -215,3 +215,20 @@ def test_any_timm_architecture_gets_a_working_mlp_head(plugins, arch):
                                          f'head = "mlp"\nhead_hidden = [16]\nfreeze = 0.5\n'), plugins, 3).eval()
     assert model(torch.rand(2, 3, 64, 64)).shape == (2, 3)
     assert model.backbone.head[0].in_features == model.backbone.num_features
+
+
+def test_tk_models_lists_plain_backbone_entries_too():
+    """A third-party backbone without ``list_models`` is listed under its own name."""
+    from toolkit import hookimpl
+    from toolkit.cli.models_cmd import collect_models
+    from toolkit.plugins import load_plugins
+
+    class ThirdParty:
+        @hookimpl
+        def tk_register_backbones(self, register):
+            register("tiny_mlp_net", lambda num_classes: None)
+
+    loaded = load_plugins(extra=[("third", ThirdParty())])
+    assert ("tiny_mlp_net", "tiny_mlp_net") in collect_models(loaded, "tiny_*", False)
+    assert ("tiny_vit_5m_224", "timm") in collect_models(loaded, "tiny_*", False)
+    assert all(entry == "timm" for _, entry in collect_models(loaded, "tiny_*", True))
