@@ -40,7 +40,6 @@ There are two families:
   callbacks are built on them. An exception raised in an event hook stops the run with an error
   naming the plugin (a ``KeyboardInterrupt`` is treated like Ctrl-C: the run is interrupted and
   resumable).
-
 """
 
 from __future__ import annotations
@@ -210,7 +209,8 @@ def tk_run_start(run: Any) -> None:
     """The run folder exists and training is about to begin (or resume).
 
     ``run.epoch`` is the first epoch to train (0-based; > 0 when resuming). ``run.dir`` already
-    holds ``recipe.toml``, ``split.json`` and a ``last.pt``.
+    holds ``recipe.toml`` and ``split.json``; it comes before any ``tk_checkpoint_saved`` of
+    the run (a new run writes its first ``last.pt``, of the untrained model, right after).
 
     Added in 0.1.
     """
