@@ -30,7 +30,7 @@ def cosine(optimizer, epochs: int, steps_per_epoch: int, warmup_epochs: float = 
     """Linear warm-up over warmup_epochs, then cosine decay to min_lr_ratio × lr, per optimiser step."""
     import torch
 
-    warmup_epochs = _number("warmup_epochs", warmup_epochs, 0.0, float(epochs))
+    warmup_epochs = _number("warmup_epochs", warmup_epochs, 0.0)  # longer than the run: it only warms up
     min_lr_ratio = _number("min_lr_ratio", min_lr_ratio, 0.0, 1.0)
     total = max(1, epochs * steps_per_epoch)
     warm = int(warmup_epochs * steps_per_epoch)

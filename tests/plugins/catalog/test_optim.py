@@ -119,7 +119,7 @@ def test_schedules_keep_layer_decay_ratios(plugins, model):
     ("optimizers", "adam", {"layer_decay": 2.0}, "optim.layer_decay"),
     ("schedulers", "plateau", {"factor": 1.5}, "schedule.factor"),
     ("schedulers", "plateau", {"mode": "up"}, "schedule.mode"),
-    ("schedulers", "cosine", {"warmup_epochs": 50}, "schedule.warmup_epochs"),
+    ("schedulers", "cosine", {"warmup_epochs": -1}, "schedule.warmup_epochs"),
     ("schedulers", "step", {"step_size": 0}, "schedule.step_size"),
     ("schedulers", "onecycle", {"pct_start": 0}, "schedule.pct_start"),
 ])
