@@ -22,37 +22,30 @@ def _gray(x):
 
 
 def rgb_to_hsv(x):
+    """RGB → HSV on a batch (N×3×H×W, values 0–1); hue in [0, 1)."""
     import torch
 
     r, g, b = x.unbind(1)
-    maxc, _ = x.max(1)
-    minc, _ = x.min(1)
-    v = maxc
+    maxc, which = x.max(1)  # ties resolve to the first channel: red, then green, as colorsys does
+    minc = x.amin(1)
     delta = maxc - minc
-    s = torch.where(maxc > 0, delta / maxc.clamp_min(1e-8), torch.zeros_like(maxc))
+    s = delta / maxc.clamp_min(1e-8)  # 0 where maxc is 0, since delta is 0 there too
     safe = delta.clamp_min(1e-8)
-    rc, gc, bc = (maxc - r) / safe, (maxc - g) / safe, (maxc - b) / safe
-    h = torch.where(maxc == r, bc - gc, torch.where(maxc == g, 2.0 + rc - bc, 4.0 + gc - rc))
-    h = torch.where(delta > 0, (h / 6.0) % 1.0, torch.zeros_like(h))
-    return torch.stack((h, s, v), 1)
+    h = torch.where(which == 0, (g - b) / safe, torch.where(which == 1, 2.0 + (b - r) / safe, 4.0 + (r - g) / safe))
+    h = ((h / 6.0) % 1.0) * (delta > 0)
+    return torch.stack((h, s, maxc), 1)
 
 
 def hsv_to_rgb(x):
+    """HSV → RGB on a batch: ``c = v - v·s·clamp(min(k, 4 - k), 0, 1)`` with ``k = (n + 6h) mod 6``
+    and n = 5, 3, 1 for R, G, B — the closed form of the six-sector rule, a few element-wise
+    operations instead of six stacked candidates (the colour jitter's main cost on a CPU)."""
     import torch
 
-    h, s, v = x.unbind(1)
-    i = torch.floor(h * 6.0)
-    f = h * 6.0 - i
-    i = i.to(torch.int64) % 6
-    p, q, t = v * (1 - s), v * (1 - s * f), v * (1 - s * (1 - f))
-    choices = [
-        torch.stack((v, t, p), 1), torch.stack((q, v, p), 1), torch.stack((p, v, t), 1),
-        torch.stack((p, q, v), 1), torch.stack((t, p, v), 1), torch.stack((v, p, q), 1),
-    ]
-    out = torch.zeros_like(x)
-    for k, c in enumerate(choices):
-        out = torch.where((i == k).unsqueeze(1), c, out)
-    return out
+    h, s, v = x[:, 0:1], x[:, 1:2], x[:, 2:3]
+    n = torch.tensor([5.0, 3.0, 1.0], device=x.device, dtype=x.dtype).view(1, 3, 1, 1)
+    k = (n + h * 6.0) % 6.0
+    return v - v * s * torch.minimum(k, 4.0 - k).clamp(0.0, 1.0)
 
 
 def color_jitter(brightness: float = 0.1, contrast: float = 0.1, saturation: float = 0.1, hue: float = 0.05,
