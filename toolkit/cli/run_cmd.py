@@ -25,8 +25,15 @@ EXIT_INTERRUPTED = 130
 @click.option("--dry-run", is_flag=True,
               help="Build everything, run one batch forward and backward, print shapes, loss, memory and time "
                    "estimates; write no run folder.")
+@click.option("--nproc", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Data-parallel: training processes on this machine (one per GPU; gloo on CPU), "
+                   "started through torchrun.")
+@click.option("--nnodes", default="1", show_default=True, metavar="N|MIN:MAX",
+              help="Machines taking part (give the same command on each, with --rdzv-endpoint).")
+@click.option("--rdzv-endpoint", metavar="HOST:PORT", help="Rendezvous of a multi-machine run (torchrun's).")
+@click.option("--rdzv-id", metavar="ID", help="Job id shared by the machines of one run (default: tk).")
 def run(recipe: str, overrides: tuple[str, ...], out: Path | None, resume: Path | None, fresh: bool, quiet: bool,
-        dry_run: bool) -> None:
+        dry_run: bool, nproc: int, nnodes: str, rdzv_endpoint: str | None, rdzv_id: str | None) -> None:
     """Train RECIPE (a .toml file or a bundled name such as `quickstart`).
 
     \b
@@ -34,6 +41,8 @@ def run(recipe: str, overrides: tuple[str, ...], out: Path | None, resume: Path 
     metrics.json, curves.png, confusion_matrix.png, report.html (and bad_images.txt).
     A run whose latest try is unfinished is not restarted silently: pass --resume or --fresh.
     Ctrl-C saves last.pt and exits with status 130; resume with --resume RUN_FOLDER.
+    --nproc N trains data-parallel in N processes (torchrun); `torchrun ... -m toolkit.cli run`
+    works as well, on one machine or several.
     """
     from ..errors import TkError
     from ..recipe import find_recipe, load_recipe
@@ -43,6 +52,15 @@ def run(recipe: str, overrides: tuple[str, ...], out: Path | None, resume: Path 
     if dry_run and resume is not None:
         raise click.UsageError("--dry-run checks a new run; it cannot be combined with --resume.")
     loaded = load_recipe(find_recipe(recipe), overrides)
+    if nproc > 1 or nnodes != "1" or rdzv_endpoint:
+        if dry_run:
+            raise click.UsageError("--dry-run checks one process; drop --nproc/--nnodes.")
+        from ..launch import forward_args, launch, precheck
+
+        precheck(loaded, out=out, resume=resume, fresh=fresh, recipe_arg=recipe)
+        launch(forward_args(click.get_current_context()), nproc=nproc, nnodes=nnodes, rdzv_endpoint=rdzv_endpoint,
+               rdzv_id=rdzv_id, echo=click.echo)
+        return
     try:
         if dry_run:
             _dry_run(loaded)
