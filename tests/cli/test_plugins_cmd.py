@@ -34,7 +34,7 @@ def test_plugins_table_and_kind_verbose(tk_cli):
 
 def test_disabled_plugins_are_shown_as_disabled():
     out = tk("plugins", env={"TK_DISABLE_PLUGINS": "samplers", "COLUMNS": "200"}).stdout
-    assert "samplers (disabled)" in out and "random" not in out
+    assert "samplers (disabled)" in out and "samplers: random" not in out
 
 
 def test_version_and_fast_help_without_torch():
