@@ -2,9 +2,10 @@
 
 Every epoch's numeric metrics become scalars at step ``epoch`` under their tk names
 (``train_loss``, ``val_accuracy``, ``lr`` …), so ``tensorboard --logdir runs`` compares runs
-side by side. The resolved recipe is written once as text. A resumed run passes its first
-epoch as ``purge_step``: TensorBoard then drops any steps the interrupted run logged after its
-last checkpoint, and the curves show each epoch once.
+side by side. The resolved recipe is written once as text. Every run passes its first epoch as
+``purge_step``: TensorBoard then drops any steps an interrupted run logged after its last
+checkpoint (or, for a run started ``--fresh`` in the same folder, the replaced run's), and the
+curves show each epoch once.
 """
 
 from __future__ import annotations
@@ -30,7 +31,9 @@ class TensorBoardLogger:
         from torch.utils.tensorboard import SummaryWriter
 
         first_epoch = int(getattr(run, "epoch", 0) or 0)
-        self.writer = SummaryWriter(log_dir=str(self.log_dir), purge_step=first_epoch if first_epoch > 0 else None)
+        # purge_step: TensorBoard drops steps >= it from earlier files in this folder, i.e. what an
+        # interrupted run logged past its checkpoint, or a whole earlier run replaced by --fresh.
+        self.writer = SummaryWriter(log_dir=str(self.log_dir), purge_step=first_epoch)
         if first_epoch == 0 and self.recipe is not None:
             from toolkit.recipe import dumps_toml
 

@@ -39,7 +39,7 @@ def test_tensorboard_events_load_with_tensorboards_reader(tmp_path, make_recipe,
     assert "recipe/text_summary" in events.Tags()["tensors"]  # the resolved recipe, as text
 
 
-def test_resumed_run_continues_the_same_tensorboard_curve(tmp_path, make_recipe, monkeypatch):
+def test_resumed_run_continues_the_same_tensorboard_curve_and_fresh_replaces_it(tmp_path, make_recipe, monkeypatch):
     pytest.importorskip("tensorboard")
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
@@ -53,6 +53,14 @@ def test_resumed_run_continues_the_same_tensorboard_curve(tmp_path, make_recipe,
     events = EventAccumulator(str(run_dir / "tensorboard"))
     events.Reload()
     assert [e.step for e in events.Scalars("val_accuracy")] == [0, 1]
+
+    # A run started --fresh in the same folder replaces the old curves instead of mixing with them.
+    result = CliRunner().invoke(cli, ["run", str(recipe), "--quiet", "--out", str(run_dir), "--fresh"])
+    assert result.exit_code == 0, result.output
+    events = EventAccumulator(str(run_dir / "tensorboard"))
+    events.Reload()
+    history = json.loads((run_dir / "history.jsonl").read_text().splitlines()[0])
+    assert [(e.step, round(e.value, 5)) for e in events.Scalars("val_loss")] == [(0, round(history["val_loss"], 5))]
 
 
 def test_missing_mlflow_is_one_line_naming_the_extra(tmp_path, make_recipe, monkeypatch):
