@@ -125,7 +125,8 @@ def create_backbone(
     """Any timm model by name (model.backbone = 'resnet18'), with a linear or MLP head and freezing.
 
     pretrained: timm hub weights (Hugging Face cache; HF_HUB_OFFLINE honoured).
-    pretrained_path: local .safetensors/.pth/.bin weights of this architecture (or a tk best.pt).
+    pretrained_path: local .safetensors/.pth/.bin weights of this architecture, or a tk best.pt
+    (relative to the working directory).
     drop_rate / drop_path_rate: timm's dropout before the head / stochastic depth.
     head: 'linear' or 'mlp'; head_hidden: MLP widths (e.g. [512, 128]); head_dropout: after each
     hidden layer (before the linear head); head_batch_norm: BatchNorm1d in the MLP.

@@ -232,3 +232,14 @@ def test_tk_models_lists_plain_backbone_entries_too():
     assert ("tiny_mlp_net", "tiny_mlp_net") in collect_models(loaded, "tiny_*", False)
     assert ("tiny_vit_5m_224", "timm") in collect_models(loaded, "tiny_*", False)
     assert all(entry == "timm" for _, entry in collect_models(loaded, "tiny_*", True))
+
+
+def test_pretrained_path_accepts_a_tk_checkpoint(plugins, teacher_checkpoint):
+    """A run's best.pt starts another run of the same architecture (its head is replaced)."""
+    from toolkit.engine.checkpoint import load_checkpoint
+
+    saved = load_checkpoint(teacher_checkpoint)["model"]
+    model = _model(plugins, f'backbone = "test_resnet"\npretrained_path = "{teacher_checkpoint}"\n', k=5)
+    body = model.backbone.body.state_dict()
+    assert all(torch.equal(v, saved[f"backbone.body.{k}"]) for k, v in body.items())
+    assert model.backbone.head[-1].out_features == 5
