@@ -16,51 +16,44 @@ from toolkit.cli import cli
 from .conftest import tk_env
 
 
-def test_tensorboard_events_load_with_tensorboards_reader(tmp_path, make_recipe, monkeypatch):
+def test_tensorboard_events_load_with_tensorboards_reader_across_resume_and_fresh(tmp_path, make_recipe,
+                                                                                   monkeypatch):
     pytest.importorskip("tensorboard")
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+    def scalars(tag: str) -> list[tuple[int, float]]:
+        events = EventAccumulator(str(run_dir / "tensorboard"))
+        events.Reload()
+        return [(e.step, round(e.value, 5)) for e in events.Scalars(tag)]
+
+    def history(key: str) -> list[tuple[int, float]]:
+        rows = [json.loads(line) for line in (run_dir / "history.jsonl").read_text().splitlines() if line]
+        return [(row["epoch"] - 1, round(row[key], 5)) for row in rows]
+
     monkeypatch.chdir(tmp_path)
-    recipe = make_recipe("tb", epochs=2, extra='loggers = ["tensorboard"]')
+    recipe = make_recipe("tb", epochs=1, extra='loggers = ["tensorboard"]')
     result = CliRunner().invoke(cli, ["run", str(recipe), "--quiet"])
     assert result.exit_code == 0, result.output
-    log_dir = tmp_path / "runs" / "tb" / "1" / "tensorboard"
-    assert list(log_dir.glob("events.out.tfevents.*"))
-
-    events = EventAccumulator(str(log_dir))
+    run_dir = tmp_path / "runs" / "tb" / "1"
+    assert list((run_dir / "tensorboard").glob("events.out.tfevents.*"))
+    events = EventAccumulator(str(run_dir / "tensorboard"))
     events.Reload()
-    tags = events.Tags()["scalars"]
     for tag in ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr"):
-        assert tag in tags
-    val = events.Scalars("val_accuracy")
-    assert [e.step for e in val] == [0, 1]
-    history = [line for line in (tmp_path / "runs" / "tb" / "1" / "history.jsonl").read_text().splitlines() if line]
-    assert [round(e.value, 5) for e in val] == [round(json.loads(h)["val_accuracy"], 5) for h in history]
+        assert tag in events.Tags()["scalars"]
     assert "recipe/text_summary" in events.Tags()["tensors"]  # the resolved recipe, as text
+    assert scalars("val_accuracy") == history("val_accuracy")
 
-
-def test_resumed_run_continues_the_same_tensorboard_curve_and_fresh_replaces_it(tmp_path, make_recipe, monkeypatch):
-    pytest.importorskip("tensorboard")
-    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-
-    monkeypatch.chdir(tmp_path)
-    recipe = make_recipe("tbr", epochs=1, extra='loggers = ["tensorboard"]')
-    assert CliRunner().invoke(cli, ["run", str(recipe), "--quiet"]).exit_code == 0
-    run_dir = tmp_path / "runs" / "tbr" / "1"
+    # --resume continues the same curves: each epoch once, with the values of history.jsonl.
     result = CliRunner().invoke(cli, ["run", str(recipe), "--quiet", "--resume", str(run_dir),
                                       "--set", "train.epochs=2"])
     assert result.exit_code == 0, result.output
-    events = EventAccumulator(str(run_dir / "tensorboard"))
-    events.Reload()
-    assert [e.step for e in events.Scalars("val_accuracy")] == [0, 1]
+    assert [step for step, _ in scalars("val_loss")] == [0, 1]
+    assert scalars("val_loss") == history("val_loss")
 
     # A run started --fresh in the same folder replaces the old curves instead of mixing with them.
     result = CliRunner().invoke(cli, ["run", str(recipe), "--quiet", "--out", str(run_dir), "--fresh"])
     assert result.exit_code == 0, result.output
-    events = EventAccumulator(str(run_dir / "tensorboard"))
-    events.Reload()
-    history = json.loads((run_dir / "history.jsonl").read_text().splitlines()[0])
-    assert [(e.step, round(e.value, 5)) for e in events.Scalars("val_loss")] == [(0, round(history["val_loss"], 5))]
+    assert scalars("val_loss") == history("val_loss") and len(history("val_loss")) == 1
 
 
 def test_missing_mlflow_is_one_line_naming_the_extra(tmp_path, make_recipe, monkeypatch):
