@@ -35,6 +35,8 @@ def _tune(tmp_path, make_recipe, table: str, *args: str):
         ('pruner = "sometimes"\n"optim.lr" = [0.1]', "tune.pruner: must be one of median, hyperband, none"),
         ('direction = "up"\n"optim.lr" = [0.1]', "tune.direction: must be 'maximize' or 'minimize', not 'up'"),
         ('metric = "val_accuracy"', "[tune]: nothing to search"),
+        ('metric = "val_acc"\n"optim.lr" = [0.1]', "tune.metric: unknown metric 'val_acc'; choose one of val_loss, "
+                                                  "val_accuracy, val_macro_f1, train_loss, train_accuracy."),
         ('trials = 3\n"optim.lr" = [0.1]', "tune.trials: unknown setting; settings are metric, direction"),
     ],
 )

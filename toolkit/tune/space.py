@@ -34,7 +34,7 @@ __all__ = ["Param", "TuneSpec", "parse_tune", "SETTINGS", "PRUNERS", "SAMPLERS",
 PRUNERS = ("median", "hyperband", "none")
 SAMPLERS = ("tpe", "random")
 SETTINGS: dict[str, str] = {
-    "metric": "metric to optimise, as tk_epoch_end reports it (default: train.best_metric)",
+    "metric": "validation or training metric to optimise, e.g. val_accuracy (default: train.best_metric)",
     "direction": "'maximize' or 'minimize' (default: minimize when the metric is a loss)",
     "pruner": "stop unpromising trials early: " + ", ".join(PRUNERS) + " (default: median)",
     "sampler": "how trials pick values: " + ", ".join(SAMPLERS) + " (default: tpe)",
@@ -205,8 +205,12 @@ def parse_tune(recipe: Any, check: Callable[[str, Any], None] | None = None) -> 
         else:
             raise fail(key, f"unknown setting; settings are {', '.join(SETTINGS)}.")
     metric = settings.get("metric", recipe["train"]["best_metric"])
-    if not isinstance(metric, str) or not metric:
-        raise fail("metric", f"must be a metric name such as 'val_accuracy', not {metric!r}.")
+    from ..engine.components import KNOWN_METRICS
+
+    allowed = [*KNOWN_METRICS, *([f"ema_{m}" for m in KNOWN_METRICS if m.startswith("val_")]
+                                 if recipe["train"]["ema"] else [])]
+    if metric not in allowed:
+        raise fail("metric", f"unknown metric {metric!r}; choose one of {', '.join(allowed)}.")
     direction = settings.get("direction", "minimize" if "loss" in metric else "maximize")
     if direction not in ("maximize", "minimize"):
         raise fail("direction", f"must be 'maximize' or 'minimize', not {direction!r}.")
