@@ -134,17 +134,20 @@ def precheck(recipe: Any, *, out: Any = None, resume: Any = None, fresh: bool = 
 
 
 def launch(tk_args: list[str], *, nproc: int, nnodes: str = "1", rdzv_endpoint: str | None = None,
-           rdzv_id: str | None = None, echo=print) -> None:
+           rdzv_id: str | None = None, echo=print, check=None) -> None:
     """Run ``tk run <tk_args>`` in ``nproc`` processes (per machine); return when all have finished.
 
     A failed worker becomes a `TkError` naming its rank and exit status (its own messages were
     already printed); Ctrl-C stops every worker (the engine marks the run interrupted) and
-    exits with status 130, as `tk run` does.
+    exits with status 130, as `tk run` does. ``check()`` (e.g. `precheck`) runs after the launch
+    options are validated and before any worker starts.
     """
     if under_launcher():
         raise TkError("--nproc/--nnodes are for starting a distributed run; this process is already a worker of one "
                       "(started by torchrun). Drop them, or start tk run without torchrun.")
     args = torchrun_args(tk_args, nproc=nproc, nnodes=nnodes, rdzv_endpoint=rdzv_endpoint, rdzv_id=rdzv_id)
+    if check is not None:
+        check()
     import torch.distributed.run as torchrun
     from torch.distributed.elastic.multiprocessing.api import SignalException
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError

@@ -57,9 +57,9 @@ def run(recipe: str, overrides: tuple[str, ...], out: Path | None, resume: Path 
             raise click.UsageError("--dry-run checks one process; drop --nproc/--nnodes.")
         from ..launch import forward_args, launch, precheck
 
-        precheck(loaded, out=out, resume=resume, fresh=fresh, recipe_arg=recipe)
         launch(forward_args(click.get_current_context()), nproc=nproc, nnodes=nnodes, rdzv_endpoint=rdzv_endpoint,
-               rdzv_id=rdzv_id, echo=click.echo)
+               rdzv_id=rdzv_id, echo=click.echo,
+               check=lambda: precheck(loaded, out=out, resume=resume, fresh=fresh, recipe_arg=recipe))
         return
     try:
         if dry_run:
