@@ -118,7 +118,7 @@ def _file_candidate(label: str, path: Path, plugins: Any, threads: int | None, p
         return exporter.load(path, device=device, **({"threads": threads} if accepts_threads else {}))
 
     plan = (lambda device: exporter.compute_plan(path, device)) if hasattr(exporter, "compute_plan") else None
-    return Candidate(label, name, path, precision or "fp32", exporter.devices(), load, plan, path_size(path), note)
+    return Candidate(label, name, path, precision, exporter.devices(), load, plan, path_size(path), note)
 
 
 def _run_exports(source: ModelSource) -> list[tuple[str, Path, str, str]]:
@@ -130,9 +130,9 @@ def _run_exports(source: ModelSource) -> list[tuple[str, Path, str, str]]:
         manifest = read_manifest(manifest_path)
         parity = manifest.get("parity") or {}
         note = "parity FAILED at export" if parity.get("passed") is False else ""
-        precision = manifest.get("compute_precision") or ("int8" if manifest.get("compression") == "int8" else "fp32")
+        precision = manifest.get("compute_precision") or "fp32"
         if manifest.get("compression") not in (None, "none"):
-            precision = f"{precision}+{manifest['compression']}"
+            precision = f"{precision}+{manifest['compression']}"  # e.g. fp16+palettize4
         found.append((manifest["format"], manifest_path.parent / manifest["file"], precision, note))
         if manifest.get("int8"):
             found.append((manifest["format"], manifest_path.parent / manifest["int8"]["file"], "int8", ""))
@@ -212,7 +212,7 @@ def _bench_row(cand: Candidate, device: str, settings: BenchSettings, data_for: 
     predictor = cand.load(device)
     row["load_s"] = round(time.perf_counter() - started, 4)
     row["runtime"] = predictor.runtime
-    row["precision"] = getattr(predictor, "precision", None) or cand.precision
+    row["precision"] = cand.precision or getattr(predictor, "precision", None) or "fp32"
     try:
         data = data_for(predictor)
         x1 = _inputs(data, predictor.image_size, 1)
@@ -315,7 +315,7 @@ def _bench_target(source: ModelSource | None, candidates: list[Candidate], place
             if wanted and cand.format not in wanted:
                 continue
             for device, ok, why in cand.devices:
-                base = {"model": cand.model, "format": cand.format, "device": device, "precision": cand.precision,
+                base = {"model": cand.model, "format": cand.format, "device": device, "precision": cand.precision or "-",
                         "file": str(cand.path), "size_mb": round(cand.size_bytes / 1e6, 3)}
                 if not ok:
                     rows.append({**base, "runtime": _runtime_name(cand.format), "status": "unavailable", "reason": why})

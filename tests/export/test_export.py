@@ -94,3 +94,16 @@ def test_uint8_input_option(workdir):
     m = json.loads((workdir / "u8/onnx/manifest.json").read_text())
     assert m["input"]["dtype"] == "uint8" and m["options"]["onnx_uint8"] is True
     assert m["parity"]["passed"] and m["parity"]["max_prob_diff"] <= 1e-4
+
+
+def test_checkpoint_outside_a_run_is_checked_on_random_images(in_shared, tmp_path):
+    lone = tmp_path / "lone.pt"
+    lone.write_bytes((in_shared / "runs/tiny/1/best.pt").read_bytes())
+    result = run_cli("export", lone, "--onnx", "--out", tmp_path / "o")
+    assert result.exit_code == 0, result.output
+    assert "16/16 random images (no split.json next to the checkpoint)" in result.output
+    m = json.loads((tmp_path / "o/onnx/manifest.json").read_text())
+    assert m["parity"]["passed"] and "accuracy" not in m and m["source"]["run"] is None
+    result = run_cli("export", lone, "--onnx", "--int8", "--out", tmp_path / "q")
+    assert result.exit_code == 1
+    assert "int8 quantisation needs training images to calibrate on" in result.output

@@ -19,7 +19,7 @@ def _batches(text: str | None) -> list[int] | None:
     return values
 
 
-@click.command()
+@click.command(short_help="Latency, throughput, size and accuracy per runtime.")
 @click.argument("targets", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--batch", "batch_text", metavar="1,8,32", help="Batch sizes [recipe's bench.batches].")
 @click.option("--iters", type=click.IntRange(1), default=None, help="Timed calls at batch 1 [bench.iters].")

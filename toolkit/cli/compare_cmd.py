@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 
-@click.command()
+@click.command(short_help="Runs side by side: accuracy, F1, size, time, latency.")
 @click.argument("runs", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--md", "md_path", type=click.Path(path_type=Path), help="Also write the table as Markdown here.")
 @click.option("--png", "png_path", type=click.Path(path_type=Path),

@@ -48,7 +48,7 @@ def confusion_table(metrics: dict):
     return table
 
 
-@click.command(name="eval")
+@click.command(name="eval", short_help="Classification report and confusion matrix, any model format.")
 @click.argument("target", required=False, type=click.Path(path_type=Path))
 @click.option("--split", type=click.Choice(["val", "test"]), default=None,
               help="Split to evaluate on [test when the run has one, else val].")

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 
-@click.command()
+@click.command(short_help="Export a run's model to ONNX / Core ML, checked against PyTorch.")
 @click.argument("target", required=False, type=click.Path(path_type=Path))
 @click.option("--onnx", "want_onnx", is_flag=True, help="Export ONNX (same as --format onnx).")
 @click.option("--coreml", "want_coreml", is_flag=True, help="Export Core ML (same as --format coreml).")

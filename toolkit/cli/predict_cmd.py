@@ -32,7 +32,7 @@ def _csv_text(rows: list[dict[str, str]]) -> str:
     return buffer.getvalue()
 
 
-@click.command()
+@click.command(short_help="Classify images with a checkpoint, .onnx or .mlpackage.")
 @click.argument("model", type=click.Path(path_type=Path))
 @click.argument("images", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--out", type=click.Path(path_type=Path), help="Write the predictions to this CSV file.")

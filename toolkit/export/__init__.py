@@ -43,7 +43,8 @@ parameters, only the ``name`` context) returns an object with:
 
 ``load(path, *, device=None) -> Predictor``
     A `Predictor` for a written model. ``device`` is one of ``devices()`` (``None``: the
-    default). Raise `ExportError` with the reason when it cannot run here.
+    default). Raise `ExportError` with the reason when it cannot run here. A ``threads``
+    keyword, when accepted, fixes the CPU thread count (`tk bench --threads`).
 
 ``devices() -> list[tuple[str, bool, str]]``
     The runtime settings `tk bench` makes rows for: ``(device, usable here, why not)`` —

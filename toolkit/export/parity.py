@@ -20,7 +20,7 @@ from .source import ModelSource
 if TYPE_CHECKING:
     import numpy as np
 
-__all__ = ["check_images", "calibration_images", "compare", "labelled_images"]
+__all__ = ["check_images", "calibration_images", "calibration_split", "compare", "labelled_images"]
 
 RANDOM_IMAGES = 16
 
@@ -56,17 +56,23 @@ def check_images(source: ModelSource, image_size: int, resize: str) -> tuple[np.
     return images, None, "random images (no split.json next to the checkpoint)"
 
 
-def calibration_images(source: ModelSource, image_size: int, resize: str, count: int = 64) -> np.ndarray:
-    """Up to ``count`` training images (a fixed random choice), else validation ones, for int8 calibration."""
+def calibration_split(source: ModelSource) -> str:
+    """The split int8 calibration draws from (training, else validation), or a `TkError` when there is none."""
     for split in ("train", "val"):
-        samples = source.samples(split)
-        if samples:
-            chosen = random.Random(0).sample(samples, min(count, len(samples)))
-            images, _ = load_inputs([p for p, _ in chosen], image_size, resize)
-            if len(images):
-                return images
+        if source.samples(split):
+            return split
     raise TkError(f"{source.checkpoint}: int8 quantisation needs training images to calibrate on, and this "
                   f"checkpoint has no split.json beside it; export it from its run folder.")
+
+
+def calibration_images(source: ModelSource, image_size: int, resize: str, count: int = 64) -> np.ndarray:
+    """Up to ``count`` images of the `calibration_split` (a fixed random choice), decoded for the model."""
+    samples = source.samples(calibration_split(source))
+    chosen = random.Random(0).sample(samples, min(count, len(samples)))
+    images, _ = load_inputs([p for p, _ in chosen], image_size, resize)
+    if not len(images):
+        raise TkError(f"{source.checkpoint}: none of the {len(chosen)} calibration images could be read.")
+    return images
 
 
 def compare(reference: np.ndarray, candidate: np.ndarray, source: str) -> Parity:

@@ -16,7 +16,7 @@ from typing import Any, Callable, Iterable
 
 from .loading import get_exporter
 from .manifest import MANIFEST_NAME, model_metadata, path_size, preprocessing, tool_versions, write_manifest
-from .parity import calibration_images, check_images, compare
+from .parity import calibration_images, calibration_split, check_images, compare
 from .protocol import ExportError, ExportResult, Parity, Tolerance
 from .source import RUNS_ROOT, ModelSource, resolve_source
 from .torch_predictor import TorchPredictor
@@ -72,6 +72,8 @@ def export_run(target: str | Path | None = None, formats: Iterable[str] | None =
         if not ok:
             raise ExportError(f"Exporter '{name}' cannot export on this machine: {why}.")
         exporters[name] = exporter
+    if options.get("int8"):
+        calibration_split(source)  # no images to calibrate on: say so before any work
     out_root = Path(out) if out is not None else Path(export_cfg.get("out") or "exports") / source.label
 
     model, ckpt = source.load_model(plugins)
@@ -176,7 +178,8 @@ def _quantize(exporter: Any, written: Path, source: ModelSource, reference: Torc
     section: dict[str, Any] = {
         "file": q_path.name, "size_bytes": size, "size_mb": round(size / 1e6, 3),
         "fp32_size_bytes": manifest["size_bytes"], "size_ratio": round(size / max(1, manifest["size_bytes"]), 4),
-        "calibration_images": len(calibration), "calibration_source": "training split" if source.samples("train") else "validation split",
+        "calibration_images": len(calibration),
+        "calibration_source": {"train": "training split", "val": "validation split"}[calibration_split(source)],
         "agreement_with_fp32": vs_float.agreement, "max_prob_diff_vs_fp32": vs_float.max_prob_diff,
         "agreement_with_pytorch": vs_torch.agreement, "images": vs_float.images, "split": what,
     }
