@@ -91,3 +91,30 @@ def test_missing_optuna_is_one_line(tmp_path, make_recipe):
     assert proc.returncode == 1
     assert proc.stderr.strip() == ("Error: tk tune needs Optuna, which is not installed; install it with: "
                                    "pip install 'tk[tune]'.")
+
+
+def test_summary_reads_a_database_storage_and_skips_importance_with_one_trial(tmp_path, make_recipe, monkeypatch):
+    """A study in a database (sqlite here; PostgreSQL is the same code path, an RDB URL)."""
+    import optuna
+
+    monkeypatch.chdir(tmp_path)
+    recipe = make_recipe("db", extra=TUNE)
+    url = f"sqlite:///{tmp_path / 'studies.db'}"
+    study = optuna.create_study(storage=url, study_name="db", direction="maximize")
+    study.set_user_attr("tk_overrides", ["train.epochs=1"])
+    study.set_user_attr("tk_metric", "val_accuracy")
+    trial = study.ask({"optim.lr": optuna.distributions.FloatDistribution(1e-4, 5e-2, log=True),
+                       "train.batch_size": optuna.distributions.CategoricalDistribution([3, 6])})
+    study.tell(trial, 0.75)
+
+    result = CliRunner().invoke(cli, ["tune", str(recipe), "--summary", "--storage", url])
+    assert result.exit_code == 0, result.output
+    assert "study 'db' (maximize val_accuracy): 1 finished, 0 pruned, 0 failed, 0 running" in result.output
+    assert "note: parameter importance needs at least 2 finished trials with different values; skipped." \
+        in result.output
+    folder = tmp_path / "runs" / "db" / "tune-db"
+    assert (folder / "history.png").is_file() and not (folder / "importance.png").exists()
+    written = tomllib.loads((folder / "db_tuned.toml").read_text())
+    assert written["train"]["epochs"] == 1  # the study's own --set comes back
+    assert written["optim"]["lr"] == trial.params["optim.lr"]
+    assert written["data"]["root"] == str(tmp_path / "images")
