@@ -68,6 +68,23 @@ def atomic_write(path: Path, write) -> None:
         pass
 
 
+def remove_stale_temp_files(folder: Path) -> list[Path]:
+    """Delete the temp files `atomic_write` left in ``folder`` when a process was killed mid-write.
+
+    A kill (SIGKILL, power loss) inside a write leaves ``.<name>.<random>.tmp`` beside the
+    untouched target; the run that resumes in that folder removes them, so repeated kills do
+    not pile up checkpoint-sized litter. Only call this for a folder no other process writes to.
+    """
+    removed = []
+    for tmp in Path(folder).glob(".*.tmp"):
+        try:
+            tmp.unlink()
+            removed.append(tmp)
+        except OSError:
+            pass
+    return removed
+
+
 def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> Path:
     """Write ``payload`` (plus the format marker) atomically; a failed write is a `TkError`."""
     import torch

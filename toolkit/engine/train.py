@@ -132,12 +132,26 @@ def run_recipe(recipe: Any, *, out: Path | None = None, resume: Path | None = No
 def _check_resumable(ckpt: dict[str, Any], recipe: Any, path: Path) -> None:
     done, epochs, status = int(ckpt["epoch"]), int(recipe["train"]["epochs"]), ckpt.get("status")
     planned = int(ckpt["recipe"]["train"]["epochs"])
+    if epochs <= planned and _trained_but_unreported(ckpt, path):
+        return  # resuming writes only the final last.pt and the report
     if status in ("finished", "stopped") and epochs <= planned:
         raise TkError(f"--resume {path}: that run is already {status} ({done} of {planned} epochs); to train it "
                       f"longer, raise the epochs, e.g. --set train.epochs={max(done, planned) + 10}.")
     if done >= epochs:
         raise TkError(f"--resume {path}: the run has already trained {done} epochs and train.epochs is {epochs}; "
                       f"raise it, e.g. --set train.epochs={done + 10}.")
+
+
+def _trained_but_unreported(ckpt: dict[str, Any], path: Path) -> bool:
+    """Every epoch ran (or early stopping ended the run) but report.html, written last, is missing.
+
+    Such a run was killed during its final save or its report; refusing to resume it would
+    leave it without metrics, plots and report for good, so resuming finishes those instead.
+    """
+    planned = int(ckpt["recipe"]["train"]["epochs"])
+    stopped = bool((ckpt.get("early_stopping") or {}).get("stopped"))
+    trained = ckpt.get("status") in ("finished", "stopped") or int(ckpt["epoch"]) >= planned or stopped
+    return trained and not (path.parent / "report.html").is_file()
 
 
 def _choose_run_dir(recipe: Any, out: Path | None, fresh: bool, recipe_arg: str, env: Any) -> tuple[Path, bool]:
@@ -165,7 +179,7 @@ def _run(recipe: Any, plugins: Any, env: Any, console: Any, device: Any, precisi
          start: dict[str, Any] | None, notes: list[str], resolved: dict[str, Any], recipe_arg: str,
          device_text: str) -> RunResult:
     from ..recipe import dumps_toml
-    from .checkpoint import atomic_write
+    from .checkpoint import atomic_write, remove_stale_temp_files
     from .data_pipeline import prepare_data
     from .finalize import final_metrics, write_bad_images
     from .run import RunInfo, new_run_dir
@@ -186,6 +200,8 @@ def _run(recipe: Any, plugins: Any, env: Any, console: Any, device: Any, precisi
     run_dir = Path(env.broadcast_object(str(run_dir)))
     if env.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
+        if resuming:
+            remove_stale_temp_files(run_dir)
         if not resuming:
             header = f"# Resolved recipe of this run (every value used). Repeat it: tk run {run_dir}/recipe.toml\n"
             text = header + dumps_toml(resolved)

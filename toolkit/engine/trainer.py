@@ -115,7 +115,8 @@ class Trainer:
         self.history = list(ckpt.get("history") or [])
         self.epoch = int(ckpt["epoch"])
         self.parts.global_step = int(ckpt.get("global_step", 0))
-        if self.epoch < self.epochs:
+        planned = int(((ckpt.get("recipe") or {}).get("train") or {}).get("epochs", self.epochs))
+        if self.epoch < self.epochs and self.epochs > planned:  # more epochs asked for: a fresh patience window
             self.stopper.allow_more()
         restore_rng(ckpt["rng"])
 
@@ -186,8 +187,10 @@ class Trainer:
             self.save("last", "running", {})
         self.write_history()
         status = "finished"
+        if self.stopper.stopped:  # early stopping had ended this run before a kill cut off its final save
+            self.run.stop_reason, status = self.stopper.reason(), "stopped"
         try:
-            while self.epoch < self.epochs:
+            while status == "finished" and self.epoch < self.epochs:
                 self.train_one()
                 reason = self.stopper.reason() if self.stopper.stopped else self.run.stop_reason
                 if self.env.any_flag(reason is not None, self.device):
