@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
@@ -37,8 +38,13 @@ def tune(recipe: str, trials: int | None, storage: str | None, study_name: str |
         raise click.UsageError("give --trials N (trials this process runs), or --summary.")
     from ..tune import run_trials
 
-    study, outcomes = run_trials(path, list(overrides), trials=trials, storage=storage, study_name=study_name,
-                                 quiet=not progress, echo=click.echo)
+    try:
+        study, outcomes = run_trials(path, list(overrides), trials=trials, storage=storage, study_name=study_name,
+                                     quiet=not progress, echo=click.echo)
+    except KeyboardInterrupt:
+        click.echo("Interrupted: the running trial is recorded as failed; run tk tune again to add trials to "
+                   "the study.", err=True)
+        sys.exit(130)
     finished = [o for o in outcomes if o.state == "finished"]
     pruned = len(outcomes) - len(finished)
     total = len(study.get_trials(deepcopy=False))

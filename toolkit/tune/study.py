@@ -34,7 +34,7 @@ def import_optuna():
         import optuna
     except ImportError:
         raise TkError("tk tune needs Optuna, which is not installed; install it with: pip install 'tk[tune]'.") from None
-    optuna.logging.set_verbosity(optuna.logging.WARNING)  # tk prints its own line per trial
+    optuna.logging.set_verbosity(optuna.logging.ERROR)  # tk prints its own lines per trial and its errors
     return optuna
 
 
@@ -181,6 +181,8 @@ def run_trials(recipe_path: Path, overrides: list[str], *, trials: int, storage:
         callback = PruningCallback(trial, spec.metric)
         result = run_recipe(trial_recipe, out=run_dir, quiet=quiet, extra_plugins=[("tk_tune_pruning", callback)])
         trial.set_user_attr("status", result.status)
+        if result.status == "interrupted":  # Ctrl-C: Optuna records the trial as failed and stops
+            raise KeyboardInterrupt
         final = result.metrics.get(spec.metric) if isinstance(result.metrics, dict) else None
         candidates = [v for v in callback.values if math.isfinite(v)]
         if callback.pruned_at is not None:
