@@ -93,3 +93,11 @@ def test_loss_metric_defaults_to_minimize(make_recipe):
 
     path = make_recipe("loss", extra='\n[tune]\nmetric = "val_loss"\n"optim.lr" = [0.1, 0.01]\n')
     assert parse_tune(load_recipe(path)).direction == "minimize"
+
+
+def test_study_name_must_be_a_folder_name(tmp_path, make_recipe):
+    _, result = _tune(tmp_path, make_recipe, '"optim.lr" = [0.1, 0.01]', "--study", "../up")
+    assert result.exit_code == 1
+    assert result.output.strip() == ("Error: --study '../up': use letters, digits, '_', '-' and '.' only "
+                                     "(it names a folder).")
+    assert not (tmp_path / "j.journal").exists()

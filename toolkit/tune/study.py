@@ -16,6 +16,7 @@ process runs, as in Optuna's ``optimize(n_trials=N)``.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -40,6 +41,8 @@ def import_optuna():
 
 def tune_folder(recipe: Any, study_name: str) -> Path:
     """Where the trials of a study and its summary live."""
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.\-]*", study_name):
+        raise TkError(f"--study {study_name!r}: use letters, digits, '_', '-' and '.' only (it names a folder).")
     return Path(recipe["train"]["out"]) / recipe.name / f"tune-{study_name}"
 
 
@@ -164,11 +167,11 @@ def run_trials(recipe_path: Path, overrides: list[str], *, trials: int, storage:
     recipe, _, spec = load_tune_recipe(recipe_path, overrides)
     from ..engine.train import run_recipe
     name = study_name or recipe.name
+    folder = tune_folder(recipe, name)
     study = open_study(open_storage(storage, recipe), name, spec)
     study.set_user_attr("tk_recipe", str(Path(recipe_path).resolve()))
     study.set_user_attr("tk_overrides", list(overrides))
     study.set_user_attr("tk_metric", spec.metric)
-    folder = tune_folder(recipe, name)
     outcomes: list[TrialOutcome] = []
 
     def objective(trial: Any) -> float:
