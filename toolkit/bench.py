@@ -94,14 +94,14 @@ def _machine(threads: int | None) -> dict[str, Any]:
 
 
 # -- what to bench ---------------------------------------------------------------------------
-def _torch_candidate(source: ModelSource, plugins: Any) -> Candidate:
+def _torch_candidate(source: ModelSource) -> Candidate:
     from .export.torch_predictor import TorchPredictor, torch_devices
 
     info = source.model_info
     size = int(info.get("params", 0)) * 4
 
     def load(device: str) -> Any:
-        model, ckpt = source.load_model(plugins)
+        model, ckpt = source.load_model()
         return TorchPredictor(model, ckpt, device)
 
     return Candidate(source.label, "pytorch", source.checkpoint, "fp32", torch_devices(), load, size_bytes=size)
@@ -159,7 +159,7 @@ def _candidates(target: Any, plugins: Any, threads: int | None) -> tuple[ModelSo
         label = source.label if source else path.stem
         return source, [_file_candidate(label, path, plugins, threads)], placeholders
     source = resolve_source(target)
-    candidates = [_torch_candidate(source, plugins)]
+    candidates = [_torch_candidate(source)]
     exported = _run_exports(source)
     for fmt, file, precision, note in exported:
         if file.exists():

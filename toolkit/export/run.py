@@ -18,23 +18,12 @@ from .loading import get_exporter
 from .manifest import MANIFEST_NAME, model_metadata, path_size, preprocessing, tool_versions, write_manifest
 from .parity import calibration_images, calibration_split, check_images, compare
 from .protocol import ExportError, ExportResult, Parity, Tolerance
-from .source import RUNS_ROOT, ModelSource, resolve_source
+from .source import RUNS_ROOT, ModelSource, plugins_for_checkpoint, resolve_source
 from .torch_predictor import TorchPredictor
 
 __all__ = ["export_run", "plugins_for_checkpoint"]
 
 Log = Callable[[str], None]
-
-
-def plugins_for_checkpoint(ckpt: dict[str, Any]) -> Any:
-    """The plugins a checkpoint's recipe asked for (entry points + its ``[plugins]`` modules)."""
-    from ..plugins import load_plugins
-
-    recipe = ckpt.get("recipe") or {}
-    section = recipe.get("plugins") or {}
-    recipe_path = ckpt.get("recipe_path")
-    base = Path(recipe_path).parent if recipe_path else None
-    return load_plugins(section.get("modules", []), base_dir=base, disable=section.get("disable", []))
 
 
 def _unique(names: Iterable[str]) -> list[str]:

@@ -17,7 +17,7 @@ from typing import Any
 
 from ..errors import TkError
 
-__all__ = ["ModelSource", "RUNS_ROOT", "latest_run", "resolve_source", "is_run_dir", "run_label"]
+__all__ = ["ModelSource", "RUNS_ROOT", "latest_run", "resolve_source", "is_run_dir", "run_label", "plugins_for_checkpoint"]
 
 RUNS_ROOT = Path("runs")
 """Where runs live by default (``train.out``), relative to the working directory."""
@@ -61,6 +61,17 @@ def run_label(run_dir: Path) -> str:
     return name
 
 
+def plugins_for_checkpoint(ckpt: dict[str, Any]) -> Any:
+    """The plugins a checkpoint's recipe asked for (entry points + its ``[plugins]`` modules)."""
+    from ..plugins import load_plugins
+
+    recipe = ckpt.get("recipe") or {}
+    section = recipe.get("plugins") or {}
+    recipe_path = ckpt.get("recipe_path")
+    base = Path(recipe_path).parent if recipe_path else None
+    return load_plugins(section.get("modules", []), base_dir=base, disable=section.get("disable", []))
+
+
 def _safe_stem(text: str) -> str:
     stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("._-")
     return stem or "model"
@@ -99,10 +110,11 @@ class ModelSource:
         return self._ckpt
 
     def load_model(self, plugins: Any | None = None):
-        """The trained `Classifier` (eval mode, CPU) and the checkpoint dict."""
+        """The trained `Classifier` (eval mode, CPU) and the checkpoint dict, built with ``plugins``
+        (default: the ones its recipe asked for)."""
         from ..engine.checkpoint import load_model
 
-        model, ckpt = load_model(self.checkpoint, plugins)
+        model, ckpt = load_model(self.checkpoint, plugins or plugins_for_checkpoint(self.ckpt))
         self._ckpt = ckpt
         return model, ckpt
 

@@ -49,11 +49,11 @@ class TorchPredictor(Predictor):
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, device: str = "cpu") -> "TorchPredictor":
-        from ..engine.checkpoint import load_model
+        from .source import ModelSource
 
         if device not in {d for d, ok, _ in torch_devices() if ok}:
             raise ExportError(f"PyTorch device '{device}' is not available on this machine.")
-        model, ckpt = load_model(path)
+        model, ckpt = ModelSource(checkpoint=Path(path)).load_model()
         return cls(model, ckpt, device)
 
     def predict(self, images: np.ndarray) -> np.ndarray:
