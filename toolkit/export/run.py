@@ -52,8 +52,6 @@ def export_run(target: str | Path | None = None, formats: Iterable[str] | None =
     plugins = plugins or plugins_for_checkpoint(ckpt)
     export_cfg = (ckpt.get("recipe") or {}).get("export") or {}
     names = _unique(formats or export_cfg.get("formats") or ["onnx"])
-    if not names:
-        raise ExportError("No export format given: pass --onnx, --coreml or --format NAME.")
     exporters = {}
     for name in names:
         exporter = get_exporter(name, plugins)
