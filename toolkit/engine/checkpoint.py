@@ -29,6 +29,23 @@ class CheckpointError(TkError):
     """A file that is not a readable tk checkpoint."""
 
 
+class WriteError(TkError, OSError):
+    """A write that failed (disk full, read-only folder, permission); the previous file is unchanged.
+
+    Both an `OSError` (``errno``, ``strerror`` and ``filename`` are the original's, so callers
+    may still word it their way) and a `TkError` (so, left alone, it reaches the user as one
+    line naming the file instead of a traceback).
+    """
+
+    def __init__(self, path: Path, exc: OSError):
+        reason = exc.strerror or str(exc)
+        super().__init__(exc.errno, reason, str(path))
+        self.message = f"Could not write {path}: {reason}. The previous file is unchanged."
+
+    def __str__(self) -> str:
+        return self.message
+
+
 @functools.cache
 def _umask() -> int:
     """The process umask (read once: reading it means setting it, which is not thread-safe)."""
@@ -41,10 +58,14 @@ def atomic_write(path: Path, write) -> None:
     """Call ``write(file_object)`` on a temp file next to ``path``, fsync, then rename over ``path``.
 
     If anything fails (disk full, permission, a kill) the previous ``path`` is left as it was
-    and the temp file is removed; the error propagates as an `OSError` for the caller to word.
+    and the temp file is removed; a failing write raises `WriteError` (an `OSError` naming
+    ``path`` that the CLI prints as one line).
     """
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise WriteError(path, exc) from exc
     try:
         os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; a run's files should read like any other
         with os.fdopen(fd, "wb") as fh:
@@ -52,11 +73,13 @@ def atomic_write(path: Path, write) -> None:
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         try:
             os.unlink(tmp)
         except FileNotFoundError:
             pass
+        if isinstance(exc, OSError) and not isinstance(exc, TkError):
+            raise WriteError(path, exc) from exc
         raise
     try:  # make the rename itself durable
         dir_fd = os.open(path.parent, os.O_RDONLY)
