@@ -20,3 +20,57 @@ from .draw import CLASSES, draw_screen
 from .generate import REFERENCE_COUNTS, generate_dataset
 
 __all__ = ["CLASSES", "REFERENCE_COUNTS", "draw_screen", "generate_dataset"]
+
+
+# -- the `screens` dataset source (`[data] source = "screens"`), registered for tk ------------
+from toolkit import RecipeError, hookimpl  # noqa: E402  (light: no torch)
+
+
+def screens(cache_dir=None, root=None, seed: int = 0, per_class: int = 0, counts: dict = {},
+            size: list = [320, 180], reference: bool = False):
+    """Generated screen-state screenshots (7 classes), drawn once into the cache and reused.
+
+    ``per_class`` images of every class, or ``counts`` per class name, or ``reference = true``
+    for the real imbalance (3,152 images); ``size`` is [width, height]. The images go to
+    ``data.root`` when the recipe sets it, else to ``<cache>/screens/<hash of the parameters>``.
+    """
+    import hashlib
+    import json
+    from pathlib import Path
+
+    from toolkit.data import scan_folder
+
+    if counts:
+        unknown = sorted(set(counts) - set(CLASSES))
+        if unknown:
+            raise RecipeError(f"data.counts: unknown class {unknown[0]!r}; the classes are {', '.join(CLASSES)}.")
+        if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in counts.values()):
+            raise RecipeError("data.counts: every count must be a whole number >= 0.")
+        chosen = {c: int(counts.get(c, 0)) for c in CLASSES}
+    elif reference:
+        chosen = dict(REFERENCE_COUNTS)
+    else:
+        n = per_class or 50
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise RecipeError(f"data.per_class: must be a whole number >= 1, not {per_class!r}.")
+        chosen = {c: n for c in CLASSES}
+    if (not isinstance(size, (list, tuple)) or len(size) != 2
+            or not all(isinstance(v, int) and not isinstance(v, bool) and 16 <= v <= 4096 for v in size)):
+        raise RecipeError(f"data.size: must be [width, height] in pixels (16-4096), not {size!r}.")
+    if root is not None:
+        out = Path(root)
+    else:
+        key = json.dumps({"counts": chosen, "size": list(size), "seed": seed}, sort_keys=True)
+        base = Path(cache_dir) if cache_dir is not None else Path.home() / ".cache" / "tk"
+        out = base / "screens" / hashlib.sha1(key.encode()).hexdigest()[:12]
+    try:
+        generate_dataset(out, counts=chosen, size=(size[0], size[1]), seed=seed)
+    except FileExistsError:
+        raise RecipeError(f"data.root: {out} holds other files; the screens source writes its own images there. "
+                          f"Choose an empty folder or leave data.root unset (the cache is used).") from None
+    return scan_folder(out)
+
+
+@hookimpl
+def tk_register_datasets(register):
+    register("screens", screens, description="generated screen-state screenshots (the quickstart data)")

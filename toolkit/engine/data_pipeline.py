@@ -24,7 +24,7 @@ from typing import Any, Callable
 
 from ..errors import DataError
 
-__all__ = ["Part", "PreparedData", "Batches", "cache_root", "prepare_data", "bad_and_ignored"]
+__all__ = ["Part", "PreparedData", "Batches", "cache_root", "data_root", "prepare_data", "bad_and_ignored"]
 
 Progress = Callable[[str, int, int], None]
 
@@ -35,6 +35,18 @@ def cache_root(recipe: Any) -> Path:
     if value:
         return recipe.resolve_path(value)
     return Path(os.environ.get("TK_CACHE_DIR") or Path.home() / ".cache" / "tk").expanduser()
+
+
+def data_root(recipe: Any) -> Path | None:
+    """``data.root`` as a path: relative to the recipe file when written there, relative to the
+    working directory when given with ``--set`` (what a user typing a path on the command
+    line means)."""
+    value = recipe["data"].get("root")
+    if value is None:
+        return None
+    if recipe.where("data", "root") == "--set: ":
+        return Path(value).expanduser().resolve()
+    return recipe.resolve_path(value)
 
 
 @dataclass
@@ -108,7 +120,7 @@ def load_index(recipe: Any, plugins: Any) -> Any:
     data = recipe["data"]
     source = data["source"]
     return plugins.create("datasets", source, recipe.plugin_params("data"), where="data.source",
-                          context={"root": recipe.resolve_path(data.get("root")), "seed": data["seed"],
+                          context={"root": data_root(recipe), "seed": data["seed"],
                                    "cache_dir": cache_root(recipe), "name": source})
 
 

@@ -34,11 +34,14 @@ def resolved_sections(recipe: Any, plugins: Any) -> dict[str, dict[str, Any]]:
     Paths are made absolute because the resolved recipe is written into the run folder and
     must still work from there (``tk run runs/x/3/recipe.toml`` repeats the run).
     """
+    from .data_pipeline import data_root
+
     out = recipe.resolved(plugins)
     data = out["data"]
-    for key in ("root", "cache_dir"):
-        if data.get(key):
-            data[key] = str(recipe.resolve_path(data[key]).resolve())
+    if data.get("root"):
+        data["root"] = str(data_root(recipe).resolve())
+    if data.get("cache_dir"):
+        data["cache_dir"] = str(recipe.resolve_path(data["cache_dir"]).resolve())
     modules = out["plugins"]["modules"]
     out["plugins"]["modules"] = [str(recipe.resolve_path(m).resolve()) if m.endswith(".py") else m for m in modules]
     return out
