@@ -256,8 +256,9 @@ def _print_header(console: Any, recipe: Any, data: Any, run_dir: Path, device_te
         console.warn(f"{len(data.bad_images)} bad image(s) left out (listed in {run_dir / 'bad_images.txt'}):")
         for path, reason in data.bad_images[:20]:
             console.summary(f"  {path}: {reason}")
-    if data.ignored:
-        console.info(f"{len(data.ignored)} other file(s) ignored (not images); `tk data check` lists them.")
+    visible = [p for p, _ in data.ignored if not Path(p).name.startswith(".")]  # .DS_Store & co. are no news
+    if visible:
+        console.info(f"{len(visible)} other file(s) ignored (not images); `tk data check` lists them.")
     for note in data.notes:
         console.info(f"Note: {note}")
 
@@ -275,14 +276,15 @@ def _print_result(console: Any, run: Any, status: str, metrics: dict[str, Any], 
 
 
 def _export_after_train(run_dir: Path, console: Any) -> None:
-    """``export.after_train``: export best.pt and time the exports (`toolkit.export`, `toolkit.bench`)."""
+    """``export.after_train``: export best.pt and time the exports (`toolkit.export`, `toolkit.bench`).
+
+    Both read the run's recipe (``[export]``, ``[bench]``); their lines go to the run's output.
+    """
     try:
-        from ..export import export_run
         from ..bench import bench_run
+        from ..export import export_run
     except ImportError as exc:
         raise TkError(f"export.after_train = true but this tk has no exporter support ({exc}); "
                       f"set export.after_train = false.") from None
-    results = export_run(run_dir)
-    for result in results or []:
-        console.summary(f"Exported: {getattr(result, 'path', result)}")
-    bench_run(run_dir)
+    export_run(run_dir, log=console.summary)
+    bench_run(run_dir, log=console.summary)
