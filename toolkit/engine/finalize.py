@@ -18,11 +18,15 @@ __all__ = ["final_metrics", "write_bad_images"]
 
 
 def write_bad_images(run_dir: Path, bad: list[tuple[str, str]]) -> None:
-    """``bad_images.txt``: one ``path<TAB>reason`` line per image left out."""
+    """``bad_images.txt``: one ``path<TAB>reason`` line per image left out.
+
+    A file name that is not UTF-8 is written as its own bytes (surrogate escapes undone), so
+    the list names the file on disk and writing it cannot fail on such a name.
+    """
     if not bad:
         return
     text = "".join(f"{path}\t{reason}\n" for path, reason in bad)
-    atomic_write(run_dir / "bad_images.txt", lambda fh: fh.write(text.encode("utf-8")))
+    atomic_write(run_dir / "bad_images.txt", lambda fh: fh.write(text.encode("utf-8", "surrogateescape")))
 
 
 def _evaluate_part(trainer: Any, part: Any) -> tuple[dict[str, Any], Any]:
