@@ -30,12 +30,14 @@ def check(folder: str, thorough: bool, as_json: bool) -> None:
     index = scan_folder(folder)
     if thorough:
         kept = []
+        noted = set(index.notes)
         for path, label in index.samples:
             report = inspect_image(path, thorough=True)
             if report.error:
                 index.skipped.append((path, report.error))
             else:
                 kept.append((path, label))
+                index.notes += [(path, n) for n in report.notes if (path, n) not in noted]  # e.g. real transparency
         index.samples = kept
     counts = index.counts()
     bad, ignored = bad_and_ignored(index.skipped)
