@@ -64,8 +64,20 @@ def cli() -> None:
     """
 
 
+def _print_any_file_name() -> None:
+    """Let stdout print file names that are not UTF-8 (as their own bytes) instead of crashing.
+
+    Python hands such names over as surrogate escapes and, outside the C locale, a UTF-8
+    stdout refuses them with UnicodeEncodeError: `tk data check` on a folder unpacked from an
+    old zip would die on the one file it should report. (stderr already escapes them.)
+    """
+    if getattr(sys.stdout, "errors", None) == "strict" and hasattr(sys.stdout, "reconfigure"):
+        sys.stdout.reconfigure(errors="surrogateescape")
+
+
 def main() -> None:
     """Console-script entry point."""
+    _print_any_file_name()
     try:
         cli.main(prog_name="tk")
     except TkError as exc:  # raised outside a command's invoke (e.g. while resolving it)
