@@ -1,0 +1,287 @@
+"""Kill a real `tk run` at a chosen moment, look at what it left, resume it, compare with a clean run.
+
+A `Moment` is a condition polled while the run goes: a line it printed (``epoch 2/6``), a file
+that appeared (``recipe.toml``), or a checkpoint write in progress — `atomic_write` writes to
+``.<name>.<random>.tmp`` beside the target and renames it, so a visible temp file *is* a write
+in progress, and one still there after the kill proves the kill landed inside the write
+(SIGKILL leaves no chance to clean up). Nothing in tk is instrumented for this: the moments are
+found from outside, the way a power cut or the OOM killer finds them.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from toolkit.engine.checkpoint import CheckpointError, load_checkpoint
+
+from .conftest import TK, WALL_CLOCK_KEYS
+
+CHECKPOINTS = ("best.pt", "last.pt")
+
+
+class Watched:
+    """A `tk` subprocess whose output lines and run-folder writes are followed as they happen."""
+
+    def __init__(self, args: list[str], cwd: Path, run_dir: Path, env: dict[str, str]):
+        self.run_dir = run_dir
+        self.started = time.monotonic()
+        self.proc = subprocess.Popen([str(TK), *args], cwd=cwd, env=env, stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, text=True, errors="replace")
+        self.lines: list[tuple[float, str]] = []
+        self.writes: dict[str, list[str]] = {}  # target file -> temp names seen, in order
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.append((time.monotonic(), line.rstrip("\n")))
+
+    @property
+    def output(self) -> str:
+        return "\n".join(line for _, line in self.lines)
+
+    def files(self) -> set[str]:
+        """The run folder's names now; temp files are remembered per target."""
+        try:
+            names = set(os.listdir(self.run_dir))
+        except FileNotFoundError:
+            return set()
+        for name in names:
+            target = temp_target(name)
+            if target is not None:
+                seen = self.writes.setdefault(target, [])
+                if name not in seen:
+                    seen.append(name)
+        return names
+
+    def line_time(self, prefix: str) -> float | None:
+        for when, line in list(self.lines):
+            if line.startswith(prefix):
+                return when
+        return None
+
+    def wait_for(self, moment: Moment, timeout: float = 240) -> bool:
+        """Poll until ``moment`` holds (True) or the process ends first (False)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            names = self.files()
+            if moment.ready(self, names):
+                return True
+            if self.proc.poll() is not None:
+                self._reader.join(timeout=5)
+                return False
+            time.sleep(0.0002)
+        raise TimeoutError(f"moment {moment.name!r} did not come within {timeout}s:\n{self.output}")
+
+    def signal(self, signum: int) -> None:
+        self.proc.send_signal(signum)
+
+    def finish(self, timeout: float = 120) -> int:
+        code = self.proc.wait(timeout=timeout)
+        self._reader.join(timeout=5)
+        return code
+
+
+def temp_target(name: str) -> str | None:
+    """``.last.pt.ab12cd.tmp`` → ``last.pt`` (the naming of `atomic_write`), else None."""
+    if not (name.startswith(".") and name.endswith(".tmp")):
+        return None
+    stem = name[1:-4]
+    target, _, _random = stem.rpartition(".")
+    return target or None
+
+
+@dataclass(frozen=True)
+class Moment:
+    """When to kill: ``ready(watched, names)`` is polled; ``what`` is the sentence for the docs."""
+
+    name: str
+    what: str
+    ready: Callable[[Watched, set[str]], bool]
+
+
+def after_start(seconds: float) -> Callable[[Watched, set[str]], bool]:
+    return lambda w, names: time.monotonic() - w.started >= seconds
+
+
+def file_appears(name: str) -> Callable[[Watched, set[str]], bool]:
+    return lambda w, names: name in names
+
+
+def after_line(prefix: str, delay: float = 0.0) -> Callable[[Watched, set[str]], bool]:
+    def ready(w: Watched, names: set[str]) -> bool:
+        when = w.line_time(prefix)
+        return when is not None and time.monotonic() - when >= delay
+
+    return ready
+
+
+def writing(target: str, nth: int) -> Callable[[Watched, set[str]], bool]:
+    """The ``nth`` (1-based) write of ``target`` — or a later one, if that one was too quick — is under way."""
+
+    def ready(w: Watched, names: set[str]) -> bool:
+        seen = w.writes.get(target, [])
+        return len(seen) >= nth and any(temp_target(n) == target for n in names)
+
+    return ready
+
+
+def just_written(target: str, nth: int) -> Callable[[Watched, set[str]], bool]:
+    """The ``nth`` write of ``target`` has just been renamed into place."""
+
+    def ready(w: Watched, names: set[str]) -> bool:
+        seen = w.writes.get(target, [])
+        return len(seen) >= nth and not any(temp_target(n) == target for n in names)
+
+    return ready
+
+
+@dataclass
+class Aftermath:
+    """What one kill left, and how the resumed run ended."""
+
+    moment: str
+    landed_in_write: list[str] = field(default_factory=list)  # targets whose temp file the kill left behind
+    checkpoints: dict[str, Any] = field(default_factory=dict)  # name -> (epoch, status) or "unreadable: ..."
+    exit_code: int | None = None
+    how_resumed: str = ""
+    resumed_code: int | None = None
+    resumed_output: str = ""
+
+    @property
+    def unreadable(self) -> list[str]:
+        return [name for name, state in self.checkpoints.items() if isinstance(state, str)]
+
+
+def inspect_checkpoints(run_dir: Path) -> dict[str, Any]:
+    """``{"last.pt": (epoch, status), ...}`` for the checkpoints present; a string when unreadable."""
+    found: dict[str, Any] = {}
+    for name in CHECKPOINTS:
+        path = run_dir / name
+        if path.exists():
+            try:
+                ckpt = load_checkpoint(path)
+                found[name] = (int(ckpt["epoch"]), str(ckpt["status"]))
+            except CheckpointError as exc:
+                found[name] = f"unreadable: {exc}"
+    return found
+
+
+def kill_at(moment: Moment, recipe: Path, out: Path, cwd: Path, env: dict[str, str], *,
+            signum: int = signal.SIGKILL, resume: bool = False) -> tuple[Aftermath, Watched]:
+    """Start (or resume) a run into ``out``, send ``signum`` at ``moment``, and inspect the folder."""
+    args = ["run", str(recipe), "--resume", str(out)] if resume else ["run", str(recipe), "--out", str(out)]
+    watched = Watched(args, cwd, out, env)
+    hit = watched.wait_for(moment)
+    if not hit:
+        raise AssertionError(f"the run ended before the moment {moment.name!r}:\n{watched.output}")
+    watched.signal(signum)
+    code = watched.finish()
+    after = Aftermath(moment.name, exit_code=code)
+    after.landed_in_write = sorted({t for n in os.listdir(out) if (t := temp_target(n))}) if out.exists() else []
+    after.checkpoints = inspect_checkpoints(out)
+    return after, watched
+
+
+def resume_to_end(after: Aftermath, recipe: Path, out: Path, cwd: Path, env: dict[str, str]) -> None:
+    """Continue the killed run the way a user would: ``--resume`` when it has a last.pt, else start it again."""
+    if (out / "last.pt").exists():
+        args, after.how_resumed = ["run", str(recipe), "--resume", str(out)], "--resume"
+    else:
+        args, after.how_resumed = ["run", str(recipe), "--out", str(out)], "started again (no last.pt yet)"
+    done = subprocess.run([str(TK), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+    after.resumed_code = done.returncode
+    after.resumed_output = done.stdout + done.stderr
+
+
+# -- comparing a resumed run with the uninterrupted one ------------------------------------------
+def _tensors(obj: Any, prefix: str = "") -> dict[str, Any]:
+    """Every tensor inside nested dicts/lists, by a dotted path."""
+    import torch
+
+    out: dict[str, Any] = {}
+    if isinstance(obj, torch.Tensor):
+        out[prefix] = obj
+    elif isinstance(obj, dict):
+        for key, value in obj.items():
+            out.update(_tensors(value, f"{prefix}.{key}" if prefix else str(key)))
+    elif isinstance(obj, (list, tuple)):
+        for i, value in enumerate(obj):
+            out.update(_tensors(value, f"{prefix}[{i}]"))
+    return out
+
+
+def same(a: Any, b: Any) -> bool:
+    """Deep equality where tensors must be `torch.equal` and wall-clock fields are ignored."""
+    import torch
+
+    if isinstance(a, torch.Tensor) or isinstance(b, torch.Tensor):
+        return isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor) and torch.equal(a, b)
+    if isinstance(a, dict) and isinstance(b, dict):
+        keys = (a.keys() | b.keys()) - WALL_CLOCK_KEYS
+        return all(same(a.get(k), b.get(k)) for k in keys)
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
+    return a == b
+
+
+def history_without_clock(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{k: v for k, v in h.items() if k not in WALL_CLOCK_KEYS} for h in history]
+
+
+def differences(reference: Path, resumed: Path) -> list[str]:
+    """What differs between two finished run folders (empty: the same training result).
+
+    Compared: every tensor of best.pt and last.pt (model, optimiser, EMA, schedule), their
+    epoch, status and history (wall-clock fields aside), history.jsonl, split.json,
+    metrics.json, and which run files exist.
+    """
+    import json
+
+    import torch
+
+    problems: list[str] = []
+    for name in CHECKPOINTS:
+        a, b = load_checkpoint(reference / name), load_checkpoint(resumed / name)
+        for key in ("model", "optimizer", "ema", "scheduler"):
+            ta, tb = _tensors(a.get(key)), _tensors(b.get(key))
+            if ta.keys() != tb.keys():
+                problems.append(f"{name} {key}: different tensors")
+                continue
+            bad = [k for k in ta if not torch.equal(ta[k], tb[k])]
+            if bad:
+                problems.append(f"{name} {key}: {len(bad)} tensors differ (first {bad[0]})")
+        for key in ("epoch", "status", "global_step", "best", "early_stopping", "metrics"):
+            if not same(a.get(key), b.get(key)):
+                problems.append(f"{name} {key} differs")
+        if history_without_clock(a["history"]) != history_without_clock(b["history"]):
+            problems.append(f"{name} history differs")
+    lines = [history_without_clock([json.loads(x)]) for x in (reference / "history.jsonl").read_text().splitlines()]
+    lines_b = [history_without_clock([json.loads(x)]) for x in (resumed / "history.jsonl").read_text().splitlines()]
+    if lines != lines_b:
+        problems.append("history.jsonl differs")
+    for name in ("split.json", "metrics.json"):
+        if json.loads((reference / name).read_text()) != json.loads((resumed / name).read_text()):
+            problems.append(f"{name} differs")
+    missing = sorted(p.name for p in reference.iterdir() if not p.name.startswith(".") and not (resumed / p.name).exists())
+    if missing:
+        problems.append(f"files missing after resume: {', '.join(missing)}")
+    return problems
+
+
+def leftover_temp_files(run_dir: Path) -> list[str]:
+    """Temp files of interrupted writes still in ``run_dir`` (a resumed run removes them)."""
+    return [f"temp file left behind: {p.name}" for p in run_dir.glob(".*.tmp")]
+
+
+def lost_files(reference: Path, resumed: Path) -> list[str]:
+    """Run files the uninterrupted run has and the resumed one lacks."""
+    return sorted(p.name for p in reference.iterdir() if not p.name.startswith(".") and not (resumed / p.name).exists())
