@@ -7,12 +7,12 @@ import subprocess
 import time
 
 from toolkit.engine.checkpoint import load_checkpoint
-from toolkit.testing import make_image_folder
+from toolkit.testing import make_image_folder, run_cli
 
 from .conftest import TK, recipe_file, subprocess_env
 
 
-def test_sigint_saves_last_and_explains_how_to_resume(tmp_path):
+def test_sigint_saves_last_and_explains_how_to_resume(tmp_path, monkeypatch):
     root = make_image_folder(tmp_path / "images", {"a": 40, "b": 40}, size=32)
     recipe = recipe_file(tmp_path / "long.toml", root, epochs=500, batch_size=4)
     proc = subprocess.Popen([str(TK), "run", str(recipe), "--quiet"], cwd=tmp_path, env=subprocess_env(),
@@ -40,14 +40,13 @@ def test_sigint_saves_last_and_explains_how_to_resume(tmp_path):
     assert f"resume with: tk run {recipe} --resume runs/long/1" in output
     assert "Traceback" not in output
 
-    again = subprocess.run([str(TK), "run", str(recipe), "--quiet"], cwd=tmp_path, env=subprocess_env(),
-                           capture_output=True, text=True, timeout=120)
-    assert again.returncode == 1
-    assert "runs/long/1" in again.stderr and "was interrupted" in again.stderr and "--fresh" in again.stderr
+    # The same run folder seen by the next commands (in-process: the subprocess start-up is paid once).
+    monkeypatch.chdir(tmp_path)
+    again = run_cli("run", recipe, "--quiet")
+    assert again.exit_code == 1
+    assert "runs/long/1" in again.output and "was interrupted" in again.output and "--fresh" in again.output
 
-    resumed = subprocess.run([str(TK), "run", str(recipe), "--resume", "runs/long/1", "--quiet",
-                              "--set", f"train.epochs={last['epoch'] + 1}"],
-                             cwd=tmp_path, env=subprocess_env(), capture_output=True, text=True, timeout=120)
-    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
-    assert f"epoch {last['epoch'] + 1}/{last['epoch'] + 1}" in resumed.stdout
+    resumed = run_cli("run", recipe, "--resume", "runs/long/1", "--quiet", "--set", f"train.epochs={last['epoch'] + 1}")
+    assert resumed.exit_code == 0, resumed.output
+    assert f"epoch {last['epoch'] + 1}/{last['epoch'] + 1}" in resumed.output
     assert load_checkpoint(run_dir / "last.pt")["status"] == "finished"
