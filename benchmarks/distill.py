@@ -43,6 +43,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--temperature", type=float, default=4.0)
     p.add_argument("--alpha", type=float, default=0.7)
     p.add_argument("--device", default="auto")
+    p.add_argument("--teacher-checkpoint", type=Path, default=None,
+                   help="reuse this teacher run's best.pt (its run folder holds metrics.json) instead of training one")
     return p.parse_args(argv)
 
 
@@ -99,14 +101,18 @@ def train(args: argparse.Namespace, name: str, text: str) -> dict:
     seconds = time.perf_counter() - started
     if result.status != "finished":
         raise SystemExit(f"{name}: run ended '{result.status}'")
-    metrics = json.loads((result.run_dir / "metrics.json").read_text())
-    test = metrics["test"]
-    row = {"run": name, "run_dir": str(result.run_dir), "seconds": round(seconds, 1),
-           "val_accuracy": metrics["accuracy"], "test_accuracy": test["accuracy"], "test_macro_f1": test["macro_f1"],
-           "test_images": test["num_samples"]}
+    row = scores(name, result.run_dir, seconds)
     print(f"  {name:<24} test acc {row['test_accuracy']:.3f}  macro-F1 {row['test_macro_f1']:.3f}  ({seconds:.0f}s)",
           file=sys.stderr, flush=True)
     return row
+
+
+def scores(name: str, run_dir: Path, seconds: float) -> dict:
+    """The best-epoch validation accuracy and the test scores a run wrote to metrics.json."""
+    metrics = json.loads((Path(run_dir) / "metrics.json").read_text())
+    test = metrics["test"]
+    return {"run": name, "run_dir": str(run_dir), "seconds": round(seconds, 1), "val_accuracy": metrics["accuracy"],
+            "test_accuracy": test["accuracy"], "test_macro_f1": test["macro_f1"], "test_images": test["num_samples"]}
 
 
 def summarise(rows: list[dict], key: str) -> str:
@@ -125,8 +131,11 @@ def main(argv: list[str] | None = None) -> int:
     root = generate_dataset(args.out / "screens", per_class=args.per_class, size=(160, 90), seed=0)
     print(f"dataset: {root} ({7 * args.per_class} screens)", file=sys.stderr)
 
-    teacher = train(args, "teacher", recipe_text(args, root, args.teacher, args.teacher_epochs, 0,
-                                                 '[loss]\nname = "cross_entropy"'))
+    if args.teacher_checkpoint:
+        teacher = scores("teacher", args.teacher_checkpoint.parent, 0.0)
+    else:
+        teacher = train(args, "teacher", recipe_text(args, root, args.teacher, args.teacher_epochs, 0,
+                                                     '[loss]\nname = "cross_entropy"'))
     teacher_ckpt = Path(teacher["run_dir"]) / "best.pt"
     alone, taught = [], []
     for seed in args.seeds:
