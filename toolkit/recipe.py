@@ -304,10 +304,10 @@ def _check_cross(recipe: Recipe) -> None:
     train = recipe["train"]
     if not re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", train["device"]):
         raise recipe.error("train", "device", f"must be auto, cpu, cuda, cuda:N or mps, not {train['device']!r}.")
-    for key in ("out",):
-        value = train[key]
+    for section, key in (("train", "out"), ("export", "out")):  # output folders a stranger's recipe could aim
+        value = recipe[section][key]
         if ".." in Path(value).parts:
-            raise recipe.error("train", key, f"must not climb out with '..' ({value!r}).")
+            raise recipe.error(section, key, f"must not climb out with '..' ({value!r}).")
 
 
 # -- a small TOML writer (tomllib reads only) ----------------------------------------------

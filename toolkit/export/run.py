@@ -61,7 +61,7 @@ def export_run(target: str | Path | None = None, formats: Iterable[str] | None =
         exporters[name] = exporter
     if options.get("int8"):
         calibration_split(source)  # no images to calibrate on: say so before any work
-    out_root = Path(out) if out is not None else Path(export_cfg.get("out") or "exports") / source.label
+    out_root = Path(out) if out is not None else _configured_out(export_cfg, source) / source.label
 
     model, ckpt = source.load_model(plugins)
     reference = TorchPredictor(model, ckpt)
@@ -134,6 +134,20 @@ def export_run(target: str | Path | None = None, formats: Iterable[str] | None =
         raise ExportError("Exported model does not match the trained one: " + "; ".join(failures)
                           + ". The file is kept for inspection (manifest parity.passed = false); do not ship it.")
     return results
+
+
+def _configured_out(export_cfg: dict[str, Any], source: ModelSource) -> Path:
+    """``export.out`` from the checkpoint's recipe; one that climbs out with '..' is refused.
+
+    The recipe inside a checkpoint is data from whoever made the file: tk's own recipes can
+    never hold such a value (the recipe loader refuses it), so a checkpoint that does was
+    written by hand, and its exports must not land outside the folder the user chose.
+    """
+    configured = str(export_cfg.get("out") or "exports")
+    if ".." in Path(configured).parts:
+        raise ExportError(f"{source.checkpoint}: refused: its recipe's export.out ({configured!r}) climbs out with "
+                          f"'..'; pass --out to choose where the exports go.")
+    return Path(configured)
 
 
 def _accuracy(labels: list[int], probs: Any) -> float:
