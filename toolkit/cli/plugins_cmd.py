@@ -56,6 +56,7 @@ def plugins(as_json: bool, kind: str | None, verbose: bool) -> None:
         return
 
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     console = Console(soft_wrap=False)
@@ -68,7 +69,7 @@ def plugins(as_json: bool, kind: str | None, verbose: bool) -> None:
             detail = "\n".join(p.describe() for p in entry.params()) if verbose else entry.description
             if verbose and entry.description:
                 detail = f"{entry.description}\n{detail}".strip()
-            table.add_row(entry.name, entry.plugin, detail or "-")
+            table.add_row(escape(entry.name), entry.plugin, escape(detail) or "-")  # "[0.1, 2.0]" is not markup
         console.print(table)
         return
 
