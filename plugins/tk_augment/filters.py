@@ -13,7 +13,7 @@ from ._batch import blend, box_masks, check_pair, check_prob, check_range, chose
 
 
 def gaussian_blur(kernel_size: int = 5, sigma: list = [0.1, 2.0], p: float = 0.5):  # noqa: B006
-    """Blur with a Gaussian of sigma uniform in [min, max] pixels, per sample, with probability p."""
+    """Gaussian blur with a per-sample sigma drawn from the sigma range (pixels), with probability p."""
     if isinstance(kernel_size, bool) or not isinstance(kernel_size, int) or kernel_size < 3 or kernel_size % 2 == 0:
         raise ValueError(f"kernel_size must be an odd integer >= 3, not {kernel_size!r}")
     smin, smax = check_pair("sigma", sigma, 1e-3, 50.0)

@@ -50,8 +50,11 @@ def mixup(num_classes: int, alpha: float = 0.2, p: float = 1.0):
 
 
 def cutmix(num_classes: int, alpha: float = 1.0, p: float = 1.0):
-    """Paste a random box from a paired image (area 1-λ, λ ~ Beta(alpha, alpha)); labels mixed
-    by the pasted area actually kept inside the image."""
+    """Paste a box (area 1-λ, λ ~ Beta(alpha, alpha)) from a paired image; labels mixed by area.
+
+    The label weight is the share of the image each source really covers after the box is
+    clipped to the image.
+    """
     alpha = check_range("alpha", alpha, 1e-3, 100.0)
     p = check_prob("p", p)
 

@@ -142,8 +142,10 @@ def _names(geometric: bool) -> list[str]:
 
 
 def randaugment(num_ops: int = 2, magnitude: int = 9, p: float = 1.0, geometric: bool = True):
-    """RandAugment: num_ops random ops per sample at a fixed magnitude (0–30); geometric=false
-    keeps layouts (no shear/translate/rotate)."""
+    """RandAugment: num_ops random ops per sample at one magnitude (0–30); geometric=false keeps layouts.
+
+    ``geometric = false`` leaves out shear, translate and rotate (for slides and documents).
+    """
     if isinstance(num_ops, bool) or not isinstance(num_ops, int) or not 1 <= num_ops <= 10:
         raise ValueError(f"num_ops must be an integer in [1, 10], not {num_ops!r}")
     level = check_range("magnitude", magnitude, 0, BINS - 1) / (BINS - 1)
@@ -165,8 +167,7 @@ def randaugment(num_ops: int = 2, magnitude: int = 9, p: float = 1.0, geometric:
 
 
 def trivialaugment(p: float = 1.0, geometric: bool = True):
-    """TrivialAugment (wide): one random op per sample at a random magnitude; geometric=false
-    keeps layouts."""
+    """TrivialAugment (wide): one random op at a random magnitude per sample; geometric=false keeps layouts."""
     p = check_prob("p", p)
     names = _names(bool(geometric))
 
