@@ -133,6 +133,20 @@ class Recipe:
         line = _locate(self._text, section, key)
         return f"{self.path}:{line}: " if line else f"{self.path}: "
 
+    def locate(self, message: str) -> str:
+        """``message`` with ``FILE:LINE:`` in front when it starts with a recipe key and says no place yet.
+
+        Plugins and the engine word errors about a key (``model.drop_rate: must be ...``,
+        ``data.root: dataset folder ... does not exist``) without knowing which file it came
+        from; the commands that hold the recipe call this so every such line names the file too.
+        """
+        if self.path is None or message.startswith((str(self.path), "--set")):
+            return message
+        found = re.match(r"([A-Za-z_]+)\.([A-Za-z0-9_]+)", message)
+        if not found or found.group(1) not in SCHEMA:
+            return message
+        return f"{self.where(found.group(1), found.group(2))}{message}"
+
     def error(self, section: str, key: str | None, message: str) -> RecipeError:
         dotted = f"{section}.{key}" if key else section
         return RecipeError(f"{self.where(section, key)}{dotted}: {message}")

@@ -7,11 +7,15 @@ from toolkit import RecipeError, hookimpl
 
 def folder(root, on_progress=None):
     """Images in class sub-folders under data.root."""
+    from toolkit import DataError
     from toolkit.data import scan_folder
 
     if root is None:
         raise RecipeError("data.root: the folder dataset needs data.root, the folder holding one sub-folder per class.")
-    return scan_folder(root)
+    try:
+        return scan_folder(root)
+    except DataError as exc:  # the folder as a whole is unusable: that is about the recipe's data.root
+        raise DataError(f"data.root: {exc}") from None
 
 
 @hookimpl

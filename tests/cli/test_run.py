@@ -55,7 +55,8 @@ def test_unknown_metric_and_missing_data_are_one_line_errors(tmp_path):
     assert result.exit_code == 1 and "train.best_metric: unknown metric 'val_acc'" in result.output
     missing = run_cli("run", _recipe(tmp_path, tmp_path / "nope"))
     assert missing.exit_code == 1
-    assert missing.output.strip() == f"Error: dataset folder {tmp_path / 'nope'} does not exist: check the path"
+    assert missing.output.strip() == (f"Error: {tmp_path / 'r.toml'}:2: data.root: dataset folder {tmp_path / 'nope'} "
+                                      f"does not exist: check the path")
     assert not (tmp_path / "runs").exists()
 
 

@@ -64,9 +64,10 @@ def test_missing_mlflow_is_one_line_naming_the_extra(tmp_path, make_recipe, monk
     result = CliRunner().invoke(cli, ["run", str(recipe), "--quiet"])
     assert result.exit_code == 1
     error = [line for line in result.output.splitlines() if line.startswith("Error:")]
-    assert error == ["Error: train.loggers: logger 'mlflow' needs the 'mlflow' package, which is not installed "
-                     "(No module named 'mlflow'); install it with: pip install 'tk[mlflow]' "
-                     "(or remove 'mlflow' from train.loggers)."]
+    assert len(error) == 1 and error[0].startswith(f"Error: {recipe}:")  # the file and line of train.loggers
+    assert error[0].endswith("train.loggers: logger 'mlflow' needs the 'mlflow' package, which is not installed "
+                             "(No module named 'mlflow'); install it with: pip install 'tk[mlflow]' "
+                             "(or remove 'mlflow' from train.loggers).")
     assert "Traceback" not in result.output
 
 
@@ -78,8 +79,9 @@ def test_missing_tensorboard_is_one_line_naming_the_extra(tmp_path, make_recipe)
     proc = subprocess.run([sys.executable, "-c", code, "run", str(recipe), "--quiet"], cwd=tmp_path, env=tk_env(),
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 1
-    assert proc.stderr.strip().splitlines()[-1].startswith(
-        "Error: train.loggers: logger 'tensorboard' needs the 'tensorboard' package, which is not installed")
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"Error: {recipe}:") and (
+        "train.loggers: logger 'tensorboard' needs the 'tensorboard' package, which is not installed" in last)
     assert "pip install 'tk[tensorboard]'" in proc.stderr
     assert "Traceback" not in proc.stderr
 

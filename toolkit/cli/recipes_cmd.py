@@ -38,13 +38,22 @@ def list_recipes() -> None:
 @click.option("--show", is_flag=True, help="Print the resolved recipe (every default spelt out).")
 def check(recipe: str, overrides: tuple[str, ...], show: bool) -> None:
     """Validate RECIPE (keys, types, plugin names and parameters) without running it."""
+    from ..engine.components import check_metric_keys
+    from ..errors import TkError
     from ..plugins import load_plugins
     from ..recipe import find_recipe, load_recipe
 
     loaded_recipe = load_recipe(find_recipe(recipe), overrides)
-    plugins = load_plugins(loaded_recipe["plugins"]["modules"], base_dir=loaded_recipe.base_dir,
-                           disable=loaded_recipe["plugins"]["disable"])
-    loaded_recipe.validate(plugins)
+    try:
+        plugins = load_plugins(loaded_recipe["plugins"]["modules"], base_dir=loaded_recipe.base_dir,
+                               disable=loaded_recipe["plugins"]["disable"])
+        loaded_recipe.validate(plugins)
+        check_metric_keys(loaded_recipe)  # as `tk run` does: best_metric and monitor must be reported
+    except TkError as exc:
+        located = loaded_recipe.locate(str(exc))
+        if located == str(exc):
+            raise
+        raise TkError(located) from None
     if show:
         click.echo(loaded_recipe.to_toml(plugins))
     click.echo(f"{loaded_recipe.path}: ok")

@@ -71,8 +71,11 @@ def run(recipe: str, overrides: tuple[str, ...], out: Path | None, resume: Path 
     except KeyboardInterrupt:
         click.echo("Interrupted before training started; no run to resume.", err=True)
         sys.exit(EXIT_INTERRUPTED)
-    except TkError:
-        raise
+    except TkError as exc:  # a plugin's or the data's complaint about a key: say which file it is in
+        located = loaded.locate(str(exc))
+        if located == str(exc):
+            raise
+        raise TkError(located) from None
     if result.status == "interrupted":
         sys.exit(EXIT_INTERRUPTED)
 
