@@ -61,7 +61,34 @@ def build_model(recipe: Any, plugins: Any, num_classes: int, *, for_loading: boo
     backbone = plugins.create("backbones", name, params, where="model.backbone",
                               context={"num_classes": num_classes, "image_size": image_size, "name": name})
     mean, std = norm_stats(backbone)
-    return _classifier_class()(backbone, mean, std)
+    model = _classifier_class()(backbone, mean, std)
+    if not for_loading:
+        check_input_size(model, image_size, name)
+    return model
+
+
+def check_input_size(model: Any, image_size: int, backbone: str) -> None:
+    """Put one blank image through ``model``, so a size it cannot take is a recipe error now.
+
+    A ViT's patch grid (40 px is not a multiple of 16) or a stem that shrinks 16 px to nothing
+    would otherwise fail with a traceback in the first training batch, after the run folder
+    and its first checkpoint exist. Eval mode and no gradients: nothing is learnt or drawn.
+    """
+    import torch
+
+    from ..errors import RecipeError
+
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            model(torch.zeros(1, 3, image_size, image_size))
+    except Exception as exc:  # each architecture words it differently: AssertionError, RuntimeError ...
+        detail = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+        raise RecipeError(f"data.image_size: model.backbone '{backbone}' cannot take {image_size}x{image_size} "
+                          f"images ({detail}); choose a data.image_size it accepts.") from None
+    finally:
+        model.train(was_training)
 
 
 def count_parameters(model: Any) -> int:

@@ -20,7 +20,7 @@ from typing import Any
 from ..errors import TkError
 
 __all__ = ["RunInfo", "RUN_FILES", "UnfinishedRunError", "UNFINISHED", "resolve_resume", "new_run_dir",
-           "latest_run_dir", "read_status", "check_out_dir"]
+           "latest_run_dir", "read_status", "check_out_dir", "missing_folders", "discard_unstarted_run"]
 
 RUN_FILES = ("recipe.toml", "split.json", "best.pt", "last.pt", "history.jsonl", "metrics.json", "curves.png",
              "confusion_matrix.png", "report.html", "bad_images.txt", "bench.json")
@@ -91,6 +91,32 @@ def new_run_dir(base: Path) -> Path:
             return path
         except FileExistsError:  # another run took this number a moment ago
             n += 1
+
+
+def missing_folders(path: Path) -> list[Path]:
+    """``path`` and its ancestors that do not exist yet: what ``mkdir(parents=True)`` will create."""
+    missing = []
+    for folder in [Path(path), *Path(path).parents]:
+        if folder.exists():
+            break
+        missing.append(folder)
+    return missing
+
+
+def discard_unstarted_run(run_dir: Path, created: list[Path]) -> None:
+    """Undo a run that failed before its first checkpoint (a plugin refused its parameters, the
+    model cannot take the image size): remove the files it wrote and the folders it created,
+    so a refused recipe leaves nothing behind and the next run does not skip a number."""
+    for name in ("recipe.toml", "split.json", "bad_images.txt"):
+        try:
+            (run_dir / name).unlink()
+        except FileNotFoundError:
+            pass
+    for folder in sorted(created, key=lambda p: len(p.parts), reverse=True):
+        try:
+            folder.rmdir()  # only when empty
+        except OSError:
+            pass
 
 
 def _unfinished_message(run_dir: Path, status: tuple[str, int, int], recipe_arg: str, out_flag: str) -> str:

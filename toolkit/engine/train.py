@@ -182,7 +182,7 @@ def _run(recipe: Any, plugins: Any, env: Any, console: Any, device: Any, precisi
     from .checkpoint import atomic_write, remove_stale_temp_files
     from .data_pipeline import prepare_data
     from .finalize import final_metrics, write_bad_images
-    from .run import RunInfo, new_run_dir
+    from .run import RunInfo, discard_unstarted_run, missing_folders, new_run_dir
     from .trainer import Trainer
 
     resuming = start is not None
@@ -195,8 +195,10 @@ def _run(recipe: Any, plugins: Any, env: Any, console: Any, device: Any, precisi
     data = prepare_data(recipe, plugins, saved_split=saved_split, progress=console.stage("decoding images"))
     if env.distributed and env.is_main:
         env.barrier()
+    created = missing_folders(run_dir) if env.is_main and not resuming else []
     if env.is_main and numbered:
         run_dir = new_run_dir(run_dir)
+        created.append(run_dir)
     run_dir = Path(env.broadcast_object(str(run_dir)))
     if env.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -212,14 +214,19 @@ def _run(recipe: Any, plugins: Any, env: Any, console: Any, device: Any, precisi
     _print_header(console, recipe, data, run_dir, device_text, precision, start)
     run = RunInfo(dir=run_dir, recipe=recipe, class_names=list(data.class_names), rank=env.rank,
                   world_size=env.world_size, epoch=int(start["epoch"]) if start else 0, device=device_text)
-    if env.is_main:
-        for name in recipe["train"]["loggers"]:
-            logger = plugins.create("loggers", name, {}, where="train.loggers",
-                                    context={"run_dir": run_dir, "recipe": recipe})
-            plugins.add_run_plugin(logger, f"logger:{name}")
-    trainer = Trainer(recipe=recipe, resolved=resolved,
-                      plugins=plugins, data=data, run=run, env=env, device=device, precision=precision,
-                      console=console, recipe_path=str(recipe.path.resolve() if recipe.path else ""), start=start)
+    try:  # building the parts runs every plugin factory: a refusal here must leave no run folder
+        if env.is_main:
+            for name in recipe["train"]["loggers"]:
+                logger = plugins.create("loggers", name, {}, where="train.loggers",
+                                        context={"run_dir": run_dir, "recipe": recipe})
+                plugins.add_run_plugin(logger, f"logger:{name}")
+        trainer = Trainer(recipe=recipe, resolved=resolved,
+                          plugins=plugins, data=data, run=run, env=env, device=device, precision=precision,
+                          console=console, recipe_path=str(recipe.path.resolve() if recipe.path else ""), start=start)
+    except BaseException:
+        if env.is_main and not resuming:
+            discard_unstarted_run(run_dir, created)
+        raise
     try:
         status = trainer.fit()
     except TkError:
