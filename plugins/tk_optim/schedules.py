@@ -62,8 +62,11 @@ def step(optimizer, step_size: int = 10, gamma: float = 0.1, milestones: list = 
 
 def plateau(optimizer, factor: float = 0.1, patience: int = 5, min_lr: float = 0.0, threshold: float = 1e-4,
             cooldown: int = 0, mode: str = "min"):
-    """Reduce the rate by factor when the monitored metric stalls for patience epochs (mode: min/max,
-    matching train.mode)."""
+    """Reduce the rate by factor when the monitored metric stalls for patience epochs.
+
+    ``mode`` says whether that metric should go down (``min``, e.g. val_loss) or up (``max``);
+    match ``train.mode``.
+    """
     import torch
 
     factor = _number("factor", factor, 0.0, 1.0, open_lo=True)
