@@ -106,13 +106,22 @@ def _from_timm(arch: str, num_classes: int, pretrained: bool, weights_path: str)
 
 
 def _read_weights(path: Path) -> dict[str, Any]:
+    import pickle
+
     import torch
 
     if path.suffix.lower() == ".safetensors":
         from safetensors.torch import load_file
 
         return load_file(str(path), device="cpu")
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        raise RecipeError(f"loss.teacher_pretrained_path: '{path}' refused: it holds Python objects other than "
+                          f"tensors (tk loads weights with weights_only=True and never runs code from them).") from None
+    except Exception as exc:
+        raise RecipeError(f"loss.teacher_pretrained_path: '{path}' is not a readable weights file "
+                          f"({type(exc).__name__}: {str(exc).splitlines()[0][:160] if str(exc) else ''}).") from None
     for key in ("state_dict_ema", "state_dict", "model"):
         if isinstance(state, dict) and isinstance(state.get(key), dict):
             return state[key]

@@ -17,6 +17,7 @@ file is an error that says how it does not fit; only the classifier is allowed t
 from __future__ import annotations
 
 import os
+import pickle
 from pathlib import Path
 from typing import Any
 
@@ -95,9 +96,13 @@ def read_state_dict(path: Path) -> dict[str, Any]:
             state = load_file(str(path), device="cpu")
         else:
             state = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:  # torch's own text here advises weights_only=False: the one thing not to do
+        raise RecipeError(f"model.pretrained_path: '{path}' refused: it holds Python objects other than tensors "
+                          f"(tk loads weights with weights_only=True and never runs code from them).") from None
     except Exception as exc:
+        detail = str(exc).splitlines()[0][:160] if str(exc) else ""
         raise RecipeError(
-            f"model.pretrained_path: '{path}' is not a readable weights file ({type(exc).__name__}: {str(exc)[:160]})."
+            f"model.pretrained_path: '{path}' is not a readable weights file ({type(exc).__name__}: {detail})."
         ) from None
     if isinstance(state, dict) and state.get("format") == "tk-checkpoint":
         state = {k[len("backbone."):]: v for k, v in state["model"].items() if k.startswith("backbone.")}
