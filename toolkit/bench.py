@@ -27,7 +27,7 @@ from typing import Any, Callable, Iterable, Sequence
 from . import __version__
 from .errors import TkError
 from .evaluate import EvalSet, eval_set, evaluate, source_for_model
-from .export.loading import exporter_plugins, exporter_for_path, is_model_file
+from .export.loading import exporter_for_path, exporter_plugins, is_model_file, verify_model_file
 from .export.manifest import MANIFEST_NAME, path_size, read_manifest
 from .export.source import ModelSource, resolve_source
 
@@ -152,6 +152,7 @@ def _candidates(target: Any, plugins: Any, threads: int | None) -> tuple[ModelSo
     placeholders: list[dict] = []
     if _is_exported_file(target):
         path = Path(target)
+        verify_model_file(path, plugins)  # a file named on the command line that is broken fails the command
         try:
             source: ModelSource | None = source_for_model(path)
         except TkError:

@@ -59,3 +59,9 @@ def bench(targets: tuple[Path, ...], batch_text: str | None, iters: int | None, 
         click.echo(f"Wrote {write_report_json(json_path, report)}.")
     if md_path is not None:
         click.echo(f"Wrote {write_markdown(md_path, report)}.")
+    failed = [r for r in report["rows"] if r.get("status") == "failed"]
+    if failed and not any(r.get("status") == "ok" for r in report["rows"]):  # nothing measured is a failure
+        from ..errors import TkError
+
+        first = str(failed[0].get("reason") or "").strip().splitlines()
+        raise TkError(f"Nothing could be measured: {failed[0].get('file')}: {first[0] if first else 'failed'}")

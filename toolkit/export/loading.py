@@ -14,7 +14,8 @@ from typing import Any
 from ..errors import TkError
 from .protocol import ExportError, Predictor
 
-__all__ = ["get_exporter", "exporter_for_path", "load_predictor", "is_model_file", "model_path", "exporter_plugins"]
+__all__ = ["get_exporter", "exporter_for_path", "load_predictor", "verify_model_file", "is_model_file", "model_path",
+           "exporter_plugins"]
 
 
 def exporter_plugins(plugins: Any | None = None) -> Any:
@@ -70,6 +71,20 @@ def model_path(target: str | Path) -> Path:
     return resolve_source(path).checkpoint
 
 
+def verify_model_file(path: str | Path, plugins: Any | None = None) -> tuple[str, Any]:
+    """``(name, exporter)`` for an exported model that its exporter's checks accept (``describe``:
+    the ONNX checker, the Core ML spec), else an `ExportError` saying the file is not what its
+    suffix claims — also where the model could not run anyway (Core ML off macOS)."""
+    path = Path(path)
+    name, exporter = exporter_for_path(path, plugins)
+    try:
+        exporter.describe(path)
+    except Exception as exc:  # each format's library raises its own types for a broken file
+        detail = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+        raise ExportError(f"{path}: not a valid {name} model ({detail}).") from None
+    return name, exporter
+
+
 def load_predictor(path: str | Path, *, device: str | None = None, plugins: Any | None = None) -> Predictor:
     """A `Predictor` for a checkpoint or an exported model; a one-line error when it cannot run here."""
     path = Path(path)
@@ -82,5 +97,6 @@ def load_predictor(path: str | Path, *, device: str | None = None, plugins: Any 
     name, exporter = exporter_for_path(path, plugins)
     ok, why = exporter.can_run()
     if not ok:
+        verify_model_file(path, plugins)  # a broken file is reported as broken, not as "needs macOS"
         raise ExportError(f"{path}: {name} models cannot run on this machine: {why}.")
     return exporter.load(path, device=device)
