@@ -85,6 +85,16 @@ def one_error_line(text: str) -> str:
     return lines[0]
 
 
+def final_error_line(text: str) -> str:
+    """Like `one_error_line`, for commands that log progress first (`tk bench`): the output ends
+    with the one ``Error: ...`` line, and holds no other and no traceback."""
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    assert "Traceback" not in text, text
+    assert lines and lines[-1].startswith("Error: "), text
+    assert sum(line.startswith("Error: ") for line in lines) == 1, text
+    return lines[-1]
+
+
 def run_files(folder: Path) -> list[str]:
     """Everything a run may have written under ``folder`` (checkpoints, run folders)."""
     if not folder.exists():
