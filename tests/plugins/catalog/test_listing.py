@@ -42,3 +42,13 @@ def test_catalog_names(plugins):
     assert {"adamw", "adam", "sgd"} <= set(plugins.registry("optimizers").names())
     assert {"cosine", "step", "plateau", "onecycle", "constant"} <= set(plugins.registry("schedulers").names())
     assert plugins.registry("backbones").find("mobilenetv4_conv_medium.e500_r256_in1k").name == "timm"
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_summaries_fit_on_the_line_tk_plugins_shows(kind, plugins):
+    """`tk plugins` shows a docstring's first line: the summary must be that whole line."""
+    for entry in plugins.registry(kind):
+        if entry.info.get("description"):
+            continue
+        first_paragraph = (inspect.getdoc(entry.factory) or "").split("\n\n")[0]
+        assert first_paragraph and "\n" not in first_paragraph, f"{kind}:{entry.name}: {first_paragraph!r}"
