@@ -55,6 +55,9 @@ class BrokenPlugin:
     version: str
     error: str
 
+    def __post_init__(self) -> None:  # pluggy's validation errors span lines; a listing and an Error: line do not
+        self.error = " ".join(self.error.split())
+
 
 def disabled_from_env() -> set[str]:
     """Plugin names listed in ``TK_DISABLE_PLUGINS`` (comma-separated)."""
@@ -88,6 +91,13 @@ class Plugins:
                context: dict[str, Any] | None = None) -> Any:
         """Build ``name`` of ``kind`` with recipe ``params`` and run ``context``."""
         return self.entry(kind, name, where).create(dict(params or {}), dict(context or {}), where)
+
+    def build(self, kind: str, name: str, params: dict[str, Any] | None = None, *, where: str,
+              context: dict[str, Any] | None = None) -> Any:
+        """`create`, then check the object is what a factory of ``kind`` must return; a run's parts
+        are built with this, so a plugin returning the wrong type is named with its distribution."""
+        entry = self.entry(kind, name, where)
+        return entry.check_made(entry.create(dict(params or {}), dict(context or {}), where), where)
 
     # -- events ----------------------------------------------------------------------------
     def emit(self, hook: str, **kwargs: Any) -> None:
@@ -136,7 +146,7 @@ class Plugins:
     def _fill_registries(self) -> None:
         for kind, hook in hookspecs.REGISTRATION_HOOKS.items():
             caller = getattr(self.pm.hook, hook)
-            for impl in reversed(caller.get_hookimpls()):
+            for impl in caller.get_hookimpls():  # registration order: of two claims on a name, the first stands
                 info = self.info.get(impl.plugin_name) or PluginInfo(impl.plugin_name)
                 staged: list[Entry] = []
 
@@ -144,7 +154,10 @@ class Plugins:
                     _staged.append(Entry(_kind, name, factory, _info.name, _info.dist, _info.version, extra))
 
                 try:
-                    impl.function(register=register)
+                    returned = impl.function(register=register)
+                    if returned is not None:  # e.g. a dict of factories: nothing would be registered, silently
+                        raise PluginError(f"{hook} returned {type(returned).__name__} instead of calling "
+                                          f"register(name, factory) for each entry; nothing was registered")
                     for entry in staged:
                         self.registries[kind].add(entry)
                         info.registered.setdefault(kind, []).append(entry.name)
@@ -177,6 +190,10 @@ class Plugins:
 
 def _entry_points() -> Iterable[metadata.EntryPoint]:
     return metadata.entry_points(group=ENTRY_POINT_GROUP)
+
+
+def _dist_name(ep: metadata.EntryPoint) -> str:
+    return ep.dist.name if ep.dist else ""
 
 
 def _load_recipe_module(spec: str, base_dir: Path | None) -> Any:
@@ -216,7 +233,9 @@ def load_plugins(
     disabled = disabled_from_env() | set(disable)
 
     if entry_points:
-        for ep in sorted(_entry_points(), key=lambda e: e.name):
+        # tk's own plugins register first: a third party that claims one of their names is the one
+        # marked broken, instead of knocking out tk's plugin and everything it registered.
+        for ep in sorted(_entry_points(), key=lambda e: (_dist_name(e) != "tk", e.name)):
             dist = ep.dist.name if ep.dist else ""
             version = ep.dist.version if ep.dist else ""
             if ep.name in disabled:

@@ -146,6 +146,41 @@ class Entry:
         except (TypeError, ValueError) as exc:
             raise RecipeError(f"{where}: {singular(self.kind)} '{self.name}' rejected its parameters: {exc}") from exc
 
+    def check_made(self, made: Any, where: str) -> Any:
+        """``made`` if it is what a factory of this kind must return (toolkit.hookspecs), else a
+        `PluginError` blaming this entry's plugin and distribution.
+
+        Checked where a run builds its parts, so a wrong type is a one-line error naming who
+        is at fault instead of an AttributeError deep in the training loop.
+        """
+        wanted = _unlike(self.kind, made)
+        if wanted:
+            raise PluginError(f"{where}: {self.origin} returned {type(made).__name__} for {singular(self.kind)} "
+                              f"'{self.name}', not {wanted} (see toolkit.hookspecs); the plugin is broken.")
+        return made
+
+
+def _unlike(kind: str, made: Any) -> str | None:
+    """What a factory of ``kind`` must return (toolkit.hookspecs), when ``made`` is not that; else None."""
+    if kind == "backbones":
+        import torch
+
+        return None if isinstance(made, torch.nn.Module) else "a torch.nn.Module"
+    if kind in ("losses", "augmentations"):
+        return None if callable(made) else "a callable"
+    if kind == "samplers":
+        return None if callable(getattr(made, "indices", None)) else "an object with indices(epoch)"
+    if kind == "optimizers":
+        ok = callable(getattr(made, "step", None)) and hasattr(made, "param_groups")
+        return None if ok else "a torch.optim.Optimizer"
+    if kind == "schedulers":
+        return None if made is None or callable(getattr(made, "step", None)) else "a torch LR scheduler or None"
+    if kind == "datasets":
+        return None if hasattr(made, "samples") and hasattr(made, "class_names") else "a toolkit.data.FolderIndex"
+    if kind == "exporters":
+        return None if callable(getattr(made, "export", None)) and hasattr(made, "suffix") else "an exporter object"
+    return None
+
 
 class Registry:
     """The entries of one kind (``"losses"``, ``"backbones"`` …), by name."""

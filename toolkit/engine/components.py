@@ -1,7 +1,8 @@
 """Build a run's parts from the registries: model, loss, sampler, augmentations, optimiser, schedule.
 
-Each part is created by name through `Plugins.create`, with the recipe table's keys and the
-run context the hookspecs promise (`toolkit.hookspecs.CONTEXT`): the loss gets the training
+Each part is created by name through `Plugins.build` (create, then check the type it returns),
+with the recipe table's keys and the run context the hookspecs promise
+(`toolkit.hookspecs.CONTEXT`): the loss gets the training
 split's ``class_counts`` (for ``w_i = N / (K · n_i)``), the sampler the training labels and the
 seed, the schedule the number of optimiser steps per epoch — which depends on the sampler's
 epoch length, the batch size, the number of processes and ``train.accumulate``, so it is
@@ -14,7 +15,6 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import RecipeError
 
 __all__ = ["Components", "build_components", "steps_per_epoch", "call_epoch_start", "KNOWN_METRICS"]
 
@@ -59,29 +59,26 @@ def build_components(recipe: Any, plugins: Any, *, class_names: list[str], train
     train = recipe["train"]
     k = len(class_names)
     model = build_model(recipe, plugins, k).to(device)
-    loss_fn = plugins.create("losses", recipe["loss"]["name"], recipe.plugin_params("loss"), where="loss",
-                             context={"num_classes": k, "class_counts": list(class_counts),
-                                      "class_names": list(class_names)})
+    loss_fn = plugins.build("losses", recipe["loss"]["name"], recipe.plugin_params("loss"), where="loss",
+                            context={"num_classes": k, "class_counts": list(class_counts),
+                                     "class_names": list(class_names)})
     if hasattr(loss_fn, "to"):
         loss_fn = loss_fn.to(device)
-    sampler = plugins.create("samplers", recipe["sampler"]["name"], recipe.plugin_params("sampler"), where="sampler",
-                             context={"labels": list(train_labels), "num_classes": k,
-                                      "class_counts": list(class_counts), "seed": train["seed"]})
-    if not callable(getattr(sampler, "indices", None)):
-        raise RecipeError(f"sampler.name: sampler '{recipe['sampler']['name']}' returned an object without "
-                          f"indices(epoch); the sampler plugin is broken.")
+    sampler = plugins.build("samplers", recipe["sampler"]["name"], recipe.plugin_params("sampler"), where="sampler",
+                            context={"labels": list(train_labels), "num_classes": k,
+                                     "class_counts": list(class_counts), "seed": train["seed"]})
     image_size = recipe["data"]["image_size"]
     ops = []
     for i, op in enumerate(recipe["augment"]["ops"]):
         params = {key: v for key, v in op.items() if key != "name"}
-        ops.append(plugins.create("augmentations", op["name"], params, where=f"augment.ops[{i}]",
-                                  context={"num_classes": k, "image_size": image_size}))
-    optimizer = plugins.create("optimizers", recipe["optim"]["name"], recipe.plugin_params("optim"), where="optim",
-                               context={"model": model})
+        ops.append(plugins.build("augmentations", op["name"], params, where=f"augment.ops[{i}]",
+                                 context={"num_classes": k, "image_size": image_size}))
+    optimizer = plugins.build("optimizers", recipe["optim"]["name"], recipe.plugin_params("optim"), where="optim",
+                              context={"model": model})
     steps = steps_per_epoch(len(sampler.indices(0)), train["batch_size"], world_size, train["accumulate"])
-    scheduler = plugins.create("schedulers", recipe["schedule"]["name"], recipe.plugin_params("schedule"),
-                               where="schedule", context={"optimizer": optimizer, "epochs": train["epochs"],
-                                                          "steps_per_epoch": steps})
+    scheduler = plugins.build("schedulers", recipe["schedule"]["name"], recipe.plugin_params("schedule"),
+                              where="schedule", context={"optimizer": optimizer, "epochs": train["epochs"],
+                                                         "steps_per_epoch": steps})
     return Components(model, loss_fn, sampler, ops, optimizer, scheduler, steps)
 
 

@@ -119,9 +119,9 @@ def load_index(recipe: Any, plugins: Any) -> Any:
     """The `FolderIndex` from the dataset plugin named by ``data.source``."""
     data = recipe["data"]
     source = data["source"]
-    return plugins.create("datasets", source, recipe.plugin_params("data"), where="data.source",
-                          context={"root": data_root(recipe), "seed": data["seed"],
-                                   "cache_dir": cache_root(recipe), "name": source})
+    return plugins.build("datasets", source, recipe.plugin_params("data"), where="data.source",
+                         context={"root": data_root(recipe), "seed": data["seed"],
+                                  "cache_dir": cache_root(recipe), "name": source})
 
 
 def prepare_data(recipe: Any, plugins: Any, *, saved_split: dict[str, Any] | None = None,

@@ -58,8 +58,8 @@ def build_model(recipe: Any, plugins: Any, num_classes: int, *, for_loading: boo
             params["pretrained"] = False
         params.pop("pretrained_path", None)
     image_size = (recipe["data"] if isinstance(recipe, dict) else recipe["data"])["image_size"]
-    backbone = plugins.create("backbones", name, params, where="model.backbone",
-                              context={"num_classes": num_classes, "image_size": image_size, "name": name})
+    backbone = plugins.build("backbones", name, params, where="model.backbone",
+                             context={"num_classes": num_classes, "image_size": image_size, "name": name})
     mean, std = norm_stats(backbone)
     model = _classifier_class()(backbone, mean, std)
     if not for_loading:
