@@ -98,7 +98,7 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, tiny
     assert result.exit_code == 1
     line = result.output.strip().splitlines()[-1]
     assert line.startswith("Error: Training stopped: the loss became nan at epoch 2, batch 3")
-    assert "last.pt (epoch 1)" in line and "lower the learning rate" in line and "--resume" in line
+    assert "last.pt (epoch 1)" in line and "lower the learning rate" in line and "start a new run" in line
     last = load_checkpoint(tmp_path / "run" / "last.pt")
     assert (last["status"], last["epoch"]) == ("failed", 1)
     assert all(torch.isfinite(v).all() for v in last["model"].values() if v.is_floating_point())

@@ -202,11 +202,9 @@ class Trainer:
             return "interrupted"
         except NonFiniteLoss as exc:
             self.mark_last("failed")
-            lowered = "--set train.amp=off" if self.precision.dtype is not None else "a smaller optim.lr"
             raise TrainingFailed(
-                f"Training stopped: {exc}. The last good checkpoint is {self.run.dir / 'last.pt'} (epoch {self.epoch}); "
-                f"lower the learning rate (e.g. --set optim.lr=...) or try {lowered}, then start again "
-                f"or continue with --resume {self.run.dir}."
+                f"Training stopped: {exc}. The last good checkpoint is {self.run.dir / 'last.pt'} (epoch {self.epoch}). "
+                f"{self._non_finite_advice()}"
             ) from None
         except BaseException:
             self.mark_last("failed")
@@ -218,6 +216,18 @@ class Trainer:
         self.save("last", status, self.history[-1] if self.history else {})
         self.run.epoch = self.epoch
         return status
+
+    def _non_finite_advice(self) -> str:
+        """What to change after a NaN/inf loss, with values: a resume would replay the same steps."""
+        lr = (self.resolved.get("optim") or {}).get("lr")
+        if not isinstance(lr, (int, float)) or isinstance(lr, bool):
+            lr = float(self.comps.optimizer.param_groups[0].get("initial_lr", self.comps.optimizer.param_groups[0]["lr"]))
+        fixes = [f"lower the learning rate (optim.lr is {lr:g}; try --set optim.lr={lr / 10:g})"]
+        if not float(self.recipe["train"]["grad_clip"]):
+            fixes.append("clip gradients (--set train.grad_clip=1.0)")
+        if self.precision.dtype is not None:
+            fixes.append("train in full precision (--set train.amp=off)")
+        return f"To go on, {'; or '.join(fixes)}, and start a new run: resuming this one would repeat the same steps."
 
     def _maybe_rewrap(self) -> None:
         """DDP registers only trainable parameters: rebuild it when a part (un)froze some."""
