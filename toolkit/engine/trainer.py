@@ -142,11 +142,19 @@ class Trainer:
             "scheduler": sched.state_dict() if sched is not None and hasattr(sched, "state_dict") else None,
             "scaler": self.parts.scaler.state_dict() if self.parts.scaler is not None else None,
             "ema": self.ema.state_dict() if self.ema is not None else None,
-            "early_stopping": self.stopper.state_dict(), "best": dict(self.best), "rng": capture_rng(),
+            "early_stopping": self._stopper_state(kind), "best": dict(self.best), "rng": capture_rng(),
             "history": list(self.history), "class_names": list(self.data.class_names), "recipe": self.resolved,
             "recipe_path": self.recipe_path, "model_info": self.model_info(), "metrics": dict(metrics),
             "status": status,
         }
+
+    def _stopper_state(self, kind: str) -> dict[str, Any]:
+        """Early-stopping state; best.pt leaves out the copy of the best monitored weights (only
+        last.pt, which runs resume from, needs it), which keeps the per-epoch writes smaller."""
+        state = self.stopper.state_dict()
+        if kind == "best":
+            state["best_weights"] = None
+        return state
 
     def save(self, kind: str, status: str, metrics: dict[str, Any], model_state: Any = None) -> Path | None:
         if not self.env.is_main:
