@@ -95,8 +95,9 @@ def remove_stale_temp_files(folder: Path) -> list[Path]:
     """Delete the temp files `atomic_write` left in ``folder`` when a process was killed mid-write.
 
     A kill (SIGKILL, power loss) inside a write leaves ``.<name>.<random>.tmp`` beside the
-    untouched target; the run that resumes in that folder removes them, so repeated kills do
-    not pile up checkpoint-sized litter. Only call this for a folder no other process writes to.
+    untouched target; the next run in that folder (resumed or started again) removes them, so
+    repeated kills do not pile up checkpoint-sized litter. Only call this for a folder no other
+    process writes to.
     """
     removed = []
     for tmp in Path(folder).glob(".*.tmp"):

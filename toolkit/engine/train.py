@@ -202,8 +202,7 @@ def _run(recipe: Any, plugins: Any, env: Any, console: Any, device: Any, precisi
     run_dir = Path(env.broadcast_object(str(run_dir)))
     if env.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
-        if resuming:
-            remove_stale_temp_files(run_dir)
+        remove_stale_temp_files(run_dir)  # a kill inside a write leaves one; resumed or started again, it goes
         if not resuming:
             header = f"# Resolved recipe of this run (every value used). Repeat it: tk run {run_dir}/recipe.toml\n"
             text = header + dumps_toml(resolved)
