@@ -15,6 +15,7 @@ and a Markdown table on stdout.
 
     python benchmarks/distill.py                      # the defaults of the README figures
     python benchmarks/distill.py --seeds 0 1 --student-epochs 10   # quicker
+    python benchmarks/distill.py --teacher-checkpoint runs/bench-distill/runs/teacher/best.pt   # reuse a teacher
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--student", default="mobilenetv3_small_050")
     p.add_argument("--teacher-epochs", type=int, default=25)
     p.add_argument("--student-epochs", type=int, default=25)
-    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     p.add_argument("--temperature", type=float, default=4.0)
     p.add_argument("--alpha", type=float, default=0.7)
     p.add_argument("--device", default="auto")
