@@ -22,7 +22,10 @@ There are two families:
   ``info`` keys understood by tk: ``description`` (one line for `tk plugins`) and
   ``resolve`` (a callable ``resolve(name) -> bool``: the entry also answers for names it
   accepts, e.g. any timm architecture) with ``suggest`` (``suggest(name) -> list[str]``, close
-  names for "did you mean").
+  names for "did you mean") and ``list_models`` (``list_models(pattern, pretrained) ->
+  list[str]``, what `tk models` lists for such an entry); ``example`` (recipe parameters the
+  registry-generated catalog test builds the entry with) and ``example_name`` (a name it
+  answers for, used by that test for a resolving entry).
 
   **Parts that change with the epoch.** The objects these factories return may define
   ``on_epoch_start(epoch)``: the engine calls it before every epoch, with the 0-based index of
