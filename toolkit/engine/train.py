@@ -271,7 +271,7 @@ def _print_header(console: Any, recipe: Any, data: Any, run_dir: Path, device_te
 
 def _print_result(console: Any, run: Any, status: str, metrics: dict[str, Any], trainer: Any) -> None:
     why = f" ({run.stop_reason})" if run.stop_reason else ""
-    console.summary(f"Run {status}{why} after {trainer.epoch} epochs.")
+    console.summary(f"Run {status}{why} after {trainer.epoch} epoch{'' if trainer.epoch == 1 else 's'}.")
     if metrics:
         console.summary(f"Best: epoch {metrics['best_epoch']}, val accuracy {metrics['accuracy']:.4f}, "
                         f"macro-F1 {metrics['macro_f1']:.4f}, val loss {metrics['loss']:.4f}")
