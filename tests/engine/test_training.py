@@ -169,3 +169,19 @@ def test_export_after_train_exports_and_benches_the_run(tmp_path, tiny_recipe):
     bench = json.loads((tmp_path / "run" / "bench.json").read_text())
     assert bench["settings"]["iters"] == 2 and bench["rows"]
     assert "Wrote " in result.output and "bench.json" in result.output
+
+
+def test_presplit_folders_are_used_as_they_are_and_test_is_reported(tmp_path):
+    root = tmp_path / "presplit"
+    for part, n in (("train", 8), ("val", 3), ("test", 3)):
+        make_image_folder(root / part, {"a": n, "b": n}, size=32, seed=len(part))
+    path = recipe_file(tmp_path / "pre.toml", root, epochs=1)
+    result = run_cli("run", path, "--out", tmp_path / "run", "--quiet")
+    assert result.exit_code == 0, result.output
+    split = json.loads((tmp_path / "run" / "split.json").read_text())
+    for part, n in (("train", 16), ("val", 6), ("test", 6)):
+        assert len(split[part]) == n and all(f"/{part}/" in p for p, _ in split[part])
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["split"] == "val" and metrics["test"]["split"] == "test"
+    assert sum(m["support"] for m in metrics["test"]["per_class"].values()) == 6
+    assert "Test: accuracy" in result.output
