@@ -20,8 +20,8 @@ EXIT_INTERRUPTED = 130
               help="Continue a run: its folder or a checkpoint (.pt). May raise train.epochs.")
 @click.option("--fresh", is_flag=True, help="Start a new run even if the latest run of this recipe is unfinished.")
 @click.option("--quiet", "-q", is_flag=True,
-              help="Only the per-epoch summary lines and the result (the default when stdout is not a terminal "
-                   "shows no progress bars either).")
+              help="Print only the per-epoch summary lines and the result. (Without it, output to a file or "
+                   "pipe keeps the header but draws no progress bars.)")
 @click.option("--dry-run", is_flag=True,
               help="Build everything, run one batch forward and backward, print shapes, loss, memory and time "
                    "estimates; write no run folder.")
