@@ -211,8 +211,8 @@ class Trainer:
         except NonFiniteLoss as exc:
             self.mark_last("failed")
             raise TrainingFailed(
-                f"Training stopped: {exc}. The last good checkpoint is {self.run.dir / 'last.pt'} (epoch {self.epoch}). "
-                f"{self._non_finite_advice()}"
+                f"Training stopped: {exc}. The last good checkpoint is {self.run.dir / 'last.pt'} "
+                f"(epoch {self.epoch}). {self._non_finite_advice()}"
             ) from None
         except BaseException:
             self.mark_last("failed")
@@ -229,7 +229,8 @@ class Trainer:
         """What to change after a NaN/inf loss, with values: a resume would replay the same steps."""
         lr = (self.resolved.get("optim") or {}).get("lr")
         if not isinstance(lr, (int, float)) or isinstance(lr, bool):
-            lr = float(self.comps.optimizer.param_groups[0].get("initial_lr", self.comps.optimizer.param_groups[0]["lr"]))
+            group = self.comps.optimizer.param_groups[0]
+            lr = float(group.get("initial_lr", group["lr"]))
         fixes = [f"lower the learning rate (optim.lr is {lr:g}; try --set optim.lr={lr / 10:g})"]
         if not float(self.recipe["train"]["grad_clip"]):
             fixes.append("clip gradients (--set train.grad_clip=1.0)")
