@@ -26,6 +26,13 @@ test: $(STAMP)
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow
 
+## The whole fault suite, kill sweep included, then its figures written into docs/reliability.md.
+FIGURES ?= /tmp/tk-fault-figures.jsonl
+test-faults: $(STAMP)
+	rm -f $(FIGURES)
+	OMP_NUM_THREADS=1 TK_FAULT_FIGURES=$(FIGURES) $(BIN)/python -m pytest -q -n 2 -m "not macos" tests/faults
+	$(BIN)/python tests/faults/figures.py $(FIGURES) --update docs/reliability.md
+
 bench: $(STAMP)
 	$(BIN)/python benchmarks/train_speed.py
 

@@ -271,7 +271,7 @@ def differences(reference: Path, resumed: Path) -> list[str]:
     for name in ("split.json", "metrics.json"):
         if json.loads((reference / name).read_text()) != json.loads((resumed / name).read_text()):
             problems.append(f"{name} differs")
-    missing = sorted(p.name for p in reference.iterdir() if not p.name.startswith(".") and not (resumed / p.name).exists())
+    missing = lost_files(reference, resumed)
     if missing:
         problems.append(f"files missing after resume: {', '.join(missing)}")
     return problems

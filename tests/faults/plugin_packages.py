@@ -65,7 +65,8 @@ RUN_TIME = [
             "@hookimpl\ndef tk_register_backbones(register):\n    register('string_backbone', string_backbone)\n",
             "returned str"),
     Package("tk-event-raises", "event_raises", "raises in tk_epoch_end during a run",
-            HEADER + "@hookimpl\ndef tk_epoch_end(run, epoch, metrics):\n    raise RuntimeError('logger lost its connection')\n",
+            HEADER + "@hookimpl\ndef tk_epoch_end(run, epoch, metrics):\n"
+            "    raise RuntimeError('logger lost its connection')\n",
             "failed in tk_epoch_end"),
 ]
 

@@ -73,7 +73,7 @@ def test_data_check_names_every_kind_with_its_reason(corpus, tmp_path):
                        for line in human.stdout.splitlines()), (kind.name, human.stdout)
     assert "empty" in human.stdout and "no usable images: left out" in human.stdout
     record_figure("bad images", "kinds of bad or odd files, each reported by `tk data check` with its reason",
-                  len(kinds), held)
+                  len(kinds), held, kinds=len(kinds))
 
 
 def test_thorough_check_also_notes_real_transparency(corpus):
@@ -102,7 +102,7 @@ def test_run_trains_on_the_usable_images_and_lists_the_rest(corpus, tmp_path):
     assert f"{len(listed)} bad image(s) left out" in done.stdout
     assert set(listed) == {_abs(root, k) for k in bad} | {str(root / "broken" / "half.png")}
     record_figure("bad images", "`tk run` on the corpus: trained on the usable files, listed every bad one",
-                  len(kinds), len(kinds))
+                  len(kinds), len(kinds), kinds=len(kinds))
 
 
 def test_fail_policy_stops_before_training_with_the_list(corpus, tmp_path, in_tmp):
@@ -118,7 +118,7 @@ def test_fail_policy_stops_before_training_with_the_list(corpus, tmp_path, in_tm
             assert f"{shown}: {kind.says}" in line, kind.name
     assert run_files(tmp_path) == []
     record_figure("bad images", "`data.on_bad_image = \"fail\"`: stopped before training, every bad file listed",
-                  1, 1)
+                  1, 1, kinds=sum(k.expect == "bad" for k in kinds))
 
 
 def _without_root_override() -> list[str] | None:

@@ -66,7 +66,7 @@ def test_each_mistake_is_one_line_naming_file_and_key_before_any_training(mistak
 def test_the_table_is_big_enough():
     assert len(MISTAKES) >= 25 and len({m.name for m in MISTAKES}) == len(MISTAKES)
     record_figure("bad recipes", "distinct recipe mistakes, each refused in one line naming file and key, "
-                  "with no run folder", len(MISTAKES), len(MISTAKES),
+                  "with no run folder (CLI in-process)", len(MISTAKES), len(MISTAKES), kinds=len(MISTAKES),
                   caught_by_recipes_check=sum(m.check for m in MISTAKES))
 
 
@@ -78,6 +78,8 @@ def _through_the_binary(mistake: Mistake, folder: Path, images: Path) -> None:
     ran = tk("run", recipe, *mistake.args, cwd=folder)
     _assert_refused(mistake, ran.returncode, ran.stderr, recipe)
     assert run_files(folder) == [], (mistake.name, run_files(folder))
+    record_figure("bad recipes", mistake.what, 1, 1,
+                  group="the same mistakes through the `tk` binary (recipes check where it applies, and run)")
 
 
 @pytest.mark.parametrize("mistake", [m for m in MISTAKES if m.name in SUBPROCESS_SAMPLE], ids=lambda m: m.name)
@@ -89,4 +91,3 @@ def test_a_sample_through_the_tk_binary(mistake, tmp_path, images):
 @pytest.mark.parametrize("mistake", [m for m in MISTAKES if m.name not in SUBPROCESS_SAMPLE], ids=lambda m: m.name)
 def test_every_mistake_through_the_tk_binary(mistake, tmp_path, images):
     _through_the_binary(mistake, tmp_path, images)
-    record_figure("bad recipes (tk binary)", mistake.what, 1, 1)

@@ -64,7 +64,7 @@ def test_tk_plugins_marks_each_broken_one_with_its_distribution_and_lists_the_re
     for pkg in LOAD_TIME:
         assert f"{pkg.entry} (broken)" in table.stdout and pkg.dist in table.stdout, pkg.what
     record_figure("broken plugins", "installed packages that break while loading, each marked in `tk plugins` "
-                  "with its distribution, the rest still listed", len(LOAD_TIME), len(LOAD_TIME))
+                  "with its distribution, the rest still listed", len(LOAD_TIME), len(LOAD_TIME), kinds=len(LOAD_TIME))
 
 
 def test_tk_run_refuses_in_one_line_naming_plugin_and_distribution(load_time_site, tmp_path):

@@ -130,7 +130,7 @@ def test_every_loading_command_is_covered():
     commands = {c.split()[0] for c in CASES} | {c for c in CASES if " " not in c and "." in c}
     assert {"run", "export", "predict", "eval", "bench", "compare"} <= commands
     record_figure("hostile files", "commands and recipe keys that load a checkpoint, fed a pickled payload "
-                  "(marker never created)", len(CASES), len(CASES))
+                  "(marker never created)", len(CASES), len(CASES), kinds=len(CASES))
 
 
 # -- files that are not what they claim ----------------------------------------------------
@@ -227,4 +227,4 @@ def test_a_checkpoint_cannot_send_exports_outside_the_working_folder(trained, tm
         line = one_error_line(result.stderr)
         assert "export.out" in line and "--out" in line and "refused" in line, line
     assert not (tmp_path / "escaped").exists() and not list(tmp_path.rglob("*.onnx"))
-    record_figure("hostile files", "path traversal: export.out with '..' inside a checkpoint", 2, 2)
+    record_figure("hostile files", "path traversal: export.out with '..' inside a checkpoint", 2, 2, kinds=2)

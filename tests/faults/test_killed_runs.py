@@ -14,6 +14,7 @@ The normal suite kills one run twice and then presses Ctrl-C (SIGINT) on it; the
 from __future__ import annotations
 
 import contextlib
+import shutil
 import signal
 from pathlib import Path
 
@@ -139,7 +140,8 @@ def _kill_resume_compare(moment: Moment, sweep: Sweep, family: str) -> None:
     problems = differences(sweep.reference, out) + leftover_temp_files(out)
     record_figure(family, moment.what, 1, int(not problems), unreadable=len(after.unreadable),
                   lost=len(lost_files(sweep.reference, out)), in_write=",".join(after.landed_in_write),
-                  checkpoints_after_kill=str(after.checkpoints), resumed=after.how_resumed)
+                  checkpoints_after_kill=str(after.checkpoints), resumed=after.how_resumed,
+                  group="SIGKILL at one moment, then resumed to the end (every kill listed below)")
     assert not problems, f"{moment.name}: {problems}"
 
 
@@ -153,7 +155,21 @@ def test_sigkill_at_each_moment_then_resume_matches_the_uninterrupted_run(moment
 @pytest.mark.parametrize("moment", STOPPING_SWEEP, ids=lambda m: m.name)
 def test_sigkill_after_early_stopping_then_resume_matches_the_uninterrupted_run(moment: Moment,
                                                                                   stopping_sweep: Sweep):
-    _kill_resume_compare(moment, stopping_sweep, "killed runs (early-stopped)")
+    _kill_resume_compare(moment, stopping_sweep, "killed runs")
+
+
+def test_a_run_whose_report_was_cut_off_is_finished_by_resume(sweep: Sweep):
+    """What a kill during the report leaves (every epoch saved, no metrics, plots or report) is
+    finished by --resume instead of being refused as 'already finished' (the sweep kills for real)."""
+    out = sweep.root / "unreported"
+    shutil.copytree(sweep.reference, out)
+    for name in ("metrics.json", "curves.png", "confusion_matrix.png", "report.html"):
+        (out / name).unlink()
+    with one_thread(), pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TK_CACHE_DIR", sweep.env["TK_CACHE_DIR"])
+        result = run_recipe(load_recipe(sweep.recipe), resume=out, quiet=True)
+    assert result.status == "finished"
+    assert differences(sweep.reference, out) == []
 
 
 def test_two_kills_and_a_ctrl_c_then_resume_give_the_uninterrupted_result(sweep: Sweep):
@@ -179,7 +195,7 @@ def test_two_kills_and_a_ctrl_c_then_resume_give_the_uninterrupted_result(sweep:
     resume_to_end(third, sweep.recipe, out, sweep.root, sweep.env)
     assert third.resumed_code == 0, third.resumed_output
     problems = differences(sweep.reference, out) + leftover_temp_files(out)
-    record_figure("killed runs (normal suite)", "2 SIGKILLs and a SIGINT on one run, then resumed", 3,
+    record_figure("killed runs", "one run: SIGKILL inside a checkpoint write, SIGKILL mid-epoch, Ctrl-C, resumed", 3,
                   3 if not problems else 0, unreadable=0, lost=len(lost_files(sweep.reference, out)),
                   in_write=",".join(first.landed_in_write))
     assert not problems, problems
