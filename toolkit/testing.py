@@ -2,10 +2,10 @@
 
 Test a plugin in a few lines, with a fresh plugin manager that holds only what you give it::
 
-    import tk_my_losses
+    import my_loss_plugin   # your plugin module
 
     def test_focal(tk_plugins):
-        plugins = tk_plugins(tk_my_losses)
+        plugins = tk_plugins(my_loss_plugin)
         loss = plugins.create("losses", "my_focal", {"gamma": 2.0}, where="loss",
                               context={"num_classes": 3, "class_counts": [5, 3, 1]})
         ...
