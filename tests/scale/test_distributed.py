@@ -169,7 +169,7 @@ def test_two_machines_rendezvous_through_c10d(tmp_path, dp_recipe):
                               text=True) for _ in range(2)]
     outputs = [n.communicate(timeout=400)[0] for n in nodes]
     assert all(n.returncode == 0 for n in nodes), outputs
-    assert sum("Run finished after 1 epochs." in out for out in outputs) == 1  # global rank 0 only
+    assert sum("Run finished after 1 epoch." in out for out in outputs) == 1  # global rank 0 only
     assert sorted(p.name for p in (tmp_path / "runs" / "dp").iterdir()) == ["1"]
     start = _events(tmp_path)[0]
     assert (start["event"], start["world_size"]) == ("start", 2)
@@ -181,6 +181,6 @@ def test_started_by_torchrun_directly(tmp_path, dp_recipe):
            "run", str(dp_recipe), "--set", "train.epochs=1"]
     proc = subprocess.run(cmd, cwd=tmp_path, env=tk_env(), capture_output=True, text=True, timeout=400)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert proc.stdout.count("Run finished after 1 epochs.") == 1
+    assert proc.stdout.count("Run finished after 1 epoch.") == 1
     assert (tmp_path / "runs" / "dp" / "1" / "best.pt").is_file()
     assert _events(tmp_path)[0]["world_size"] == 2

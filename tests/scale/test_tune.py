@@ -78,7 +78,7 @@ def test_two_workers_share_one_journal_study_and_summary_writes_a_runnable_recip
     assert check.exit_code == 0 and check.output.strip().endswith(": ok"), check.output
     trained = CliRunner().invoke(cli, ["run", str(tuned), "--set", "train.epochs=1", "--quiet"])
     assert trained.exit_code == 0, trained.output
-    assert "Run finished after 1 epochs." in trained.output
+    assert "Run finished after 1 epoch." in trained.output
     assert (tmp_path / "runs" / "search_tuned" / "1" / "best.pt").is_file()
 
 
