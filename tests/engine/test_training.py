@@ -159,18 +159,6 @@ def test_ema_and_accumulation_and_clipping_run(tmp_path, tiny_recipe):
     assert math.isfinite(result.metrics["loss"])
 
 
-def test_export_after_train_exports_and_benches_the_run(tmp_path, tiny_recipe):
-    path = tiny_recipe(epochs=1, extra='[export]\nafter_train = true\nformats = ["onnx"]\n'
-                                      f'out = "{(tmp_path / "exports").as_posix()}"\n'
-                                      '[bench]\nbatches = [1]\niters = 2\nwarmup = 0\nruntimes = ["onnxruntime"]\n')
-    result = run_cli("run", path, "--out", tmp_path / "run", "--quiet")
-    assert result.exit_code == 0, result.output
-    assert list((tmp_path / "exports").rglob("*.onnx"))
-    bench = json.loads((tmp_path / "run" / "bench.json").read_text())
-    assert bench["settings"]["iters"] == 2 and bench["rows"]
-    assert "Wrote " in result.output and "bench.json" in result.output
-
-
 def test_presplit_folders_are_used_as_they_are_and_test_is_reported(tmp_path):
     root = tmp_path / "presplit"
     for part, n in (("train", 8), ("val", 3), ("test", 3)):
