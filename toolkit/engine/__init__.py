@@ -1,1 +1,19 @@
-"""The training engine: model assembly, device and precision, the loop, checkpoints, reports."""
+"""The training engine: from a recipe and a folder of images to a run folder.
+
+The public entry point is `toolkit.engine.train.run_recipe` (what `tk run`, `tk tune`, the
+benchmarks and the tests call). The modules, each with one job, in the order a run meets them:
+
+- `train` — `run_recipe`: checks, run folder, data, `Trainer`, final report, `RunResult`.
+- `run` — run folder numbering, the unfinished-run guard, ``--resume`` targets, `RunInfo`.
+- `resume` — which recipe a resumed run uses; the resolved recipe a run records.
+- `device` — device (auto: CUDA, MPS, CPU) and mixed precision; channels-last, compile.
+- `distributed` — RANK/WORLD_SIZE, sharding an epoch's order, the few collectives.
+- `data_pipeline` — dataset plugin → bad-image policy → split → decode once → device batches.
+- `components` — model, loss, sampler, augmentations, optimiser, schedule from the registries.
+- `trainer` — the epoch loop, best/last checkpoints, early stopping, EMA, events.
+- `loop` — one training epoch and one evaluation pass.
+- `early_stopping`, `ema`, `metrics`, `rng` — the pieces the loop relies on.
+- `finalize`, `report`, `console` — metrics.json, plots and report.html; what a run prints.
+- `dry_run` — ``tk run --dry-run``.
+- `checkpoint`, `model` — checkpoint files (atomic, weights-only) and the `Classifier`.
+"""
