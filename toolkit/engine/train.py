@@ -238,7 +238,12 @@ def _run(recipe: Any, plugins: Any, env: Any, console: Any, device: Any, precisi
         console.summary(f"Interrupted. {run_dir / 'last.pt'} holds epoch {trainer.epoch}; resume with: "
                         f"tk run {recipe_arg} --resume {run_dir}")
         return RunResult(run_dir, status, {})
-    metrics = final_metrics(trainer, status) if env.is_main else {}
+    try:
+        metrics = final_metrics(trainer, status) if env.is_main else {}
+    except KeyboardInterrupt:  # every epoch is saved; only the report is missing, and --resume writes it
+        console.summary(f"Interrupted while writing the report; {run_dir / 'last.pt'} holds all {trainer.epoch} "
+                        f"epochs. Finish it with: tk run {recipe_arg} --resume {run_dir}")
+        return RunResult(run_dir, "interrupted", {})
     if env.is_main:
         plugins.emit("tk_run_end", run=run, status=status, metrics=metrics)
         _print_result(console, run, status, metrics, trainer)
