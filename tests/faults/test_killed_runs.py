@@ -172,6 +172,23 @@ def test_a_run_whose_report_was_cut_off_is_finished_by_resume(sweep: Sweep):
     assert differences(sweep.reference, out) == []
 
 
+@pytest.mark.slow
+def test_ctrl_c_while_the_report_is_written_then_resume_matches_the_uninterrupted_run(sweep: Sweep):
+    """Ctrl-C after the last epoch (the report half drawn) exits 130 and says how to finish; --resume does."""
+    out = sweep.root / "ctrl-c-report"
+    moment = Moment("ctrl-c-report", "Ctrl-C while the report is written", file_appears("metrics.json"))
+    after, watched = kill_at(moment, sweep.recipe, out, sweep.root, sweep.env, signum=signal.SIGINT)
+    assert after.exit_code == 130, watched.output
+    assert f"Finish it with: tk run {sweep.recipe} --resume {out}" in watched.output, watched.output
+    assert "Traceback" not in watched.output and not after.unreadable
+    resume_to_end(after, sweep.recipe, out, sweep.root, sweep.env)
+    assert after.resumed_code == 0, after.resumed_output
+    problems = differences(sweep.reference, out) + leftover_temp_files(out)
+    record_figure("killed runs", "Ctrl-C (SIGINT) while the report is written, then resumed", 1, int(not problems),
+                  lost=len(lost_files(sweep.reference, out)), unreadable=0)
+    assert not problems, problems
+
+
 def test_two_kills_and_a_ctrl_c_then_resume_give_the_uninterrupted_result(sweep: Sweep):
     """The normal-suite version: one run killed inside a checkpoint write, killed again mid-epoch,
     interrupted with Ctrl-C, then resumed to the end."""
@@ -185,7 +202,7 @@ def test_two_kills_and_a_ctrl_c_then_resume_give_the_uninterrupted_result(sweep:
     second, _ = kill_at(mid_epoch, sweep.recipe, out, sweep.root, sweep.env, resume=True)
     _check_kill(second, mid_epoch)
 
-    ctrl_c = Moment("ctrl-c", "Ctrl-C mid epoch 5", after_line("epoch 4/", 0.05))
+    ctrl_c = Moment("ctrl-c", "Ctrl-C as epoch 5 starts", after_line("epoch 4/"))
     third, watched = kill_at(ctrl_c, sweep.recipe, out, sweep.root, sweep.env, signum=signal.SIGINT, resume=True)
     assert third.exit_code == 130, watched.output
     assert f"resume with: tk run {sweep.recipe} --resume {out}" in watched.output
