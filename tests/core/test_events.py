@@ -5,9 +5,8 @@ the recipe, loaded for that run only.
 """
 
 import json
-import textwrap
 
-from toolkit.testing import make_image_folder
+from toolkit.testing import make_image_folder, make_recipe
 
 RECORDER = '''
 import json, os
@@ -48,23 +47,8 @@ def tk_run_end(run, status, metrics):
 def _recipe(tmp_path, epochs):
     root = make_image_folder(tmp_path / "images", {"a": 8, "b": 8}, size=32)
     (tmp_path / "recorder.py").write_text(RECORDER)
-    recipe = tmp_path / "events.toml"
-    recipe.write_text(textwrap.dedent(f"""
-        [data]
-        root = "{root.as_posix()}"
-        image_size = 32
-        val_fraction = 0.25
-        workers = 0
-        [model]
-        backbone = "test_efficientnet"
-        [train]
-        epochs = {epochs}
-        batch_size = 8
-        device = "cpu"
-        [plugins]
-        modules = ["recorder.py"]
-    """))
-    return recipe
+    return make_recipe(tmp_path / "events.toml", root, epochs=epochs, batch_size=8,
+                       extra='[plugins]\nmodules = ["recorder.py"]')
 
 
 def _events(tmp_path):

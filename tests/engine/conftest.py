@@ -13,35 +13,16 @@ from pathlib import Path
 
 import pytest
 
-from toolkit.testing import make_image_folder
+from toolkit.testing import make_image_folder, make_recipe
 
 TK = Path(sys.executable).with_name("tk")
 
 
 def recipe_file(path: Path, root: Path, *, epochs: int = 2, backbone: str = "test_efficientnet", lr: float = 0.01,
                 batch_size: int = 8, extra: str = "") -> Path:
-    """Write a recipe training ``backbone`` on the class folders under ``root`` (CPU, 32 px)."""
-    path.write_text(f"""\
-# A test recipe: {backbone} on {root.name}
-[data]
-root = "{root.as_posix()}"
-image_size = 32
-val_fraction = 0.25
-workers = 0
-
-[model]
-backbone = "{backbone}"
-
-[optim]
-lr = {lr}
-
-[train]
-epochs = {epochs}
-batch_size = {batch_size}
-device = "cpu"
-{extra}
-""")
-    return path
+    """Write a recipe training ``backbone`` on the class folders under ``root`` (CPU, 32 px);
+    ``extra`` lands inside ``[train]``."""
+    return make_recipe(path, root, epochs=epochs, backbone=backbone, lr=lr, batch_size=batch_size, train_extra=extra)
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from toolkit.testing import make_image_folder
+from toolkit.testing import make_image_folder, make_recipe
 
 TK = Path(sys.executable).with_name("tk")
 """The installed console script, as a user runs it."""
@@ -33,33 +33,9 @@ WALL_CLOCK_KEYS = frozenset({"epoch_time", "images_per_sec"})
 
 def write_recipe(path: Path, root: Path, *, epochs: int = 3, batch_size: int = 4, lr: float = 0.01,
                  backbone: str = "test_efficientnet", extra: str = "", train_extra: str = "") -> Path:
-    """A recipe training ``backbone`` on the class folders under ``root`` (CPU, 32 px, no downloads).
-
-    ``train_extra`` lands inside ``[train]``; ``extra`` after it (further sections).
-    """
-    path.write_text(f"""\
-# A fault-suite recipe: {backbone} on {root.name}
-[data]
-root = "{root.as_posix()}"
-image_size = 32
-val_fraction = 0.25
-workers = 0
-
-[model]
-backbone = "{backbone}"
-pretrained = false
-
-[optim]
-lr = {lr}
-
-[train]
-epochs = {epochs}
-batch_size = {batch_size}
-device = "cpu"
-{train_extra}
-{extra}
-""", encoding="utf-8")
-    return path
+    """A fault-suite recipe (`toolkit.testing.make_recipe` with this suite's defaults)."""
+    return make_recipe(path, root, epochs=epochs, batch_size=batch_size, lr=lr, backbone=backbone,
+                       train_extra=train_extra, extra=extra)
 
 
 def subprocess_env(**extra: str) -> dict[str, str]:
