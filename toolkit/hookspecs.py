@@ -25,7 +25,11 @@ There are two families:
   names for "did you mean") and ``list_models`` (``list_models(pattern, pretrained) ->
   list[str]``, what `tk models` lists for such an entry); ``example`` (recipe parameters the
   registry-generated catalog test builds the entry with) and ``example_name`` (a name it
-  answers for, used by that test for a resolving entry).
+  answers for, used by that test for a resolving entry); ``check`` (a callable taking the
+  recipe parameters, defaults filled in, that raises `RecipeError` for a bad value without
+  building anything: `tk recipes check` and `tk run` call it before any data is read, so a
+  value the factory would refuse fails in a second, not after decoding). Non-finite numbers
+  (``nan``, ``inf``) are refused for every parameter before the factory sees them.
 
   **Parts that change with the epoch.** The objects these factories return may define
   ``on_epoch_start(epoch)``: the engine calls it before every epoch, with the 0-based index of

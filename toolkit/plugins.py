@@ -8,6 +8,13 @@ silent no-op. A plugin that fails to import or raises while registering is kept 
 reported by name and distribution; the rest still load, so `tk plugins` can show what is
 broken next to what works.
 
+Modules named inside a file tk was *given* (a checkpoint's stored recipe, a run folder's
+``recipe.toml``, a distillation teacher) are never imported on that file's say-so: a model file
+is data, not code. `load_stored_plugins` loads the entry points (installed, so already trusted)
+and refuses such a module in one line unless the user trusts it for this command
+(``--trust-plugins``, ``TK_TRUST_PLUGINS=1``) or named the same module in their own recipe
+(`trusting` records those).
+
 Callers use the typed facade `Plugins` (``plugins.registry("losses")``,
 ``plugins.create("losses", ...)``, ``plugins.emit("tk_epoch_end", ...)``), never ``pm.hook``
 with loose keyword arguments.
@@ -15,6 +22,8 @@ with loose keyword arguments.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import importlib
 import importlib.util
 import os
@@ -30,9 +39,72 @@ from . import hookspecs
 from .errors import PluginError, TkError
 from .registry import Entry, Registry
 
-__all__ = ["BrokenPlugin", "PluginInfo", "Plugins", "load_plugins", "ENTRY_POINT_GROUP", "disabled_from_env"]
+__all__ = ["BrokenPlugin", "PluginInfo", "Plugins", "load_plugins", "load_stored_plugins", "check_trusted", "trusting",
+           "ENTRY_POINT_GROUP", "TRUST_ENV", "disabled_from_env"]
 
 ENTRY_POINT_GROUP = "tk"
+
+TRUST_ENV = "TK_TRUST_PLUGINS"
+"""``TK_TRUST_PLUGINS=1``: import the plugin modules stored checkpoints name (like ``--trust-plugins``)."""
+
+_TRUSTED: contextvars.ContextVar[tuple[bool, frozenset[str]]] = contextvars.ContextVar(
+    "tk_trusted_modules", default=(False, frozenset()))
+
+
+def _module_key(spec: str, base_dir: Path | None = None) -> str:
+    """A module named in a recipe, as one comparable string (a file's resolved path, or the dotted name)."""
+    if spec.endswith(".py") or "/" in spec or os.sep in spec:
+        path = Path(spec)
+        if not path.is_absolute() and base_dir is not None:
+            path = base_dir / path
+        try:
+            return str(path.resolve())
+        except (OSError, RuntimeError):
+            return str(path)
+    return spec
+
+
+@contextlib.contextmanager
+def trusting(everything: bool = False, modules: Iterable[str] = (), base_dir: Path | None = None):
+    """Within the block, stored recipes may import ``modules`` (the user's own recipe's), or any
+    module when ``everything`` (``--trust-plugins``). Nested blocks add to the outer one."""
+    outer_all, outer = _TRUSTED.get()
+    token = _TRUSTED.set((outer_all or everything,
+                          outer | frozenset(_module_key(m, base_dir) for m in modules)))
+    try:
+        yield
+    finally:
+        _TRUSTED.reset(token)
+
+
+def _trusts(key: str) -> bool:
+    everything, modules = _TRUSTED.get()
+    return everything or key in modules or os.environ.get(TRUST_ENV, "").strip().lower() in ("1", "true", "yes")
+
+
+def check_trusted(modules: Iterable[str], *, origin: str) -> None:
+    """Raise a one-line `PluginError` for the first of ``modules`` (named in ``origin``, a file tk was
+    given) that the user has not trusted for this command (see `trusting`)."""
+    for spec in modules:
+        if not _trusts(_module_key(str(spec))):
+            raise PluginError(
+                f"{origin} asks to import the plugin module {str(spec)!r}; tk never runs code named inside a "
+                f"checkpoint or run folder on its own say-so. If you trust where the file came from, add "
+                f"--trust-plugins (or set {TRUST_ENV}=1), or name the module in your own recipe's [plugins] modules."
+            )
+
+
+def load_stored_plugins(recipe: dict[str, Any] | None, *, origin: str) -> "Plugins":
+    """Plugins for a recipe stored in a file tk was given (``origin``, e.g. a checkpoint's path).
+
+    Entry points load as always. Each ``[plugins] modules`` entry is imported only when trusted
+    (`check_trusted`). Relative ``.py`` paths are never resolved against a folder the file names.
+    """
+    section = (recipe or {}).get("plugins") or {}
+    modules = [str(m) for m in section.get("modules") or []]
+    disable = [str(d) for d in section.get("disable") or []]
+    check_trusted(modules, origin=origin)
+    return load_plugins(modules, disable=disable)
 
 
 @dataclass

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import math
 import re
 import tomllib
 from pathlib import Path
@@ -75,6 +76,8 @@ def _check_value(key: Key, value: Any) -> str | None:
         return f"must be {_type_name(key.type)}, not {str(value).lower()}"
     if not isinstance(value, types):
         return f"must be {_type_name(key.type)}, not {value!r}"
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"must be a finite number, not {value!r}"
     if key.choices is not None and value not in key.choices:
         return f"must be one of {', '.join(repr(c) for c in key.choices)}, not {value!r}"
     if key.min is not None and isinstance(value, (int, float)) and value < key.min:

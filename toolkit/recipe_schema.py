@@ -39,6 +39,7 @@ class Section:
 
 
 _NUM = (int, float)
+SEED_MAX = 2**64 - 1  # what torch.manual_seed takes
 
 SCHEMA: dict[str, Section] = {
     "data": Section(
@@ -48,7 +49,7 @@ SCHEMA: dict[str, Section] = {
             "image_size": Key(int, 224, "square side in pixels the images are resized to", min=16, max=4096),
             "val_fraction": Key(_NUM, 0.2, "share of each class held out for validation", min=0.0, max=0.9),
             "test_fraction": Key(_NUM, 0.0, "share of each class held out for the test split", min=0.0, max=0.9),
-            "seed": Key(int, 0, "seed of the split (and of generated data)"),
+            "seed": Key(int, 0, "seed of the split (and of generated data)", min=0, max=SEED_MAX),
             "on_bad_image": Key(str, "skip", "what to do with unreadable images", choices=("skip", "fail")),
             "cache": Key(str, "disk", "decoded-image cache: 'disk' reuses decodes across runs", choices=("disk", "memory")),
             "cache_dir": Key(str, None, "where decoded images are cached (default ~/.cache/tk)", optional=True),
@@ -82,14 +83,14 @@ SCHEMA: dict[str, Section] = {
             "channels_last": Key(bool, False, "channels-last memory format (faster convolutions on GPUs)"),
             "compile": Key(bool, False, "torch.compile the model"),
             "accumulate": Key(int, 1, "optimiser step every N batches", min=1, max=1024),
-            "grad_clip": Key(_NUM, 0.0, "clip the gradient norm to this (0: off)", min=0.0),
-            "seed": Key(int, 0, "seed of weights, sampling and augmentation"),
+            "grad_clip": Key(_NUM, 0.0, "clip the gradient norm to this (0: off)", min=0.0, max=1e6),
+            "seed": Key(int, 0, "seed of weights, sampling and augmentation", min=0, max=SEED_MAX),
             "best_metric": Key(str, "val_accuracy", "metric that picks best.pt (val_loss is minimised, others maximised)"),
             "early_stopping": Key(bool, True, "stop when the monitored metric stops improving"),
             "monitor": Key(str, "val_loss", "metric early stopping watches"),
             "mode": Key(str, "min", "whether the monitored metric should go down or up", choices=("min", "max")),
-            "patience": Key(int, 10, "epochs without improvement before stopping", min=1),
-            "min_delta": Key(_NUM, 0.001, "smallest change that counts as improvement", min=0.0),
+            "patience": Key(int, 10, "epochs without improvement before stopping", min=1, max=100000),
+            "min_delta": Key(_NUM, 0.001, "smallest change that counts as improvement", min=0.0, max=1e6),
             "restore_best": Key(bool, True, "early stopping restores the weights of the best monitored epoch"),
             "ema": Key(bool, False, "keep an exponential moving average of the weights and evaluate it"),
             "ema_decay": Key(_NUM, 0.999, "EMA decay per optimiser step", min=0.0, max=1.0),
@@ -110,8 +111,8 @@ SCHEMA: dict[str, Section] = {
     "bench": Section(
         {
             "batches": Key(list, [1, 8, 32], "batch sizes to time"),
-            "iters": Key(int, 50, "timed iterations per row", min=1),
-            "warmup": Key(int, 10, "untimed iterations first", min=0),
+            "iters": Key(int, 50, "timed iterations per row", min=1, max=1_000_000),
+            "warmup": Key(int, 10, "untimed iterations first", min=0, max=1_000_000),
             "runtimes": Key(list, [], "runtimes to bench (empty: every one available)"),
         },
         "`tk bench` settings.",

@@ -12,6 +12,7 @@ from __future__ import annotations
 import difflib
 import fnmatch
 import inspect
+import math
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
@@ -31,6 +32,17 @@ _SINGULAR = {
     "datasets": "dataset",
     "loggers": "logger",
 }
+
+
+def _finite(value: Any) -> bool:
+    """False for NaN or an infinity, also inside lists and tables (TOML can spell both)."""
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, (list, tuple)):
+        return all(_finite(v) for v in value)
+    if isinstance(value, dict):
+        return all(_finite(v) for v in value.values())
+    return True
 
 
 def singular(kind: str) -> str:
@@ -128,6 +140,32 @@ class Entry:
         for p in accepted.values():
             if p.required and p.name not in params:
                 raise RecipeError(f"{where}.{p.name}: {singular(self.kind)} '{self.name}' needs '{p.name}'.")
+        for key, value in params.items():
+            if not _finite(value):
+                raise RecipeError(f"{where}.{key}: must be a finite number, not {value!r}.")
+        self._run_check(params, accepted, where)
+
+    def _run_check(self, params: dict[str, Any], accepted: dict[str, Param], where: str) -> None:
+        """The factory's own value checks, registered as ``check=`` (see `toolkit.hookspecs`): called
+        with the recipe's values over the factory's defaults, so `tk recipes check` rejects what
+        the factory would reject at build time, without building anything."""
+        check = self.info.get("check")
+        if check is None:
+            return
+        values = {p.name: p.default for p in accepted.values() if not p.required}
+        values.update(params)
+        try:
+            wanted = inspect.signature(check).parameters
+            if not any(q.kind is q.VAR_KEYWORD for q in wanted.values()):
+                values = {k: v for k, v in values.items() if k in wanted}
+        except (TypeError, ValueError):
+            pass
+        try:
+            check(**values)
+        except (RecipeError, PluginError):
+            raise
+        except (TypeError, ValueError) as exc:
+            raise RecipeError(f"{where}: {singular(self.kind)} '{self.name}' rejected its parameters: {exc}") from exc
 
     def create(self, params: dict[str, Any], context: dict[str, Any], where: str) -> Any:
         """Call the factory with recipe ``params`` and the ``context`` values it declares."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from toolkit import RecipeError, hookimpl
 
 
-def folder(root, on_progress=None):
+def folder(root):
     """Images in class sub-folders under data.root."""
     from toolkit import DataError
     from toolkit.data import scan_folder

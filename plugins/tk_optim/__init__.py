@@ -10,7 +10,7 @@ from __future__ import annotations
 from toolkit import hookimpl
 
 from .optimizers import adam, adamw, sgd
-from .schedules import constant, cosine, onecycle, plateau, step
+from .schedules import check_cosine, constant, cosine, onecycle, plateau, step
 
 
 @hookimpl
@@ -22,7 +22,7 @@ def tk_register_optimizers(register):
 
 @hookimpl
 def tk_register_schedulers(register):
-    register("cosine", cosine)
+    register("cosine", cosine, check=check_cosine)
     register("step", step)
     register("plateau", plateau)
     register("onecycle", onecycle)

@@ -26,11 +26,17 @@ def _number(key: str, value, lo: float, hi: float | None = None, *, open_lo: boo
     return float(value)
 
 
+def check_cosine(warmup_epochs: float = 0.0, min_lr_ratio: float = 0.0) -> None:
+    """`cosine`'s recipe checks, without an optimiser (registered as ``check``)."""
+    _number("warmup_epochs", warmup_epochs, 0.0, 100000.0)
+    _number("min_lr_ratio", min_lr_ratio, 0.0, 1.0)
+
+
 def cosine(optimizer, epochs: int, steps_per_epoch: int, warmup_epochs: float = 0.0, min_lr_ratio: float = 0.0):
     """Linear warm-up over warmup_epochs, then cosine decay to min_lr_ratio × lr, per optimiser step."""
     import torch
 
-    warmup_epochs = _number("warmup_epochs", warmup_epochs, 0.0)  # longer than the run: it only warms up
+    warmup_epochs = _number("warmup_epochs", warmup_epochs, 0.0, 100000.0)  # longer than the run: it only warms up
     min_lr_ratio = _number("min_lr_ratio", min_lr_ratio, 0.0, 1.0)
     total = max(1, epochs * steps_per_epoch)
     warm = int(warmup_epochs * steps_per_epoch)

@@ -106,6 +106,15 @@ def _check_params(pretrained_path: str, drop_rate: float, drop_path_rate: float,
     return fraction
 
 
+def check_backbone_params(pretrained_path: str = "", drop_rate: float = 0.0, drop_path_rate: float = 0.0,
+                          head: str = "linear", head_hidden: list = [512, 128], head_dropout: float = 0.0,  # noqa: B006
+                          head_activation: str = "relu", freeze: bool | float = False, unfreeze_at_epoch: int = 0,
+                          **_: object) -> None:
+    """The recipe checks of `create_backbone`, without building anything (registered as ``check``)."""
+    _check_params(pretrained_path, drop_rate, drop_path_rate, head, head_hidden, head_dropout, head_activation,
+                  freeze, unfreeze_at_epoch)
+
+
 def create_backbone(
     name: str,
     num_classes: int,

@@ -54,7 +54,7 @@ def test_cache_is_reused_then_invalidated(tmp_path, counted_loads):
     cache_dir = tmp_path / "cache"
     first = decode_images(paths, 16, cache_dir=cache_dir)
     assert (first.decoded, first.cached) == (4, 0) and len(counted_loads) == 4
-    assert len(list(cache_dir.rglob("*.npy"))) == 4
+    assert len(list(cache_dir.rglob("*.tkimg"))) == 4
 
     second = decode_images(paths, 16, cache_dir=cache_dir, workers=2)
     assert (second.decoded, second.cached) == (0, 4) and len(counted_loads) == 4
@@ -75,7 +75,7 @@ def test_damaged_cache_file_is_a_miss(tmp_path):
     paths = _images(tmp_path, n=1)
     cache_dir = tmp_path / "cache"
     first = decode_images(paths, 16, cache_dir=cache_dir)
-    (cached,) = cache_dir.rglob("*.npy")
+    (cached,) = cache_dir.rglob("*.tkimg")
     cached.write_bytes(cached.read_bytes()[:-10])
     again = decode_images(paths, 16, cache_dir=cache_dir)
     assert again.decoded == 1 and torch.equal(again.images, first.images)

@@ -29,7 +29,7 @@ def load(path: Path) -> list[dict]:
 
 
 FAMILIES = ("killed runs", "failing writes", "bad images", "bad recipes", "hostile files", "broken plugins",
-            "non-finite training")
+            "non-finite training", "probe findings")
 
 
 def summary(rows: list[dict]) -> str:

@@ -153,24 +153,29 @@ def _fail_on(monkeypatch, call: str, target: str, after: int, err: int):
 
 @pytest.mark.parametrize(("call", "target", "err"), [
     ("replace", "last.pt", errno.EACCES),
+    ("fsync", "last.pt", errno.ENOSPC),
     ("fsync", "best.pt", errno.ENOSPC),
-], ids=["rename-refused", "fsync-enospc"])
+], ids=["rename-refused", "fsync-enospc", "fsync-enospc-first-best"])
 def test_injected_write_failure_keeps_the_previous_checkpoint(tmp_path, images, in_tmp, monkeypatch, call, target, err):
     if call == "fsync" and not os.path.isdir("/proc/self/fd"):
         pytest.skip("needs /proc to name the file behind a descriptor")
     recipe = write_recipe(tmp_path / "inject.toml", images, epochs=4)
     run_dir = tmp_path / "run"
     with monkeypatch.context() as patch:
-        # last.pt: written before epoch 1 and after each epoch, so the 3rd write is epoch 2's;
-        # best.pt: its 2nd write is whichever later epoch improves first.
-        _fail_on(patch, call, target, 3 if target == "last.pt" else 2, err)
+        # Only writes that are certain: last.pt is written before epoch 1 and after each epoch, so
+        # its 3rd write is epoch 2's; best.pt's 1st write is epoch 1's (the first epoch is always
+        # the best so far). A later best.pt write depends on the learning going one way.
+        _fail_on(patch, call, target, 3 if target == "last.pt" else 1, err)
         result = run_cli("run", recipe, "--out", run_dir, "--quiet")
     assert result.exit_code == 1
     line = one_error_line(result.stderr)
     assert os.strerror(err) in line and "unchanged" in line
-    for name in ("last.pt", "best.pt"):
-        if (run_dir / name).exists():
-            assert load_checkpoint(run_dir / name)["epoch"] >= 1
+    if target == "last.pt":  # epoch 1 was saved whole before epoch 2's write failed
+        assert load_checkpoint(run_dir / "last.pt")["epoch"] == 1
+        assert load_checkpoint(run_dir / "best.pt")["epoch"] >= 1
+    else:  # best.pt never got written; last.pt is still the whole checkpoint written before it
+        assert not (run_dir / "best.pt").exists()
+        assert load_checkpoint(run_dir / "last.pt")["epoch"] in (0, 1)
     assert temp_files(run_dir) == []
     record_figure("failing writes", f"injected {errno.errorcode[err]} at os.{call} of {target}", 1, 1, lost=0,
                   method="OSError injected at atomic_write's boundary")

@@ -10,6 +10,7 @@ without a traceback.
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 
 import click
@@ -51,6 +52,13 @@ class LazyGroup(click.Group):
             return super().invoke(ctx)
         except TkError as exc:
             raise click.ClickException(str(exc)) from None
+        except OSError as exc:
+            # A file-system refusal (read-only mount, permission, full disk) while creating a
+            # folder or file: one line naming it, as for every other fault a user can fix.
+            if exc.filename is None or isinstance(exc, (BlockingIOError, InterruptedError)):
+                raise
+            target = exc.filename if exc.filename2 is None else exc.filename2
+            raise click.ClickException(f"{os.fsdecode(target)}: {exc.strerror or exc}.") from None
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from ._trust import trust_plugins_option
+
 
 def _batches(text: str | None) -> list[int] | None:
     if text is None:
@@ -30,6 +32,7 @@ def _batches(text: str | None) -> list[int] | None:
               help="CPU threads for PyTorch and ONNX Runtime alike [each runtime's default].")
 @click.option("--json", "json_path", type=click.Path(path_type=Path), help="Also write the results as JSON here.")
 @click.option("--md", "md_path", type=click.Path(path_type=Path), help="Also write a Markdown table here.")
+@trust_plugins_option
 def bench(targets: tuple[Path, ...], batch_text: str | None, iters: int | None, warmup: int | None,
           runtimes: tuple[str, ...], threads: int | None, json_path: Path | None, md_path: Path | None) -> None:
     """Benchmark run folders or model files (default: the most recent run and its exports).

@@ -6,12 +6,15 @@ from pathlib import Path
 
 import click
 
+from ._trust import trust_plugins_option
+
 
 @click.command(short_help="Runs side by side: accuracy, F1, size, time, latency.")
 @click.argument("runs", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--md", "md_path", type=click.Path(path_type=Path), help="Also write the table as Markdown here.")
 @click.option("--png", "png_path", type=click.Path(path_type=Path),
               help="Write the chart (accuracy vs latency, per-class F1) here [compare.png].")
+@trust_plugins_option
 def compare(runs: tuple[Path, ...], md_path: Path | None, png_path: Path | None) -> None:
     """Compare RUNS (run folders): accuracy, macro-F1, per-class F1, parameters, model size,
     training time, and latency from each run's bench.json (run `tk bench RUN` first).

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import click
 
+from ._trust import trust_plugins_option
+
 
 def report_table(metrics: dict, title: str):
     """sklearn-style classification report as a rich table."""
@@ -56,6 +58,7 @@ def confusion_table(metrics: dict):
               help="Run whose split to use (for an exported model whose manifest does not name it).")
 @click.option("--device", default=None, help="Runtime device (see `tk predict --help`).")
 @click.option("--json", "json_path", type=click.Path(path_type=Path), help="Also write the metrics as JSON.")
+@trust_plugins_option
 def eval_(target: Path | None, split: str | None, run_dir: Path | None, device: str | None, json_path: Path | None) -> None:
     """Evaluate TARGET (a run folder, checkpoint, .onnx or .mlpackage; default: the most recent run)
     on its run's test or validation images: per-class precision, recall, F1 and the confusion matrix.

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from ._trust import trust_plugins_option
+
 
 @click.command(short_help="Export a run's model to ONNX / Core ML, checked against PyTorch.")
 @click.argument("target", required=False, type=click.Path(path_type=Path))
@@ -26,6 +28,7 @@ import click
               help="Training images used to calibrate --int8.")
 @click.option("--author", default=None, help="Author written into the model metadata.")
 @click.option("--license", "license_", default=None, help="Licence written into the model metadata.")
+@trust_plugins_option
 def export(target: Path | None, want_onnx: bool, want_coreml: bool, formats: tuple[str, ...], out: Path | None,
            int8: bool, precision: str | None, coreml_quantize: str | None, coreml_target: str | None,
            onnx_uint8: bool, opset: int | None, calibration_images: int, author: str | None,

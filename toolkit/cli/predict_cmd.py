@@ -8,15 +8,20 @@ from pathlib import Path
 
 import click
 
+from ._trust import trust_plugins_option
+
 
 def prediction_rows(paths: list[str], probs, class_names: list[str], top_k: int) -> list[dict[str, str]]:
     """One CSV row per image: ``path, class, probability`` then ``top2_class, top2_probability`` …"""
     import numpy as np
 
+    from ..text import printable
+
+    class_names = [printable(n) for n in class_names]  # names that are not UTF-8 are shown escaped
     rows = []
     for path, p in zip(paths, probs):
         order = np.argsort(-p, kind="stable")[:top_k]
-        row = {"path": path, "class": class_names[order[0]], "probability": f"{float(p[order[0]]):.6f}"}
+        row = {"path": printable(path), "class": class_names[order[0]], "probability": f"{float(p[order[0]]):.6f}"}
         for rank, idx in enumerate(order[1:], start=2):
             row[f"top{rank}_class"] = class_names[idx]
             row[f"top{rank}_probability"] = f"{float(p[idx]):.6f}"
@@ -40,6 +45,7 @@ def _csv_text(rows: list[dict[str, str]]) -> str:
 @click.option("--device", default=None, help="Runtime device: cpu/cuda/mps (checkpoint), cpu/cuda/coreml (ONNX), "
                                               "CPU_ONLY/CPU_AND_GPU/CPU_AND_NE/ALL (Core ML).")
 @click.option("--batch", type=click.IntRange(1), default=32, show_default=True, help="Images per model call.")
+@trust_plugins_option
 def predict(model: Path, images: tuple[Path, ...], out: Path | None, top_k: int, device: str | None, batch: int) -> None:
     """Classify IMAGES (files or folders) with MODEL: a run folder, a checkpoint (.pt), an .onnx
     or (on macOS) an .mlpackage.

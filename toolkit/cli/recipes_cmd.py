@@ -38,17 +38,13 @@ def list_recipes() -> None:
 @click.option("--show", is_flag=True, help="Print the resolved recipe (every default spelt out).")
 def check(recipe: str, overrides: tuple[str, ...], show: bool) -> None:
     """Validate RECIPE (keys, types, plugin names and parameters) without running it."""
-    from ..engine.components import check_metric_keys
+    from ..engine.train import load_run_plugins
     from ..errors import TkError
-    from ..plugins import load_plugins
     from ..recipe import find_recipe, load_recipe
 
     loaded_recipe = load_recipe(find_recipe(recipe), overrides)
     try:
-        plugins = load_plugins(loaded_recipe["plugins"]["modules"], base_dir=loaded_recipe.base_dir,
-                               disable=loaded_recipe["plugins"]["disable"])
-        loaded_recipe.validate(plugins)
-        check_metric_keys(loaded_recipe)  # as `tk run` does: best_metric and monitor must be reported
+        plugins = load_run_plugins(loaded_recipe)  # the very checks `tk run` makes before it reads data
     except TkError as exc:
         located = loaded_recipe.locate(str(exc))
         if located == str(exc):

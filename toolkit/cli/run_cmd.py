@@ -7,6 +7,8 @@ from pathlib import Path
 
 import click
 
+from ._trust import trust_plugins_option
+
 EXIT_INTERRUPTED = 130
 """Exit status after Ctrl-C or SIGTERM (128 + SIGINT, the shell's convention)."""
 
@@ -32,6 +34,7 @@ EXIT_INTERRUPTED = 130
               help="Machines taking part (give the same command on each, with --rdzv-endpoint).")
 @click.option("--rdzv-endpoint", metavar="HOST:PORT", help="Rendezvous of a multi-machine run (torchrun's).")
 @click.option("--rdzv-id", metavar="ID", help="Job id shared by the machines of one run (default: tk).")
+@trust_plugins_option
 def run(recipe: str, overrides: tuple[str, ...], out: Path | None, resume: Path | None, fresh: bool, quiet: bool,
         dry_run: bool, nproc: int, nnodes: str, rdzv_endpoint: str | None, rdzv_id: str | None) -> None:
     """Train RECIPE (a .toml file or a bundled name such as `quickstart`).

@@ -4,8 +4,10 @@ The usual ImageFolder loop decodes and resizes every PNG every epoch; for 3k scr
 costs more than a small model's forward pass. Here each image is decoded and resized once,
 to `size` with the rule below, and kept as uint8 (`N x 3 x H x W`, 196 KB an image at 256 px);
 augmentation then runs batched on the training device. The decoded pixels are also written to
-`cache_dir`, one `.npy` per image, keyed by the file's identity and the target size, so the
-next run over the same files decodes nothing and an edited image is decoded again.
+`cache_dir`, one file per image, keyed by the file's identity and the target size, so the
+next run over the same files decodes nothing and an edited image is decoded again. Each
+entry ends with a checksum of its key and its pixels: a damaged entry, or one copied over
+another's, is decoded again (with one note) instead of training on the wrong pixels.
 
 The resize rule is part of the model: exported models document it and predictors must apply
 it, so it is spelled out in constants and never changes silently (`CACHE_VERSION` is bumped
@@ -39,7 +41,8 @@ RESIZE = "bicubic"
 #: No crop: the whole image is squeezed to `size x size`, so slides keep their layout.
 CROP = None
 #: Bump when the decode or resize rule changes: old cache files then stop matching.
-CACHE_VERSION = 1
+#: 2: entries carry a checksum; the key holds the change time (st_ctime_ns).
+CACHE_VERSION = 2
 
 ProgressFn = Callable[[int, int], None]
 
@@ -97,15 +100,19 @@ def decode_images(
     result = DecodedImages(images=torch.from_numpy(out))
 
     def work(i: int) -> tuple[str, str | None]:
-        """('cached' | 'decoded' | 'failed', reason or cache-write problem)."""
+        """('cached' | 'decoded' | 'failed', reason or cache problem)."""
         path = os.fspath(paths[i])
         try:
             st = os.stat(path)
         except OSError as exc:
             return "failed", f"unreadable: {(exc.strerror or str(exc)).lower()}"
         key = cache.key(path, st) if cache else ""
-        if cache and cache.read(key, out[i]):
-            return "cached", None
+        damaged = False
+        if cache:
+            hit = cache.read(key, out[i])
+            if hit is True:
+                return "cached", None
+            damaged = hit is None
         try:
             img = resize_rgb(load_rgb(path), hw)
         except ImageError as exc:
@@ -114,7 +121,7 @@ def decode_images(
             return "failed", f"cannot decode: {exc}".lower()
         out[i] = np.asarray(img).transpose(2, 0, 1)
         problem = cache.write(key, out[i]) if cache else None
-        return "decoded", problem
+        return "decoded", problem or ("damaged" if damaged else None)
 
     indices = range(len(paths))
     if workers > 0:
@@ -122,6 +129,7 @@ def decode_images(
         outcomes = pool.map(work, indices)
     else:
         pool, outcomes = None, map(work, indices)
+    damaged, write_problems = 0, []
     try:
         for i, (status, detail) in enumerate(outcomes):
             if status == "failed":
@@ -131,13 +139,21 @@ def decode_images(
                 result.cached += 1
             else:
                 result.decoded += 1
-                if detail and len(result.notes) < 5:
-                    result.notes.append(detail)
+                if detail == "damaged":
+                    damaged += 1
+                elif detail:
+                    write_problems.append(detail)
             if on_progress is not None:
                 on_progress(i + 1, len(paths))
     finally:
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
+    if damaged:
+        result.notes.append(f"{damaged} image cache entr{'y' if damaged == 1 else 'ies'} in {cache_dir} did not match "
+                            f"{'its' if damaged == 1 else 'their'} checksum (damaged or copied); decoded again")
+    if write_problems:  # one note however many files failed the same way
+        more = f" ({len(write_problems)} images)" if len(write_problems) > 1 else ""
+        result.notes.append(write_problems[0] + more)
     result.seconds = time.perf_counter() - started
     return result
 
@@ -150,13 +166,20 @@ def _check_size(size: int | tuple[int, int]) -> tuple[int, int]:
 
 
 class _DiskCache:
-    """One `.npy` (uint8, 3 x H x W) per image under `<root>/<2 hex>/<sha1>.npy`.
+    """One file per image under `<root>/<2 hex>/<sha1>.tkimg`: an .npy header (uint8, 3 x H x W),
+    the pixels, then a 16-byte BLAKE2b digest of the key and the pixels.
 
-    The key holds the absolute path, inode, size and mtime_ns of the source plus the target
-    size and `CACHE_VERSION`: any edit, replacement or rule change misses, and a stale file is
-    never read. Writes go to a temp file renamed into place, so a killed run leaves either a
-    whole cache file or none; a damaged one (wrong length) is treated as a miss.
+    The key holds the absolute path, inode, size, mtime_ns and ctime_ns of the source (the
+    change time cannot be set back with `os.utime`, so an image rewritten in place with its
+    size and mtime restored still misses) plus the target size and `CACHE_VERSION`. Writes go
+    to a temp file renamed into place, so a killed run leaves a whole entry or none. `read`
+    tells a plain miss (no entry) from a damaged one: wrong length, wrong header, or a digest
+    that does not match (bits changed at the same length, or another image's entry copied
+    over this one).
     """
+
+    SUFFIX = ".tkimg"
+    DIGEST = 16
 
     def __init__(self, root: Path, hw: tuple[int, int]) -> None:
         import numpy as np
@@ -180,34 +203,48 @@ class _DiskCache:
     def key(self, path: str, st: os.stat_result) -> str:
         ident = "\0".join(
             [f"v{CACHE_VERSION}", RESIZE, f"{self.hw[0]}x{self.hw[1]}", str(st.st_size),
-             str(st.st_mtime_ns), str(st.st_ino)]
+             str(st.st_mtime_ns), str(st.st_ctime_ns), str(st.st_ino)]
         )
         raw = ident.encode() + b"\0" + os.fsencode(os.path.abspath(path))
         return hashlib.sha1(raw).hexdigest()
 
     def _file(self, key: str) -> Path:
-        return self.root / key[:2] / f"{key}.npy"
+        return self.root / key[:2] / f"{key}{self.SUFFIX}"
 
-    def read(self, key: str, into: np.ndarray) -> bool:
-        """Read straight into `into` (a contiguous row); False on a miss, `into` then garbage."""
+    def _digest(self, key: str, pixels: memoryview) -> bytes:
+        h = hashlib.blake2b(key.encode("ascii"), digest_size=self.DIGEST)
+        h.update(pixels)
+        return h.digest()
+
+    def read(self, key: str, into: np.ndarray) -> bool | None:
+        """Read straight into `into` (a contiguous row): True on a hit, False when there is no
+        entry, None when the entry is damaged (`into` is garbage after either miss)."""
         try:
-            with open(self._file(key), "rb") as fh:
-                if fh.read(len(self.header)) != self.header:
-                    return False
-                return fh.readinto(memoryview(into.reshape(-1))) == self.nbytes and not fh.read(1)
+            fh = open(self._file(key), "rb")
         except OSError:
             return False
+        view = memoryview(into.reshape(-1))
+        try:
+            with fh:
+                if fh.read(len(self.header)) != self.header or fh.readinto(view) != self.nbytes:
+                    return None
+                stored = fh.read(self.DIGEST + 1)
+        except OSError:
+            return None
+        return True if stored == self._digest(key, view) else None
 
     def write(self, key: str, arr: np.ndarray) -> str | None:
         """Store `arr` atomically; a problem (disk full ...) is returned, never raised."""
         target = self._file(key)
+        row = memoryview(arr.reshape(-1))  # contiguous row of the output
         try:
             target.parent.mkdir(exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=".npy")
+            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=self.SUFFIX)
             try:
                 with os.fdopen(fd, "wb") as fh:
                     fh.write(self.header)
-                    fh.write(memoryview(arr.reshape(-1)))  # contiguous row of the output
+                    fh.write(row)
+                    fh.write(self._digest(key, row))
                 os.replace(tmp, target)
             except BaseException:
                 with contextlib.suppress(OSError):

@@ -109,6 +109,13 @@ def load_rgb(path: str | os.PathLike[str]) -> Image.Image:
     """
     from PIL import Image, ImageOps, UnidentifiedImageError
 
+    # Only regular files: a path from a stranger's split.json naming /dev/stdin or a FIFO would
+    # block forever, and an empty file gets the same reason here as in `tk data check`.
+    problem = _file_problem(os.fspath(path))
+    if problem:
+        raise ImageError(path, problem)
+    # tk checks MAX_PIXELS itself (below); PIL's own warning for large images is noise.
+    warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
     try:
         with Image.open(path) as im:
             problem = _pixel_problem(im.size)

@@ -105,6 +105,7 @@ def scan_folder(
     class_dirs = {split: _class_dirs(folder, skipped) for split, folder in layout.items()}
     walker = _Walker(root_path, skipped)
     walker.mark_seen([root_path, *split_dirs.values()])
+    _drop_duplicate_class_dirs(class_dirs, skipped)
     walker.mark_seen([d for dirs in class_dirs.values() for d in dirs])
     found: dict[str | None, dict[str, list[str]]] = {}
     for split, folder in layout.items():
@@ -232,6 +233,23 @@ def _visible_dirs(folder: Path, skipped: list[tuple[str, str]] | None) -> Iterat
                 skipped.append((entry.path, "system or archive folder, not scanned"))
         else:
             yield Path(entry.path)
+
+
+def _drop_duplicate_class_dirs(class_dirs: dict[str | None, list[Path]], skipped: list[tuple[str, str]]) -> None:
+    """A class folder that is the same folder as another (a symlink to it) would count the same
+    images under two labels, or in two splits: keep the real folder, skip the link with a reason."""
+    owner: dict[tuple[int, int], Path] = {}
+    every = [(split, d) for split, dirs in class_dirs.items() for d in dirs]
+    for split, d in sorted(every, key=lambda item: item[1].is_symlink()):  # real folders claim first
+        key = _Walker._key(d)
+        if key is None:
+            continue
+        if key in owner:
+            skipped.append((str(d), f"symlink to the class folder {str(owner[key])!r}: its images would count "
+                                     f"twice, under two labels or in two splits; not used"))
+            class_dirs[split].remove(d)
+        else:
+            owner[key] = d
 
 
 def _note_skipped_entries(folder: Path, skipped: list[tuple[str, str]]) -> None:

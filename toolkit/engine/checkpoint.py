@@ -113,10 +113,18 @@ def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> Path:
     """Write ``payload`` (plus the format marker) atomically; a failed write is a `TkError`."""
     import torch
 
+    import io
+
     path = Path(path)
     data = {"format": FORMAT, "version": VERSION, **payload}
+    # Serialise in memory first: torch.save writing straight into a file that hits a full disk
+    # fails deep in its zip writer with a RuntimeError ("unexpected pos") and a wall of chained
+    # tracebacks; a plain write of the bytes fails with the OSError (ENOSPC) that names the file.
+    buffer = io.BytesIO()
+    torch.save(data, buffer)
+    blob = buffer.getbuffer()
     try:
-        atomic_write(path, lambda fh: torch.save(data, fh))
+        atomic_write(path, lambda fh: fh.write(blob))
     except OSError as exc:
         raise TkError(f"Could not write checkpoint {path}: {exc.strerror or exc}. The previous file is unchanged.") from exc
     return path
@@ -130,8 +138,8 @@ def load_checkpoint(path: str | Path, map_location: Any = "cpu") -> dict[str, An
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint file.")
     try:
-        with warnings.catch_warnings():  # a foreign pickle protocol is refused below or loads fine
-            warnings.filterwarnings("ignore", message="Detected pickle protocol", category=UserWarning)
+        with warnings.catch_warnings():  # the file loads or is refused below, in one line: torch's warnings are noise
+            warnings.simplefilter("ignore")
             data = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as exc:
         raise CheckpointError(
@@ -149,13 +157,13 @@ def load_checkpoint(path: str | Path, map_location: Any = "cpu") -> dict[str, An
 
 def load_model(path: str | Path, plugins: Any | None = None, map_location: Any = "cpu"):
     """Rebuild the trained `Classifier` from a checkpoint: ``(model in eval mode, checkpoint)``."""
-    from ..plugins import load_plugins
+    from ..plugins import load_stored_plugins
     from .model import build_model
 
     ckpt = load_checkpoint(path, map_location)
     recipe = ckpt["recipe"]
-    if plugins is None:
-        plugins = load_plugins(recipe.get("plugins", {}).get("modules", []), disable=recipe.get("plugins", {}).get("disable", []))
+    if plugins is None:  # its [plugins] modules are imported only if the user trusts them
+        plugins = load_stored_plugins(recipe, origin=str(path))
     model = build_model(recipe, plugins, len(ckpt["class_names"]), for_loading=True)
     model.load_state_dict(ckpt["model"])
     model.eval()

@@ -15,6 +15,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from .loop import batch_count
+
 
 __all__ = ["Components", "build_components", "steps_per_epoch", "call_epoch_start", "KNOWN_METRICS"]
 
@@ -47,7 +49,7 @@ class Components:
 def steps_per_epoch(epoch_length: int, batch_size: int, world_size: int, accumulate: int) -> int:
     """Optimiser steps in one epoch of ``epoch_length`` samples (the sampler's length)."""
     per_rank = math.ceil(epoch_length / max(1, world_size))
-    batches = math.ceil(per_rank / batch_size)
+    batches = batch_count(per_rank, batch_size)
     return max(1, math.ceil(batches / accumulate))
 
 

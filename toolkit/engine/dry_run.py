@@ -41,12 +41,19 @@ def _sync(device: Any) -> None:
 
 def dry_run(recipe: Any, *, progress: Any = None) -> dict[str, Any]:
     """Build the run and time one batch; return the facts (printed by `tk run --dry-run`)."""
+    from ..plugins import trusting
+
+    with trusting(modules=recipe["plugins"]["modules"], base_dir=recipe.base_dir):
+        return _dry_run(recipe, progress)
+
+
+def _dry_run(recipe: Any, progress: Any) -> dict[str, Any]:
     import torch
 
     from .components import build_components
     from .data_pipeline import Batches, prepare_data
     from .device import describe_device, pick_device, pick_precision, prepare_model
-    from .loop import StepParts
+    from .loop import StepParts, batch_count
     from .rng import seed_everything
     from .train import load_run_plugins
 
@@ -97,7 +104,7 @@ def dry_run(recipe: Any, *, progress: Any = None) -> dict[str, Any]:
             forward(x)
         _sync(device)
         eval_time = time.perf_counter() - started
-    train_batches = math.ceil(len(order) / train["batch_size"])
+    train_batches = batch_count(len(order), train["batch_size"])
     val_batches = math.ceil(len(data.val) / (train["batch_size"] * 2)) * 2  # eval uses batches twice as large
     epoch_time = train_batches * step_time + val_batches * eval_time
     peak, peak_what = _peak_memory(device)

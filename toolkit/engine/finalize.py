@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from ..text import printable
 from .checkpoint import atomic_write, load_checkpoint
 
 __all__ = ["final_metrics", "write_bad_images"]
@@ -69,10 +70,10 @@ def final_metrics(trainer: Any, status: str) -> dict[str, Any]:
     atomic_write(run_dir / "metrics.json", lambda fh: fh.write(text.encode("utf-8")))
 
     curves = plot_curves(trainer.history, run_dir / "curves.png")
-    confusion = plot_confusion(metrics["confusion_matrix"], data.class_names, run_dir / "confusion_matrix.png")
-    names = data.class_names
+    names = [printable(n) for n in data.class_names]  # a class folder's name may not be UTF-8
+    confusion = plot_confusion(metrics["confusion_matrix"], names, run_dir / "confusion_matrix.png")
     worst = worst_misclassified(data.val.labels, res.preds, res.confidences)
-    mistakes = [{"image": data.val.images[i], "path": data.val.paths[i], "true": names[data.val.labels[i]],
+    mistakes = [{"image": data.val.images[i], "path": printable(data.val.paths[i]), "true": names[data.val.labels[i]],
                  "pred": names[res.preds[i]], "confidence": res.confidences[i]} for i in worst]
     recipe = trainer.recipe
     facts = [

@@ -21,7 +21,7 @@ from typing import Any, Callable
 
 from ..errors import TkError
 
-__all__ = ["NonFiniteLoss", "StepParts", "EvalResult", "train_epoch", "evaluate"]
+__all__ = ["NonFiniteLoss", "StepParts", "EvalResult", "batch_chunks", "batch_count", "train_epoch", "evaluate"]
 
 
 class NonFiniteLoss(TkError):
@@ -72,6 +72,23 @@ def _no_sync(forward_model: Any, skip: bool):
     return contextlib.nullcontext()
 
 
+def batch_chunks(order: list[int], batch_size: int) -> list[list[int]]:
+    """``order`` cut into batches; a lone last image joins the batch before it (batch norm
+    cannot train on one image), so no batch holds one image unless the whole epoch does."""
+    chunks = [list(order[i:i + batch_size]) for i in range(0, len(order), batch_size)]
+    if len(chunks) > 1 and len(chunks[-1]) == 1:
+        lone = chunks.pop()
+        chunks[-1] = chunks[-1] + lone
+    return chunks
+
+
+def batch_count(n: int, batch_size: int) -> int:
+    """``len(batch_chunks(range(n), batch_size))`` without building the list."""
+    chunks = -(-n // batch_size)
+    last = n - (chunks - 1) * batch_size
+    return chunks - 1 if chunks > 1 and last == 1 else chunks
+
+
 def train_epoch(parts: StepParts, batches: Any, order: list[int], batch_size: int, epoch: int,
                 on_batch: Callable[[int, int, float, float], None] | None = None) -> dict[str, float]:
     """Train on ``order`` (this process's sample indices); return loss, accuracy, images, seconds.
@@ -83,9 +100,7 @@ def train_epoch(parts: StepParts, batches: Any, order: list[int], batch_size: in
 
     parts.forward_model.train()
     step_scheduler = parts.scheduler is not None and getattr(parts.scheduler, "tk_interval", "epoch") == "step"
-    chunks = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
-    if len(chunks) > 1 and len(chunks[-1]) == 1:  # batch norm cannot train on one image: join the previous batch
-        chunks[-2] = chunks[-2] + chunks.pop()
+    chunks = batch_chunks(order, batch_size)
     loss_sum, correct, seen, micro = 0.0, 0, 0, 0
     started = time.perf_counter()
     parts.optimizer.zero_grad(set_to_none=True)

@@ -15,6 +15,7 @@ import io
 from pathlib import Path
 from typing import Any, Sequence
 
+from ..text import printable
 from .checkpoint import atomic_write
 
 __all__ = ["plot_curves", "plot_confusion", "write_report", "worst_misclassified"]
@@ -73,8 +74,8 @@ def plot_confusion(matrix: Sequence[Sequence[int]], class_names: Sequence[str], 
             value = matrix[r][c]
             ax.text(c, r, str(value), ha="center", va="center", fontsize=8,
                     color="white" if top and value > top / 2 else "black")
-    ax.set_xticks(range(k), [str(n) for n in class_names], rotation=45, ha="right", fontsize=8)
-    ax.set_yticks(range(k), [str(n) for n in class_names], fontsize=8)
+    ax.set_xticks(range(k), [printable(n) for n in class_names], rotation=45, ha="right", fontsize=8)
+    ax.set_yticks(range(k), [printable(n) for n in class_names], fontsize=8)
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     ax.set_title("confusion matrix (validation)")
@@ -145,4 +146,5 @@ def write_report(path: Path, *, title: str, facts: list[tuple[str, str]], curves
 <h2>Worst misclassified validation images</h2><div class="grid">{mistakes_html}</div>
 </body></html>
 """
-    atomic_write(path, lambda fh: fh.write(page.encode("utf-8")))
+    data = printable(page).encode("utf-8")  # a file or class name that is not UTF-8 shows escaped
+    atomic_write(path, lambda fh: fh.write(data))

@@ -86,10 +86,22 @@ def run_recipe(recipe: Any, *, out: Path | None = None, resume: Path | None = No
     run. Raises `TkError` subclasses for everything a user can fix. Returns with status
     ``interrupted`` after Ctrl-C/SIGTERM (``last.pt`` then says so and can be resumed).
     """
+    from ..plugins import trusting
+
+    # The recipe the user gave is theirs: its plugin modules may also be imported where a stored
+    # recipe (a resumed checkpoint, a distillation teacher) names the same ones.
+    with trusting(modules=recipe["plugins"]["modules"], base_dir=recipe.base_dir):
+        return _run_recipe(recipe, out, resume, fresh, quiet, extra_plugins)
+
+
+def _run_recipe(recipe: Any, out: Path | None, resume: Path | None, fresh: bool, quiet: bool,
+                extra_plugins: Iterable[tuple[str, Any]]) -> RunResult:
     from .console import RunConsole
     from .device import describe_device, pick_device, pick_precision
     from .distributed import DistEnv
     from .run import resolve_resume
+    from ..plugins import check_trusted
+    from .lock import FolderLock
     from .resume import resolved_sections, resumed_recipe
 
     env = DistEnv.from_environ()
@@ -97,36 +109,41 @@ def run_recipe(recipe: Any, *, out: Path | None = None, resume: Path | None = No
     extra_plugins = list(extra_plugins)
     recipe_arg = _recipe_arg(recipe)
     plugins = load_run_plugins(recipe, extra_plugins)
+    held = contextlib.ExitStack()  # the run folder's lock (rank 0), released on any exit
 
-    start = None
-    notes: list[str] = []
-    if resume is not None:
-        from .checkpoint import load_checkpoint
+    with held:
+        start = None
+        notes: list[str] = []
+        if resume is not None:
+            from .checkpoint import load_checkpoint
 
-        ckpt_path = resolve_resume(resume)
-        start = load_checkpoint(ckpt_path)
-        recipe, notes = resumed_recipe(start, recipe, plugins)
-        plugins = load_run_plugins(recipe, extra_plugins)
-        _check_resumable(start, recipe, ckpt_path)
-        run_dir = ckpt_path.parent
-    device = pick_device(recipe["train"]["device"], env.local_rank)
-    precision = pick_precision(recipe["train"]["amp"], device)
-    env.init(device)
-    try:
-        numbered = False
-        if resume is None:
-            run_dir, numbered = _choose_run_dir(recipe, out, fresh, recipe_arg, env)
-        with _sigterm_as_interrupt():
-            return _run(recipe, plugins, env, console, device, precision, (run_dir, numbered), start, notes,
-                        resolved_sections(recipe, plugins), recipe_arg, describe_device(device))
-    except RuntimeError as exc:
-        if env.distributed and not env.is_main:  # usually a collective broken by another process's failure
-            first = (str(exc).strip().splitlines() or [""])[0][:200]
-            raise TkError(f"Process rank {env.rank} stopped: {type(exc).__name__}: {first} (usually because "
-                          f"another process of the run failed; see its message).") from exc
-        raise
-    finally:
-        env.shutdown()
+            ckpt_path = resolve_resume(resume)
+            if env.is_main:
+                held.enter_context(FolderLock(ckpt_path.parent))
+            start = load_checkpoint(ckpt_path)
+            recipe, notes = resumed_recipe(start, recipe, plugins)
+            check_trusted(recipe["plugins"]["modules"], origin=str(ckpt_path))
+            plugins = load_run_plugins(recipe, extra_plugins)
+            _check_resumable(start, recipe, ckpt_path)
+            run_dir = ckpt_path.parent
+        device = pick_device(recipe["train"]["device"], env.local_rank)
+        precision = pick_precision(recipe["train"]["amp"], device)
+        env.init(device)
+        try:
+            numbered = False
+            if resume is None:
+                run_dir, numbered = _choose_run_dir(recipe, out, fresh, recipe_arg, env, held)
+            with _sigterm_as_interrupt():
+                return _run(recipe, plugins, env, console, device, precision, (run_dir, numbered, held), start,
+                            notes, resolved_sections(recipe, plugins), recipe_arg, describe_device(device))
+        except RuntimeError as exc:
+            if env.distributed and not env.is_main:  # usually a collective broken by another process's failure
+                first = (str(exc).strip().splitlines() or [""])[0][:200]
+                raise TkError(f"Process rank {env.rank} stopped: {type(exc).__name__}: {first} (usually because "
+                              f"another process of the run failed; see its message).") from exc
+            raise
+        finally:
+            env.shutdown()
 
 
 def _check_resumable(ckpt: dict[str, Any], recipe: Any, path: Path) -> None:
@@ -154,17 +171,20 @@ def _trained_but_unreported(ckpt: dict[str, Any], path: Path) -> bool:
     return trained and not (path.parent / "report.html").is_file()
 
 
-def _choose_run_dir(recipe: Any, out: Path | None, fresh: bool, recipe_arg: str, env: Any) -> tuple[Path, bool]:
+def _choose_run_dir(recipe: Any, out: Path | None, fresh: bool, recipe_arg: str, env: Any,
+                    held: contextlib.ExitStack) -> tuple[Path, bool]:
     """Rank 0 checks the folder is free (before any data is read) and names it; others follow.
 
     Returns ``(folder, numbered)``: with ``numbered`` the run goes into a new ``<folder>/<n>``,
     created only once the data is ready, so a failed scan leaves no empty run folder behind.
     """
+    from .lock import FolderLock
     from .run import check_latest, check_out_dir
 
     chosen: str | None = None
     if env.is_main:
         if out is not None:
+            held.enter_context(FolderLock(Path(out)))  # before --fresh clears it, and until the run ends
             check_out_dir(Path(out), recipe_arg, fresh)
             chosen = str(Path(out))
         else:
@@ -175,18 +195,19 @@ def _choose_run_dir(recipe: Any, out: Path | None, fresh: bool, recipe_arg: str,
     return Path(env.broadcast_object(chosen)), out is None
 
 
-def _run(recipe: Any, plugins: Any, env: Any, console: Any, device: Any, precision: Any, where: tuple[Path, bool],
+def _run(recipe: Any, plugins: Any, env: Any, console: Any, device: Any, precision: Any, where: tuple[Any, ...],
          start: dict[str, Any] | None, notes: list[str], resolved: dict[str, Any], recipe_arg: str,
          device_text: str) -> RunResult:
     from ..recipe import dumps_toml
     from .checkpoint import atomic_write, remove_stale_temp_files
     from .data_pipeline import prepare_data
     from .finalize import final_metrics, write_bad_images
+    from .lock import FolderLock
     from .run import RunInfo, discard_unstarted_run, missing_folders, new_run_dir
     from .trainer import Trainer
 
     resuming = start is not None
-    run_dir, numbered = where
+    run_dir, numbered, held = where
     for note in notes:
         console.info(f"Note: {note}")
     saved_split = json.loads((run_dir / "split.json").read_text()) if resuming else None
@@ -199,6 +220,7 @@ def _run(recipe: Any, plugins: Any, env: Any, console: Any, device: Any, precisi
     if env.is_main and numbered:
         run_dir = new_run_dir(run_dir)
         created.append(run_dir)
+        held.enter_context(FolderLock(run_dir))
     run_dir = Path(env.broadcast_object(str(run_dir)))
     if env.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -267,9 +289,10 @@ def _print_header(console: Any, recipe: Any, data: Any, run_dir: Path, device_te
         console.warn(f"{len(data.bad_images)} bad image(s) left out (listed in {run_dir / 'bad_images.txt'}):")
         for path, reason in data.bad_images[:20]:
             console.summary(f"  {path}: {reason}")
-    visible = [p for p, _ in data.ignored if not Path(p).name.startswith(".")]  # .DS_Store & co. are no news
-    if visible:
-        console.info(f"{len(visible)} other file(s) ignored (not images); `tk data check` lists them.")
+    if data.ignored:  # the same count as `tk data check`; hidden ones (.DS_Store & co.) said apart
+        hidden = sum(Path(p).name.startswith(".") for p, _ in data.ignored)
+        also = f", {hidden} of them hidden" if hidden else ""
+        console.info(f"{len(data.ignored)} other file(s) ignored (not images{also}); `tk data check` lists them.")
     for note in data.notes:
         console.info(f"Note: {note}")
 

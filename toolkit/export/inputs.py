@@ -67,7 +67,8 @@ def expand_image_args(args: Sequence[str | os.PathLike[str]]) -> list[Path]:
     """Files and folders from the command line → image files (folders searched recursively, sorted).
 
     A named file is kept whatever its suffix (the user asked for it; an unreadable one is
-    reported later); inside folders only files with image suffixes are taken.
+    reported later); inside folders every entry with an image suffix that is not a folder is
+    taken, so broken links, link loops and FIFOs are reported by name rather than left out unsaid.
     """
     from ..data.images import is_image_name
 
@@ -75,12 +76,12 @@ def expand_image_args(args: Sequence[str | os.PathLike[str]]) -> list[Path]:
     for arg in args:
         path = Path(arg)
         if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.is_file() and is_image_name(p.name)
+            found = sorted(p for p in path.rglob("*") if not p.is_dir() and is_image_name(p.name)
                            and not any(part.startswith(".") for part in p.relative_to(path).parts))
             if not found:
                 raise TkError(f"{path}: no image files in this folder.")
             out.extend(found)
-        elif path.is_file():
+        elif path.exists() or path.is_symlink():
             out.append(path)
         else:
             raise TkError(f"{path}: no such image file or folder.")

@@ -93,11 +93,32 @@ def metadata_list(meta: dict[str, str], key: str, where: str) -> list[Any]:
     return value
 
 
-def metadata_int(meta: dict[str, str], key: str, where: str) -> int:
+def metadata_int(meta: dict[str, str], key: str, where: str, lo: int | None = None, hi: int | None = None) -> int:
+    """An integer from model metadata within ``[lo, hi]``, or a one-line error naming the model.
+
+    Metadata is the model author's word: a hostile or damaged file may say an image size of 0,
+    -5 or 200000, which must not reach an array allocation."""
     try:
-        return int(meta[key])
+        value = int(meta[key])
     except (KeyError, ValueError):
         raise TkError(f"{where}: the model has no readable '{key}' metadata; was it exported by tk?") from None
+    if (lo is not None and value < lo) or (hi is not None and value > hi):
+        raise TkError(f"{where}: metadata '{key}' = {value} is outside [{lo}, {hi}]; the file is damaged or was "
+                      f"not written by tk.")
+    return value
+
+
+IMAGE_SIZE_RANGE = (16, 4096)
+"""Input sides a tk model may declare (as `data.image_size` allows)."""
+
+
+def check_class_count(class_names: list[Any], outputs: Any, where: str) -> None:
+    """The class list must be as long as the model's output (a static last dimension), else one line."""
+    if len(class_names) < 2:
+        raise TkError(f"{where}: metadata 'tk.class_names' lists {len(class_names)} class(es); a classifier has 2 or more.")
+    if isinstance(outputs, int) and outputs != len(class_names):
+        raise TkError(f"{where}: metadata 'tk.class_names' lists {len(class_names)} classes but the model outputs "
+                      f"{outputs}; the file is damaged or was not written by tk.")
 
 
 def path_size(path: Path) -> int:

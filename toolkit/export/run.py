@@ -10,6 +10,9 @@ raised, so one bad format does not hide the state of the others.
 
 from __future__ import annotations
 
+import contextlib
+import os
+
 import time
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -49,12 +52,15 @@ def export_run(target: str | Path | None = None, formats: Iterable[str] | None =
     say: Log = log or (lambda _line: None)
     source = resolve_source(target, runs_root=runs_root)
     ckpt = source.ckpt
-    plugins = plugins or plugins_for_checkpoint(ckpt)
+    plugins = plugins or plugins_for_checkpoint(ckpt, str(source.checkpoint))
     export_cfg = (ckpt.get("recipe") or {}).get("export") or {}
     names = _unique(formats or export_cfg.get("formats") or ["onnx"])
+    where = "--format" if formats else f"{source.checkpoint}: its recipe's export.formats"
     exporters = {}
     for name in names:
-        exporter = get_exporter(name, plugins)
+        if not isinstance(name, str):
+            raise ExportError(f"{where}: {name!r} is not an exporter name.")
+        exporter = get_exporter(name, plugins, where=where)
         ok, why = exporter.available()
         if not ok:
             raise ExportError(f"Exporter '{name}' cannot export on this machine: {why}.")
@@ -83,10 +89,12 @@ def export_run(target: str | Path | None = None, formats: Iterable[str] | None =
         folder = out_root / name
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"{source.stem}{exporter.suffix}"
+        _remove_litter(folder, path.name)
         say(f"{name}: exporting {source.checkpoint} → {path}")
         started = time.perf_counter()
-        written = Path(exporter.export(model, path, image_size=reference.image_size, class_names=reference.class_names,
-                                       metadata=meta, options=dict(options)))
+        with _manifest_aside(folder / MANIFEST_NAME, path):
+            written = Path(exporter.export(model, path, image_size=reference.image_size,
+                                           class_names=reference.class_names, metadata=meta, options=dict(options)))
         seconds = time.perf_counter() - started
         described = exporter.describe(written)
         tolerance: Tolerance = exporter.tolerance(dict(options))
@@ -136,6 +144,48 @@ def export_run(target: str | Path | None = None, formats: Iterable[str] | None =
     return results
 
 
+@contextlib.contextmanager
+def _manifest_aside(manifest: Path, model: Path):
+    """The old manifest describes the old model: it is moved aside before the new model replaces
+    that one, so a kill in between leaves a model without a manifest, never a manifest that
+    vouches ("parity passed") for a model it did not check. An export that fails with the old
+    model untouched (a full disk) puts it back."""
+    aside = manifest.with_name(f".{manifest.name}.stale")
+    aside.unlink(missing_ok=True)  # from an export killed earlier
+    if not manifest.exists():
+        yield
+        return
+    before = _identity(model)
+    os.replace(manifest, aside)
+    try:
+        yield
+    except BaseException:
+        if _identity(model) == before and not manifest.exists():
+            os.replace(aside, manifest)
+        raise
+    aside.unlink(missing_ok=True)
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (st.st_ino, st.st_mtime_ns)
+
+
+def _remove_litter(folder: Path, name: str) -> None:
+    """Temp files and staging folders an earlier, killed export of ``name`` left in ``folder``
+    (``.NAME.*.tmp`` from atomic writes, ``.NAME.*`` staging and ``.old-PID`` package folders)."""
+    import shutil
+
+    for entry in folder.glob(f".{name}.*"):
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
+
+
 def _configured_out(export_cfg: dict[str, Any], source: ModelSource) -> Path:
     """``export.out`` from the checkpoint's recipe; one that climbs out with '..' is refused.
 
@@ -144,6 +194,9 @@ def _configured_out(export_cfg: dict[str, Any], source: ModelSource) -> Path:
     written by hand, and its exports must not land outside the folder the user chose.
     """
     configured = str(export_cfg.get("out") or "exports")
+    if "\0" in configured:
+        raise ExportError(f"{source.checkpoint}: refused: its recipe's export.out holds a NUL byte; pass --out to "
+                          f"choose where the exports go.")
     if ".." in Path(configured).parts:
         raise ExportError(f"{source.checkpoint}: refused: its recipe's export.out ({configured!r}) climbs out with "
                           f"'..'; pass --out to choose where the exports go.")

@@ -61,15 +61,12 @@ def run_label(run_dir: Path) -> str:
     return name
 
 
-def plugins_for_checkpoint(ckpt: dict[str, Any]) -> Any:
-    """The plugins a checkpoint's recipe asked for (entry points + its ``[plugins]`` modules)."""
-    from ..plugins import load_plugins
+def plugins_for_checkpoint(ckpt: dict[str, Any], origin: str = "the checkpoint") -> Any:
+    """The plugins a checkpoint's recipe asked for: entry points, plus its ``[plugins]`` modules only
+    where the user trusts them (`toolkit.plugins.load_stored_plugins`)."""
+    from ..plugins import load_stored_plugins
 
-    recipe = ckpt.get("recipe") or {}
-    section = recipe.get("plugins") or {}
-    recipe_path = ckpt.get("recipe_path")
-    base = Path(recipe_path).parent if recipe_path else None
-    return load_plugins(section.get("modules", []), base_dir=base, disable=section.get("disable", []))
+    return load_stored_plugins(ckpt.get("recipe"), origin=origin)
 
 
 def _safe_stem(text: str) -> str:
@@ -114,7 +111,7 @@ class ModelSource:
         (default: the ones its recipe asked for)."""
         from ..engine.checkpoint import load_model
 
-        model, ckpt = load_model(self.checkpoint, plugins or plugins_for_checkpoint(self.ckpt))
+        model, ckpt = load_model(self.checkpoint, plugins or plugins_for_checkpoint(self.ckpt, str(self.checkpoint)))
         self._ckpt = ckpt
         return model, ckpt
 
