@@ -152,8 +152,11 @@ def launch(tk_args: list[str], *, nproc: int, nnodes: str = "1", rdzv_endpoint: 
     from torch.distributed.elastic.multiprocessing.api import SignalException
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
 
-    # Share the cores instead of letting each worker claim all of them (torchrun would set 1).
-    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // nproc)))
+    # Share the cores this process may use (affinity, cgroup quota) instead of letting each worker
+    # claim all of them (torchrun would set 1).
+    from .threads import available_cores
+
+    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, available_cores()[0] // nproc)))
     os.environ["PYTHONUNBUFFERED"] = "1"  # progress from rank 0 appears as it happens
     logging.getLogger("torch.distributed.elastic").setLevel(logging.CRITICAL)  # tk reports failures itself
     echo(f"launching {nproc} process{'es' if nproc > 1 else ''} per machine: {equivalent_command(args)}")

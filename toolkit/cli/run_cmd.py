@@ -27,6 +27,9 @@ EXIT_INTERRUPTED = 130
 @click.option("--dry-run", is_flag=True,
               help="Build everything, run one batch forward and backward, print shapes, loss, memory and time "
                    "estimates; write no run folder.")
+@click.option("--threads", type=click.IntRange(min=1), default=None,
+              help="CPU threads for torch (shorthand for --set train.threads=N). Default: every core this process "
+                   "may use, fewer while other processes use them.")
 @click.option("--nproc", type=click.IntRange(min=1), default=1, show_default=True,
               help="Data-parallel: training processes on this machine (one per GPU; gloo on CPU), "
                    "started through torchrun.")
@@ -36,7 +39,7 @@ EXIT_INTERRUPTED = 130
 @click.option("--rdzv-id", metavar="ID", help="Job id shared by the machines of one run (default: tk).")
 @trust_plugins_option
 def run(recipe: str, overrides: tuple[str, ...], out: Path | None, resume: Path | None, fresh: bool, quiet: bool,
-        dry_run: bool, nproc: int, nnodes: str, rdzv_endpoint: str | None, rdzv_id: str | None) -> None:
+        dry_run: bool, threads: int | None, nproc: int, nnodes: str, rdzv_endpoint: str | None, rdzv_id: str | None) -> None:
     """Train RECIPE (a .toml file or a bundled name such as `quickstart`).
 
     \b
@@ -54,6 +57,8 @@ def run(recipe: str, overrides: tuple[str, ...], out: Path | None, resume: Path 
         raise click.UsageError("--resume and --fresh contradict each other; pass one of them.")
     if dry_run and resume is not None:
         raise click.UsageError("--dry-run checks a new run; it cannot be combined with --resume.")
+    if threads is not None:
+        overrides = (*overrides, f"train.threads={threads}")
     loaded = load_recipe(find_recipe(recipe), overrides)
     if nproc > 1 or nnodes != "1" or rdzv_endpoint:
         if dry_run:
@@ -92,6 +97,7 @@ def _dry_run(recipe) -> None:
     echo = click.echo
     echo(f"Dry run of {recipe.path}: {facts['model']} ({facts['params']:,} parameters) on {facts['device']}, "
          f"precision {facts['precision']}")
+    echo(f"Threads: {facts['threads']} ({facts['threads_why']})")
     echo("Classes (train / val images):")
     for name, n, v in zip(facts["class_names"], facts["train_counts"], facts["val_counts"]):
         echo(f"  {name:<40} {n:>6} {v:>6}")

@@ -15,7 +15,7 @@ from typing import Any
 
 from ..errors import TkError
 
-__all__ = ["Precision", "pick_device", "pick_precision", "prepare_model", "describe_device"]
+__all__ = ["Precision", "pick_device", "pick_precision", "prepare_model", "describe_device", "setup_threads"]
 
 
 def pick_device(spec: str, local_rank: int = 0):
@@ -130,6 +130,16 @@ def prepare_model(model: Any, device: Any, *, channels_last: bool, compile: bool
     return model, forward_model
 
 
+def setup_threads(device: Any, requested: int = 0) -> tuple[int, str, bool]:
+    """Size torch's CPU pool (`toolkit.threads.apply_threads`): ``(threads, why, adaptive)``.
+
+    On a GPU the CPU pool only feeds it; the same rule applies, without adapting to load."""
+    from ..threads import apply_threads
+
+    threads, why, adaptive = apply_threads(requested)
+    return threads, why, adaptive and device.type == "cpu"
+
+
 def describe_device(device: Any) -> str:
     """``"cuda:0 (NVIDIA H100)"``, ``"mps"``, ``"cpu (8 threads)"`` for the run header."""
     import torch
@@ -137,5 +147,6 @@ def describe_device(device: Any) -> str:
     if device.type == "cuda":
         return f"{device} ({torch.cuda.get_device_name(device)})"
     if device.type == "cpu":
-        return f"cpu ({torch.get_num_threads()} threads)"
+        n = torch.get_num_threads()
+        return f"cpu ({n} thread{'' if n == 1 else 's'})"
     return str(device)

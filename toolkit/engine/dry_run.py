@@ -52,7 +52,7 @@ def _dry_run(recipe: Any, progress: Any) -> dict[str, Any]:
 
     from .components import build_components
     from .data_pipeline import Batches, prepare_data
-    from .device import describe_device, pick_device, pick_precision, prepare_model
+    from .device import describe_device, pick_device, pick_precision, prepare_model, setup_threads
     from .loop import StepParts, batch_count
     from .rng import seed_everything
     from .train import load_run_plugins
@@ -61,6 +61,7 @@ def _dry_run(recipe: Any, progress: Any) -> dict[str, Any]:
     train = recipe["train"]
     device = pick_device(train["device"])
     precision = pick_precision(train["amp"], device)
+    threads, threads_why, _ = setup_threads(device, int(train["threads"]))
     data = prepare_data(recipe, plugins, progress=progress)
     seed_everything(int(train["seed"]))
     comps = build_components(recipe, plugins, class_names=data.class_names, train_labels=data.train.labels,
@@ -115,6 +116,6 @@ def _dry_run(recipe: Any, progress: Any) -> dict[str, Any]:
         "input_shape": list(shape), "loss": loss, "grad_norm": grad_norm, "peak_memory": peak,
         "peak_memory_what": peak_what, "step_time": step_time, "train_batches": train_batches,
         "epoch_time": epoch_time, "run_time": epoch_time * int(train["epochs"]), "epochs": int(train["epochs"]),
-        "device": describe_device(device), "precision": precision.name, "params": sum(p.numel() for p in model.parameters()),
+        "device": describe_device(device), "threads": threads, "threads_why": threads_why, "precision": precision.name, "params": sum(p.numel() for p in model.parameters()),
         "model": recipe["model"]["backbone"], "steps_per_epoch": comps.steps_per_epoch,
     }

@@ -20,7 +20,7 @@ __all__ = ["RESUME_MUTABLE", "resolved_sections", "resumed_recipe"]
 
 RESUME_MUTABLE = frozenset({
     ("train", "epochs"), ("train", "patience"), ("train", "early_stopping"), ("train", "loggers"),
-    ("train", "device"), ("train", "amp"), ("train", "compile"), ("train", "channels_last"), ("train", "out"),
+    ("train", "device"), ("train", "amp"), ("train", "compile"), ("train", "channels_last"), ("train", "out"), ("train", "threads"),
     ("data", "workers"), ("data", "cache"), ("data", "cache_dir"),
     ("export", "formats"), ("export", "after_train"), ("export", "out"),
     ("bench", "batches"), ("bench", "iters"), ("bench", "warmup"), ("bench", "runtimes"),

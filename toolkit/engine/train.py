@@ -97,7 +97,7 @@ def run_recipe(recipe: Any, *, out: Path | None = None, resume: Path | None = No
 def _run_recipe(recipe: Any, out: Path | None, resume: Path | None, fresh: bool, quiet: bool,
                 extra_plugins: Iterable[tuple[str, Any]]) -> RunResult:
     from .console import RunConsole
-    from .device import describe_device, pick_device, pick_precision
+    from .device import describe_device, pick_device, pick_precision, setup_threads
     from .distributed import DistEnv
     from .run import resolve_resume
     from ..plugins import check_trusted
@@ -128,6 +128,7 @@ def _run_recipe(recipe: Any, out: Path | None, resume: Path | None, fresh: bool,
             run_dir = ckpt_path.parent
         device = pick_device(recipe["train"]["device"], env.local_rank)
         precision = pick_precision(recipe["train"]["amp"], device)
+        threads = setup_threads(device, int(recipe["train"]["threads"]))
         env.init(device)
         try:
             numbered = False
@@ -135,7 +136,7 @@ def _run_recipe(recipe: Any, out: Path | None, resume: Path | None, fresh: bool,
                 run_dir, numbered = _choose_run_dir(recipe, out, fresh, recipe_arg, env, held)
             with _sigterm_as_interrupt():
                 return _run(recipe, plugins, env, console, device, precision, (run_dir, numbered, held), start,
-                            notes, resolved_sections(recipe, plugins), recipe_arg, describe_device(device))
+                            notes, resolved_sections(recipe, plugins), recipe_arg, (describe_device(device), threads))
         except RuntimeError as exc:
             if env.distributed and not env.is_main:  # usually a collective broken by another process's failure
                 first = (str(exc).strip().splitlines() or [""])[0][:200]
@@ -197,7 +198,7 @@ def _choose_run_dir(recipe: Any, out: Path | None, fresh: bool, recipe_arg: str,
 
 def _run(recipe: Any, plugins: Any, env: Any, console: Any, device: Any, precision: Any, where: tuple[Any, ...],
          start: dict[str, Any] | None, notes: list[str], resolved: dict[str, Any], recipe_arg: str,
-         device_text: str) -> RunResult:
+         device_facts: tuple[str, tuple[int, str, bool]]) -> RunResult:
     from ..recipe import dumps_toml
     from .checkpoint import atomic_write, remove_stale_temp_files
     from .data_pipeline import prepare_data
@@ -208,6 +209,7 @@ def _run(recipe: Any, plugins: Any, env: Any, console: Any, device: Any, precisi
 
     resuming = start is not None
     run_dir, numbered, held = where
+    device_text, threads = device_facts
     for note in notes:
         console.info(f"Note: {note}")
     saved_split = json.loads((run_dir / "split.json").read_text()) if resuming else None
@@ -233,6 +235,7 @@ def _run(recipe: Any, plugins: Any, env: Any, console: Any, device: Any, precisi
             atomic_write(run_dir / "split.json", lambda fh: fh.write(split_text.encode("utf-8")))
             write_bad_images(run_dir, data.bad_images)
     _print_header(console, recipe, data, run_dir, device_text, precision, start)
+    console.info(f"Threads: {threads[0]} ({threads[1]})")
     run = RunInfo(dir=run_dir, recipe=recipe, class_names=list(data.class_names), rank=env.rank,
                   world_size=env.world_size, epoch=int(start["epoch"]) if start else 0, device=device_text)
     try:  # building the parts runs every plugin factory: a refusal here must leave no run folder
@@ -243,7 +246,8 @@ def _run(recipe: Any, plugins: Any, env: Any, console: Any, device: Any, precisi
                 plugins.add_run_plugin(logger, f"logger:{name}")
         trainer = Trainer(recipe=recipe, resolved=resolved,
                           plugins=plugins, data=data, run=run, env=env, device=device, precision=precision,
-                          console=console, recipe_path=str(recipe.path.resolve() if recipe.path else ""), start=start)
+                          console=console, recipe_path=str(recipe.path.resolve() if recipe.path else ""), start=start,
+                          adapt_threads=threads[0] if threads[2] else 0)
     except BaseException:
         if env.is_main and not resuming:
             discard_unstarted_run(run_dir, created)

@@ -32,7 +32,8 @@ from typing import Any
 from ..errors import TkError
 from .checkpoint import load_checkpoint, save_checkpoint
 from .early_stopping import EarlyStopping, improves, metric_mode
-from .loop import NonFiniteLoss, StepParts, evaluate, train_epoch
+from ..threads import ThreadGovernor
+from .loop import NonFiniteLoss, StepParts, batch_count, evaluate, train_epoch
 
 __all__ = ["Trainer", "TrainingFailed"]
 
@@ -45,7 +46,8 @@ class Trainer:
     """Owns one run's parts and state; `fit()` runs the epochs and returns the final status."""
 
     def __init__(self, *, recipe: Any, resolved: dict[str, Any], plugins: Any, data: Any, run: Any, env: Any,
-                 device: Any, precision: Any, console: Any, recipe_path: str, start: dict[str, Any] | None = None):
+                 device: Any, precision: Any, console: Any, recipe_path: str, start: dict[str, Any] | None = None,
+                 adapt_threads: int = 0):
         from .components import build_components
         from .data_pipeline import Batches
         from .device import make_scaler, prepare_model
@@ -55,6 +57,8 @@ class Trainer:
         self.recipe, self.resolved, self.plugins, self.data = recipe, resolved, plugins, data
         self.run, self.env, self.device, self.precision, self.console = run, env, device, precision, console
         self.recipe_path = recipe_path
+        # Cores other processes take are given up between batches, and taken back (toolkit.threads).
+        self.governor = ThreadGovernor(adapt_threads) if adapt_threads > 1 else None
         t = recipe["train"]
         self.epochs, self.batch_size = int(t["epochs"]), int(t["batch_size"])
         seed_everything(int(t["seed"]))
@@ -257,10 +261,15 @@ class Trainer:
         order = shard(list(self.comps.sampler.indices(index)), self.env.rank, self.env.world_size)
         started = time.perf_counter()
         lr = float(self.comps.optimizer.param_groups[0]["lr"])  # the rate the epoch starts with
-        batches = -(-len(order) // self.batch_size)
-        if batches > 1 and len(order) % self.batch_size == 1:
-            batches -= 1  # train_epoch joins a last single image to the batch before it
+        batches = batch_count(len(order), self.batch_size)
         with self.console.epoch_bar(index + 1, self.epochs, batches, self.batch_size) as on_batch:
+            if self.governor is not None:
+                governor, show = self.governor, on_batch
+
+                def on_batch(*progress: Any) -> None:
+                    if show is not None:
+                        show(*progress)
+                    governor.tick()
             stats = train_epoch(self.parts, self.train_batches, order, self.batch_size, index + 1, on_batch)
         loss_sum, correct, seen = self.env.all_reduce_sum([stats["loss_sum"], stats["correct"], stats["seen"]],
                                                           self.device)

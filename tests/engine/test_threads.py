@@ -1,0 +1,57 @@
+"""CPU threads: the count chosen and said in the run header, and the governor that gives cores back."""
+
+from __future__ import annotations
+
+import pytest
+
+from toolkit.testing import make_recipe, run_cli
+from toolkit.threads import ThreadGovernor, available_cores, choose_threads
+
+
+def test_the_choice_and_its_reason(monkeypatch):
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    cores, how = available_cores()
+    assert cores >= 1 and how
+    assert choose_threads(3)[:1] == (3,) and choose_threads(3)[2] is False
+    assert "train.threads = 3" in choose_threads(3)[1]
+    auto = choose_threads(0)
+    assert auto[0] == cores and "available" in auto[1] and auto[2] == (cores > 1)
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert choose_threads(0) == (1, "OMP_NUM_THREADS = 1", False)
+
+
+def test_the_governor_gives_busy_cores_back_and_takes_them_again(monkeypatch):
+    """Fed the samples /proc would give: others using one core → 1 thread; others quiet → 2."""
+    import torch
+
+    before = torch.get_num_threads()
+    try:
+        governor = ThreadGovernor(2, every=0.0)
+        # (wall s, busy s of our CPUs, own CPU s): 1 s apart
+        samples = iter([(1.0, 1.9, 0.9), (2.0, 3.85, 1.85), (3.0, 4.85, 2.85), (4.0, 6.8, 4.8)])
+        monkeypatch.setattr(governor, "_sample", lambda: next(samples))
+        governor._last = (0.0, 0.0, 0.0)
+        assert governor.tick() == 1  # 1.9 busy, 0.9 ours: another process took a core
+        assert torch.get_num_threads() == 1
+        assert governor.tick() is None  # still busy: no change
+        assert governor.tick() == 2  # 1.0 busy, 1.0 ours: the others went quiet
+        assert governor.tick() is None
+        assert [n for _, n in governor.changes] == [1, 2]
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_dry_run_and_run_header_say_how_many_threads_and_why(tmp_path, monkeypatch):
+    from toolkit.testing import make_image_folder
+
+    monkeypatch.chdir(tmp_path)
+    images = make_image_folder(tmp_path / "images", {"a": 6, "b": 6}, size=32)
+    recipe = make_recipe(tmp_path / "r.toml", images, epochs=1)
+    dry = run_cli("run", recipe, "--dry-run", "--threads", "1")
+    assert dry.exit_code == 0, dry.output
+    assert "Threads: 1 (train.threads = 1)" in dry.output
+    ran = run_cli("run", recipe, "--set", "train.threads=1", "--out", tmp_path / "run")
+    assert ran.exit_code == 0, ran.output
+    assert "Threads: 1 (train.threads = 1)" in ran.output
+    refused = run_cli("recipes", "check", recipe, "--set", "train.threads=-1")
+    assert refused.exit_code == 1 and "train.threads" in refused.stderr

@@ -1,0 +1,148 @@
+"""CPU threads: how many tk uses, and how they wait, so that a busy machine does not stall a run.
+
+With the cores shared (a browser, a video call, another job, every CI runner), torch's
+OpenMP threads lose most of their speed: every parallel region waits for its slowest thread,
+and with another process on a core, one of tk's threads is the one descheduled while the
+others spin on it. benchmarks/busy_machine.py measured it on a 2-core machine with one core
+kept busy: 2 spinning threads ran a training step 3–4× slower than idle; one thread lost only
+what the busy core took. Letting the threads sleep (``OMP_WAIT_POLICY=PASSIVE``) helps under
+load but costs 30–45% on an idle machine, so tk does not do that. Instead:
+
+* the intra-op pool is sized from the cores this process may really use: the CPU affinity
+  mask (``os.sched_getaffinity``: taskset, containers) and the cgroup CPU quota (``cpu.max``:
+  Docker ``--cpus``, Kubernetes limits), not ``os.cpu_count()``;
+* while training, `ThreadGovernor` looks every couple of seconds at how much CPU *other*
+  processes used on those cores (``/proc/stat`` less this process's own time) and gives
+  torch the cores that are left (at least one), and all of them again when the others go
+  quiet. Changing the pool between two batches is cheap;
+* ``train.threads`` (or ``tk run --threads N``) and ``OMP_NUM_THREADS`` fix the count and
+  switch the governor off: results are bit-identical only for one thread count, so set it
+  when you need runs to repeat exactly on a busy machine (the test suite runs with one).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from pathlib import Path
+
+__all__ = ["available_cores", "choose_threads", "apply_threads", "ThreadGovernor"]
+
+
+def _cgroup_quota() -> float | None:
+    """CPUs allowed by the cgroup v2 (``cpu.max``) or v1 (``cfs_quota_us``) quota, or None."""
+    try:
+        text = Path("/sys/fs/cgroup/cpu.max").read_text().split()
+        if text and text[0] != "max":
+            return int(text[0]) / int(text[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        quota = int(Path("/sys/fs/cgroup/cpu/cpu.cfs_quota_us").read_text())
+        period = int(Path("/sys/fs/cgroup/cpu/cpu.cfs_period_us").read_text())
+        if quota > 0 and period > 0:
+            return quota / period
+    except (OSError, ValueError):
+        pass
+    return None
+
+
+def available_cores() -> tuple[int, str]:
+    """``(cores this process may use, how that was found)``."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+        how = "CPU affinity"
+    except (AttributeError, OSError):
+        cores = os.cpu_count() or 1
+        how = "os.cpu_count"
+    quota = _cgroup_quota()
+    if quota is not None and math.ceil(quota) < cores:
+        return max(1, math.ceil(quota)), f"cgroup CPU quota {quota:g}"
+    return max(1, cores), how
+
+
+def choose_threads(requested: int = 0) -> tuple[int, str, bool]:
+    """``(intra-op threads, why, adaptive)``: ``requested`` (``train.threads``) when above 0,
+    else ``OMP_NUM_THREADS`` when set, else every core this process may use, adapted to the
+    load while training (``adaptive``)."""
+    if requested and requested > 0:
+        return int(requested), f"train.threads = {requested}", False
+    env = os.environ.get("OMP_NUM_THREADS", "").strip()
+    if env.isdigit() and int(env) > 0:
+        return int(env), f"OMP_NUM_THREADS = {env}", False
+    cores, how = available_cores()
+    return cores, (f"{cores} core{'s' if cores != 1 else ''} available ({how}); fewer while other "
+                   f"processes use them"), cores > 1
+
+
+def apply_threads(requested: int = 0) -> tuple[int, str, bool]:
+    """Set torch's intra-op pool by `choose_threads`; returns what `choose_threads` returned."""
+    import torch
+
+    threads, why, adaptive = choose_threads(requested)
+    if torch.get_num_threads() != threads:
+        torch.set_num_threads(threads)
+    return threads, why, adaptive
+
+
+class ThreadGovernor:
+    """Give torch the cores other processes leave free; call `tick()` between batches.
+
+    Every ``every`` seconds: the busy time of the CPUs in this process's affinity set
+    (``/proc/stat``) less this process's own CPU time (``/proc/self/stat``, all its threads,
+    spinning ones included) is what others used; torch gets ``cores − round(others)`` threads,
+    at least one. Does nothing where ``/proc`` is missing (macOS: its scheduler and libomp's
+    short spin make the problem far smaller there).
+    """
+
+    def __init__(self, cores: int, every: float = 2.0):
+        self.cores, self.every = int(cores), float(every)
+        self.changes: list[tuple[float, int]] = []  # (seconds since start, threads)
+        try:
+            self._cpus = sorted(os.sched_getaffinity(0))
+        except (AttributeError, OSError):
+            self._cpus = []
+        self._hz = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+        self._started = time.monotonic()
+        self._last = self._sample()
+
+    def _sample(self) -> tuple[float, float, float] | None:
+        """``(wall seconds, busy seconds of our CPUs, our own CPU seconds)``, or None."""
+        try:
+            wanted = {f"cpu{i}" for i in self._cpus}
+            busy = 0
+            with open("/proc/stat", "rb") as fh:
+                for line in fh:
+                    if not line.startswith(b"cpu"):
+                        break
+                    parts = line.split()
+                    if parts[0].decode() in wanted:
+                        v = [int(x) for x in parts[1:9]]  # user nice system idle iowait irq softirq steal
+                        busy += v[0] + v[1] + v[2] + v[5] + v[6] + v[7]
+            with open("/proc/self/stat", "rb") as fh:
+                fields = fh.read().rsplit(b")", 1)[1].split()
+            own = int(fields[11]) + int(fields[12])  # utime, stime of every thread
+        except (OSError, ValueError, IndexError):
+            return None
+        return time.monotonic(), busy / self._hz, own / self._hz
+
+    def tick(self) -> int | None:
+        """Adjust the pool if it is time; returns the new thread count when it changed."""
+        if self._last is None or time.monotonic() - self._last[0] < self.every:
+            return None
+        now = self._sample()
+        if now is None:
+            self._last = None
+            return None
+        wall = now[0] - self._last[0]
+        others = max(0.0, ((now[1] - self._last[1]) - (now[2] - self._last[2])) / max(wall, 1e-6))
+        self._last = now
+        wanted = max(1, min(self.cores, self.cores - int(others + 0.5)))
+        import torch
+
+        if wanted == torch.get_num_threads():
+            return None
+        torch.set_num_threads(wanted)
+        self.changes.append((round(now[0] - self._started, 1), wanted))
+        return wanted
