@@ -30,6 +30,8 @@ _LAZY = {
     "scan_folder": "toolkit.data",
     "FolderIndex": "toolkit.data",
     "load_rgb": "toolkit.data",
+    "Callback": "toolkit.callbacks",
+    "TrainState": "toolkit.callbacks",
 }
 
 __all__ = ["__version__", "hookimpl", "TkError", "DataError", "PluginError", "RecipeError", *_LAZY]

@@ -206,6 +206,44 @@ def tk_register_loggers(register: Register) -> None:
     """
 
 
+@hookspec
+def tk_register_callbacks(register: Register) -> None:
+    """Register training-loop callbacks (`[[train.callbacks]]` tables: ``name`` and parameters).
+
+    A factory returns a callback: an object with any of the methods of `toolkit.Callback`
+    (``on_train_start``, ``on_train_epoch_start``, ``on_train_batch_end``, ``on_validation_end``,
+    ``on_train_epoch_end``, ``on_train_end``, each taking the run's `toolkit.TrainState`, plus
+    ``state_dict()``/``load_state_dict(d)``, saved in ``last.pt`` so a resumed run goes on
+    exactly). They are called on every process, in the order the recipe lists them; see
+    `toolkit.callbacks` for when each runs. ``register(..., metrics=[...])`` names the metrics
+    the callback adds (``swa_val_accuracy`` …), so ``train.best_metric`` and ``train.monitor``
+    may name them.
+
+    Context: ``name``.
+
+    Added in 0.2.
+    """
+
+
+# ---------------------------------------------------------------------------------------------
+# Commands: added to the `tk` command line
+# ---------------------------------------------------------------------------------------------
+
+
+@hookspec
+def tk_register_commands(cli: Any) -> None:
+    """Add subcommands to the `tk` click group (``cli.add_command(my_command)``).
+
+    Called only when the command line needs the full list (``tk --help``, or a name that is not
+    one of tk's own commands), so a plugin that adds a command costs nothing to the others. Keep
+    the module that implements this hook light: import heavy libraries inside the command's
+    function, as tk's own commands do. A command named like one of tk's is ignored (tk's wins)
+    and reported by `tk plugins`.
+
+    Added in 0.2.
+    """
+
+
 # ---------------------------------------------------------------------------------------------
 # Events: called during a run (only on the process of rank 0 in a distributed run)
 # ---------------------------------------------------------------------------------------------
@@ -269,6 +307,7 @@ REGISTRATION_HOOKS: dict[str, str] = {
     "exporters": "tk_register_exporters",
     "datasets": "tk_register_datasets",
     "loggers": "tk_register_loggers",
+    "callbacks": "tk_register_callbacks",
 }
 """Registry kind → the hook that fills it."""
 
@@ -282,6 +321,7 @@ CONTEXT: dict[str, tuple[str, ...]] = {
     "exporters": ("name",),
     "datasets": ("root", "seed", "cache_dir", "name"),
     "loggers": ("run_dir", "recipe", "name"),
+    "callbacks": ("name",),
 }
 """Registry kind → run values a factory may declare by parameter name (never recipe keys)."""
 

@@ -237,11 +237,28 @@ class Plugins:
                     message = str(exc) if isinstance(exc, TkError) else f"{type(exc).__name__} in {hook}: {exc}"
                     self._mark_broken(impl.plugin_name, message)
 
+    def _note_commands(self) -> None:
+        """Record the `tk` subcommands each plugin adds (``tk_register_commands``) for `tk plugins`;
+        the command line itself adds them to its group (`toolkit.cli.LazyGroup`)."""
+        import click
+
+        for impl in self.pm.hook.tk_register_commands.get_hookimpls():
+            collector = click.Group()
+            try:
+                impl.function(cli=collector)
+            except Exception as exc:
+                self._mark_broken(impl.plugin_name, f"{type(exc).__name__} in tk_register_commands: {exc}")
+                continue
+            info = self.info.get(impl.plugin_name)
+            if info is not None and collector.commands:
+                info.registered["commands"] = sorted(collector.commands)
+
     def _mark_broken(self, name: str, error: str) -> None:
         info = self.info.pop(name, None) or PluginInfo(name)
         for kind, names in info.registered.items():
             for entry_name in names:
-                self.registries[kind]._entries.pop(entry_name, None)
+                if kind in self.registries:
+                    self.registries[kind]._entries.pop(entry_name, None)
         try:
             self.pm.unregister(name=name)
         except ValueError:
@@ -344,4 +361,5 @@ def load_plugins(
         plugins._mark_broken(plugin_name, f"implements a hook that does not exist ({exc}); hook names start with tk_")
 
     plugins._fill_registries()
+    plugins._note_commands()
     return plugins

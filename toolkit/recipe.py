@@ -50,6 +50,8 @@ def parse_override(text: str) -> tuple[str, str, Any]:
         raise RecipeError(f"--set {text}: expected section.key=value, e.g. --set train.epochs=3.")
     dotted, raw = text.split("=", 1)
     parts = dotted.strip().split(".")
+    if len(parts) == 3 and parts[0] == "export" and all(parts):  # an exporter's option: export.onnx.opset=18
+        parts = [parts[0], f"{parts[1]}.{parts[2]}"]
     if len(parts) != 2 or not all(parts):
         raise RecipeError(f"--set {text}: expected section.key=value, e.g. --set train.epochs=3.")
     raw = raw.strip()
@@ -170,10 +172,19 @@ class Recipe:
             entry = self._wrap("augment", "ops", lambda: plugins.entry("augmentations", op["name"], f"{where}.name"))
             params = {k: v for k, v in op.items() if k != "name"}
             self._wrap("augment", "ops", lambda: entry.check_params(params, where))
+        for i, cb in enumerate(self.sections["train"]["callbacks"]):
+            where = f"train.callbacks[{i}]"
+            entry = self._wrap("train", "callbacks", lambda: plugins.entry("callbacks", cb["name"], f"{where}.name"))
+            params = {k: v for k, v in cb.items() if k != "name"}
+            self._wrap("train", "callbacks", lambda: entry.check_params(params, where))
         for name in self.sections["train"]["loggers"]:
             self._wrap("train", "loggers", lambda: plugins.entry("loggers", name, "train.loggers"))
         for name in self.sections["export"]["formats"]:
             self._wrap("export", "formats", lambda: plugins.entry("exporters", name, "export.formats"))
+        for name, table in self.sections["export"].items():
+            if isinstance(table, dict):  # [export.onnx] opset = 18: the exporter's factory parameters
+                entry = self._wrap("export", name, lambda: plugins.entry("exporters", name, f"export.{name}"))
+                self._wrap("export", name, lambda: entry.check_params(table, f"export.{name}"))
         self._validate_section("model", plugins)
 
     def _validate_section(self, section: str, plugins: Any) -> None:
@@ -279,6 +290,14 @@ def load_recipe(path: str | Path | None = None, overrides: Iterable[str] = (), *
             close = difflib.get_close_matches(section, list(SCHEMA), n=1)
             hint = f" Did you mean '{close[0]}'?" if close else ""
             raise RecipeError(f"--set: {section}.{key}: unknown section '{section}'.{hint}")
+        if "." in key:  # export.NAME.OPTION: into the [export.NAME] table
+            table, _, option = key.partition(".")
+            target = sections.setdefault(section, {}).setdefault(table, {})
+            if not isinstance(target, dict):
+                raise RecipeError(f"--set {section}.{key}: {section}.{table} is not a table.")
+            target[option] = value
+            overridden.append((section, table))
+            continue
         sections.setdefault(section, {})[key] = value
         overridden.append((section, key))
 
@@ -291,6 +310,8 @@ def load_recipe(path: str | Path | None = None, overrides: Iterable[str] = (), *
                 problem = _check_value(spec.keys[key], value)
                 if problem:
                     raise recipe.error(section, key, problem + f" ({spec.keys[key].doc}).")
+            elif section == "export" and isinstance(value, dict):
+                pass  # [export.NAME]: an exporter's options, checked against its factory in validate()
             elif spec.plugin is None and not spec.free_form:
                 close = difflib.get_close_matches(key, list(spec.keys), n=1)
                 hint = f" Did you mean '{close[0]}'?" if close else ""
@@ -312,6 +333,10 @@ def _check_cross(recipe: Recipe) -> None:
     for i, op in enumerate(recipe["augment"]["ops"]):
         if not isinstance(op, dict) or not isinstance(op.get("name"), str):
             raise recipe.error("augment", "ops", f"item {i} must be a table with a 'name', e.g. {{ name = \"hflip\" }}.")
+    for i, cb in enumerate(recipe["train"]["callbacks"]):
+        if not isinstance(cb, dict) or not isinstance(cb.get("name"), str):
+            raise recipe.error("train", "callbacks", f"item {i} must be a table with a 'name', e.g. "
+                                                     f"[[train.callbacks]] name = \"swa\".")
     for section, key in (("train", "loggers"), ("export", "formats"), ("plugins", "modules"), ("plugins", "disable")):
         if not all(isinstance(v, str) for v in recipe[section][key]):
             raise recipe.error(section, key, "must be a list of strings.")

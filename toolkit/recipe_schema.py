@@ -99,6 +99,8 @@ SCHEMA: dict[str, Section] = {
             "ema_decay": Key(_NUM, 0.999, "EMA decay per optimiser step", min=0.0, max=1.0),
             "sync_bn": Key(bool, False, "synchronise batch norm across processes (distributed runs)"),
             "loggers": Key(list, [], "logger plugins to attach (e.g. 'tensorboard', 'mlflow')"),
+            "callbacks": Key(list, [], "training-loop callbacks in order: [[train.callbacks]] tables with a 'name' "
+                                       "and its parameters (e.g. name = \"swa\")"),
             "out": Key(str, "runs", "folder that holds run folders, relative to the working directory"),
         },
         "The training loop.",

@@ -217,6 +217,11 @@ def _unlike(kind: str, made: Any) -> str | None:
         return None if hasattr(made, "samples") and hasattr(made, "class_names") else "a toolkit.data.FolderIndex"
     if kind == "exporters":
         return None if callable(getattr(made, "export", None)) and hasattr(made, "suffix") else "an exporter object"
+    if kind == "callbacks":
+        from .callbacks import CALLBACK_METHODS
+
+        ok = any(callable(getattr(made, m, None)) for m in (*CALLBACK_METHODS, "state_dict"))
+        return None if ok else "a callback (an object with on_train_epoch_end … methods; see toolkit.Callback)"
     return None
 
 

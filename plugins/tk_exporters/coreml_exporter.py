@@ -56,6 +56,14 @@ class CoreMLExporter:
     suffix = ".mlpackage"
     runtime = "Core ML"
 
+    def __init__(self, precision: str = "fp16", quantize: str = "none", target: str = DEFAULT_TARGET):
+        # the factory's options ([export.coreml]); the command-line flags win over them
+        self.options = {"precision": precision, "coreml_quantize": None if quantize == "none" else quantize,
+                        "coreml_target": target}
+
+    def _opt(self, options: dict[str, Any], key: str) -> Any:
+        return options.get(key) or self.options.get(key)
+
     def available(self) -> tuple[bool, str]:
         try:
             with quiet_coremltools():
@@ -68,9 +76,9 @@ class CoreMLExporter:
         return coreml_runtime_available()
 
     def tolerance(self, options: dict[str, Any]) -> Tolerance:
-        if options.get("coreml_quantize"):
+        if self._opt(options, "coreml_quantize"):
             return Tolerance(min_agreement=0.95, max_prob_diff=0.25)
-        if options.get("precision") == "fp32":
+        if self._opt(options, "precision") == "fp32":
             return Tolerance(min_agreement=1.0, max_prob_diff=1e-3)
         return Tolerance(min_agreement=0.98, max_prob_diff=0.05)  # fp16 compute
 
@@ -86,6 +94,7 @@ class CoreMLExporter:
         with quiet_coremltools():
             import coremltools as ct
 
+        options = {**options, **{k: self._opt(options, k) for k in self.options}}
         precision = options.get("precision") or "fp16"
         if precision not in ("fp16", "fp32"):
             raise ExportError(f"--precision must be fp16 or fp32, not '{precision}'.")

@@ -49,6 +49,9 @@ class OnnxExporter:
     suffix = ".onnx"
     runtime = "ONNX Runtime"
 
+    def __init__(self, opset: int = DEFAULT_OPSET, uint8_input: bool = False):
+        self.options = {"opset": int(opset), "onnx_uint8": bool(uint8_input)}  # command-line flags win
+
     # -- availability ------------------------------------------------------------------------
     def available(self) -> tuple[bool, str]:
         for module in ("onnx", "onnxscript"):
@@ -73,8 +76,8 @@ class OnnxExporter:
         import onnx
         import torch
 
-        uint8 = bool(options.get("onnx_uint8"))
-        opset = int(options.get("opset") or DEFAULT_OPSET)
+        uint8 = bool(options.get("onnx_uint8") or self.options["onnx_uint8"])
+        opset = int(options.get("opset") or self.options["opset"])
         wrapped = deployable_model(model, input_scale=1.0 / 255.0, uint8_input=uint8)
         dtype = torch.uint8 if uint8 else torch.float32
         example = (torch.rand(2, 3, image_size, image_size) * 255).to(dtype)

@@ -16,10 +16,21 @@ so a model has to learn layout rather than memorise colours.
 - `python -m tk_screens OUT_DIR --per-class 50` does the same from a shell.
 """
 
-from .draw import CLASSES, draw_screen
-from .generate import REFERENCE_COUNTS, generate_dataset
+from typing import Any
 
 __all__ = ["CLASSES", "REFERENCE_COUNTS", "draw_screen", "generate_dataset"]
+
+_LAZY = {"CLASSES": ".draw", "draw_screen": ".draw", "REFERENCE_COUNTS": ".generate", "generate_dataset": ".generate"}
+
+
+def __getattr__(name: str) -> Any:
+    """The drawing code (numpy, PIL) loads on first use: listing plugins (`tk --help`) must stay cheap."""
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name], __name__), name)
+    raise AttributeError(f"module 'tk_screens' has no attribute {name!r}")
+
 
 
 # -- the `screens` dataset source (`[data] source = "screens"`), registered for tk ------------
@@ -39,6 +50,9 @@ def screens(cache_dir=None, root=None, seed: int = 0, per_class: int = 0, counts
     from pathlib import Path
 
     from toolkit.data import scan_folder
+
+    from .draw import CLASSES
+    from .generate import REFERENCE_COUNTS, generate_dataset
 
     if counts:
         unknown = sorted(set(counts) - set(CLASSES))

@@ -32,7 +32,8 @@ def test_installed_package_is_listed_with_its_version(installed):
     data = json.loads(tk(installed, "plugins", "--json").stdout)
     example = next(p for p in data["plugins"] if p["name"] == "example")
     assert example["dist"] == "tk-example-plugin" and example["version"] == "0.2.0"
-    assert example["registered"] == {"losses": ["poly1"], "samplers": ["capped"]}
+    assert example["registered"] == {"losses": ["poly1"], "samplers": ["capped"], "callbacks": ["lr_log"],
+                                     "exporters": ["torchscript"], "commands": ["example-info"]}
 
 
 def test_disable_removes_it(installed):
@@ -56,4 +57,43 @@ def test_its_own_tests_pass_with_the_fixture_kit(installed):
     result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(EXAMPLE / "tests")],
                             capture_output=True, text=True, env=installed)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "2 passed" in result.stdout
+    assert "5 passed" in result.stdout
+
+
+def test_its_command_callback_and_exporter_work_with_no_change_to_tk(installed, tmp_path):
+    """The open-core promise: a pip-installed package adds a command, a callback that logs the
+    learning rate after every optimiser step and stops the run, and an exporter with an option."""
+    from toolkit.testing import make_image_folder, make_recipe
+
+    helped = tk(installed, "--help")
+    assert "example-info" in helped.stdout
+    assert "Print a run's classes" in tk(installed, "example-info", "--help").stdout
+
+    images = make_image_folder(tmp_path / "images", {"a": 8, "b": 8}, size=32)
+    recipe = make_recipe(tmp_path / "r.toml", images, epochs=6, batch_size=4,
+                         train_extra="early_stopping = false",
+                         extra='[schedule]\nname = "step"\nstep_size = 1\ngamma = 0.1\n\n'
+                               '[[train.callbacks]]\nname = "lr_log"\nstop_below = 0.0005\n\n'
+                               '[export]\nformats = ["torchscript"]\n\n[export.torchscript]\nfreeze = false\n')
+    ran = tk(installed, "run", str(recipe), "--out", str(tmp_path / "run"), "--quiet")
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert "lr_log: the learning rate fell below 0.0005" in ran.stdout
+    rates = [float(line.split(",")[1]) for line in (tmp_path / "run" / "lr.csv").read_text().splitlines()]
+    assert rates[0] == 0.01 and rates[-1] < 0.0005 and len(rates) < 6 * 3  # stopped before epoch 6
+    info = tk(installed, "example-info", str(tmp_path / "run"))
+    assert info.returncode == 0 and f"{len(rates)} learning rates logged" in info.stdout
+
+    exported = tk(installed, "export", str(tmp_path / "run"), "--out", str(tmp_path / "exports"))
+    assert exported.returncode == 0, exported.stdout + exported.stderr
+    manifest = json.loads((tmp_path / "exports" / "torchscript" / "manifest.json").read_text())
+    assert manifest["exporter_options"] == {"freeze": False} and manifest["parity"]["passed"] is True
+    (model,) = (tmp_path / "exports" / "torchscript").glob("*.ts")
+    predicted = tk(installed, "predict", str(model),
+                   str(next((images / "a").iterdir())))
+    assert predicted.returncode == 0, predicted.stderr
+
+    recipe.write_text(recipe.read_text().replace("freeze = false", "frezee = false"))
+    refused = tk(installed, "recipes", "check", str(recipe))
+    assert refused.returncode == 1
+    assert "export.torchscript.frezee: exporter 'torchscript' has no parameter 'frezee'. Did you mean 'freeze'?" \
+        in refused.stderr

@@ -51,6 +51,10 @@ class Everything:
     def tk_register_loggers(self, register):
         self._reg(register, "loggers")
 
+    @hookimpl
+    def tk_register_callbacks(self, register):
+        self._reg(register, "callbacks")
+
 
 def test_every_registration_hook_fills_its_registry_with_provenance(tk_plugins):
     plugins = tk_plugins(Everything(), names=["everything"])
@@ -166,3 +170,21 @@ def test_event_hook_errors_name_the_plugin(tk_plugins):
 def test_fresh_manager_each_time():
     a, b = load_plugins(), load_plugins()
     assert a.pm is not b.pm and a.registry("losses") is not b.registry("losses")
+
+
+def test_tk_register_commands_is_listed_per_plugin():
+    """A plugin's `tk_register_commands` adds click commands; `tk plugins` lists them as its own."""
+    import types
+
+    import click
+
+    from toolkit import hookimpl
+    from toolkit.testing import make_plugins
+
+    @click.command("hello")
+    def hello():
+        click.echo("hi")
+
+    module = types.SimpleNamespace(tk_register_commands=hookimpl(lambda cli: cli.add_command(hello)))
+    loaded = make_plugins(module, names=["greeter"])
+    assert loaded.info["greeter"].registered == {"commands": ["hello"]}

@@ -240,7 +240,7 @@ def history_without_clock(history: list[dict[str, Any]]) -> list[dict[str, Any]]
 def differences(reference: Path, resumed: Path) -> list[str]:
     """What differs between two finished run folders (empty: the same training result).
 
-    Compared: every tensor of best.pt and last.pt (model, optimiser, EMA, schedule), their
+    Compared: every tensor of best.pt and last.pt (model, optimiser, EMA, schedule, callbacks), their
     epoch, status and history (wall-clock fields aside), history.jsonl, split.json,
     metrics.json, and which run files exist.
     """
@@ -251,7 +251,7 @@ def differences(reference: Path, resumed: Path) -> list[str]:
     problems: list[str] = []
     for name in CHECKPOINTS:
         a, b = load_checkpoint(reference / name), load_checkpoint(resumed / name)
-        for key in ("model", "optimizer", "ema", "scheduler"):
+        for key in ("model", "optimizer", "ema", "scheduler", "callbacks"):
             ta, tb = _tensors(a.get(key)), _tensors(b.get(key))
             if ta.keys() != tb.keys():
                 problems.append(f"{name} {key}: different tensors")

@@ -36,16 +36,46 @@ COMMANDS: dict[str, str] = {
 
 
 class LazyGroup(click.Group):
-    """A group that imports a command's module only when that command is asked for."""
+    """A group that imports a command's module only when that command is asked for.
+
+    Commands that plugins add (``tk_register_commands``) are collected only when the full list
+    is needed (``tk --help``) or a name is not one of tk's: ``tk run`` never loads them.
+    """
+
+    _plugin_commands_loaded = False
+    shadowed: list[str] = []
+
+    def _load_plugin_commands(self) -> None:
+        if self._plugin_commands_loaded:
+            return
+        self._plugin_commands_loaded = True
+        from ..plugins import load_plugins
+
+        before = dict(self.commands)
+        loaded = load_plugins()
+        for impl in loaded.pm.hook.tk_register_commands.get_hookimpls():
+            try:
+                impl.function(cli=self)
+            except Exception as exc:  # one plugin's bug must not take the command line down
+                click.echo(f"Warning: plugin '{impl.plugin_name}' failed to add its commands: "
+                           f"{type(exc).__name__}: {exc}", err=True)
+        self.shadowed = sorted(name for name in self.commands if name in COMMANDS and name not in before)
+        for name in self.shadowed:  # tk's own command keeps its name
+            del self.commands[name]
 
     def list_commands(self, ctx: click.Context) -> list[str]:
+        self._load_plugin_commands()
         return sorted({*super().list_commands(ctx), *COMMANDS})
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         if name in COMMANDS:
             module, _, attr = COMMANDS[name].partition(":")
             return getattr(importlib.import_module(module), attr)
-        return super().get_command(ctx, name)
+        found = super().get_command(ctx, name)
+        if found is None:
+            self._load_plugin_commands()
+            found = super().get_command(ctx, name)
+        return found
 
     def invoke(self, ctx: click.Context):  # noqa: ANN201 - click's signature
         try:

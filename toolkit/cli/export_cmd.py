@@ -26,13 +26,16 @@ from ._trust import trust_plugins_option
 @click.option("--opset", type=int, default=None, help="ONNX opset [23].")
 @click.option("--calibration-images", type=click.IntRange(1), default=64, show_default=True,
               help="Training images used to calibrate --int8.")
+@click.option("--set", "settings", multiple=True, metavar="export.NAME.OPTION=VALUE",
+              help="An exporter's option (value read as TOML), e.g. --set export.onnx.opset=18; "
+                   "`tk plugins --kind exporters -v` lists them. Over the run recipe's [export.NAME] tables.")
 @click.option("--author", default=None, help="Author written into the model metadata.")
 @click.option("--license", "license_", default=None, help="Licence written into the model metadata.")
 @trust_plugins_option
 def export(target: Path | None, want_onnx: bool, want_coreml: bool, formats: tuple[str, ...], out: Path | None,
            int8: bool, precision: str | None, coreml_quantize: str | None, coreml_target: str | None,
-           onnx_uint8: bool, opset: int | None, calibration_images: int, author: str | None,
-           license_: str | None) -> None:
+           onnx_uint8: bool, opset: int | None, calibration_images: int, settings: tuple[str, ...],
+           author: str | None, license_: str | None) -> None:
     """Export TARGET (a run folder or checkpoint; default: the most recent run) to deployable models.
 
     Formats default to the recipe's export.formats. Each model takes RGB pixels 0–255 at the
@@ -45,11 +48,22 @@ def export(target: Path | None, want_onnx: bool, want_coreml: bool, formats: tup
     tk export runs/quickstart/1 --onnx --coreml
     tk export --onnx --int8           plus an int8 model, with its accuracy against fp32
     """
+    from ..errors import TkError
     from ..export import export_run
+    from ..recipe import parse_override
 
+    exporter_options: dict[str, dict] = {}
+    for item in settings:
+        section, key, value = parse_override(item)
+        name, _, option = key.partition(".")
+        if section != "export" or not option:
+            raise TkError(f"--set {item}: tk export takes exporter options, export.NAME.OPTION=VALUE "
+                          f"(e.g. export.onnx.opset=18).")
+        exporter_options.setdefault(name, {})[option] = value
     names = [*(["onnx"] if want_onnx else []), *(["coreml"] if want_coreml else []), *formats]
     options = {"int8": int8, "precision": precision, "coreml_quantize": coreml_quantize, "coreml_target": coreml_target,
                "onnx_uint8": onnx_uint8, "opset": opset, "calibration_images": calibration_images,
                "author": author, "license": license_}
-    results = export_run(target, formats=names or None, out=out, log=click.echo, **options)
+    results = export_run(target, formats=names or None, out=out, log=click.echo,
+                         exporter_options=exporter_options, **options)
     click.echo("manifests: " + ", ".join(str(r.manifest_path) for r in results))

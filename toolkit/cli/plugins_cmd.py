@@ -31,7 +31,8 @@ def _jsonable(value):
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 @click.option("--kind", type=click.Choice(sorted(REGISTRATION_HOOKS)), help="List the entries of one kind.")
-@click.option("-v", "--verbose", is_flag=True, help="With --kind: show each entry's parameters and defaults.")
+@click.option("-v", "--verbose", is_flag=True, help="Show each entry's parameters and defaults (of every kind, or "
+                                                  "of --kind's).")
 def plugins(as_json: bool, kind: str | None, verbose: bool) -> None:
     """List plugins and what they registered (backbones, losses, samplers ...).
 
@@ -60,17 +61,18 @@ def plugins(as_json: bool, kind: str | None, verbose: bool) -> None:
     from rich.table import Table
 
     console = Console(soft_wrap=False)
-    if kind:
-        table = Table(title=f"{kind}", show_lines=verbose)
-        table.add_column("name", style="bold")
-        table.add_column("plugin")
-        table.add_column("parameters" if verbose else "description")
-        for entry in loaded.registry(kind):
-            detail = "\n".join(p.describe() for p in entry.params()) if verbose else entry.description
-            if verbose and entry.description:
-                detail = f"{entry.description}\n{detail}".strip()
-            table.add_row(escape(entry.name), entry.plugin, escape(detail) or "-")  # "[0.1, 2.0]" is not markup
-        console.print(table)
+    if kind or verbose:  # -v alone: every kind's entries with their parameters
+        for one in [kind] if kind else sorted(REGISTRATION_HOOKS):
+            table = Table(title=f"{one}", show_lines=verbose)
+            table.add_column("name", style="bold")
+            table.add_column("plugin")
+            table.add_column("parameters" if verbose else "description")
+            for entry in loaded.registry(one):
+                detail = "\n".join(p.describe() for p in entry.params()) if verbose else entry.description
+                if verbose and entry.description:
+                    detail = f"{entry.description}\n{detail}".strip()
+                table.add_row(escape(entry.name), entry.plugin, escape(detail) or "-")  # "[0.1, 2.0]" is not markup
+            console.print(table)
         return
 
     table = Table(title="tk plugins")

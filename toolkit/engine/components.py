@@ -24,10 +24,16 @@ KNOWN_METRICS = ("val_loss", "val_accuracy", "val_macro_f1", "train_loss", "trai
 """Metrics ``train.best_metric`` and ``train.monitor`` may name (``ema_val_*`` too with train.ema)."""
 
 
-def check_metric_keys(recipe: Any) -> None:
-    """``train.best_metric`` / ``train.monitor`` must name a metric every epoch reports."""
+def check_metric_keys(recipe: Any, plugins: Any | None = None) -> None:
+    """``train.best_metric`` / ``train.monitor`` must name a metric the run reports: the loop's,
+    the EMA's when ``train.ema`` is on, and those the recipe's callbacks declare (``metrics=``
+    at registration)."""
     train = recipe["train"]
     allowed = list(KNOWN_METRICS) + ([f"ema_{m}" for m in KNOWN_METRICS if m.startswith("val_")] if train["ema"] else [])
+    if plugins is not None:
+        for cb in train["callbacks"]:
+            entry = plugins.registry("callbacks").find(cb["name"])
+            allowed += [str(m) for m in (entry.info.get("metrics") or [])] if entry is not None else []
     for key in ("best_metric", "monitor"):
         if train[key] not in allowed:
             raise recipe.error("train", key, f"unknown metric {train[key]!r}; choose one of {', '.join(allowed)}.")

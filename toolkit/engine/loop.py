@@ -90,11 +90,12 @@ def batch_count(n: int, batch_size: int) -> int:
 
 
 def train_epoch(parts: StepParts, batches: Any, order: list[int], batch_size: int, epoch: int,
-                on_batch: Callable[[int, int, float, float], None] | None = None) -> dict[str, float]:
+                on_batch: Callable[[int, int, float, float], None] | None = None,
+                after_step: Callable[[], None] | None = None) -> dict[str, float]:
     """Train on ``order`` (this process's sample indices); return loss, accuracy, images, seconds.
 
     ``epoch`` is 1-based, for messages. ``on_batch(done, total, mean loss, accuracy)`` drives the
-    progress bar.
+    progress bar; ``after_step()`` runs after every optimiser step (callbacks' ``on_train_batch_end``).
     """
     import torch
 
@@ -124,6 +125,8 @@ def train_epoch(parts: StepParts, batches: Any, order: list[int], batch_size: in
             if step_scheduler:
                 parts.scheduler.step()
             micro = 0
+            if after_step is not None:
+                after_step()
         n = len(ids)
         loss_sum += value * n
         correct += int((logits.detach().argmax(dim=1) == _hard(targets)).sum())

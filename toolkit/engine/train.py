@@ -41,7 +41,7 @@ def load_run_plugins(recipe: Any, extra_plugins: Iterable[tuple[str, Any]] = ())
                            disable=recipe["plugins"]["disable"], extra=list(extra_plugins))
     plugins.raise_if_broken()
     recipe.validate(plugins)
-    check_metric_keys(recipe)
+    check_metric_keys(recipe, plugins)
     return plugins
 
 

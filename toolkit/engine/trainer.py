@@ -32,6 +32,7 @@ from typing import Any
 from ..errors import TkError
 from .checkpoint import load_checkpoint, save_checkpoint
 from .early_stopping import EarlyStopping, improves, metric_mode
+from ..callbacks import CallbackList, TrainState
 from ..threads import ThreadGovernor
 from .loop import NonFiniteLoss, StepParts, batch_count, evaluate, train_epoch
 
@@ -87,6 +88,15 @@ class Trainer:
         self.train_batches = Batches(data.train, device, channels_last=t["channels_last"])
         self.val_batches = Batches(data.val, device, channels_last=t["channels_last"])
         self._trainable = self._trainable_signature()
+        self.callbacks = CallbackList([
+            (f"{i}:{cb['name']}", plugins.build("callbacks", cb["name"], {k: v for k, v in cb.items() if k != "name"},
+                                                where=f"train.callbacks[{i}]"))
+            for i, cb in enumerate(t["callbacks"])])
+        self.state = TrainState(model=self.model, optimizer=self.comps.optimizer, scheduler=self.comps.scheduler,
+                                device=device, recipe=recipe, run_dir=run.dir, rank=env.rank,
+                                world_size=env.world_size, epochs=self.epochs, history=self.history,
+                                class_names=list(data.class_names), evaluate=self._score,
+                                train_inputs=self._train_inputs)
         if start is not None:
             self._load(start)
 
@@ -122,6 +132,8 @@ class Trainer:
         planned = int(((ckpt.get("recipe") or {}).get("train") or {}).get("epochs", self.epochs))
         if self.epoch < self.epochs and self.epochs > planned:  # more epochs asked for: a fresh patience window
             self.stopper.allow_more()
+        self.callbacks.load_state_dict(ckpt.get("callbacks") or {})
+        self.state.history = self.history
         restore_rng(ckpt["rng"])
 
     # -- checkpoints ---------------------------------------------------------------------
@@ -149,7 +161,7 @@ class Trainer:
             "early_stopping": self._stopper_state(kind), "best": dict(self.best), "rng": capture_rng(),
             "history": list(self.history), "class_names": list(self.data.class_names), "recipe": self.resolved,
             "recipe_path": self.recipe_path, "model_info": self.model_info(), "metrics": dict(metrics),
-            "status": status,
+            "status": status, "callbacks": self.callbacks.state_dict() if kind == "last" else {},
         }
 
     def _stopper_state(self, kind: str) -> dict[str, Any]:
@@ -201,6 +213,8 @@ class Trainer:
         status = "finished"
         if self.stopper.stopped:  # early stopping had ended this run before a kill cut off its final save
             self.run.stop_reason, status = self.stopper.reason(), "stopped"
+        self.state.epoch, self.state.step = self.epoch, self.parts.global_step
+        self.callbacks.call("on_train_start", self.state)
         try:
             while status == "finished" and self.epoch < self.epochs:
                 self.train_one()
@@ -225,6 +239,7 @@ class Trainer:
             self.model.load_state_dict(self.stopper.best_weights)
             self.console.info(f"Restored the weights of epoch {self.stopper.best_epoch} "
                               f"(best {self.stopper.monitor} {self.stopper.best:.4g}).")
+        self.callbacks.call("on_train_end", self.state)
         self.save("last", status, self.history[-1] if self.history else {})
         self.run.epoch = self.epoch
         return status
@@ -256,7 +271,10 @@ class Trainer:
 
         index = self.epoch  # 0-based epoch being trained
         self.run.epoch = index
+        state = self.state
+        state.epoch, state.metrics, state.offered = index, {}, {}
         call_epoch_start(index, self.comps)
+        self.callbacks.call("on_train_epoch_start", state)
         self._maybe_rewrap()
         order = shard(list(self.comps.sampler.indices(index)), self.env.rank, self.env.world_size)
         started = time.perf_counter()
@@ -270,7 +288,8 @@ class Trainer:
                     if show is not None:
                         show(*progress)
                     governor.tick()
-            stats = train_epoch(self.parts, self.train_batches, order, self.batch_size, index + 1, on_batch)
+            stats = train_epoch(self.parts, self.train_batches, order, self.batch_size, index + 1, on_batch,
+                                self._after_step if self.callbacks.wants("on_train_batch_end") else None)
         loss_sum, correct, seen = self.env.all_reduce_sum([stats["loss_sum"], stats["correct"], stats["seen"]],
                                                           self.device)
         self.env.broadcast_buffers(self.model)  # validate (and save) one model: rank 0's
@@ -281,11 +300,16 @@ class Trainer:
         metrics.update(self.validate(self.compiled, "val"))
         if self.ema is not None:
             metrics.update(self.validate(self.ema.module, "ema_val"))
+        state.metrics, state.step = metrics, self.parts.global_step
+        self.callbacks.call("on_validation_end", state)
         sched = self.comps.scheduler
         if sched is not None and getattr(sched, "tk_interval", "epoch") != "step":
             sched.step(metrics[self.stopper.monitor]) if is_plateau(sched) else sched.step()
         metrics.update({"lr": lr, "epoch_time": time.perf_counter() - started,
                         "images_per_sec": seen / max(stats["seconds"], 1e-9), "global_step": self.parts.global_step})
+        self.callbacks.call("on_train_epoch_end", state)
+        if state.stop_reason is not None:
+            self.run.request_stop(state.stop_reason)
         self.epoch = index + 1
         self.history.append(metrics)
         self.stopper.update(self.epoch, metrics, self.model.state_dict)
@@ -293,24 +317,51 @@ class Trainer:
         is_best = improves(value, self.best["value"], metric_mode(self.best_metric))
         if is_best:
             self.best.update(value=value, epoch=self.epoch, weights=which)
-            state = self.ema.module.state_dict() if which == "ema" else None
-            self.save("best", "running", {**metrics, "weights": which}, model_state=state)
+            weights = self._weights_of(which)
+            self.save("best", "running", {**metrics, "weights": which}, model_state=weights)
         self.save("last", "running", metrics)
         self.write_history()
         self.emit("tk_epoch_end", run=self.run, epoch=index, metrics=metrics)
         self.console.summary(self.console.epoch_line(self.epoch, self.epochs, metrics, is_best))
 
-    def _candidate(self, metrics: dict[str, Any]) -> tuple[float, str]:
-        """This epoch's best-metric value and whose weights earned it (see module docstring)."""
+    def _candidate(self, metrics: dict[str, Any]) -> tuple[float | None, str]:
+        """This epoch's best-metric value and whose weights earned it (see module docstring):
+        the model's, the EMA's, or weights a callback offered (``state.offer_weights``)."""
         name = self.best_metric
-        if name.startswith("ema_"):
-            return metrics[name], "ema"
-        value = metrics[name]
-        if self.ema is not None and name.startswith("val_"):
-            ema_value = metrics.get(f"ema_{name}")
-            if ema_value is not None and improves(ema_value, value, metric_mode(name)):
-                return ema_value, "ema"
-        return value, "model"
+        others = (["ema"] if self.ema is not None else []) + list(self.state.offered)
+        prefix = name.split("_", 1)[0]
+        if prefix in others or name.startswith("ema_"):
+            return metrics.get(name), prefix  # None (not reported this epoch) is never best
+        value, which = metrics.get(name), "model"
+        if name.startswith("val_"):
+            for other in others:
+                other_value = metrics.get(f"{other}_{name}")
+                if other_value is not None and improves(other_value, value, metric_mode(name)):
+                    value, which = other_value, other
+        return value, which
+
+    def _weights_of(self, which: str) -> Any:
+        """The state dict to save as best.pt for ``which`` (None: the live model's)."""
+        if which == "ema" and self.ema is not None:
+            return self.ema.module.state_dict()
+        if which in self.state.offered:
+            return self.state.offered[which]()
+        return None
+
+    def _after_step(self) -> None:
+        self.state.step = self.parts.global_step
+        self.callbacks.call("on_train_batch_end", self.state)
+
+    def _score(self, model: Any) -> dict[str, float]:
+        """`TrainState.evaluate`: any module scored on the validation split like the model."""
+        return {k.split("_", 1)[1]: v for k, v in self.validate(model, "x").items()}
+
+    def _train_inputs(self):
+        """`TrainState.train_inputs`: every training image in order, in batches, no augmentation
+        (the same on every process, so statistics computed from them agree)."""
+        n, size = len(self.data.train), self.batch_size * 2
+        for start in range(0, n, size):
+            yield self.train_batches.batch(list(range(start, min(n, start + size))))[0]
 
     def validate(self, model: Any, prefix: str) -> dict[str, float]:
         """Loss, accuracy and macro-F1 of ``model`` on the validation split (all processes)."""

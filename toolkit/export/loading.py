@@ -27,10 +27,12 @@ def exporter_plugins(plugins: Any | None = None) -> Any:
     return load_plugins()
 
 
-def get_exporter(name: str, plugins: Any | None = None, *, where: str = "--format") -> Any:
-    """The exporter object registered as ``name``; unknown names get close matches."""
+def get_exporter(name: str, plugins: Any | None = None, *, where: str = "--format",
+                 params: dict[str, Any] | None = None) -> Any:
+    """The exporter object registered as ``name``, built with its options ``params`` (checked
+    against the factory's signature, like every plugin's); unknown names get close matches."""
     plugins = exporter_plugins(plugins)
-    return plugins.create("exporters", name, where=where, context={"name": name})
+    return plugins.create("exporters", name, params or {}, where=where, context={"name": name})
 
 
 def _suffix(path: Path) -> str:

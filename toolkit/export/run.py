@@ -39,14 +39,16 @@ def _unique(names: Iterable[str]) -> list[str]:
 
 def export_run(target: str | Path | None = None, formats: Iterable[str] | None = None, out: str | Path | None = None,
                *, runs_root: Path = RUNS_ROOT, plugins: Any | None = None, log: Log | None = print,
-               **options: Any) -> list[ExportResult]:
+               exporter_options: dict[str, dict[str, Any]] | None = None, **options: Any) -> list[ExportResult]:
     """Export a run's ``best.pt`` (or a checkpoint) to ``formats`` and check each against PyTorch.
 
     ``target``: a run folder, a checkpoint, or None for the most recent run under ``runs_root``.
     ``formats``: exporter names (default: the recipe's ``export.formats``). ``out``: the folder
     that receives one sub-folder per format (default ``<export.out>/<run label>``).
     ``options`` go to every exporter (``precision``, ``int8``, ``onnx_uint8``, ``coreml_quantize``,
-    ``calibration_images`` …). Raises `ExportError` (a `TkError`) on an unknown or unavailable
+    ``calibration_images`` …). ``exporter_options`` are each exporter's own options by name
+    (``{"onnx": {"opset": 18}}``), over the run recipe's ``[export.NAME]`` tables: parameters of
+    the exporter's factory, checked like any plugin's. Raises `ExportError` (a `TkError`) on an unknown or unavailable
     format, and after writing everything when any model fails its parity tolerance.
     """
     say: Log = log or (lambda _line: None)
@@ -60,7 +62,11 @@ def export_run(target: str | Path | None = None, formats: Iterable[str] | None =
     for name in names:
         if not isinstance(name, str):
             raise ExportError(f"{where}: {name!r} is not an exporter name.")
-        exporter = get_exporter(name, plugins, where=where)
+        stored = export_cfg.get(name) if isinstance(export_cfg.get(name), dict) else {}
+        given = dict((exporter_options or {}).get(name) or {})
+        get_exporter(name, plugins, where=where)  # an unknown name is reported as such first
+        exporter = get_exporter(name, plugins, where=f"export.{name}" if given or stored else where,
+                                params={**stored, **given})
         ok, why = exporter.available()
         if not ok:
             raise ExportError(f"Exporter '{name}' cannot export on this machine: {why}.")
@@ -102,6 +108,7 @@ def export_run(target: str | Path | None = None, formats: Iterable[str] | None =
             "format": name, "file": written.name, "size_bytes": path_size(written),
             "size_mb": round(path_size(written) / 1e6, 3), "export_seconds": round(seconds, 2),
             **described, **common, "options": {k: v for k, v in options.items() if v not in (None, False)},
+            "exporter_options": dict(getattr(exporter, "options", {}) or {}),
             "tolerance": {"min_top1_agreement": tolerance.min_agreement, "max_prob_diff": tolerance.max_prob_diff},
             "tools": tool_versions(),
         }

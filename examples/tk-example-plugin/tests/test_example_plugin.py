@@ -21,3 +21,41 @@ def test_capped_sampler_caps_each_class(tk_plugins):
     picked = sampler.indices(0)
     assert sum(labels[i] == 0 for i in picked) == 5 and sum(labels[i] == 1 for i in picked) == 3
     assert picked == sampler.indices(0) and picked != sampler.indices(1)
+
+
+def test_lr_log_refuses_a_negative_threshold(tk_plugins):
+    import pytest
+
+    from toolkit import RecipeError
+
+    plugins = tk_plugins(tk_example_plugin)
+    with pytest.raises(RecipeError, match="stop_below"):
+        plugins.create("callbacks", "lr_log", {"stop_below": -1}, where="train.callbacks[0]")
+
+
+def test_lr_log_writes_the_rate_and_stops(tk_plugins, tmp_path):
+    from types import SimpleNamespace
+
+    from toolkit import TrainState
+
+    plugins = tk_plugins(tk_example_plugin)
+    callback = plugins.create("callbacks", "lr_log", {"stop_below": 0.01}, where="train.callbacks[0]")
+    optimizer = SimpleNamespace(param_groups=[{"lr": 0.1}])
+    state = TrainState(model=None, optimizer=optimizer, scheduler=None, device="cpu", recipe=None, run_dir=tmp_path)
+    for step, lr in enumerate([0.1, 0.05, 0.001], start=1):
+        state.step, optimizer.param_groups[0]["lr"] = step, lr
+        callback.on_train_batch_end(state)
+    assert (tmp_path / "lr.csv").read_text().splitlines() == ["1,0.1", "2,0.05", "3,0.001"]
+    assert state.stop_reason and "0.01" in state.stop_reason
+
+
+def test_torchscript_exporter_option_is_checked(tk_plugins):
+    import pytest
+
+    from toolkit import RecipeError
+
+    plugins = tk_plugins(tk_example_plugin)
+    assert plugins.create("exporters", "torchscript", {"freeze": False}, where="export.torchscript").options == \
+        {"freeze": False}
+    with pytest.raises(RecipeError, match="freeze"):
+        plugins.create("exporters", "torchscript", {"freeze": "no"}, where="export.torchscript")

@@ -1,0 +1,150 @@
+"""Callbacks: behaviour inside the training loop, as a plugin kind like backbones and losses.
+
+The loop says *when*; a callback says *what* (Lightning's ``Callback``, MMEngine's ``Hook``).
+A plugin registers a factory with ``tk_register_callbacks(register)``; a recipe lists the
+callbacks it wants, in order, as ``[[train.callbacks]]`` tables (``name`` plus the factory's
+parameters, checked against its signature like every other kind)::
+
+    [[train.callbacks]]
+    name = "swa"
+    start_epoch = 8
+
+A callback is any object with some of the methods of `Callback` (subclassing it is optional).
+Every method receives the run's `TrainState`; all of them are called on every process of a
+distributed run (``state.is_main`` tells the one process that should write files):
+
+============================  =====================================================================
+``on_train_start(state)``     once, after the parts are built and a resumed run's state restored
+``on_train_epoch_start``      before each epoch (``state.epoch`` is the 0-based epoch about to run)
+``on_train_batch_end``        after every optimiser step (``state.step`` counts them)
+``on_validation_end``         after the validation pass; may add numbers to ``state.metrics`` (e.g.
+                              ``swa_val_accuracy``), which then reach the history, best-model
+                              selection, early stopping, loggers and ``tk tune``; may offer other
+                              weights for ``best.pt`` with ``state.offer_weights``
+``on_train_epoch_end``        after the epoch's metrics are final, before its checkpoints are
+                              written (so what the callback changes is in them)
+``on_train_end(state)``       once, when training ends (finished or stopped)
+``state_dict()``              what the callback must remember; saved in ``last.pt`` with each epoch
+``load_state_dict(d)``        given that back when a run resumes, before ``on_train_start``
+============================  =====================================================================
+
+Callbacks run in the order the recipe lists them; ``state.request_stop(reason)`` ends the run
+after the current epoch (status ``stopped``). A callback whose state is restored by
+``load_state_dict`` and whose behaviour depends only on that state and the ``TrainState`` keeps
+a killed-and-resumed run bit-identical to an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+__all__ = ["Callback", "TrainState", "CALLBACK_METHODS", "CallbackList"]
+
+CALLBACK_METHODS = ("on_train_start", "on_train_epoch_start", "on_train_batch_end", "on_validation_end",
+                    "on_train_epoch_end", "on_train_end")
+"""The moments of the loop a callback may act on, in the order a run meets them."""
+
+
+class Callback:
+    """A convenience base class: every method does nothing. Override the ones you need."""
+
+    def on_train_start(self, state: "TrainState") -> None: ...
+    def on_train_epoch_start(self, state: "TrainState") -> None: ...
+    def on_train_batch_end(self, state: "TrainState") -> None: ...
+    def on_validation_end(self, state: "TrainState") -> None: ...
+    def on_train_epoch_end(self, state: "TrainState") -> None: ...
+    def on_train_end(self, state: "TrainState") -> None: ...
+
+    def state_dict(self) -> dict[str, Any]:
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        return None
+
+
+@dataclass
+class TrainState:
+    """What a callback sees: the live parts of the run and a few ways to act on it.
+
+    ``epoch`` is the 0-based index of the epoch being trained (after it, ``epochs_done`` =
+    ``epoch + 1``); ``step`` counts optimiser steps since the run began; ``metrics`` holds the
+    current epoch's numbers from ``on_validation_end`` on (empty before); ``history`` every
+    earlier epoch's. ``evaluate(model)`` scores any module on the validation split exactly as
+    the loop scores the model (``{"loss", "accuracy", "macro_f1"}``, all processes take part);
+    ``train_inputs()`` yields this process's training batches (inputs only, no augmentation),
+    e.g. to recompute batch-norm statistics.
+    """
+
+    model: Any
+    optimizer: Any
+    scheduler: Any
+    device: Any
+    recipe: Any
+    run_dir: Path
+    rank: int = 0
+    world_size: int = 1
+    epoch: int = 0
+    epochs: int = 0
+    step: int = 0
+    metrics: dict[str, Any] = field(default_factory=dict)
+    history: list[dict[str, Any]] = field(default_factory=list)
+    class_names: list[str] = field(default_factory=list)
+    stop_reason: str | None = None
+    evaluate: Callable[[Any], dict[str, float]] | None = field(default=None, repr=False)
+    train_inputs: Callable[[], Iterator[Any]] | None = field(default=None, repr=False)
+    offered: dict[str, Callable[[], dict[str, Any]]] = field(default_factory=dict, repr=False)
+
+    @property
+    def is_main(self) -> bool:
+        """The process that writes files (rank 0)."""
+        return self.rank == 0
+
+    def request_stop(self, reason: str = "stopped by a callback") -> None:
+        """End training after the current epoch; the run's status becomes ``stopped``."""
+        if self.stop_reason is None:
+            self.stop_reason = str(reason)
+
+    def offer_weights(self, prefix: str, state_dict: Callable[[], dict[str, Any]]) -> None:
+        """Offer other weights for ``best.pt`` this epoch (call from ``on_validation_end``).
+
+        ``prefix`` names them as in the metrics (``"swa"`` for ``swa_val_accuracy``): when
+        ``train.best_metric`` is ``val_accuracy`` and ``swa_val_accuracy`` beats it, ``best.pt``
+        holds ``state_dict()`` and its ``metrics["weights"]`` says ``"swa"``.
+        """
+        self.offered[prefix] = state_dict
+
+
+class CallbackList:
+    """The run's callbacks in order, each called where it defines the method; ``names`` key
+    their saved state (``"0:swa"``), so two callbacks of one kind keep theirs apart."""
+
+    def __init__(self, callbacks: list[tuple[str, Any]]):
+        self.items = list(callbacks)
+
+    def __bool__(self) -> bool:
+        return bool(self.items)
+
+    def call(self, method: str, state: TrainState) -> None:
+        for _, callback in self.items:
+            fn = getattr(callback, method, None)
+            if fn is not None:
+                fn(state)
+
+    def wants(self, method: str) -> bool:
+        return any(getattr(cb, method, None) is not None for _, cb in self.items)
+
+    def state_dict(self) -> dict[str, Any]:
+        out = {}
+        for key, callback in self.items:
+            fn = getattr(callback, "state_dict", None)
+            if fn is not None:
+                out[key] = fn()
+        return out
+
+    def load_state_dict(self, saved: dict[str, Any]) -> None:
+        for key, callback in self.items:
+            fn = getattr(callback, "load_state_dict", None)
+            if fn is not None and key in saved:
+                fn(saved[key])
