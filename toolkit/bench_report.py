@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .engine.checkpoint import atomic_write
+from .atomic import atomic_write
 
 __all__ = ["write_report_json", "report_table", "report_markdown", "write_markdown", "COLUMNS"]
 

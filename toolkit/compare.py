@@ -138,7 +138,7 @@ def compare_chart(rows: list[dict[str, Any]], path: Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from .engine.checkpoint import atomic_write
+    from .atomic import atomic_write
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(13, 5))
     benched = all(r.get("fastest_ms") is not None for r in rows)

@@ -55,6 +55,8 @@ from typing import Any, Callable
 
 import pluggy
 
+from .kinds import KINDS
+
 hookspec = pluggy.HookspecMarker("tk")
 
 Register = Callable[..., None]
@@ -297,32 +299,11 @@ def tk_run_end(run: Any, status: str, metrics: dict[str, Any]) -> None:
     """
 
 
-REGISTRATION_HOOKS: dict[str, str] = {
-    "backbones": "tk_register_backbones",
-    "augmentations": "tk_register_augmentations",
-    "losses": "tk_register_losses",
-    "samplers": "tk_register_samplers",
-    "optimizers": "tk_register_optimizers",
-    "schedulers": "tk_register_schedulers",
-    "exporters": "tk_register_exporters",
-    "datasets": "tk_register_datasets",
-    "loggers": "tk_register_loggers",
-    "callbacks": "tk_register_callbacks",
-}
-"""Registry kind → the hook that fills it."""
+REGISTRATION_HOOKS: dict[str, str] = {k.name: k.hook for k in KINDS}
+"""Registry kind → the hook that fills it (derived from `toolkit.kinds.KINDS`)."""
 
-CONTEXT: dict[str, tuple[str, ...]] = {
-    "backbones": ("num_classes", "image_size", "name"),
-    "augmentations": ("num_classes", "image_size", "name"),
-    "losses": ("num_classes", "class_counts", "class_names", "name"),
-    "samplers": ("labels", "num_classes", "class_counts", "seed", "name"),
-    "optimizers": ("model", "name"),
-    "schedulers": ("optimizer", "epochs", "steps_per_epoch", "name"),
-    "exporters": ("name",),
-    "datasets": ("root", "seed", "cache_dir", "name"),
-    "loggers": ("run_dir", "recipe", "name"),
-    "callbacks": ("name",),
-}
-"""Registry kind → run values a factory may declare by parameter name (never recipe keys)."""
+CONTEXT: dict[str, tuple[str, ...]] = {k.name: k.context for k in KINDS}
+"""Registry kind → run values a factory may declare by parameter name (never recipe keys;
+derived from `toolkit.kinds.KINDS`)."""
 
 EVENT_HOOKS: tuple[str, ...] = ("tk_run_start", "tk_epoch_end", "tk_checkpoint_saved", "tk_run_end")

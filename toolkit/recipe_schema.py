@@ -56,24 +56,19 @@ SCHEMA: dict[str, Section] = {
             "workers": Key(int, 2, "threads that decode images", min=0, max=64),
         },
         "Where the images come from and how they are split.",
-        plugin="source",
-        kind="datasets",
     ),
     "model": Section(
         {"backbone": Key(str, "resnet18", "backbone plugin or any timm model name")},
         "The network. Other keys (pretrained, head, freeze, drop_rate …) go to the backbone factory.",
-        plugin="backbone",
-        kind="backbones",
     ),
     "augment": Section(
         {"ops": Key(list, [], "training augmentations in order: tables with a 'name' and its parameters")},
         "Batch augmentations run on the training device.",
     ),
-    "loss": Section({"name": Key(str, "cross_entropy", "loss plugin")}, "The training loss.", plugin="name", kind="losses"),
-    "sampler": Section({"name": Key(str, "random", "sampler plugin")}, "Order of training images.", plugin="name", kind="samplers"),
-    "optim": Section({"name": Key(str, "adamw", "optimizer plugin")}, "The optimiser.", plugin="name", kind="optimizers"),
-    "schedule": Section({"name": Key(str, "cosine", "scheduler plugin ('constant' for none)")}, "Learning-rate schedule.",
-                        plugin="name", kind="schedulers"),
+    "loss": Section({"name": Key(str, "cross_entropy", "loss plugin")}, "The training loss."),
+    "sampler": Section({"name": Key(str, "random", "sampler plugin")}, "Order of training images."),
+    "optim": Section({"name": Key(str, "adamw", "optimizer plugin")}, "The optimiser."),
+    "schedule": Section({"name": Key(str, "cosine", "scheduler plugin ('constant' for none)")}, "Learning-rate schedule."),
     "train": Section(
         {
             "epochs": Key(int, 10, "passes over the training set", min=1, max=100000),
@@ -131,3 +126,17 @@ SCHEMA: dict[str, Section] = {
     ),
     "tune": Section({}, "Hyperparameter search space (`tk tune`).", free_form=True),
 }
+
+
+def _plugin_sections() -> None:
+    """A table that picks one plugin says which kind and key, from `toolkit.kinds` (one definition)."""
+    from dataclasses import replace
+
+    from .kinds import KINDS
+
+    for k in KINDS:
+        if k.section is not None:
+            SCHEMA[k.section] = replace(SCHEMA[k.section], plugin=k.key, kind=k.name)
+
+
+_plugin_sections()

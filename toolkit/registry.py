@@ -18,20 +18,9 @@ from typing import Any, Callable, Iterator
 
 from .errors import PluginError, RecipeError
 from .hookspecs import CONTEXT
+from .kinds import BY_NAME
 
 __all__ = ["Entry", "Param", "Registry", "singular"]
-
-_SINGULAR = {
-    "backbones": "backbone",
-    "augmentations": "augmentation",
-    "losses": "loss",
-    "samplers": "sampler",
-    "optimizers": "optimizer",
-    "schedulers": "scheduler",
-    "exporters": "exporter",
-    "datasets": "dataset",
-    "loggers": "logger",
-}
 
 
 def _finite(value: Any) -> bool:
@@ -47,7 +36,8 @@ def _finite(value: Any) -> bool:
 
 def singular(kind: str) -> str:
     """``"losses"`` → ``"loss"``, for messages."""
-    return _SINGULAR.get(kind, kind.rstrip("s"))
+    known = BY_NAME.get(kind)
+    return known.singular if known else kind.rstrip("s")
 
 
 @dataclass(frozen=True)
@@ -199,30 +189,11 @@ class Entry:
 
 
 def _unlike(kind: str, made: Any) -> str | None:
-    """What a factory of ``kind`` must return (toolkit.hookspecs), when ``made`` is not that; else None."""
-    if kind == "backbones":
-        import torch
-
-        return None if isinstance(made, torch.nn.Module) else "a torch.nn.Module"
-    if kind in ("losses", "augmentations"):
-        return None if callable(made) else "a callable"
-    if kind == "samplers":
-        return None if callable(getattr(made, "indices", None)) else "an object with indices(epoch)"
-    if kind == "optimizers":
-        ok = callable(getattr(made, "step", None)) and hasattr(made, "param_groups")
-        return None if ok else "a torch.optim.Optimizer"
-    if kind == "schedulers":
-        return None if made is None or callable(getattr(made, "step", None)) else "a torch LR scheduler or None"
-    if kind == "datasets":
-        return None if hasattr(made, "samples") and hasattr(made, "class_names") else "a toolkit.data.FolderIndex"
-    if kind == "exporters":
-        return None if callable(getattr(made, "export", None)) and hasattr(made, "suffix") else "an exporter object"
-    if kind == "callbacks":
-        from .callbacks import CALLBACK_METHODS
-
-        ok = any(callable(getattr(made, m, None)) for m in (*CALLBACK_METHODS, "state_dict"))
-        return None if ok else "a callback (an object with on_train_epoch_end … methods; see toolkit.Callback)"
-    return None
+    """What a factory of ``kind`` must return (`toolkit.kinds`), when ``made`` is not that; else None."""
+    known = BY_NAME.get(kind)
+    if known is None or known.made_ok(made):
+        return None
+    return known.returns
 
 
 class Registry:

@@ -31,7 +31,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from toolkit.export import ExportError, Tolerance, deployable_model
+from toolkit import ExportError, Tolerance, deployable_model
 
 from .coreml_runtime import COMPUTE_UNITS, CoreMLPredictor, coreml_runtime_available, quiet_coremltools
 

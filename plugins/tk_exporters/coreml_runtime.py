@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any, Iterator
 
-from toolkit.export import ExportError, Predictor
+from toolkit import ExportError, Predictor
 
 COMPUTE_UNITS = ("CPU_ONLY", "CPU_AND_GPU", "CPU_AND_NE", "ALL")
 """`coremltools.ComputeUnit` names, the rows `tk bench` makes for a Core ML model."""
@@ -65,7 +65,7 @@ class CoreMLPredictor(Predictor):
     max_batch = None
 
     def __init__(self, path: Path, compute_units: str = "ALL"):
-        from toolkit.export.manifest import IMAGE_SIZE_RANGE, metadata_int, metadata_list
+        from toolkit import IMAGE_SIZE_RANGE, metadata_int, metadata_list
 
         ok, why = coreml_runtime_available()
         if not ok:

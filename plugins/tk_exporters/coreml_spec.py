@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from toolkit.export import ExportError
+from toolkit import ExportError
 
 from .coreml_runtime import quiet_coremltools
 

@@ -19,8 +19,8 @@ import io
 from pathlib import Path
 from typing import Any
 
-from toolkit.engine.checkpoint import atomic_write
-from toolkit.export import ExportError, Tolerance, deployable_model
+from toolkit import atomic_write
+from toolkit import ExportError, Tolerance, deployable_model
 
 from .onnx_runtime import OnnxPredictor, onnx_devices
 

@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from toolkit.export import ExportError
+from toolkit import ExportError
 
 
 class _Images:

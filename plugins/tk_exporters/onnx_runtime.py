@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from toolkit.export import ExportError, Predictor
+from toolkit import ExportError, Predictor
 
 PROVIDERS = {
     "cpu": ("CPUExecutionProvider", ""),
@@ -53,7 +53,7 @@ class OnnxPredictor(Predictor):
 
         import onnxruntime as ort
 
-        from toolkit.export.manifest import IMAGE_SIZE_RANGE, check_class_count, metadata_int, metadata_list
+        from toolkit import IMAGE_SIZE_RANGE, check_class_count, metadata_int, metadata_list
 
         if device not in PROVIDERS:
             raise ExportError(f"Unknown ONNX Runtime device '{device}'; known: {', '.join(PROVIDERS)}.")

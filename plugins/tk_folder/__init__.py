@@ -8,7 +8,7 @@ from toolkit import RecipeError, hookimpl
 def folder(root):
     """Images in class sub-folders under data.root."""
     from toolkit import DataError
-    from toolkit.data import scan_folder
+    from toolkit import scan_folder
 
     if root is None:
         raise RecipeError("data.root: the folder dataset needs data.root, the folder holding one sub-folder per class.")

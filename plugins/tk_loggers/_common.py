@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from toolkit.errors import PluginError
+from toolkit import PluginError
 
 
 def require(module: str, logger: str, extra: str) -> Any:

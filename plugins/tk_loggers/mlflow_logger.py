@@ -53,7 +53,7 @@ class MlflowLogger:
         from mlflow import MlflowClient
         from mlflow.entities import Param
 
-        from toolkit.engine.checkpoint import atomic_write
+        from toolkit import atomic_write
 
         self.client = MlflowClient(tracking_uri=self.tracking_uri)
         id_file = self.run_dir / RUN_ID_FILE

@@ -35,7 +35,7 @@ class TensorBoardLogger:
         # interrupted run logged past its checkpoint, or a whole earlier run replaced by --fresh.
         self.writer = SummaryWriter(log_dir=str(self.log_dir), purge_step=first_epoch)
         if first_epoch == 0 and self.recipe is not None:
-            from toolkit.recipe import dumps_toml
+            from toolkit import dumps_toml
 
             self.writer.add_text("recipe", "```toml\n" + dumps_toml(recipe_sections(self.recipe)) + "\n```", 0)
 

@@ -55,7 +55,7 @@ def _teacher_module():
 
 
 def _from_checkpoint(path: Path, num_classes: int, class_names: list[str] | None):
-    from toolkit.engine.checkpoint import load_model
+    from toolkit import load_model
 
     model, ckpt = load_model(path)
     names = list(ckpt.get("class_names") or [])
@@ -71,7 +71,7 @@ def _from_checkpoint(path: Path, num_classes: int, class_names: list[str] | None
 def _from_timm(arch: str, num_classes: int, pretrained: bool, weights_path: str):
     import timm
 
-    from toolkit.engine.model import norm_stats
+    from toolkit import norm_stats
 
     if not timm.is_model(arch.split(".")[0]):
         raise RecipeError(f"loss.teacher: '{arch}' is neither a checkpoint file nor a timm architecture.")

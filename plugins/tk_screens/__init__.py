@@ -49,7 +49,7 @@ def screens(cache_dir=None, root=None, seed: int = 0, per_class: int = 0, counts
     import json
     from pathlib import Path
 
-    from toolkit.data import scan_folder
+    from toolkit import scan_folder
 
     from .draw import CLASSES
     from .generate import REFERENCE_COUNTS, generate_dataset

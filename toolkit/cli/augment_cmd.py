@@ -85,7 +85,7 @@ def preview(recipe: str, overrides: tuple[str, ...], out: Path, count: int, seed
     import torch
 
     from ..data import decode_images, split_from_presplit, split_indices
-    from ..engine.checkpoint import atomic_write
+    from ..atomic import atomic_write
     from ..plugins import load_plugins
     from ..recipe import find_recipe, load_recipe
 

@@ -25,7 +25,7 @@ def compare(runs: tuple[Path, ...], md_path: Path | None, png_path: Path | None)
     from rich.table import Table
 
     from ..compare import compare_chart, compare_markdown, compare_runs, table_rows
-    from ..engine.checkpoint import atomic_write
+    from ..atomic import atomic_write
 
     rows = compare_runs(list(runs))
     headers, cells = table_rows(rows)

@@ -67,7 +67,7 @@ def eval_(target: Path | None, split: str | None, run_dir: Path | None, device: 
     """
     from rich.console import Console
 
-    from ..engine.checkpoint import atomic_write
+    from ..atomic import atomic_write
     from ..evaluate import SPLIT_NAMES, eval_set, evaluate, source_for_model
     from ..export.loading import load_predictor, model_path
     from ..export.source import resolve_source

@@ -56,7 +56,7 @@ def predict(model: Path, images: tuple[Path, ...], out: Path | None, top_k: int,
     from rich.console import Console
     from rich.table import Table
 
-    from ..engine.checkpoint import atomic_write
+    from ..atomic import atomic_write
     from ..errors import TkError
     from ..export.inputs import expand_image_args, load_inputs
     from ..export.loading import load_predictor, model_path

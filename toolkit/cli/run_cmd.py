@@ -73,9 +73,9 @@ def run(recipe: str, overrides: tuple[str, ...], out: Path | None, resume: Path 
         if dry_run:
             _dry_run(loaded)
             return
-        from ..engine.train import run_recipe
+        from ..workflow import run_and_ship
 
-        result = run_recipe(loaded, out=out, resume=resume, fresh=fresh, quiet=quiet)
+        result = run_and_ship(loaded, out=out, resume=resume, fresh=fresh, quiet=quiet, log=click.echo)
     except KeyboardInterrupt:
         click.echo("Interrupted before training started; no run to resume.", err=True)
         sys.exit(EXIT_INTERRUPTED)

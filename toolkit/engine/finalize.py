@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from ..text import printable
-from .checkpoint import atomic_write, load_checkpoint
+from ..atomic import atomic_write
+from ..checkpoint import load_checkpoint
 
 __all__ = ["final_metrics", "write_bad_images"]
 

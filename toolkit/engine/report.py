@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from ..text import printable
-from .checkpoint import atomic_write
+from ..atomic import atomic_write
 
 __all__ = ["plot_curves", "plot_confusion", "write_report", "worst_misclassified"]
 

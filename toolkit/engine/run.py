@@ -55,7 +55,7 @@ class RunInfo:
 
 def read_status(run_dir: Path) -> tuple[str, int, int] | None:
     """``(status, epochs completed, epochs planned)`` from ``run_dir/last.pt``, or None without one."""
-    from .checkpoint import CheckpointError, load_checkpoint
+    from ..checkpoint import CheckpointError, load_checkpoint
 
     last = Path(run_dir) / "last.pt"
     if not last.is_file():

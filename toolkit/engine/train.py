@@ -115,7 +115,7 @@ def _run_recipe(recipe: Any, out: Path | None, resume: Path | None, fresh: bool,
         start = None
         notes: list[str] = []
         if resume is not None:
-            from .checkpoint import load_checkpoint
+            from ..checkpoint import load_checkpoint
 
             ckpt_path = resolve_resume(resume)
             if env.is_main:
@@ -200,7 +200,7 @@ def _run(recipe: Any, plugins: Any, env: Any, console: Any, device: Any, precisi
          start: dict[str, Any] | None, notes: list[str], resolved: dict[str, Any], recipe_arg: str,
          device_facts: tuple[str, tuple[int, str, bool]]) -> RunResult:
     from ..recipe import dumps_toml
-    from .checkpoint import atomic_write, remove_stale_temp_files
+    from ..atomic import atomic_write, remove_stale_temp_files
     from .data_pipeline import prepare_data
     from .finalize import final_metrics, write_bad_images
     from .lock import FolderLock
@@ -273,8 +273,10 @@ def _run(recipe: Any, plugins: Any, env: Any, console: Any, device: Any, precisi
     if env.is_main:
         plugins.emit("tk_run_end", run=run, status=status, metrics=metrics)
         _print_result(console, run, status, metrics, trainer)
-        if recipe["export"]["after_train"]:
-            _export_after_train(run_dir, console)
+    # The other processes wait for rank 0's report, so that all tear the process group down
+    # together: a rank leaving early could abort in gloo's teardown ("terminate called without
+    # an active exception"), and torchrun then stopped rank 0 mid-report.
+    env.barrier()
     return RunResult(run_dir, status, metrics)
 
 
@@ -311,18 +313,3 @@ def _print_result(console: Any, run: Any, status: str, metrics: dict[str, Any], 
             console.summary(f"Test: accuracy {metrics['test']['accuracy']:.4f}, "
                             f"macro-F1 {metrics['test']['macro_f1']:.4f}")
     console.summary(f"Run folder: {run.dir}")
-
-
-def _export_after_train(run_dir: Path, console: Any) -> None:
-    """``export.after_train``: export best.pt and time the exports (`toolkit.export`, `toolkit.bench`).
-
-    Both read the run's recipe (``[export]``, ``[bench]``); their lines go to the run's output.
-    """
-    try:
-        from ..bench import bench_run
-        from ..export import export_run
-    except ImportError as exc:
-        raise TkError(f"export.after_train = true but this tk has no exporter support ({exc}); "
-                      f"set export.after_train = false.") from None
-    export_run(run_dir, log=console.summary)
-    bench_run(run_dir, log=console.summary)

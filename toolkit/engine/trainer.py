@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import TkError
-from .checkpoint import load_checkpoint, save_checkpoint
+from ..checkpoint import load_checkpoint, save_checkpoint
 from .early_stopping import EarlyStopping, improves, metric_mode
 from ..callbacks import CallbackList, TrainState
 from ..threads import ThreadGovernor
@@ -197,7 +197,7 @@ class Trainer:
     def write_history(self) -> None:
         if not self.env.is_main:
             return
-        from .checkpoint import atomic_write
+        from ..atomic import atomic_write
 
         text = "".join(json.dumps(h) + "\n" for h in self.history)
         atomic_write(self.run.dir / "history.jsonl", lambda fh: fh.write(text.encode()))

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
-from ..engine.checkpoint import atomic_write
+from ..atomic import atomic_write
 from ..errors import TkError
 
 __all__ = ["model_metadata", "preprocessing", "tool_versions", "path_size", "write_manifest", "read_manifest",

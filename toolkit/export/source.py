@@ -101,7 +101,7 @@ class ModelSource:
     @property
     def ckpt(self) -> dict[str, Any]:
         if self._ckpt is None:
-            from ..engine.checkpoint import load_checkpoint
+            from ..checkpoint import load_checkpoint
 
             self._ckpt = load_checkpoint(self.checkpoint)
         return self._ckpt

@@ -49,7 +49,7 @@ def _absolute_paths(sections: dict[str, dict[str, Any]], base: Path) -> None:
 def summarize(recipe_path: Path, overrides: list[str], *, storage: str | None = None, study_name: str | None = None,
               top: int = 5) -> Summary:
     """Read the study, write ``<recipe>_tuned.toml`` and the plots into the study's folder."""
-    from ..engine.checkpoint import atomic_write
+    from ..atomic import atomic_write
     from ..plugins import load_plugins
     from ..recipe import dumps_toml, load_recipe
 

@@ -158,7 +158,7 @@ class TorchScriptExporter:
         return [("cpu", True, "")]
 
     def tolerance(self, options):
-        from toolkit.export import Tolerance
+        from toolkit import Tolerance
 
         return Tolerance(min_agreement=1.0, max_prob_diff=1e-4)
 
@@ -169,7 +169,7 @@ class TorchScriptExporter:
 
         import torch
 
-        from toolkit.export import deployable_model
+        from toolkit import deployable_model
 
         wrapped = deployable_model(model, input_scale=1.0 / 255.0).eval()
         with torch.no_grad(), warnings.catch_warnings():

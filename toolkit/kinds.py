@@ -1,0 +1,93 @@
+"""Every plugin kind, defined once: its hook, registry, recipe place, run context and what a factory returns.
+
+The registries (`toolkit.plugins`), the type check of what a factory made (`toolkit.registry`),
+the recipe schema's plugin sections (`toolkit.recipe_schema`), `tk plugins --kind` and the
+hook tables of `toolkit.hookspecs` are all derived from `KINDS`. Adding a kind is one entry
+here plus its documented hookspec (tests/core/test_kinds.py checks the two agree: the hook
+exists, its docstring's ``Context:`` line lists `PluginKind.context`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+__all__ = ["PluginKind", "KINDS", "BY_NAME", "kind"]
+
+
+def _module(made: Any) -> bool:
+    import torch
+
+    return isinstance(made, torch.nn.Module)
+
+
+def _callback(made: Any) -> bool:
+    from .callbacks import CALLBACK_METHODS
+
+    return any(callable(getattr(made, m, None)) for m in (*CALLBACK_METHODS, "state_dict"))
+
+
+@dataclass(frozen=True)
+class PluginKind:
+    """One kind of plugin entry.
+
+    ``recipe`` is where a recipe names an entry: ``"section.key"`` for a table that picks one
+    plugin and passes it the table's other keys (``loss.name``), ``"section.key[]"`` for a list
+    of tables each naming one (``augment.ops[]``), ``"section.key*"`` for a list of names
+    (``train.loggers*``), or ``""`` when only commands choose (``export.formats*`` is the
+    default list, options live in ``[export.NAME]``). ``returns`` says what a factory must
+    return; ``made_ok`` checks it.
+    """
+
+    name: str
+    hook: str
+    singular: str
+    recipe: str
+    context: tuple[str, ...]
+    returns: str
+    made_ok: Callable[[Any], bool]
+
+    @property
+    def section(self) -> str | None:
+        """The recipe table of a one-plugin kind (``"loss"``), else None."""
+        return self.recipe.split(".")[0] if self.recipe and self.recipe[-1] not in "]*" else None
+
+    @property
+    def key(self) -> str | None:
+        """The key of that table naming the plugin (``"name"``), else None."""
+        return self.recipe.split(".")[1] if self.section else None
+
+
+KINDS: tuple[PluginKind, ...] = (
+    PluginKind("backbones", "tk_register_backbones", "backbone", "model.backbone",
+               ("num_classes", "image_size", "name"), "a torch.nn.Module", _module),
+    PluginKind("augmentations", "tk_register_augmentations", "augmentation", "augment.ops[]",
+               ("num_classes", "image_size", "name"), "a callable", callable),
+    PluginKind("losses", "tk_register_losses", "loss", "loss.name",
+               ("num_classes", "class_counts", "class_names", "name"), "a callable", callable),
+    PluginKind("samplers", "tk_register_samplers", "sampler", "sampler.name",
+               ("labels", "num_classes", "class_counts", "seed", "name"), "an object with indices(epoch)",
+               lambda made: callable(getattr(made, "indices", None))),
+    PluginKind("optimizers", "tk_register_optimizers", "optimizer", "optim.name", ("model", "name"),
+               "a torch.optim.Optimizer",
+               lambda made: callable(getattr(made, "step", None)) and hasattr(made, "param_groups")),
+    PluginKind("schedulers", "tk_register_schedulers", "scheduler", "schedule.name",
+               ("optimizer", "epochs", "steps_per_epoch", "name"), "a torch LR scheduler or None",
+               lambda made: made is None or callable(getattr(made, "step", None))),
+    PluginKind("exporters", "tk_register_exporters", "exporter", "export.formats*", ("name",), "an exporter object",
+               lambda made: callable(getattr(made, "export", None)) and hasattr(made, "suffix")),
+    PluginKind("datasets", "tk_register_datasets", "dataset", "data.source", ("root", "seed", "cache_dir", "name"),
+               "a toolkit.data.FolderIndex", lambda made: hasattr(made, "samples") and hasattr(made, "class_names")),
+    PluginKind("loggers", "tk_register_loggers", "logger", "train.loggers*", ("run_dir", "recipe", "name"),
+               "an object with event hooks", lambda made: True),
+    PluginKind("callbacks", "tk_register_callbacks", "callback", "train.callbacks[]", ("name",),
+               "a callback (an object with on_train_epoch_end … methods; see toolkit.Callback)", _callback),
+)
+"""The kinds, in the order `tk plugins` lists them."""
+
+BY_NAME: dict[str, PluginKind] = {k.name: k for k in KINDS}
+
+
+def kind(name: str) -> PluginKind:
+    """The kind called ``name`` (``"losses"``); KeyError for an unknown one."""
+    return BY_NAME[name]
