@@ -73,8 +73,17 @@ class TrainState:
     current epoch's numbers from ``on_validation_end`` on (empty before); ``history`` every
     earlier epoch's. ``evaluate(model)`` scores any module on the validation split exactly as
     the loop scores the model (``{"loss", "accuracy", "macro_f1"}``, all processes take part);
-    ``train_inputs()`` yields this process's training batches (inputs only, no augmentation),
-    e.g. to recompute batch-norm statistics.
+    ``train_inputs()`` yields the training images in batches (inputs only, no augmentation, the
+    same on every process), e.g. to recompute batch-norm statistics. ``status`` is ``running``
+    until ``on_train_end`` (then ``finished`` or ``stopped``); ``improved`` says whether this
+    epoch wrote a new best.pt; ``run`` is the `toolkit.engine.run.RunInfo` the event hooks get;
+    ``planned_epochs`` is what a resumed run's checkpoint was planned for (0 for a new run).
+
+    The engine's services, used by tk's own callbacks: ``save(kind, metrics, weights=None)``
+    writes ``best.pt`` or ``last.pt``; ``sync(module)`` makes every process hold rank 0's buffers
+    of a module; ``emit(hook, **kwargs)`` calls an event hook on the plugins (rank 0);
+    ``info(line)`` prints a note; ``write_history()`` rewrites history.jsonl; ``log_epoch(done,
+    total, metrics, improved)`` prints the epoch line.
     """
 
     model: Any
@@ -92,9 +101,20 @@ class TrainState:
     history: list[dict[str, Any]] = field(default_factory=list)
     class_names: list[str] = field(default_factory=list)
     stop_reason: str | None = None
+    status: str = "running"
+    improved: bool = False
+    planned_epochs: int = 0
+    run: Any = None
     evaluate: Callable[[Any], dict[str, float]] | None = field(default=None, repr=False)
     train_inputs: Callable[[], Iterator[Any]] | None = field(default=None, repr=False)
     offered: dict[str, Callable[[], dict[str, Any]]] = field(default_factory=dict, repr=False)
+    # What tk's own callbacks (toolkit.engine.callbacks) use; a plugin may call them too.
+    save: Callable[..., Any] = field(default=lambda *a, **k: None, repr=False)
+    sync: Callable[[Any], None] = field(default=lambda module: None, repr=False)
+    emit: Callable[..., None] = field(default=lambda hook, **kw: None, repr=False)
+    info: Callable[[str], None] = field(default=lambda line: None, repr=False)
+    write_history: Callable[[], None] = field(default=lambda: None, repr=False)
+    log_epoch: Callable[..., None] = field(default=lambda *a: None, repr=False)
 
     @property
     def is_main(self) -> bool:
@@ -117,14 +137,21 @@ class TrainState:
 
 
 class CallbackList:
-    """The run's callbacks in order, each called where it defines the method; ``names`` key
-    their saved state (``"0:swa"``), so two callbacks of one kind keep theirs apart."""
+    """The run's callbacks in order, each called where it defines the method.
+
+    Keys name each one's saved state: ``"<index>:<name>"`` for the recipe's (two callbacks of one
+    kind keep theirs apart), and for tk's own the historical top-level checkpoint key
+    (``checkpoint_key``: ``ema``, ``early_stopping``, ``best``) or their name.
+    """
 
     def __init__(self, callbacks: list[tuple[str, Any]]):
         self.items = list(callbacks)
 
     def __bool__(self) -> bool:
         return bool(self.items)
+
+    def get(self, key: str) -> Any:
+        return next(cb for k, cb in self.items if k == key)
 
     def call(self, method: str, state: TrainState) -> None:
         for _, callback in self.items:
@@ -133,18 +160,37 @@ class CallbackList:
                 fn(state)
 
     def wants(self, method: str) -> bool:
-        return any(getattr(cb, method, None) is not None for _, cb in self.items)
+        """Whether any callback really implements ``method`` (not `Callback`'s no-op)."""
+        return any(getattr(type(cb), method, None) not in (None, getattr(Callback, method, None))
+                   or method in vars(cb) for _, cb in self.items)
+
+    def _stateful(self) -> list[tuple[str, Any]]:
+        return [(k, cb) for k, cb in self.items if callable(getattr(cb, "state_dict", None))
+                and getattr(type(cb), "state_dict", None) is not Callback.state_dict]
 
     def state_dict(self) -> dict[str, Any]:
-        out = {}
-        for key, callback in self.items:
-            fn = getattr(callback, "state_dict", None)
-            if fn is not None:
-                out[key] = fn()
-        return out
+        """The recipe's callbacks' state, by key (what ``last.pt`` keeps under ``callbacks``)."""
+        return {k: cb.state_dict() for k, cb in self._stateful() if not hasattr(cb, "checkpoint_key")}
 
     def load_state_dict(self, saved: dict[str, Any]) -> None:
-        for key, callback in self.items:
-            fn = getattr(callback, "load_state_dict", None)
-            if fn is not None and key in saved:
-                fn(saved[key])
+        for key, callback in self._stateful():
+            if key in saved and not hasattr(callback, "checkpoint_key"):
+                callback.load_state_dict(saved[key])
+
+    def checkpoint_state(self, kind: str) -> dict[str, Any]:
+        """What a ``best.pt``/``last.pt`` holds of the callbacks: tk's own at their top-level keys,
+        the recipe's under ``callbacks`` (in last.pt, which runs resume from)."""
+        out: dict[str, Any] = {"callbacks": self.state_dict() if kind == "last" else {}}
+        for _, cb in self.items:
+            key = getattr(cb, "checkpoint_key", None)
+            if key:
+                out[key] = cb.checkpoint_state(kind) if hasattr(cb, "checkpoint_state") else cb.state_dict()
+        return out
+
+    def load_checkpoint(self, ckpt: dict[str, Any]) -> None:
+        """Give every callback its state back from a checkpoint (see `checkpoint_state`)."""
+        for _, cb in self.items:
+            key = getattr(cb, "checkpoint_key", None)
+            if key and ckpt.get(key) is not None:
+                cb.load_state_dict(ckpt[key])
+        self.load_state_dict(ckpt.get("callbacks") or {})

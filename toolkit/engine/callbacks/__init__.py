@@ -1,0 +1,80 @@
+"""tk's own training features, each a callback registered through `tk_register_callbacks`.
+
+The trainer is the loop; what happens at its moments — the weight average, early stopping,
+choosing and saving ``best.pt``, saving ``last.pt`` each epoch, the history, the event hooks and
+the console's epoch line — are the callbacks below, built from the recipe's ``[train]`` keys
+and run in this documented order around the recipe's own ``[[train.callbacks]]``:
+
+1. ``threads`` (``train.threads = 0`` on the CPU, see `toolkit.threads`): gives torch's
+   threads up to other processes between steps, and takes them back;
+   ``ema`` (``train.ema``, ``ema_decay``): the average after every optimiser step, scored as
+   ``ema_val_*`` and offered for ``best.pt``;
+2. the recipe's callbacks, in the order it lists them;
+3. ``history``: the epoch's metrics join the history and ``history.jsonl``;
+4. ``early_stopping`` (``train.early_stopping``, ``monitor``, ``mode``, ``patience``,
+   ``min_delta``, ``restore_best``);
+5. ``best_checkpoint`` (``train.best_metric``): ``best.pt`` when the metric improves, from the
+   model's weights or weights a callback offered;
+6. ``last_checkpoint``: ``last.pt`` (every callback's state included: the ones above it in this
+   list have updated theirs);
+7. ``events``: the ``tk_run_start`` and ``tk_epoch_end`` event hooks (loggers use them);
+8. ``epoch_line``: the one-line summary of the epoch.
+
+They are registered through the ``tk`` entry point ``engine`` like any plugin and listed by
+`tk plugins`; a recipe does not list them (their recipe keys are ``[train]``'s).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ...callbacks import TrainState
+from ...errors import RecipeError
+from ... import hookimpl
+from .checkpoints import BestCheckpoint, LastCheckpoint
+from .ema import EmaCallback
+from .early_stopping import EarlyStoppingCallback
+from .threads import ThreadsCallback
+from .reporting import EpochLine, EventHooks, HistoryCallback
+
+__all__ = ["BUILTIN", "builtin_callbacks", "TrainState"]
+
+BUILTIN = ("threads", "ema", "history", "early_stopping", "best_checkpoint", "last_checkpoint", "events", "epoch_line")
+"""The built-in callbacks' names; `builtin_callbacks` gives their order around the recipe's."""
+
+
+def builtin_callbacks(recipe: Any, adapt_threads: int = 0) -> tuple[list[tuple[str, dict[str, Any]]],
+                                                                    list[tuple[str, dict[str, Any]]]]:
+    """``(before, after)``: the built-ins that run before the recipe's callbacks and after them,
+    as ``(name, parameters)`` from the recipe's ``[train]`` keys (``adapt_threads``: the cores
+    the thread governor may use, 0 when the thread count is fixed)."""
+    t = recipe["train"]
+    for i, cb in enumerate(t["callbacks"]):
+        if cb["name"] in BUILTIN:
+            raise RecipeError(f"train.callbacks[{i}].name: '{cb['name']}' is built in and set by [train] keys "
+                              f"(e.g. train.ema, train.patience); remove it from train.callbacks.")
+    before = [("threads", {"cores": adapt_threads})] if adapt_threads > 1 else []
+    before += [("ema", {"decay": t["ema_decay"]})] if t["ema"] else []
+    after = [
+        ("history", {}),
+        ("early_stopping", {"monitor": t["monitor"], "mode": t["mode"], "patience": t["patience"],
+                            "min_delta": t["min_delta"], "enabled": t["early_stopping"],
+                            "restore_best": t["restore_best"]}),
+        ("best_checkpoint", {"metric": t["best_metric"]}),
+        ("last_checkpoint", {}),
+        ("events", {}),
+        ("epoch_line", {}),
+    ]
+    return before, after
+
+
+@hookimpl
+def tk_register_callbacks(register):
+    register("threads", ThreadsCallback, description="give CPU threads up to other processes, take them back")
+    register("ema", EmaCallback, description="exponential moving average of the weights (train.ema)")
+    register("history", HistoryCallback, description="the epoch's metrics into the history and history.jsonl")
+    register("early_stopping", EarlyStoppingCallback, description="stop when train.monitor stops improving")
+    register("best_checkpoint", BestCheckpoint, description="best.pt when train.best_metric improves")
+    register("last_checkpoint", LastCheckpoint, description="last.pt after every epoch (what --resume reads)")
+    register("events", EventHooks, description="the tk_run_start and tk_epoch_end event hooks")
+    register("epoch_line", EpochLine, description="the console's one-line epoch summary")

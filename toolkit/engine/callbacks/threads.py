@@ -1,0 +1,18 @@
+"""``train.threads = 0``: torch's CPU threads follow what other processes leave free (`toolkit.threads`)."""
+
+from __future__ import annotations
+
+from ...callbacks import Callback, TrainState
+from ...threads import ThreadGovernor
+
+__all__ = ["ThreadsCallback"]
+
+
+class ThreadsCallback(Callback):
+    """`ThreadGovernor.tick` after every optimiser step: it looks every 2 s at most."""
+
+    def __init__(self, cores: int = 2):
+        self.governor = ThreadGovernor(int(cores))
+
+    def on_train_batch_end(self, state: TrainState) -> None:
+        self.governor.tick()

@@ -1,0 +1,178 @@
+"""A run's parts, built once: the model (compiled, DDP-wrapped), optimiser and friends, batches, callbacks.
+
+`RunParts` is what the trainer's loop works with; `checkpoint_payload` is what a checkpoint of
+the run holds (see `toolkit.checkpoint` for the format), every callback's state included:
+tk's own under their historical keys (``ema``, ``early_stopping``, ``best``), the recipe's
+under ``callbacks``, keyed ``"<index>:<name>"``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+__all__ = ["RunParts", "checkpoint_payload", "non_finite_advice"]
+
+
+class RunParts:
+    """Build the parts of a run from its recipe (seeded first, so a run repeats exactly)."""
+
+    def __init__(self, recipe: Any, plugins: Any, data: Any, env: Any, device: Any, precision: Any, console: Any,
+                 adapt_threads: int = 0):
+        self.precision = precision
+        from .callbacks import builtin_callbacks
+        from .components import build_components
+        from .data_pipeline import Batches
+        from .device import make_scaler, prepare_model
+        from .loop import StepParts
+        from .rng import seed_everything
+
+        t = recipe["train"]
+        self.recipe, self.data, self.env, self.device = recipe, data, env, device
+        self.batch_size = int(t["batch_size"])
+        seed_everything(int(t["seed"]))
+        self.comps = build_components(recipe, plugins, class_names=data.class_names, train_labels=data.train.labels,
+                                      class_counts=data.train_counts(), device=device, world_size=env.world_size)
+        model = self.comps.model
+        if env.distributed and t["sync_bn"]:
+            if device.type == "cpu":  # PyTorch's DDP refuses SyncBatchNorm on CPU (gloo) modules
+                console.warn("train.sync_bn is ignored on the CPU: PyTorch's SyncBatchNorm needs GPUs; each process "
+                             "normalises with its own batch statistics (running statistics follow rank 0).")
+            else:
+                import torch
+
+                model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
+        self.model, self.compiled = prepare_model(model, device, channels_last=t["channels_last"], compile=t["compile"])
+        self.parts = StepParts(self.model, self._wrap(), self.comps.loss_fn, self.comps.optimizer,
+                               self.comps.scheduler, make_scaler(precision, device), None, precision, device,
+                               self.comps.ops, int(t["accumulate"]), float(t["grad_clip"]))
+        self.train_batches = Batches(data.train, device, channels_last=t["channels_last"])
+        self.val_batches = Batches(data.val, device, channels_last=t["channels_last"])
+        self._trainable = self._signature()
+        before, after = builtin_callbacks(recipe, adapt_threads)
+        mine = [(name, params, name) for name, params in before]
+        mine += [(cb["name"], {k: v for k, v in cb.items() if k != "name"}, f"train.callbacks[{i}]")
+                 for i, cb in enumerate(t["callbacks"])]
+        mine += [(name, params, name) for name, params in after]
+        self.callbacks = []
+        user = 0
+        for name, params, where in mine:
+            made = plugins.build("callbacks", name, params, where=where)
+            if where.startswith("train.callbacks["):
+                key, user = f"{user}:{name}", user + 1
+            else:
+                key = getattr(made, "checkpoint_key", None) or name
+            self.callbacks.append((key, made))
+
+    # -- distributed wrapping --------------------------------------------------------------
+    def _wrap(self) -> Any:
+        """What the loop calls: DDP around the (compiled) model in a distributed run."""
+        if not self.env.distributed:
+            return self.compiled
+        from torch.nn.parallel import DistributedDataParallel as DDP
+
+        ids = [self.device.index] if self.device.type == "cuda" else None
+        return DDP(self.compiled, device_ids=ids)
+
+    def _signature(self) -> tuple[bool, ...]:
+        return tuple(p.requires_grad for p in self.model.parameters())
+
+    def maybe_rewrap(self) -> None:
+        """DDP registers only trainable parameters: rebuild it when a part (un)froze some."""
+        signature = self._signature()
+        if signature != self._trainable:
+            self._trainable = signature
+            if self.env.distributed:
+                self.parts.forward_model = self._wrap()
+
+    # -- state -----------------------------------------------------------------------------
+    def load(self, ckpt: dict[str, Any]) -> None:
+        """Model, optimiser, schedule, scaler and step counter of a checkpoint."""
+        self.model.load_state_dict(ckpt["model"])
+        self.comps.optimizer.load_state_dict(ckpt["optimizer"])
+        if self.comps.scheduler is not None and ckpt.get("scheduler") is not None:
+            self.comps.scheduler.load_state_dict(ckpt["scheduler"])
+        if self.parts.scaler is not None and ckpt.get("scaler") is not None:
+            self.parts.scaler.load_state_dict(ckpt["scaler"])
+        self.parts.global_step = int(ckpt.get("global_step", 0))
+
+    def model_info(self) -> dict[str, Any]:
+        from ..data.cache import RESIZE
+        from .model import count_parameters
+
+        return {"backbone": self.recipe["model"]["backbone"], "image_size": int(self.recipe["data"]["image_size"]),
+                "mean": [float(v) for v in self.model.mean.flatten().tolist()],
+                "std": [float(v) for v in self.model.std.flatten().tolist()], "resize": RESIZE,
+                "input_range": [0, 1], "num_classes": len(self.data.class_names),
+                "params": int(count_parameters(self.model))}
+
+    def train_inputs(self):
+        """`TrainState.train_inputs`: every training image in order, in batches, no augmentation
+        (the same on every process, so statistics computed from them agree)."""
+        n, size = len(self.data.train), self.batch_size * 2
+        for start in range(0, n, size):
+            yield self.train_batches.batch(list(range(start, min(n, start + size))))[0]
+
+    def validate(self, model: Any, prefix: str) -> dict[str, float]:
+        """Loss, accuracy and macro-F1 of ``model`` on the validation split (all processes)."""
+        from .loop import evaluate
+        from .metrics import classification_metrics
+
+        env = self.env
+        ids = list(range(len(self.val_batches)))[env.rank::env.world_size]
+        res = evaluate(model, self.val_batches, self.batch_size * 2, self.comps.loss_fn, self.precision,
+                       self.device, ids)
+        loss_sum, seen = env.all_reduce_sum([res.loss_sum, float(res.seen)], self.device)
+        pairs = sorted(env.gather_lists(list(zip(res.indices, res.preds))))
+        labels = [self.data.val.labels[i] for i, _ in pairs]
+        m = classification_metrics(labels, [p for _, p in pairs], self.data.class_names)
+        return {f"{prefix}_loss": loss_sum / max(seen, 1), f"{prefix}_accuracy": m["accuracy"],
+                f"{prefix}_macro_f1": m["macro_f1"]}
+
+    def score(self, model: Any) -> dict[str, float]:
+        """`TrainState.evaluate`: any module scored on the validation split like the model."""
+        return {k.split("_", 1)[1]: v for k, v in self.validate(model, "x").items()}
+
+    @staticmethod
+    def write_history(run_dir: Path, history: list[dict[str, Any]]) -> None:
+        from ..atomic import atomic_write
+
+        text = "".join(json.dumps(h) + "\n" for h in history)
+        atomic_write(run_dir / "history.jsonl", lambda fh: fh.write(text.encode()))
+
+
+def checkpoint_payload(trainer: Any, kind: str, status: str, metrics: dict[str, Any],
+                       model_state: Any = None) -> dict[str, Any]:
+    """Everything a ``best.pt``/``last.pt`` of ``trainer``'s run holds (see the module docstring)."""
+    from .rng import capture_rng
+
+    comps, parts = trainer.comps, trainer.parts
+    sched = comps.scheduler
+    payload = {
+        "kind": kind, "epoch": trainer.epoch, "global_step": parts.global_step,
+        "model": model_state if model_state is not None else trainer.model.state_dict(),
+        "optimizer": comps.optimizer.state_dict(),
+        "scheduler": sched.state_dict() if sched is not None and hasattr(sched, "state_dict") else None,
+        "scaler": parts.scaler.state_dict() if parts.scaler is not None else None,
+        "ema": None, "rng": capture_rng(), "history": list(trainer.history),
+        "class_names": list(trainer.data.class_names), "recipe": trainer.resolved,
+        "recipe_path": trainer.recipe_path, "model_info": trainer.model_info(), "metrics": dict(metrics),
+        "status": status,
+    }
+    payload.update(trainer.callbacks.checkpoint_state(kind))
+    return payload
+
+
+def non_finite_advice(trainer: Any) -> str:
+    """What to change after a NaN/inf loss, with values: a resume would replay the same steps."""
+    lr = (trainer.resolved.get("optim") or {}).get("lr")
+    if not isinstance(lr, (int, float)) or isinstance(lr, bool):
+        group = trainer.comps.optimizer.param_groups[0]
+        lr = float(group.get("initial_lr", group["lr"]))
+    fixes = [f"lower the learning rate (optim.lr is {lr:g}; try --set optim.lr={lr / 10:g})"]
+    if not float(trainer.recipe["train"]["grad_clip"]):
+        fixes.append("clip gradients (--set train.grad_clip=1.0)")
+    if trainer.precision.dtype is not None:
+        fixes.append("train in full precision (--set train.amp=off)")
+    return f"To go on, {'; or '.join(fixes)}, and start a new run: resuming this one would repeat the same steps."
