@@ -9,6 +9,10 @@ STAMP := $(VENV)/.tk-installed
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install --upgrade pip
+	@# tk 0.1 was installed as the distribution "tk": remove that editable install of this checkout first
+	@# (tk-train is the same code; both would register every plugin twice).
+	$(BIN)/python -c "import importlib.metadata as m, sys; d = m.distribution('tk'); sys.exit(0 if 'tk_screens' in (d.read_text('top_level.txt') or '') or (d.read_text('direct_url.json') or '').find('$(CURDIR)') >= 0 else 1)" 2>/dev/null && $(BIN)/python -m pip uninstall -y tk || true
+	rm -rf tk.egg-info
 	$(BIN)/python -m pip install -e '.[dev,tune,tensorboard]'
 	touch $(STAMP)
 

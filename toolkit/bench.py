@@ -28,7 +28,7 @@ from . import __version__
 from .errors import TkError
 from .evaluate import EvalSet, eval_set, evaluate, source_for_model
 from .export.loading import exporter_for_path, exporter_plugins, is_model_file, verify_model_file
-from .export.manifest import MANIFEST_NAME, path_size, read_manifest
+from .export.manifest import MANIFEST_NAME, path_size, read_export_record, read_manifest
 from .export.source import ModelSource, resolve_source
 
 __all__ = ["BenchSettings", "bench_run", "RUNTIME_ALIASES"]
@@ -122,11 +122,18 @@ def _file_candidate(label: str, path: Path, plugins: Any, threads: int | None, p
 
 
 def _run_exports(source: ModelSource) -> list[tuple[str, Path, str, str]]:
-    """``(format, file, precision, note)`` of every export of the run in its default exports folder."""
+    """``(format, file, precision, note)`` of every export of the run: in its default exports folder
+    and wherever the run's ``exports.json`` says ``tk export --out`` put one."""
     recipe = source.ckpt.get("recipe") or {}
     folder = Path((recipe.get("export") or {}).get("out") or "exports") / source.label
+    manifests = {p.resolve(): p for p in sorted(folder.glob(f"*/{MANIFEST_NAME}"))}
+    if source.run_dir is not None:  # exports written with --out, recorded by the run (exports.json)
+        for entry in read_export_record(source.run_dir):
+            path = Path(entry["manifest"])
+            if path.is_file():
+                manifests.setdefault(path.resolve(), path)
     found = []
-    for manifest_path in sorted(folder.glob(f"*/{MANIFEST_NAME}")):
+    for manifest_path in manifests.values():
         manifest = read_manifest(manifest_path)
         parity = manifest.get("parity") or {}
         note = "parity FAILED at export" if parity.get("passed") is False else ""

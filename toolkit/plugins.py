@@ -44,6 +44,9 @@ __all__ = ["BrokenPlugin", "PluginInfo", "Plugins", "load_plugins", "load_stored
 
 ENTRY_POINT_GROUP = "tk"
 
+DISTRIBUTION = "tk-train"
+"""tk's own distribution name on the package index (``pip install tk-train``)."""
+
 TRUST_ENV = "TK_TRUST_PLUGINS"
 """``TK_TRUST_PLUGINS=1``: import the plugin modules stored checkpoints name (like ``--trust-plugins``)."""
 
@@ -324,7 +327,7 @@ def load_plugins(
     if entry_points:
         # tk's own plugins register first: a third party that claims one of their names is the one
         # marked broken, instead of knocking out tk's plugin and everything it registered.
-        for ep in sorted(_entry_points(), key=lambda e: (_dist_name(e) != "tk", e.name)):
+        for ep in sorted(_entry_points(), key=lambda e: (_dist_name(e) != DISTRIBUTION, e.name)):
             dist = ep.dist.name if ep.dist else ""
             version = ep.dist.version if ep.dist else ""
             if ep.name in disabled:

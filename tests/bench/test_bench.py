@@ -93,3 +93,19 @@ def test_coreml_rows_on_macos_show_compute_plan(workdir):
     rows = [r for r in report["rows"] if r["format"] == "coreml" and r["status"] == "ok"]
     assert {r["device"] for r in rows} == {"CPU_ONLY", "CPU_AND_GPU", "CPU_AND_NE", "ALL"}
     assert all(sum(r["compute_plan"].values()) > 0 and r["accuracy"] is not None for r in rows)
+
+
+def test_bench_of_a_run_finds_exports_written_with_out(workdir):
+    """`tk export RUN --out ELSEWHERE` is recorded in the run's exports.json; `tk bench RUN` uses it."""
+    out = workdir / "elsewhere"
+    exported = run_cli("export", "runs/tiny/1", "--onnx", "--out", out, "--set", "export.onnx.opset=18")
+    assert exported.exit_code == 0, exported.output
+    record = json.loads((workdir / "runs/tiny/1/exports.json").read_text())
+    mine = [e for e in record["exports"] if e["file"].startswith(str(out.resolve()))]
+    assert len(mine) == 1 and mine[0]["format"] == "onnx" and mine[0]["parity_passed"] is True
+    assert mine[0]["exporter_options"]["opset"] == 18
+    result = run_cli("bench", "runs/tiny/1", "--runtime", "onnx", "--iters", "1", "--warmup", "0", "--batch", "1",
+                     "--json", "elsewhere.json")
+    assert result.exit_code == 0, result.output
+    files = {r.get("file") for r in json.loads((workdir / "elsewhere.json").read_text())["rows"] if r["status"] == "ok"}
+    assert any(str(f).startswith(str(out.resolve())) or str(f).startswith("elsewhere") for f in files), files

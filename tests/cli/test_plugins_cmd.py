@@ -21,7 +21,7 @@ def test_plugins_lists_every_builtin_with_what_it_registers(tk_cli):
     by_name = {p["name"]: p for p in data["plugins"]}
     assert {"timm", "losses", "samplers", "augment", "optim", "folder", "exporters"} <= set(by_name)
     assert by_name["losses"]["registered"]["losses"][0] == "cross_entropy"
-    assert by_name["losses"]["dist"] == "tk" and by_name["losses"]["version"] == __version__
+    assert by_name["losses"]["dist"] == "tk-train" and by_name["losses"]["version"] == __version__
     assert data["broken"] == []
 
 

@@ -69,11 +69,11 @@ def test_every_registration_hook_fills_its_registry_with_provenance(tk_plugins):
 def test_builtins_come_from_entry_points_with_distribution():
     plugins = load_plugins()
     assert not plugins.broken
-    assert plugins.info["losses"].dist == "tk" and plugins.info["losses"].version
+    assert plugins.info["losses"].dist == "tk-train" and plugins.info["losses"].version
     for kind, name in [("backbones", "timm"), ("losses", "cross_entropy"), ("samplers", "random"),
                        ("augmentations", "color_jitter"), ("optimizers", "adamw"), ("schedulers", "cosine"),
                        ("exporters", "onnx"), ("exporters", "coreml"), ("datasets", "folder")]:
-        assert plugins.entry(kind, name, "x").dist == "tk"
+        assert plugins.entry(kind, name, "x").dist == "tk-train"
 
 
 def test_disable_by_environment(monkeypatch):

@@ -57,7 +57,7 @@ def test_tk_plugins_marks_each_broken_one_with_its_distribution_and_lists_the_re
     assert working["healthy"]["registered"] == {"losses": ["healthy_ce"]}
     assert "cross_entropy" in working["losses"]["registered"]["losses"]  # tk's own loss survived the clash
     twice = broken["aaa_registers_twice"]["error"]
-    assert "'losses' (tk " in twice and "'aaa_registers_twice' (tk-registers-twice 1.0)" in twice
+    assert "'losses' (tk-train " in twice and "'aaa_registers_twice' (tk-registers-twice 1.0)" in twice
 
     table = tk_with(load_time_site, "plugins", cwd=tmp_path, extra_env={"COLUMNS": "250"})
     assert table.returncode == 0 and "Traceback" not in table.stderr, table.stderr

@@ -141,3 +141,34 @@ def read_manifest(path: Path) -> dict[str, Any]:
         return json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
         raise TkError(f"{path}: cannot read this export manifest ({exc}).") from None
+
+
+EXPORTS_RECORD = "exports.json"
+"""The file in a run folder that lists every export made of the run, wherever ``--out`` put it."""
+
+
+def record_export(run_dir: Path, manifest_path: Path, manifest: dict[str, Any]) -> None:
+    """Add (or refresh) one export in ``run_dir/exports.json``: its manifest, file, format, options
+    and whether parity passed, so `tk bench RUN` finds exports written with ``--out``."""
+    import json
+
+    path = Path(run_dir) / EXPORTS_RECORD
+    entries = [e for e in read_export_record(run_dir) if e.get("manifest") != str(Path(manifest_path).resolve())]
+    entries.append({"format": manifest.get("format"), "manifest": str(Path(manifest_path).resolve()),
+                    "file": str((Path(manifest_path).parent / str(manifest.get("file"))).resolve()),
+                    "options": manifest.get("options") or {}, "exporter_options": manifest.get("exporter_options") or {},
+                    "parity_passed": (manifest.get("parity") or {}).get("passed"), "written": manifest.get("written")})
+    data = (json.dumps({"exports": entries}, indent=1) + "\n").encode("utf-8")
+    atomic_write(path, lambda fh: fh.write(data))
+
+
+def read_export_record(run_dir: Path) -> list[dict[str, Any]]:
+    """The entries of ``run_dir/exports.json`` (empty when there is none or it cannot be read)."""
+    import json
+
+    try:
+        data = json.loads((Path(run_dir) / EXPORTS_RECORD).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    entries = data.get("exports") if isinstance(data, dict) else None
+    return [e for e in entries if isinstance(e, dict) and isinstance(e.get("manifest"), str)] if isinstance(entries, list) else []

@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from .loading import get_exporter
-from .manifest import MANIFEST_NAME, model_metadata, path_size, preprocessing, tool_versions, write_manifest
+from .manifest import (MANIFEST_NAME, model_metadata, path_size, preprocessing, read_manifest, record_export,
+                       tool_versions, write_manifest)
 from .parity import calibration_images, calibration_split, check_images, compare
 from .protocol import ExportError, ExportResult, Parity, Tolerance
 from .source import RUNS_ROOT, ModelSource, plugins_for_checkpoint, resolve_source
@@ -141,6 +142,8 @@ def export_run(target: str | Path | None = None, formats: Iterable[str] | None =
             else:
                 lines.append(f"{name}: --int8 does not apply to this format (see its own compression options)")
         manifest_path = write_manifest(folder / MANIFEST_NAME, manifest)
+        if source.run_dir is not None:  # the run remembers its exports, wherever --out put them
+            record_export(source.run_dir, manifest_path, read_manifest(manifest_path))
         for line in lines:
             say(line)
         results.append(ExportResult(name, written, manifest_path, manifest, lines))
