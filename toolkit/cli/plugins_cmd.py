@@ -9,27 +9,10 @@ import click
 from ..hookspecs import REGISTRATION_HOOKS
 
 
-def _entry_json(entry, verbose: bool) -> dict:
-    item = {"name": entry.name, "plugin": entry.plugin, "description": entry.description}
-    if verbose:
-        item["params"] = [
-            {"name": p.name, "required": p.required, **({} if p.required else {"default": _jsonable(p.default)}),
-             "type": p.annotation}
-            for p in entry.params()
-        ]
-    return item
-
-
-def _jsonable(value):
-    try:
-        json.dumps(value)
-        return value
-    except TypeError:
-        return repr(value)
-
-
 @click.command()
-@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print machine-readable JSON: plugins, and every entry of every kind (or of --kind) with its "
+                   "parameters (type, default, choices, range).")
 @click.option("--kind", type=click.Choice(sorted(REGISTRATION_HOOKS)), help="List the entries of one kind.")
 @click.option("-v", "--verbose", is_flag=True, help="Show each entry's parameters and defaults (of every kind, or "
                                                   "of --kind's).")
@@ -43,6 +26,8 @@ def plugins(as_json: bool, kind: str | None, verbose: bool) -> None:
 
     loaded = load_plugins()
     if as_json:
+        from ..schema import entry_json
+
         payload = {
             "plugins": [
                 {"name": i.name, "dist": i.dist, "version": i.version, "source": i.source, "registered": i.registered}
@@ -52,7 +37,9 @@ def plugins(as_json: bool, kind: str | None, verbose: bool) -> None:
             "disabled": loaded.disabled,
         }
         if kind:
-            payload["entries"] = [_entry_json(e, verbose) for e in loaded.registry(kind)]
+            payload["entries"] = [entry_json(e) for e in loaded.registry(kind)]
+        else:  # every entry of every kind, with its parameters: what editors and scripts need
+            payload["kinds"] = {k: [entry_json(e) for e in loaded.registry(k)] for k in REGISTRATION_HOOKS}
         click.echo(json.dumps(payload, indent=2))
         return
 

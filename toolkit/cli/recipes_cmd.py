@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 
@@ -23,7 +25,8 @@ def list_recipes() -> None:
             if path.stem in seen:
                 continue
             seen.add(path.stem)
-            first = path.read_text(encoding="utf-8").splitlines()[:1]
+            lines = [line for line in path.read_text(encoding="utf-8").splitlines() if not line.startswith("#:")]
+            first = lines[:1]  # the first comment line, past a `#:schema` directive for editors
             about = first[0].lstrip("# ").strip() if first and first[0].startswith("#") else ""
             try:
                 tomllib.loads(path.read_text(encoding="utf-8"))
@@ -53,3 +56,29 @@ def check(recipe: str, overrides: tuple[str, ...], show: bool) -> None:
     if show:
         click.echo(loaded_recipe.to_toml(plugins))
     click.echo(f"{loaded_recipe.path}: ok")
+
+
+@recipes.command("schema")
+@click.option("--out", type=click.Path(path_type=Path), help="Write it to this file instead of printing it.")
+def schema(out: Path | None) -> None:
+    """Print the JSON Schema of a recipe, with the parameters of every installed plugin.
+
+    \b
+    Editors with a TOML language server (taplo, VS Code's "Even Better TOML") read a first line
+    #:schema ./tk-recipe.schema.json and then complete and check recipes as you type:
+      tk recipes schema --out recipes/tk-recipe.schema.json
+    """
+    import json
+
+    from ..atomic import atomic_write
+    from ..plugins import load_plugins
+    from ..schema import recipe_schema
+
+    loaded = load_plugins()
+    loaded.raise_if_broken()
+    text = json.dumps(recipe_schema(loaded), indent=1) + "\n"
+    if out is None:
+        click.echo(text, nl=False)
+        return
+    atomic_write(out, lambda fh: fh.write(text.encode("utf-8")))
+    click.echo(f"Wrote {out}.")

@@ -1,0 +1,206 @@
+"""Machine-readable descriptions: each plugin entry's parameters, and a JSON Schema of a recipe.
+
+`param_json` is what `tk plugins --json` prints for a parameter: its name, JSON type, default,
+and choices or range where the factory declares them (a ``typing.Literal`` annotation, or
+``register(..., ranges={"gamma": [0, 10]})``). `recipe_schema` turns the recipe schema
+(`toolkit.recipe_schema.SCHEMA`) and the loaded plugins into a JSON Schema (draft 2020-12):
+every section and key with its type, default, range and documentation, and each plugin's
+parameters under the table that names it, so an editor with a TOML language server (taplo,
+"Even Better TOML") completes and checks recipes. Bundled recipes point at
+``recipes/tk-recipe.schema.json`` with a ``#:schema`` comment; `tk recipes schema` writes it.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import typing
+from typing import Any
+
+from .recipe_schema import SCHEMA, Key
+
+__all__ = ["param_json", "entry_json", "recipe_schema", "SCHEMA_FILE"]
+
+SCHEMA_FILE = "tk-recipe.schema.json"
+"""The schema's file name next to the bundled recipes."""
+
+_TYPES = {bool: "boolean", int: "integer", float: "number", str: "string", list: "array", dict: "object",
+          tuple: "array", type(None): "null"}
+
+
+def _jsonable(value: Any) -> Any:
+    try:
+        json.dumps(value)
+        return value
+    except TypeError:
+        return repr(value)
+
+
+def _annotation_types(annotation: Any) -> tuple[list[str], list[Any] | None]:
+    """JSON types (and Literal choices) of a parameter annotation; empty when unknown."""
+    if annotation is inspect.Parameter.empty or annotation is None:
+        return [], None
+    if isinstance(annotation, str):  # postponed annotations: map the simple spellings
+        names = {"bool": "boolean", "int": "integer", "float": "number", "str": "string", "list": "array",
+                 "dict": "object"}
+        parts = [p.strip() for p in annotation.replace("Optional[", "").rstrip("]").split("|")]
+        types = [names[p.split("[")[0]] for p in parts if p.split("[")[0] in names]
+        if "None" in parts:
+            types.append("null")
+        return types, None
+    if typing.get_origin(annotation) is typing.Literal:
+        choices = list(typing.get_args(annotation))
+        return sorted({_TYPES.get(type(c), "string") for c in choices}), choices
+    args = typing.get_args(annotation) if typing.get_origin(annotation) in (typing.Union, getattr(__import__("types"), "UnionType", None)) else (annotation,)
+    types = []
+    for arg in args:
+        origin = typing.get_origin(arg) or arg
+        if origin in _TYPES:
+            types.append(_TYPES[origin])
+    return types, None
+
+
+def param_json(param: Any, annotation: Any, ranges: dict[str, Any]) -> dict[str, Any]:
+    """One factory parameter as JSON: name, type, default (or required), choices, minimum/maximum."""
+    types, choices = _annotation_types(annotation)
+    if not types and not param.required and param.default is not None:
+        types = [_TYPES.get(type(param.default), "string")]
+    if "number" in types and "integer" not in types:
+        types.append("integer")  # TOML writes 1 for 1.0
+    out: dict[str, Any] = {"name": param.name, "type": types[0] if len(types) == 1 else (types or None),
+                           "annotation": param.annotation, "required": param.required}
+    if not param.required:
+        out["default"] = _jsonable(param.default)
+    if choices is not None:
+        out["choices"] = choices
+    if param.name in ranges:
+        low, high = ranges[param.name]
+        out.update({k: v for k, v in (("minimum", low), ("maximum", high)) if v is not None})
+    return out
+
+
+def entry_json(entry: Any) -> dict[str, Any]:
+    """A registry entry as JSON: name, plugin, distribution, description and every parameter."""
+    try:
+        hints = typing.get_type_hints(entry.factory)
+    except Exception:  # a hint that cannot be resolved: fall back on the annotation text
+        hints = {}
+    signature = entry._signature().parameters
+    ranges = dict(entry.info.get("ranges") or {})
+    params = []
+    for p in entry.params():
+        annotation = hints.get(p.name, signature[p.name].annotation if p.name in signature else inspect.Parameter.empty)
+        params.append(param_json(p, annotation, ranges))
+    return {"name": entry.name, "plugin": entry.plugin, "dist": entry.dist, "version": entry.version,
+            "description": entry.description, "accepts_any": entry.accepts_any(), "params": params}
+
+
+# -- the recipe schema ---------------------------------------------------------------------------
+def _key_schema(key: Key) -> dict[str, Any]:
+    types = key.type if isinstance(key.type, tuple) else (key.type,)
+    json_types = sorted({_TYPES[t] for t in types})
+    if key.optional:
+        json_types.append("null")
+    out: dict[str, Any] = {"type": json_types[0] if len(json_types) == 1 else json_types,
+                           "description": key.doc}
+    if key.default is not None:
+        out["default"] = key.default
+    if key.choices is not None:
+        out["enum"] = list(key.choices)
+    if key.min is not None:
+        out["minimum"] = key.min
+    if key.max is not None:
+        out["maximum"] = key.max
+    return out
+
+
+def _params_schema(entry_js: dict[str, Any]) -> dict[str, Any]:
+    props = {}
+    for p in entry_js["params"]:
+        one: dict[str, Any] = {}
+        if p["type"]:
+            one["type"] = p["type"]
+        if "default" in p:
+            one["default"] = p["default"]
+        if "choices" in p:
+            one["enum"] = p["choices"]
+        for bound in ("minimum", "maximum"):
+            if bound in p:
+                one[bound] = p[bound]
+        one["description"] = f"{entry_js['name']}: {p['name']}"
+        props[p["name"]] = one
+    return props
+
+
+def _picked(section: str, key: str, keys: dict[str, Any], entries: list[dict[str, Any]],
+            resolver: dict[str, Any] | None) -> dict[str, Any]:
+    """A table that names one plugin with ``key``: the keys of the chosen entry only."""
+    names = [e["name"] for e in entries]
+    every = dict(keys)
+    for e in entries + ([resolver] if resolver else []):
+        for name, prop in _params_schema(e).items():
+            every.setdefault(name, prop)
+    branches = []
+    for e in entries:
+        allowed = {**keys, **_params_schema(e)}
+        branches.append({"if": {"properties": {key: {"const": e["name"]}}, "required": [key]},
+                         "then": {"propertyNames": {"enum": sorted(allowed)}}})
+    default = keys.get(key, {}).get("default")
+    chosen = next((e for e in entries if e["name"] == default), None) or resolver
+    if chosen is not None:  # the table does not name one: its default entry's parameters
+        allowed = {**keys, **_params_schema(chosen)}
+        branches.append({"if": {"not": {"required": [key]}}, "then": {"propertyNames": {"enum": sorted(allowed)}}})
+    if resolver is not None:  # names it answers for (any timm model): its parameters
+        allowed = {**keys, **_params_schema(resolver)}
+        branches.append({"if": {"properties": {key: {"not": {"enum": names}}}},
+                         "then": {"propertyNames": {"enum": sorted(allowed)}}})
+    name_schema = dict(every.get(key) or {"type": "string"})
+    if resolver is None:
+        name_schema["enum"] = names
+    every[key] = name_schema
+    return {"type": "object", "properties": every, "allOf": branches, "additionalProperties": resolver is not None
+            or any(e["accepts_any"] for e in entries)}
+
+
+def _listed(entries: list[dict[str, Any]]) -> dict[str, Any]:
+    """A list of tables each naming an entry (``augment.ops``, ``train.callbacks``)."""
+    branches = [{"if": {"properties": {"name": {"const": e["name"]}}},
+                 "then": {"properties": {"name": {"const": e["name"]}, **_params_schema(e)},
+                          "additionalProperties": e["accepts_any"]}} for e in entries]
+    return {"type": "array", "items": {"type": "object", "required": ["name"],
+                                       "properties": {"name": {"enum": [e["name"] for e in entries]}},
+                                       "allOf": branches}}
+
+
+def recipe_schema(plugins: Any) -> dict[str, Any]:
+    """The JSON Schema of a recipe, with the parameters of every loaded plugin entry."""
+    from .kinds import KINDS
+
+    entries = {k.name: [entry_json(e) for e in plugins.registry(k.name) if not e.info.get("resolve")] for k in KINDS}
+    resolvers = {k.name: next((entry_json(e) for e in plugins.registry(k.name) if e.info.get("resolve")), None)
+                 for k in KINDS}
+    sections: dict[str, Any] = {}
+    for name, spec in SCHEMA.items():
+        keys = {k: _key_schema(v) for k, v in spec.keys.items()}
+        if spec.free_form:
+            sections[name] = {"type": "object", "description": spec.doc}
+            continue
+        if spec.plugin is not None:
+            table = _picked(name, spec.plugin, keys, entries[spec.kind], resolvers[spec.kind])
+        else:
+            table = {"type": "object", "properties": keys, "additionalProperties": False}
+        table["description"] = spec.doc
+        sections[name] = table
+    sections["augment"]["properties"]["ops"] = {**_listed(entries["augmentations"]),
+                                                "description": SCHEMA["augment"].keys["ops"].doc}
+    sections["train"]["properties"]["callbacks"] = {**_listed(entries["callbacks"]),
+                                                    "description": SCHEMA["train"].keys["callbacks"].doc}
+    exporters = entries["exporters"]
+    sections["export"]["properties"]["formats"]["items"] = {"enum": [e["name"] for e in exporters]}
+    for e in exporters:  # [export.NAME]: that exporter's options
+        sections["export"]["properties"][e["name"]] = {
+            "type": "object", "properties": _params_schema(e), "additionalProperties": e["accepts_any"],
+            "description": f"options of the {e['name']} exporter"}
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": "https://tk-train/recipe.schema.json",
+            "title": "tk recipe", "description": "A tk training recipe (TOML); see README.md#recipes.",
+            "type": "object", "properties": sections, "additionalProperties": False}
