@@ -69,9 +69,22 @@ def make_coreml_exporter(precision: str = "fp16", quantize: str = "none", target
     return CoreMLExporter(precision=precision, quantize=quantize, target=target)
 
 
+def make_hf_exporter(push: str = ""):
+    """A timm/Hugging Face model folder (.hf/): config.json, model.safetensors, a model card.
+
+    push: a Hub repository (USER/NAME) to upload the folder to after a passing export.
+    """
+    if not isinstance(push, str):
+        raise RecipeError(f"export.hf.push: must be a repository name such as user/name, not {push!r}.")
+    from .hf_exporter import HFExporter
+
+    return HFExporter(push=push)
+
+
 @hookimpl
 def tk_register_exporters(register):
     # The factories must not share a name with a submodule: importing the submodule would
     # replace the package attribute the registry holds.
     register("onnx", make_onnx_exporter, check=check_onnx)
     register("coreml", make_coreml_exporter, check=check_coreml)
+    register("hf", make_hf_exporter)

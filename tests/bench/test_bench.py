@@ -82,7 +82,7 @@ def test_bench_a_model_file_finds_its_run_for_accuracy(in_shared, tmp_path):
 def test_unknown_runtime_is_one_line(in_shared):
     result = run_cli("bench", "--runtime", "tflite")
     assert result.exit_code == 1
-    assert result.output.strip() == "Error: Unknown runtime 'tflite' in bench runtimes; known: coreml, onnx, pytorch."
+    assert result.output.strip() == "Error: Unknown runtime 'tflite' in bench runtimes; known: coreml, hf, onnx, pytorch."
 
 
 @pytest.mark.macos
@@ -97,14 +97,19 @@ def test_coreml_rows_on_macos_show_compute_plan(workdir):
 
 def test_bench_of_a_run_finds_exports_written_with_out(workdir):
     """`tk export RUN --out ELSEWHERE` is recorded in the run's exports.json; `tk bench RUN` uses it."""
+    import shutil
+
+    run = workdir / "runs/tiny/copy"  # a copy: the shared run's own exports stay as the other tests expect
+    shutil.copytree(workdir / "runs/tiny/1", run)
+    (run / "exports.json").unlink(missing_ok=True)
     out = workdir / "elsewhere"
-    exported = run_cli("export", "runs/tiny/1", "--onnx", "--out", out, "--set", "export.onnx.opset=18")
+    exported = run_cli("export", run, "--onnx", "--out", out, "--set", "export.onnx.opset=18")
     assert exported.exit_code == 0, exported.output
-    record = json.loads((workdir / "runs/tiny/1/exports.json").read_text())
-    mine = [e for e in record["exports"] if e["file"].startswith(str(out.resolve()))]
+    record = json.loads((run / "exports.json").read_text())
+    mine = [e for e in record["exports"] if (run / e["file"]).resolve().is_relative_to(out.resolve())]
     assert len(mine) == 1 and mine[0]["format"] == "onnx" and mine[0]["parity_passed"] is True
     assert mine[0]["exporter_options"]["opset"] == 18
-    result = run_cli("bench", "runs/tiny/1", "--runtime", "onnx", "--iters", "1", "--warmup", "0", "--batch", "1",
+    result = run_cli("bench", run, "--runtime", "onnx", "--iters", "1", "--warmup", "0", "--batch", "1",
                      "--json", "elsewhere.json")
     assert result.exit_code == 0, result.output
     files = {r.get("file") for r in json.loads((workdir / "elsewhere.json").read_text())["rows"] if r["status"] == "ok"}

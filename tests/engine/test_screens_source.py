@@ -62,7 +62,7 @@ def test_data_root_given_with_set_is_relative_to_the_working_directory(tmp_path,
 def test_bundled_recipes_validate():
     for name in ("quickstart", "slides_m4"):
         path = find_recipe(name)
-        assert path.read_text().startswith("# ")
+        assert path.read_text().removeprefix("#:schema ./tk-recipe.schema.json\n").startswith("# ")
         result = run_cli("recipes", "check", name)
         assert result.exit_code == 0, result.output
     slides = load_recipe(find_recipe("slides_m4"))

@@ -29,13 +29,16 @@ from ._trust import trust_plugins_option
 @click.option("--set", "settings", multiple=True, metavar="export.NAME.OPTION=VALUE",
               help="An exporter's option (value read as TOML), e.g. --set export.onnx.opset=18; "
                    "`tk plugins --kind exporters -v` lists them. Over the run recipe's [export.NAME] tables.")
+@click.option("--push", metavar="USER/NAME", default=None,
+              help="With --format hf: upload the folder to this Hugging Face Hub repository after a passing "
+                   "export (shorthand for --set export.hf.push=...).")
 @click.option("--author", default=None, help="Author written into the model metadata.")
 @click.option("--license", "license_", default=None, help="Licence written into the model metadata.")
 @trust_plugins_option
 def export(target: Path | None, want_onnx: bool, want_coreml: bool, formats: tuple[str, ...], out: Path | None,
            int8: bool, precision: str | None, coreml_quantize: str | None, coreml_target: str | None,
            onnx_uint8: bool, opset: int | None, calibration_images: int, settings: tuple[str, ...],
-           author: str | None, license_: str | None) -> None:
+           push: str | None, author: str | None, license_: str | None) -> None:
     """Export TARGET (a run folder or checkpoint; default: the most recent run) to deployable models.
 
     Formats default to the recipe's export.formats. Each model takes RGB pixels 0–255 at the
@@ -60,6 +63,8 @@ def export(target: Path | None, want_onnx: bool, want_coreml: bool, formats: tup
             raise TkError(f"--set {item}: tk export takes exporter options, export.NAME.OPTION=VALUE "
                           f"(e.g. export.onnx.opset=18).")
         exporter_options.setdefault(name, {})[option] = value
+    if push:
+        exporter_options.setdefault("hf", {})["push"] = push
     names = [*(["onnx"] if want_onnx else []), *(["coreml"] if want_coreml else []), *formats]
     options = {"int8": int8, "precision": precision, "coreml_quantize": coreml_quantize, "coreml_target": coreml_target,
                "onnx_uint8": onnx_uint8, "opset": opset, "calibration_images": calibration_images,

@@ -152,10 +152,18 @@ def record_export(run_dir: Path, manifest_path: Path, manifest: dict[str, Any]) 
     and whether parity passed, so `tk bench RUN` finds exports written with ``--out``."""
     import json
 
+    import os
+
     path = Path(run_dir) / EXPORTS_RECORD
-    entries = [e for e in read_export_record(run_dir) if e.get("manifest") != str(Path(manifest_path).resolve())]
-    entries.append({"format": manifest.get("format"), "manifest": str(Path(manifest_path).resolve()),
-                    "file": str((Path(manifest_path).parent / str(manifest.get("file"))).resolve()),
+    here = Path(run_dir).resolve()
+
+    def rel(p: Path) -> str:  # relative to the run folder: a copied tree (runs/ and exports/) still points home
+        return os.path.relpath(Path(p).resolve(), here)
+
+    entries = [e for e in read_export_record(run_dir) if e["manifest"] != str(Path(manifest_path).resolve())]
+    entries = [{**e, "manifest": rel(Path(e["manifest"])), "file": rel(Path(e["file"]))} for e in entries]
+    entries.append({"format": manifest.get("format"), "manifest": rel(Path(manifest_path)),
+                    "file": rel(Path(manifest_path).parent / str(manifest.get("file"))),
                     "options": manifest.get("options") or {}, "exporter_options": manifest.get("exporter_options") or {},
                     "parity_passed": (manifest.get("parity") or {}).get("passed"), "written": manifest.get("written")})
     data = (json.dumps({"exports": entries}, indent=1) + "\n").encode("utf-8")
@@ -163,7 +171,8 @@ def record_export(run_dir: Path, manifest_path: Path, manifest: dict[str, Any]) 
 
 
 def read_export_record(run_dir: Path) -> list[dict[str, Any]]:
-    """The entries of ``run_dir/exports.json`` (empty when there is none or it cannot be read)."""
+    """The entries of ``run_dir/exports.json``, paths made absolute (empty when there is none or it
+    cannot be read)."""
     import json
 
     try:
@@ -171,4 +180,8 @@ def read_export_record(run_dir: Path) -> list[dict[str, Any]]:
     except (OSError, ValueError):
         return []
     entries = data.get("exports") if isinstance(data, dict) else None
-    return [e for e in entries if isinstance(e, dict) and isinstance(e.get("manifest"), str)] if isinstance(entries, list) else []
+    if not isinstance(entries, list):
+        return []
+    base = Path(run_dir).resolve()  # paths are stored relative to the run folder; absolute ones are kept
+    return [{**e, "manifest": str((base / e["manifest"]).resolve()), "file": str((base / str(e.get("file"))).resolve())}
+            for e in entries if isinstance(e, dict) and isinstance(e.get("manifest"), str)]

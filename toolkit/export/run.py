@@ -82,6 +82,8 @@ def export_run(target: str | Path | None = None, formats: Iterable[str] | None =
     images, labels, what = check_images(source, reference.image_size, reference.resize)
     ref_probs = reference.predict_all(images)
     meta = model_metadata({**ckpt, "model_info": info}, source.label)
+    if source.run_dir is not None and (source.run_dir / "metrics.json").is_file():
+        meta["tk.metrics"] = _metrics_summary(source.run_dir / "metrics.json")
     common = {
         "class_names": reference.class_names,
         "preprocessing": preprocessing(info),
@@ -142,6 +144,12 @@ def export_run(target: str | Path | None = None, formats: Iterable[str] | None =
             else:
                 lines.append(f"{name}: --int8 does not apply to this format (see its own compression options)")
         manifest_path = write_manifest(folder / MANIFEST_NAME, manifest)
+        push = str((getattr(exporter, "options", {}) or {}).get("push") or "")
+        if push and hasattr(exporter, "push") and manifest.get("parity", {}).get("passed") is not False:
+            for line in lines:  # what was written is said before a push that may fail
+                say(line)
+            lines = [f"{name}: pushed to {exporter.push(written, push)}"]
+            manifest_path = write_manifest(folder / MANIFEST_NAME, {**manifest, "pushed": push})
         if source.run_dir is not None:  # the run remembers its exports, wherever --out put them
             record_export(source.run_dir, manifest_path, read_manifest(manifest_path))
         for line in lines:
@@ -152,6 +160,21 @@ def export_run(target: str | Path | None = None, formats: Iterable[str] | None =
         raise ExportError("Exported model does not match the trained one: " + "; ".join(failures)
                           + ". The file is kept for inspection (manifest parity.passed = false); do not ship it.")
     return results
+
+
+def _metrics_summary(path: Path) -> str:
+    """The run's headline figures for a model card: accuracy, macro-F1 (with intervals when the
+    run has them), per-class F1 and support, and the data counts."""
+    import json
+
+    try:
+        m = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return "{}"
+    keep = {k: m[k] for k in ("split", "accuracy", "macro_f1", "accuracy_ci", "macro_f1_ci", "data") if k in m}
+    keep["images"] = sum(int(v.get("support", 0)) for v in (m.get("per_class") or {}).values())
+    keep["per_class"] = {c: {"f1": v.get("f1"), "support": v.get("support")} for c, v in (m.get("per_class") or {}).items()}
+    return json.dumps(keep)
 
 
 @contextlib.contextmanager
