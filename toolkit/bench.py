@@ -150,7 +150,8 @@ def _is_exported_file(target: Any) -> bool:
     return target is not None and is_model_file(Path(target)) and Path(target).suffix != ".pt"
 
 
-def _candidates(target: Any, plugins: Any, threads: int | None) -> tuple[ModelSource | None, list[Candidate], list[dict]]:
+def _candidates(target: Any, plugins: Any, threads: int | None,
+                say: Log = lambda _line: None) -> tuple[ModelSource | None, list[Candidate], list[dict]]:
     """What a command-line target stands for: (its run or None, candidates, placeholder rows).
 
     A run folder or checkpoint stands for the checkpoint and all its exports; an exported
@@ -167,6 +168,8 @@ def _candidates(target: Any, plugins: Any, threads: int | None) -> tuple[ModelSo
         label = source.label if source else path.stem
         return source, [_file_candidate(label, path, plugins, threads)], placeholders
     source = resolve_source(target)
+    if source.note:
+        say(source.note)
     candidates = [_torch_candidate(source)]
     exported = _run_exports(source)
     for fmt, file, precision, note in exported:
@@ -269,12 +272,15 @@ def bench_run(target: Any = None, *, batches: Iterable[int] | None = None, iters
     all_rows: list[dict[str, Any]] = []
     settings = BenchSettings()
     report: dict[str, Any] = {}
+    known = {"pytorch", *plugins.registry("exporters").names()}
+    given = [r for r in (runtimes or []) if r not in known]
+    if given:  # a typo on the command line fails before any run is picked or loaded
+        raise TkError(f"Unknown runtime '{given[0]}' in bench runtimes; known: {', '.join(sorted(known))}.")
     for item in targets:
-        source, candidates, placeholders = _candidates(item, plugins, threads)
+        source, candidates, placeholders = _candidates(item, plugins, threads, say)
         recipe = source.ckpt.get("recipe") if source is not None and source.checkpoint.exists() else None
         settings = BenchSettings.from_recipe(recipe, batches=list(batches) if batches else None, iters=iters,
                                              warmup=warmup, runtimes=list(runtimes) if runtimes else None, threads=threads)
-        known = {"pytorch", *plugins.registry("exporters").names()}
         unknown = [r for r in settings.runtimes if r not in known]
         if unknown:
             raise TkError(f"Unknown runtime '{unknown[0]}' in bench runtimes; known: {', '.join(sorted(known))}.")

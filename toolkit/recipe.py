@@ -102,7 +102,16 @@ class Recipe:
     # -- access ----------------------------------------------------------------------------
     @property
     def name(self) -> str:
-        return self.path.stem if self.path else "recipe"
+        """The recipe's name: its file stem, except for the resolved ``recipe.toml`` inside a run
+        folder (``runs/quickstart/3/recipe.toml``), which is named after its run
+        (``quickstart``), so that repeating a run (`tk run runs/x/3/recipe.toml`) lands beside it."""
+        if self.path is None:
+            return "recipe"
+        folder = self.path.parent
+        if (self.path.name == "recipe.toml" and folder.name.isdigit() and folder.parent.name
+                and any((folder / marker).exists() for marker in ("split.json", "last.pt", "best.pt"))):
+            return folder.parent.name
+        return self.path.stem
 
     @property
     def base_dir(self) -> Path:

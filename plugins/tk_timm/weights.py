@@ -59,24 +59,122 @@ def _is_fetch_error(exc: BaseException) -> bool:
     return False
 
 
-def create_with_hub_weights(arch: str, **kwargs: Any):
-    """``timm.create_model(arch, pretrained=True, **kwargs)`` with a clear error when offline."""
+def _hub_file(arch: str) -> tuple[str, str] | None:
+    """``(repo id, file name)`` of an architecture's hub weights, or None when it has none there."""
     import timm
 
+    cfg = timm.models.get_pretrained_cfg(arch)
+    repo = getattr(cfg, "hf_hub_id", None) if cfg is not None else None
+    if not repo:
+        return None
+    return repo.split("@")[0], getattr(cfg, "hf_hub_filename", None) or "model.safetensors"
+
+
+def is_cached(arch: str) -> bool:
+    """Whether the hub weights of ``arch`` are already in the Hugging Face cache."""
+    from huggingface_hub import try_to_load_from_cache
+
+    found = _hub_file(arch)
+    if found is None:
+        return False
+    repo, _ = found
+    return any(isinstance(try_to_load_from_cache(repo, name), str)
+               for name in ("model.safetensors", "pytorch_model.bin", "open_clip_pytorch_model.bin"))
+
+
+def hub_reachable(timeout: float = 3.0) -> bool:
+    """A quick TCP connection to the Hub (``HF_ENDPOINT``): seconds, not huggingface_hub's minute of
+    retries with backoff when there is no network."""
+    import socket
+    from urllib.parse import urlparse
+
+    from huggingface_hub import constants
+
+    url = urlparse(constants.ENDPOINT)
     try:
+        socket.create_connection((url.hostname or "huggingface.co", url.port or 443), timeout=timeout).close()
+        return True
+    except OSError:
+        return False
+
+
+def create_with_hub_weights(arch: str, **kwargs: Any):
+    """``timm.create_model(arch, pretrained=True, **kwargs)`` with a clear error when offline.
+
+    Cached weights load without touching the network (``HF_HUB_OFFLINE`` for the call); missing
+    ones are fetched only when a quick probe reaches the Hub, else the run stops in one line at
+    once (the newcomer's dry run used to print twelve "Retrying in Ns" lines over 73 s first).
+    """
+    import timm
+
+    cached = is_cached(arch)
+    if not cached and (_offline() or not hub_reachable()):
+        _raise_unavailable(arch)
+    saved = os.environ.get("HF_HUB_OFFLINE")
+    try:
+        if cached:
+            os.environ["HF_HUB_OFFLINE"] = "1"
         return timm.create_model(arch, pretrained=True, **kwargs)
     except Exception as exc:
         if not _is_fetch_error(exc):
             raise
-        cfg = timm.models.get_pretrained_cfg(arch)
-        where = getattr(cfg, "hf_hub_id", None) or getattr(cfg, "url", None) or arch
-        why = ("HF_HUB_OFFLINE is set and they are not in the Hugging Face cache "
-               f"({hub_cache_dir()})") if _offline() else "the Hugging Face Hub cannot be reached and they are not cached"
-        raise WeightsUnavailable(
-            f"model.pretrained: cannot load the pretrained weights of '{arch}' ({where}): {why}; "
-            f"run once with network access (and HF_HUB_OFFLINE unset) to cache them, or point "
-            f"model.pretrained_path at a local .safetensors/.pth file."
-        ) from None
+        _raise_unavailable(arch)
+    finally:
+        if cached:
+            if saved is None:
+                os.environ.pop("HF_HUB_OFFLINE", None)
+            else:
+                os.environ["HF_HUB_OFFLINE"] = saved
+
+
+def _raise_unavailable(arch: str) -> None:
+    """One line: why the weights of ``arch`` cannot be had here, and the three ways on."""
+    import timm
+
+    cfg = timm.models.get_pretrained_cfg(arch)
+    where = getattr(cfg, "hf_hub_id", None) or getattr(cfg, "url", None) or arch
+    why = ("HF_HUB_OFFLINE is set and they are not in the Hugging Face cache "
+           f"({hub_cache_dir()})") if _offline() else "the Hugging Face Hub cannot be reached and they are not cached"
+    raise WeightsUnavailable(
+        f"model.pretrained: cannot load the pretrained weights of '{arch}' ({where}): {why}; "
+        f"run once with network access to cache them (tk models --download {arch}), point "
+        f"model.pretrained_path at a local .safetensors/.pth file, or set model.pretrained = false."
+    ) from None
+
+
+def cached_models(pattern: str = "*") -> list[str]:
+    """timm names whose pretrained weights are in the Hugging Face cache (``tk models --cached``)."""
+    import fnmatch
+
+    from huggingface_hub import scan_cache_dir
+
+    try:
+        info = scan_cache_dir()
+    except Exception:  # no cache folder yet
+        return []
+    names = []
+    for repo in info.repos:
+        if repo.repo_type == "model" and repo.repo_id.startswith("timm/"):
+            name = repo.repo_id.split("/", 1)[1]
+            if fnmatch.fnmatchcase(name, pattern):
+                names.append(name)
+    return sorted(names)
+
+
+def download(arch: str) -> str:
+    """Fetch the pretrained weights of ``arch`` into the Hugging Face cache; returns where."""
+    import timm
+
+    if not timm.is_model(arch.split(".")[0]):
+        raise RecipeError(f"tk models --download: timm has no architecture '{arch}'; list them with `tk models`.")
+    if _hub_file(arch) is None:
+        raise RecipeError(f"tk models --download: '{arch}' has no weights on the Hugging Face Hub.")
+    if is_cached(arch):
+        return f"{arch}: already cached in {hub_cache_dir()}"
+    if _offline() or not hub_reachable():
+        _raise_unavailable(arch)
+    timm.create_model(arch, pretrained=True)
+    return f"{arch}: cached in {hub_cache_dir()}"
 
 
 def read_state_dict(path: Path) -> dict[str, Any]:

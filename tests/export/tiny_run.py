@@ -67,7 +67,10 @@ def _build(root: Path) -> None:
     os.chdir(root)
     try:
         for name, args in (("run", ["run", "tiny.toml"]),
-                           ("export", ["export", "runs/tiny/1", "--onnx", "--coreml", "--int8"])):
+                           # any int8 accuracy loss is accepted here: the tests look at the files, not at how
+                           # well a one-epoch model survives quantisation (which depends on the training)
+                           ("export", ["export", "runs/tiny/1", "--onnx", "--coreml", "--int8",
+                                       "--int8-tolerance", "100"])):
             result = run_cli(*args)
             (root / f"{name}.out").write_text(result.output, encoding="utf-8")
             assert result.exit_code == 0, result.output

@@ -24,12 +24,12 @@ def compare(runs: tuple[Path, ...], md_path: Path | None, png_path: Path | None)
     from rich.console import Console
     from rich.table import Table
 
-    from ..compare import compare_chart, compare_markdown, compare_runs, table_rows
+    from ..compare import compare_chart, compare_markdown, compare_runs, recipe_differences, table_rows
     from ..atomic import atomic_write
 
     rows = compare_runs(list(runs))
     headers, cells = table_rows(rows)
-    table = Table(title=f"{len(rows)} runs ({rows[0]['split']} split)")
+    table = Table(title=f"{len(rows)} run{'' if len(rows) == 1 else 's'} ({rows[0]['split']} split)")
     for name in headers:
         table.add_column(name, justify="left" if name in {"run", "backbone", "split", "fastest"} else "right")
     for row in cells:
@@ -38,6 +38,18 @@ def compare(runs: tuple[Path, ...], md_path: Path | None, png_path: Path | None)
     if not console.is_terminal:
         console = Console(soft_wrap=False, width=220)
     console.print(table)
+    diffs = recipe_differences(rows)
+    if len(rows) > 1:
+        if diffs:
+            recipe_table = Table(title="How the recipes differ")
+            recipe_table.add_column("key")
+            for r in rows:
+                recipe_table.add_column(r["run"], overflow="fold")
+            for key, values in diffs:
+                recipe_table.add_row(key, *values)
+            console.print(recipe_table)
+        else:
+            click.echo("The runs' recipes are identical.")
     if any(r.get("fastest_ms") is None for r in rows):
         click.echo("Latency is shown for benched runs only: run `tk bench RUN_DIR` to add it.")
     if md_path is not None:

@@ -76,8 +76,11 @@ def _print(index, counts, ratio, bad, ignored) -> None:
     console.print(table)
     smallest = index.class_names[counts.index(min(counts))] if counts else "-"
     largest = index.class_names[counts.index(max(counts))] if counts else "-"
-    console.print(f"Imbalance: {ratio:.1f}x (largest class '{largest}' {max(counts, default=0)}, "
-                  f"smallest '{smallest}' {min(counts, default=0)})", markup=False)
+    if counts and max(counts) == min(counts):
+        console.print(f"Balanced: every class has {counts[0]} image{'' if counts[0] == 1 else 's'}.", markup=False)
+    else:
+        console.print(f"Imbalance: {ratio:.1f}x (largest class '{largest}' {max(counts, default=0)}, "
+                      f"smallest '{smallest}' {min(counts, default=0)})", markup=False)
     if bad:
         console.print(f"{len(bad)} unusable image(s) (tk run leaves them out with data.on_bad_image = \"skip\"):",
                       markup=False)

@@ -26,6 +26,8 @@ from ._trust import trust_plugins_option
 @click.option("--opset", type=int, default=None, help="ONNX opset [23].")
 @click.option("--calibration-images", type=click.IntRange(1), default=64, show_default=True,
               help="Training images used to calibrate --int8.")
+@click.option("--int8-tolerance", type=click.FloatRange(0), default=2.0, show_default=True, metavar="POINTS",
+              help="With --int8: fail when the int8 model loses more accuracy than this, in points.")
 @click.option("--set", "settings", multiple=True, metavar="export.NAME.OPTION=VALUE",
               help="An exporter's option (value read as TOML), e.g. --set export.onnx.opset=18; "
                    "`tk plugins --kind exporters -v` lists them. Over the run recipe's [export.NAME] tables.")
@@ -37,7 +39,8 @@ from ._trust import trust_plugins_option
 @trust_plugins_option
 def export(target: Path | None, want_onnx: bool, want_coreml: bool, formats: tuple[str, ...], out: Path | None,
            int8: bool, precision: str | None, coreml_quantize: str | None, coreml_target: str | None,
-           onnx_uint8: bool, opset: int | None, calibration_images: int, settings: tuple[str, ...],
+           onnx_uint8: bool, opset: int | None, calibration_images: int, int8_tolerance: float,
+           settings: tuple[str, ...],
            push: str | None, author: str | None, license_: str | None) -> None:
     """Export TARGET (a run folder or checkpoint; default: the most recent run) to deployable models.
 
@@ -68,6 +71,7 @@ def export(target: Path | None, want_onnx: bool, want_coreml: bool, formats: tup
     names = [*(["onnx"] if want_onnx else []), *(["coreml"] if want_coreml else []), *formats]
     options = {"int8": int8, "precision": precision, "coreml_quantize": coreml_quantize, "coreml_target": coreml_target,
                "onnx_uint8": onnx_uint8, "opset": opset, "calibration_images": calibration_images,
+               "int8_tolerance": int8_tolerance if int8 else None,
                "author": author, "license": license_}
     results = export_run(target, formats=names or None, out=out, log=click.echo,
                          exporter_options=exporter_options, **options)

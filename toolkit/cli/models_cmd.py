@@ -35,18 +35,36 @@ def collect_models(plugins, pattern: str, pretrained: bool) -> list[tuple[str, s
 @click.command()
 @click.argument("pattern", default="*")
 @click.option("--pretrained", is_flag=True, help="Only names with pretrained weights (arch.tag).")
+@click.option("--cached", is_flag=True, help="Only names whose pretrained weights are already downloaded "
+                                            "(usable offline).")
+@click.option("--download", "fetch", metavar="NAME", help="Fetch NAME's pretrained weights now, for offline runs later.")
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
-def models(pattern: str, pretrained: bool, as_json: bool) -> None:
+def models(pattern: str, pretrained: bool, cached: bool, fetch: str | None, as_json: bool) -> None:
     """List backbone names matching PATTERN (wildcards: 'resnet*', '*mobilenetv4*').
 
     \b
     tk models 'efficientnet_b*'
     tk models 'mobilenetv4*' --pretrained
+    tk models --cached                   weights already downloaded (usable offline)
+    tk models --download mobilenetv4_conv_medium.e500_r256_in1k
     """
     from ..plugins import load_plugins
 
     plugins = load_plugins()
-    rows = collect_models(plugins, pattern, pretrained)
+    if fetch:
+        for entry in plugins.registry("backbones"):
+            if callable(entry.info.get("download")) and entry.info["resolve"](fetch):
+                click.echo(entry.info["download"](fetch))
+                return
+        raise click.ClickException(f"No backbone plugin can download '{fetch}' (see `tk models '{fetch}*'`).")
+    if cached:
+        rows = [(name, entry.name) for entry in plugins.registry("backbones")
+                if callable(entry.info.get("cached_models")) for name in entry.info["cached_models"](pattern)]
+        if not rows and not as_json:
+            click.echo("No pretrained weights are cached yet: tk models --download NAME fetches some.", err=True)
+            raise SystemExit(1)
+    else:
+        rows = collect_models(plugins, pattern, pretrained)
     if as_json:
         click.echo(json.dumps([{"name": n, "entry": e} for n, e in rows], indent=2))
         return

@@ -161,6 +161,9 @@ def checkpoint_payload(trainer: Any, kind: str, status: str, metrics: dict[str, 
         "status": status,
     }
     payload.update(trainer.callbacks.checkpoint_state(kind))
+    if kind == "best":  # the weights and what inference needs: training state lives in last.pt,
+        # which runs resume from (as Ultralytics strips optimiser state when training ends)
+        payload.update({"optimizer": None, "scheduler": None, "scaler": None, "rng": None})
     return payload
 
 

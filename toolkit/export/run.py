@@ -54,6 +54,8 @@ def export_run(target: str | Path | None = None, formats: Iterable[str] | None =
     """
     say: Log = log or (lambda _line: None)
     source = resolve_source(target, runs_root=runs_root)
+    if source.note:
+        say(source.note)
     ckpt = source.ckpt
     plugins = plugins or plugins_for_checkpoint(ckpt, str(source.checkpoint))
     export_cfg = (ckpt.get("recipe") or {}).get("export") or {}
@@ -139,8 +141,17 @@ def export_run(target: str | Path | None = None, formats: Iterable[str] | None =
         if options.get("int8"):
             if hasattr(exporter, "quantize"):
                 section = _quantize(exporter, written, source, reference, images, labels, what, ref_probs, manifest, options)
+                tolerance = float(options.get("int8_tolerance") if options.get("int8_tolerance") is not None else 2.0)
+                lost = -100.0 * float(section.get("accuracy_change", 0.0))
+                section["tolerance_points"], section["within_tolerance"] = tolerance, lost <= tolerance
                 manifest["int8"] = section
                 lines.append(_int8_line(name, section))
+                if lost > tolerance:
+                    lines.append(f"{name}: WARNING: the int8 model loses {lost:.1f} accuracy points "
+                                 f"({section['accuracy']:.2%} vs {section['fp32_accuracy']:.2%} fp32), more than "
+                                 f"--int8-tolerance {tolerance:g}: do not ship it")
+                    failures.append(f"{name} int8 ({section['file']}): {lost:.1f} accuracy points lost, more than the "
+                                    f"--int8-tolerance of {tolerance:g} (raise it to accept the loss)")
             else:
                 lines.append(f"{name}: --int8 does not apply to this format (see its own compression options)")
         manifest_path = write_manifest(folder / MANIFEST_NAME, manifest)

@@ -17,7 +17,7 @@ from typing import Any
 
 from ..errors import TkError
 
-__all__ = ["ModelSource", "RUNS_ROOT", "latest_run", "resolve_source", "is_run_dir", "run_label", "plugins_for_checkpoint"]
+__all__ = ["ModelSource", "RUNS_ROOT", "latest_run", "latest_finished_run", "resolve_source", "is_run_dir", "run_label", "plugins_for_checkpoint"]
 
 RUNS_ROOT = Path("runs")
 """Where runs live by default (``train.out``), relative to the working directory."""
@@ -53,6 +53,26 @@ def latest_run(root: Path = RUNS_ROOT) -> Path:
     return max(runs, key=_last_activity)
 
 
+def _status(run: Path) -> tuple[str, int, int]:
+    from ..engine.run import read_status
+
+    return read_status(run) or ("no last.pt", 0, 0)
+
+
+def latest_finished_run(root: Path = RUNS_ROOT) -> tuple[Path, str]:
+    """The run a command without a path means: the most recent *finished* (or early-stopped) run
+    with a best.pt, else the most recent run with one; ``(folder, sentence saying which and why)``."""
+    runs = [r for r in _run_dirs(root) if (r / "best.pt").is_file()] or _run_dirs(root)
+    if not runs:
+        raise TkError(f"No runs under {root}/: train one with `tk run RECIPE`, or give a run folder or checkpoint.")
+    done = [r for r in runs if _status(r)[0] in ("finished", "stopped")]
+    run = max(done or runs, key=_last_activity)
+    state, epochs, planned = _status(run)
+    what = f"{state}, {epochs} of {planned} epochs" if planned else state
+    why = "the most recent finished run" if done else "the most recent run (none has finished)"
+    return run, f"Using {run} ({what}): {why}; name a run folder to choose another."
+
+
 def run_label(run_dir: Path) -> str:
     """``runs/quickstart/3`` → ``quickstart-3``: the folder name exports of a run go to."""
     name = run_dir.resolve().name
@@ -80,6 +100,7 @@ class ModelSource:
 
     checkpoint: Path
     run_dir: Path | None = None
+    note: str = ""  # how it was chosen, when the user named none (said by the command)
     _ckpt: dict[str, Any] | None = field(default=None, repr=False)
     _split: dict[str, Any] | None = field(default=None, repr=False)
 
@@ -149,8 +170,10 @@ def resolve_source(target: str | Path | None, *, runs_root: Path = RUNS_ROOT) ->
     checkpoint (an exported model is not something to export again).
     """
     if target is None:
-        run = latest_run(runs_root)
-        return _from_run_dir(run)
+        run, note = latest_finished_run(runs_root)
+        source = _from_run_dir(run)
+        source.note = note
+        return source
     path = Path(target)
     if not path.exists():
         raise TkError(f"{path}: no such run folder or checkpoint file.")

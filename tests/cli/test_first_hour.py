@@ -1,0 +1,96 @@
+"""What tripped a new user following the README (issue: the first hour), driven the way they did."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from toolkit.checkpoint import load_checkpoint, save_checkpoint
+from toolkit.testing import make_image_folder, make_recipe, run_cli
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _two_runs(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    images = make_image_folder(tmp_path / "images", {"a": 6, "b": 6}, size=32)
+    recipe = make_recipe(tmp_path / "x.toml", images, epochs=1)
+    assert run_cli("run", recipe, "--quiet").exit_code == 0
+    return recipe
+
+
+def test_repeating_a_run_from_its_recipe_lands_beside_it(tmp_path, monkeypatch):
+    _two_runs(tmp_path, monkeypatch)
+    again = run_cli("run", "runs/x/1/recipe.toml", "--quiet")
+    assert again.exit_code == 0, again.output
+    assert (tmp_path / "runs/x/2/best.pt").is_file() and not (tmp_path / "runs/recipe").exists()
+
+
+def test_export_and_bench_without_a_path_prefer_a_finished_run_and_say_which(tmp_path, monkeypatch):
+    recipe = _two_runs(tmp_path, monkeypatch)
+    assert run_cli("run", recipe, "--quiet", "--fresh").exit_code == 0
+    last = tmp_path / "runs/x/2/last.pt"
+    ckpt = load_checkpoint(last)  # the newer run looks interrupted, as after Ctrl-C
+    ckpt.pop("format"), ckpt.pop("version")
+    save_checkpoint(last, {**ckpt, "status": "interrupted"})
+    exported = run_cli("export", "--onnx")
+    assert exported.exit_code == 0, exported.output
+    assert "Using runs/x/1 (finished, 1 of 1 epochs): the most recent finished run" in exported.output
+    assert (tmp_path / "exports/x-1/onnx").is_dir() and not (tmp_path / "exports/x-2").exists()
+    benched = run_cli("bench", "--runtime", "pytorch", "--iters", "1", "--warmup", "0", "--batch", "1")
+    assert benched.exit_code == 0, benched.output
+    assert "Using runs/x/1 (finished" in benched.output
+
+
+def test_bundled_recipes_point_to_docs_in_the_repository():
+    for path in [*(ROOT / "recipes").glob("*.toml"), *(ROOT / "toolkit").rglob("*.py")]:
+        assert "DESIGN.md" not in path.read_text(encoding="utf-8"), path
+    assert (ROOT / "docs" / "reference-workload.md").is_file()
+    listed = run_cli("recipes", "list")
+    assert "DESIGN.md" not in listed.output
+
+
+def test_best_pt_holds_the_weights_without_training_state(tmp_path, monkeypatch):
+    _two_runs(tmp_path, monkeypatch)
+    best, last = load_checkpoint(tmp_path / "runs/x/1/best.pt"), load_checkpoint(tmp_path / "runs/x/1/last.pt")
+    assert best["optimizer"] is None and best["scheduler"] is None and best["rng"] is None
+    assert last["optimizer"] is not None and last["rng"] is not None
+    assert (tmp_path / "runs/x/1/best.pt").stat().st_size < (tmp_path / "runs/x/1/last.pt").stat().st_size
+    assert run_cli("predict", "runs/x/1", next((tmp_path / "images/a").iterdir())).exit_code == 0
+
+
+def test_compare_shows_how_the_recipes_differ(tmp_path, monkeypatch):
+    recipe = _two_runs(tmp_path, monkeypatch)
+    assert run_cli("run", recipe, "--quiet", "--fresh", "--set", "optim.lr=0.05").exit_code == 0
+    result = run_cli("compare", "runs/x/1", "runs/x/2", "--png", tmp_path / "c.png")
+    assert result.exit_code == 0, result.output
+    assert "How the recipes differ" in result.output
+    line = next(line for line in result.output.splitlines() if "optim.lr" in line)
+    assert "0.01" in line and "0.05" in line
+    assert "train.epochs" not in result.output.split("How the recipes differ")[1]
+
+
+def test_int8_losing_more_than_the_tolerance_fails_loudly(tmp_path, monkeypatch):
+    """The loss is injected (a certain event) on top of a real int8 export: the real one may or may
+    not lose accuracy, depending on how training went."""
+    import toolkit.export.run as export_run
+
+    _two_runs(tmp_path, monkeypatch)
+    real = export_run._quantize
+
+    def losing(*args, **kwargs):
+        section = real(*args, **kwargs)
+        return {**section, "fp32_accuracy": 0.9583, "accuracy": 0.6667, "accuracy_change": 0.6667 - 0.9583}
+
+    monkeypatch.setattr(export_run, "_quantize", losing)
+    result = run_cli("export", "runs/x/1", "--onnx", "--int8")
+    assert result.exit_code == 1
+    assert "WARNING: the int8 model loses 29.2 accuracy points (66.67% vs 95.83% fp32)" in result.output
+    assert "more than the --int8-tolerance of 2" in result.stderr
+    allowed = run_cli("export", "runs/x/1", "--onnx", "--int8", "--int8-tolerance", "30")
+    assert allowed.exit_code == 0, allowed.output
+
+
+def test_a_balanced_folder_is_called_balanced(tmp_path):
+    images = make_image_folder(tmp_path / "images", {"china": 3, "cups": 3}, size=32)
+    out = run_cli("data", "check", images).output
+    assert "Balanced: every class has 3 images." in out and "Imbalance" not in out
