@@ -15,8 +15,10 @@ from .conftest import TK, recipe_file, subprocess_env
 def test_sigint_saves_last_and_explains_how_to_resume(tmp_path, monkeypatch):
     root = make_image_folder(tmp_path / "images", {"a": 40, "b": 40}, size=32)
     recipe = recipe_file(tmp_path / "long.toml", root, epochs=500, batch_size=4)
+    # SIGINT as from a terminal, even when the test run itself was started in the background
     proc = subprocess.Popen([str(TK), "run", str(recipe), "--quiet"], cwd=tmp_path, env=subprocess_env(),
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     lines = []
     try:
         deadline = time.monotonic() + 120

@@ -103,3 +103,4 @@ def in_tmp(tmp_path: Path, monkeypatch) -> Path:
     """Run in ``tmp_path`` so ``runs/`` and ``exports/`` land there."""
     monkeypatch.chdir(tmp_path)
     return tmp_path
+

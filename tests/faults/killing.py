@@ -33,7 +33,8 @@ class Watched:
         self.run_dir = run_dir
         self.started = time.monotonic()
         self.proc = subprocess.Popen([str(TK), *args], cwd=cwd, env=env, stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT, text=True, errors="replace")
+                                     stderr=subprocess.STDOUT, text=True, errors="replace",
+                                     preexec_fn=_as_from_a_terminal)
         self.lines: list[tuple[float, str]] = []
         self.writes: dict[str, list[str]] = {}  # target file -> temp names seen, in order
         self._reader = threading.Thread(target=self._read, daemon=True)
@@ -88,6 +89,13 @@ class Watched:
         code = self.proc.wait(timeout=timeout)
         self._reader.join(timeout=5)
         return code
+
+
+def _as_from_a_terminal() -> None:
+    """The child gets SIGINT's default disposition, as a command typed at a terminal does: a test
+    run started in the background (``make test-faults &``, some CI runners) ignores SIGINT and
+    would pass that on, so Ctrl-C could never reach the run under test."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def temp_target(name: str) -> str | None:

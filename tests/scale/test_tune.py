@@ -118,3 +118,46 @@ def test_summary_reads_a_database_storage_and_skips_importance_with_one_trial(tm
     assert written["train"]["epochs"] == 1  # the study's own --set comes back
     assert written["optim"]["lr"] == trial.params["optim.lr"]
     assert written["data"]["root"] == str(tmp_path / "images")
+
+
+def test_importance_is_not_drawn_when_only_one_parameter_varied(tmp_path, make_recipe, monkeypatch):
+    """The first-hour report: importance.png gave 0.50 to a parameter that never varied."""
+    import optuna
+
+    monkeypatch.chdir(tmp_path)
+    recipe = make_recipe("one", extra=TUNE)
+    url = f"sqlite:///{tmp_path / 'studies.db'}"
+    study = optuna.create_study(storage=url, study_name="one", direction="maximize")
+    study.set_user_attr("tk_metric", "val_accuracy")
+    dists = {"optim.lr": optuna.distributions.FloatDistribution(1e-4, 5e-2, log=True),
+             "train.batch_size": optuna.distributions.CategoricalDistribution([3, 6])}
+    for lr, value in ((1e-3, 0.5), (1e-2, 0.75), (3e-2, 0.6)):  # batch_size 3 every time
+        study.add_trial(optuna.trial.create_trial(params={"optim.lr": lr, "train.batch_size": 3},
+                                                  distributions=dists, value=value))
+    result = CliRunner().invoke(cli, ["tune", str(recipe), "--summary", "--storage", url])
+    assert result.exit_code == 0, result.output
+    assert "parameter importance: only optim.lr took different values" in result.output
+    assert not (tmp_path / "runs" / "one" / "tune-one" / "importance.png").exists()
+
+
+def test_no_pruning_after_the_last_epoch(tmp_path):
+    """Pruning after the last epoch saves nothing: the trial finishes instead."""
+    from pathlib import Path
+
+    import optuna
+
+    from toolkit.engine.run import RunInfo
+    from toolkit.recipe import load_recipe
+    from toolkit.tune.study import PruningCallback
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(direction="maximize",
+                                pruner=optuna.pruners.MedianPruner(n_startup_trials=1, n_warmup_steps=0))
+    good = study.ask()
+    good.report(0.9, 0)
+    good.report(0.9, 1)
+    study.tell(good, 0.9)
+    callback = PruningCallback(study.ask(), "val_accuracy")
+    run = RunInfo(dir=Path(tmp_path), recipe=load_recipe(None, ["train.epochs=2"]), class_names=["a", "b"])
+    callback.tk_epoch_end(run=run, epoch=1, metrics={"val_accuracy": 0.1})  # the last of 2 epochs
+    assert callback.pruned_at is None and run.stop_reason is None

@@ -84,8 +84,28 @@ def run(recipe: str, overrides: tuple[str, ...], out: Path | None, resume: Path 
         if located == str(exc):
             raise
         raise TkError(located) from None
-    if result.status == "interrupted":
-        sys.exit(EXIT_INTERRUPTED)
+    code = EXIT_INTERRUPTED if result.status == "interrupted" else 0
+    from ..launch import under_launcher
+
+    if under_launcher():
+        _leave_worker(code)
+    if code:
+        sys.exit(code)
+
+
+def _leave_worker(code: int) -> None:
+    """End a torchrun worker whose run is complete without the interpreter's teardown.
+
+    The process group is already destroyed, every file written and closed; what is left is the
+    C++ static destructors of torch's distributed backends, which can abort a finished worker
+    ("terminate called without an active exception", status -6), after which torchrun reports
+    the whole run as failed. The run is done, so leave at once, output flushed.
+    """
+    import os
+
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def _dry_run(recipe) -> None:

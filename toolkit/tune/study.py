@@ -141,8 +141,10 @@ class PruningCallback:
         self.values.append(value)
         if math.isfinite(value):
             self.trial.report(value, int(epoch))
-        if self.trial.should_prune():
-            self.pruned_at = int(epoch)
+        planned = int(run.recipe["train"]["epochs"]) if run.recipe is not None else None
+        # Pruning after the last epoch saves nothing: the trial then simply finishes.
+        if (planned is None or int(epoch) + 1 < planned) and self.trial.should_prune():
+            self.pruned_at = int(epoch)  # 0-based, as Optuna counts steps
             run.request_stop("pruned")
 
 
@@ -190,8 +192,9 @@ def run_trials(recipe_path: Path, overrides: list[str], *, trials: int, storage:
         candidates = [v for v in callback.values if math.isfinite(v)]
         if callback.pruned_at is not None:
             outcomes.append(TrialOutcome(trial.number, "pruned", candidates[-1] if candidates else None, values, run_dir))
-            echo(f"trial {trial.number}: pruned after epoch {callback.pruned_at} ({run_dir})")
-            raise optuna.TrialPruned(f"pruned after epoch {callback.pruned_at}")
+            done = callback.pruned_at + 1  # 1-based, as the run's epoch lines print it
+            echo(f"trial {trial.number}: pruned after epoch {done} ({run_dir})")
+            raise optuna.TrialPruned(f"pruned after epoch {done}")
         if candidates:
             value = max(candidates) if spec.direction == "maximize" else min(candidates)
         elif isinstance(final, (int, float)):

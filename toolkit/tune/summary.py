@@ -120,7 +120,11 @@ def _write_plots(study: Any, folder: Path, summary: Summary, n_complete: int) ->
     if n_complete < 2 or not varied:
         summary.notes.append("parameter importance needs at least 2 finished trials with different values; skipped.")
         return
+    if len(varied) < 2:  # the one parameter that varied has importance 1.0 by definition: nothing to plot
+        summary.notes.append(f"parameter importance: only {varied[0]} took different values in the finished "
+                             f"trials; skipped (no importance.png).")
+        return
     try:
-        save("importance", optuna_plots.plot_param_importances)
+        save("importance", lambda s: optuna_plots.plot_param_importances(s, params=sorted(varied)))
     except (ValueError, RuntimeError, ZeroDivisionError) as exc:
         summary.notes.append(f"parameter importance could not be computed ({exc}); skipped.")
