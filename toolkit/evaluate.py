@@ -115,5 +115,6 @@ def evaluate(predictor: Predictor, data: EvalSet, *, batch_size: int = 32) -> Ev
     started = time.perf_counter()
     probs = predictor.predict_all(data.images, batch_size=batch_size)
     seconds = time.perf_counter() - started
-    metrics = classification_metrics(data.labels, [int(i) for i in probs.argmax(1)], data.class_names)
+    top5 = (-probs).argsort(axis=1, kind="stable")[:, :5].tolist() if len(probs) else []
+    metrics = classification_metrics(data.labels, [int(i) for i in probs.argmax(1)], data.class_names, top5)
     return Evaluation(data.split, predictor.runtime, predictor.device, probs, metrics, seconds)

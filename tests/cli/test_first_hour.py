@@ -94,3 +94,20 @@ def test_a_balanced_folder_is_called_balanced(tmp_path):
     images = make_image_folder(tmp_path / "images", {"china": 3, "cups": 3}, size=32)
     out = run_cli("data", "check", images).output
     assert "Balanced: every class has 3 images." in out and "Imbalance" not in out
+
+
+def test_top5_accuracy_with_more_than_five_classes(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    images = make_image_folder(tmp_path / "images", {c: 4 for c in "abcdefg"}, size=32)
+    recipe = make_recipe(tmp_path / "seven.toml", images, epochs=1)
+    ran = run_cli("run", recipe, "--out", tmp_path / "run")
+    assert ran.exit_code == 0, ran.output
+    import json
+
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["accuracy"] <= metrics["top5_accuracy"] <= 1.0 and ", top-5 " in ran.output
+    evaluated = run_cli("eval", tmp_path / "run", "--split", "val")
+    assert "top-5 accuracy" in evaluated.output
+    (tmp_path / "two").mkdir()
+    _two_runs(tmp_path / "two", monkeypatch)  # two classes: no top-5
+    assert "top5_accuracy" not in json.loads((tmp_path / "two/runs/x/1/metrics.json").read_text())

@@ -161,3 +161,32 @@ def test_no_pruning_after_the_last_epoch(tmp_path):
     run = RunInfo(dir=Path(tmp_path), recipe=load_recipe(None, ["train.epochs=2"]), class_names=["a", "b"])
     callback.tk_epoch_end(run=run, epoch=1, metrics={"val_accuracy": 0.1})  # the last of 2 epochs
     assert callback.pruned_at is None and run.stop_reason is None
+
+
+def test_ctrl_c_during_a_trial_gives_one_way_on(tmp_path, make_recipe):
+    """Not "resume with tk run … --resume trial-N" and "run tk tune again" both: only the study's way."""
+    import signal
+    import time
+
+    recipe = make_recipe("stop", epochs=200, extra=TUNE)
+    proc = subprocess.Popen([str(TK), "tune", str(recipe), "--trials", "3"], cwd=tmp_path, env=tk_env(),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    lines = []
+    try:
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            lines.append(line)
+            assert line, "".join(lines)
+            if line.startswith("epoch 2/200"):
+                break
+        proc.send_signal(signal.SIGINT)
+        rest, _ = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    output = "".join(lines) + rest
+    assert proc.returncode == 130, output
+    assert "recorded as failed in the study; run the same tk tune command again" in output
+    assert "--resume" not in output

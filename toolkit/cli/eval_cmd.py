@@ -89,7 +89,9 @@ def eval_(target: Path | None, split: str | None, run_dir: Path | None, device: 
     console.print(report_table(result.metrics, title))
     console.print(confusion_table(result.metrics))
     console.print(f"accuracy {result.accuracy:.4f} ({sum(int(a == b) for a, b in zip(result.predictions, data.labels))}"
-                  f"/{len(data)}), macro-F1 {result.metrics['macro_f1']:.4f}")
+                  f"/{len(data)}), macro-F1 {result.metrics['macro_f1']:.4f}"
+                  + (f", top-5 accuracy {result.metrics['top5_accuracy']:.4f}" if "top5_accuracy" in result.metrics
+                     else ""))
     if json_path is not None:
         payload = {"model": str(model), "runtime": predictor.runtime, "device": predictor.device, "split": data.split,
                    "run": str(source.run_dir.resolve()) if source.run_dir else None, **result.metrics}

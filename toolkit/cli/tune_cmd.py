@@ -42,8 +42,8 @@ def tune(recipe: str, trials: int | None, storage: str | None, study_name: str |
         study, outcomes = run_trials(path, list(overrides), trials=trials, storage=storage, study_name=study_name,
                                      quiet=not progress, echo=click.echo)
     except KeyboardInterrupt:
-        click.echo("Interrupted: the running trial is recorded as failed; run tk tune again to add trials to "
-                   "the study.", err=True)
+        click.echo("Interrupted: the running trial is recorded as failed in the study; run the same tk tune "
+                   "command again to add trials (a study goes on by adding trials, not by resuming one).", err=True)
         sys.exit(130)
     finished = [o for o in outcomes if o.state == "finished"]
     pruned = len(outcomes) - len(finished)

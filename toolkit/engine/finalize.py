@@ -39,7 +39,7 @@ def _evaluate_part(trainer: Any, part: Any) -> tuple[dict[str, Any], Any]:
     batches = Batches(part, trainer.device, channels_last=trainer.recipe["train"]["channels_last"])
     res = evaluate(trainer.model, batches, trainer.batch_size * 2, trainer.comps.loss_fn, trainer.precision,
                    trainer.device)
-    metrics = classification_metrics(part.labels, res.preds, trainer.data.class_names)
+    metrics = classification_metrics(part.labels, res.preds, trainer.data.class_names, res.top5)
     metrics["loss"] = res.loss
     return metrics, res
 

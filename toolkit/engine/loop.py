@@ -166,6 +166,7 @@ class EvalResult:
     indices: list[int] = field(default_factory=list)
     preds: list[int] = field(default_factory=list)
     confidences: list[float] = field(default_factory=list)  # probability of the predicted class
+    top5: list[list[int]] = field(default_factory=list)  # the five likeliest classes, likeliest first
 
     @property
     def loss(self) -> float:
@@ -198,6 +199,7 @@ def evaluate(model: Any, batches: Any, batch_size: int, loss_fn: Any, precision:
                 result.indices += list(chunk)
                 result.preds += pred.tolist()
                 result.confidences += conf.tolist()
+                result.top5 += probs.topk(min(5, probs.shape[1]), dim=1).indices.tolist()
     finally:
         model.train(was_training)
     return result

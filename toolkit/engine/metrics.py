@@ -19,9 +19,11 @@ def accuracy(labels: Sequence[int], preds: Sequence[int]) -> float:
     return sum(int(a == b) for a, b in zip(labels, preds)) / len(labels)
 
 
-def classification_metrics(labels: Sequence[int], preds: Sequence[int], class_names: Sequence[str]) -> dict[str, Any]:
+def classification_metrics(labels: Sequence[int], preds: Sequence[int], class_names: Sequence[str],
+                           top5: Sequence[Sequence[int]] | None = None) -> dict[str, Any]:
     """``accuracy``, ``macro_f1``, ``per_class`` {name: precision/recall/f1/support} and the
-    ``confusion_matrix`` (rows: true class, columns: predicted), as plain JSON-ready data.
+    ``confusion_matrix`` (rows: true class, columns: predicted), as plain JSON-ready data; with
+    more than five classes and each sample's five likeliest classes (``top5``), ``top5_accuracy``.
 
     ``macro_f1`` averages over the classes that occur in ``labels`` (a class with no sample in
     the split has no F1 to speak of and would otherwise pull the mean down by 1/K).
@@ -50,4 +52,6 @@ def classification_metrics(labels: Sequence[int], preds: Sequence[int], class_na
         "confusion_matrix": cm,
         "class_names": list(class_names),
         "num_samples": len(labels),
+        **({"top5_accuracy": sum(int(y in set(list(t)[:5])) for y, t in zip(labels, top5)) / len(labels)}
+           if top5 is not None and k > 5 and labels else {}),
     }

@@ -77,25 +77,26 @@ def _recipe_arg(recipe: Any) -> str:
 
 
 def run_recipe(recipe: Any, *, out: Path | None = None, resume: Path | None = None, fresh: bool = False,
-               quiet: bool = False, extra_plugins: Iterable[tuple[str, Any]] = ()) -> RunResult:
+               quiet: bool = False, extra_plugins: Iterable[tuple[str, Any]] = (), resume_hint: bool = True) -> RunResult:
     """Train ``recipe`` into a run folder; see the module docstring for the order of things.
 
     ``out`` is the run folder itself (default ``<train.out>/<recipe name>/<n>``); ``resume`` a
     run folder or checkpoint to continue; ``fresh`` starts a new run even when the latest one
     is unfinished; ``extra_plugins`` are ``(name, object)`` pairs whose event hooks join this
     run. Raises `TkError` subclasses for everything a user can fix. Returns with status
-    ``interrupted`` after Ctrl-C/SIGTERM (``last.pt`` then says so and can be resumed).
+    ``interrupted`` after Ctrl-C/SIGTERM (``last.pt`` then says so and can be resumed; the
+    message says how unless ``resume_hint`` is false, for callers with their own way on, `tk tune`).
     """
     from ..plugins import trusting
 
     # The recipe the user gave is theirs: its plugin modules may also be imported where a stored
     # recipe (a resumed checkpoint, a distillation teacher) names the same ones.
     with trusting(modules=recipe["plugins"]["modules"], base_dir=recipe.base_dir):
-        return _run_recipe(recipe, out, resume, fresh, quiet, extra_plugins)
+        return _run_recipe(recipe, out, resume, fresh, quiet, extra_plugins, resume_hint)
 
 
 def _run_recipe(recipe: Any, out: Path | None, resume: Path | None, fresh: bool, quiet: bool,
-                extra_plugins: Iterable[tuple[str, Any]]) -> RunResult:
+                extra_plugins: Iterable[tuple[str, Any]], resume_hint: bool = True) -> RunResult:
     from .console import RunConsole
     from .device import describe_device, pick_device, pick_precision, setup_threads
     from .distributed import DistEnv
@@ -136,7 +137,8 @@ def _run_recipe(recipe: Any, out: Path | None, resume: Path | None, fresh: bool,
                 run_dir, numbered = _choose_run_dir(recipe, out, fresh, recipe_arg, env, held)
             with _sigterm_as_interrupt():
                 return _run(recipe, plugins, env, console, device, precision, (run_dir, numbered, held), start,
-                            notes, resolved_sections(recipe, plugins), recipe_arg, (describe_device(device), threads))
+                            notes, resolved_sections(recipe, plugins), recipe_arg, (describe_device(device), threads),
+                            resume_hint)
         except RuntimeError as exc:
             if env.distributed and not env.is_main:  # usually a collective broken by another process's failure
                 first = (str(exc).strip().splitlines() or [""])[0][:200]
@@ -198,7 +200,7 @@ def _choose_run_dir(recipe: Any, out: Path | None, fresh: bool, recipe_arg: str,
 
 def _run(recipe: Any, plugins: Any, env: Any, console: Any, device: Any, precision: Any, where: tuple[Any, ...],
          start: dict[str, Any] | None, notes: list[str], resolved: dict[str, Any], recipe_arg: str,
-         device_facts: tuple[str, tuple[int, str, bool]]) -> RunResult:
+         device_facts: tuple[str, tuple[int, str, bool]], resume_hint: bool = True) -> RunResult:
     from ..recipe import dumps_toml
     from ..atomic import atomic_write, remove_stale_temp_files
     from .data_pipeline import prepare_data
@@ -261,8 +263,8 @@ def _run(recipe: Any, plugins: Any, env: Any, console: Any, device: Any, precisi
     if status == "interrupted":
         if env.is_main:
             plugins.emit("tk_run_end", run=run, status=status, metrics={})
-        console.summary(f"Interrupted. {run_dir / 'last.pt'} holds epoch {trainer.epoch}; resume with: "
-                        f"tk run {recipe_arg} --resume {run_dir}")
+        how = f"; resume with: tk run {recipe_arg} --resume {run_dir}" if resume_hint else "."
+        console.summary(f"Interrupted. {run_dir / 'last.pt'} holds epoch {trainer.epoch}{how}")
         return RunResult(run_dir, status, {})
     try:
         metrics = final_metrics(trainer, status) if env.is_main else {}
@@ -307,7 +309,8 @@ def _print_result(console: Any, run: Any, status: str, metrics: dict[str, Any], 
     why = f" ({run.stop_reason})" if run.stop_reason else ""
     console.summary(f"Run {status}{why} after {trainer.epoch} epoch{'' if trainer.epoch == 1 else 's'}.")
     if metrics:
-        console.summary(f"Best: epoch {metrics['best_epoch']}, val accuracy {metrics['accuracy']:.4f}, "
+        top5 = f", top-5 {metrics['top5_accuracy']:.4f}" if "top5_accuracy" in metrics else ""
+        console.summary(f"Best: epoch {metrics['best_epoch']}, val accuracy {metrics['accuracy']:.4f}{top5}, "
                         f"macro-F1 {metrics['macro_f1']:.4f}, val loss {metrics['loss']:.4f}")
         if "test" in metrics:
             console.summary(f"Test: accuracy {metrics['test']['accuracy']:.4f}, "

@@ -184,7 +184,8 @@ def run_trials(recipe_path: Path, overrides: list[str], *, trials: int, storage:
         shown = ", ".join(f"{k}={_short(v)}" for k, v in values.items())
         echo(f"trial {trial.number}: {shown}")
         callback = PruningCallback(trial, spec.metric)
-        result = run_recipe(trial_recipe, out=run_dir, quiet=quiet, extra_plugins=[("tk_tune_pruning", callback)])
+        result = run_recipe(trial_recipe, out=run_dir, quiet=quiet, extra_plugins=[("tk_tune_pruning", callback)],
+                            resume_hint=False)  # a trial goes on through tk tune, not tk run --resume
         trial.set_user_attr("status", result.status)
         if result.status == "interrupted":  # Ctrl-C: Optuna records the trial as failed and stops
             raise KeyboardInterrupt
