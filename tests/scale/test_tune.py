@@ -67,8 +67,12 @@ def test_two_workers_share_one_journal_study_and_summary_writes_a_runnable_recip
     tuned = folder / "search_tuned.toml"
     assert "best recipe: runs/search/tune-s1/search_tuned.toml" in out
     assert (folder / "history.png").stat().st_size > 1000
-    if done >= 2:
+    finished = [t for t in trials if t.state == states.COMPLETE]
+    varied = [k for k in ("optim.lr", "train.batch_size") if len({repr(t.params[k]) for t in finished}) > 1]
+    if len(finished) >= 2 and len(varied) >= 2:  # importance means something only then (issue: first hour)
         assert (folder / "importance.png").stat().st_size > 1000
+    else:
+        assert not (folder / "importance.png").exists()
     written = tomllib.loads(tuned.read_text())
     assert "tune" not in written
     assert written["optim"]["lr"] == best.params["optim.lr"]
