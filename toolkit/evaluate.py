@@ -23,9 +23,9 @@ if TYPE_CHECKING:
 
     from .export.protocol import Predictor
 
-__all__ = ["EvalSet", "Evaluation", "evaluate", "eval_set", "source_for_model", "SPLIT_NAMES"]
+__all__ = ["EvalSet", "Evaluation", "evaluate", "eval_set", "folder_set", "source_for_model", "SPLIT_NAMES"]
 
-SPLIT_NAMES = {"val": "validation", "test": "test", "train": "training"}
+SPLIT_NAMES = {"val": "validation", "test": "test", "train": "training", "folder": "labelled"}
 
 
 @dataclass
@@ -103,6 +103,41 @@ def eval_set(source: ModelSource, split: str | None, image_size: int, resize: st
                       f"evaluate it on the run it was trained on (--run).")
     images, labels, paths = labelled_images(source, name, image_size, resize)
     return EvalSet(source, name, images, labels, paths, run_classes)
+
+
+def folder_set(folder: Path, image_size: int, resize: str, class_names: list[str],
+               skipped: list[tuple[str, str]] | None = None) -> EvalSet:
+    """Every image of a labelled ``folder`` (one sub-folder per class, or train/val/test of them),
+    decoded by the model's rule, with labels in the model's class order (``tk eval --data``).
+
+    A class folder the model does not know is an error naming it; a model class with no folder
+    simply has no images. Unreadable files are left out and listed in ``skipped``.
+    """
+    from .data import scan_folder
+    from .errors import DataError
+    from .export.inputs import load_inputs
+
+    try:
+        index = scan_folder(folder)
+    except DataError as exc:
+        raise TkError(f"--data: {exc}") from None
+    unknown = [c for c in index.class_names if c not in class_names]
+    if unknown:
+        raise TkError(f"--data {folder}: class folder '{unknown[0]}' is not one of the model's classes "
+                      f"({', '.join(class_names)}); rename it or leave it out.")
+    paths = [p for p, _ in index.samples]
+    labels = [class_names.index(index.class_names[label]) for _, label in index.samples]
+    images, failed = load_inputs(paths, image_size, resize)
+    bad = {p for p, _ in failed}
+    if skipped is not None:  # files the scanner left out (empty, corrupt …) and those that would not decode
+        from .data.images import is_image_name
+
+        skipped.extend((p, why) for p, why in index.skipped if is_image_name(Path(p).name))
+        skipped.extend(failed)
+    kept = [(p, y) for p, y in zip(paths, labels) if p not in bad]
+    if not kept:
+        raise TkError(f"--data {folder}: none of its {len(paths)} images could be read.")
+    return EvalSet(None, "folder", images, [y for _, y in kept], [p for p, _ in kept], list(class_names))
 
 
 def evaluate(predictor: Predictor, data: EvalSet, *, batch_size: int = 32) -> Evaluation:

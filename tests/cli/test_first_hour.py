@@ -111,3 +111,29 @@ def test_top5_accuracy_with_more_than_five_classes(tmp_path, monkeypatch):
     (tmp_path / "two").mkdir()
     _two_runs(tmp_path / "two", monkeypatch)  # two classes: no top-5
     assert "top5_accuracy" not in json.loads((tmp_path / "two/runs/x/1/metrics.json").read_text())
+
+
+def test_eval_any_model_on_any_labelled_folder(tmp_path, monkeypatch):
+    _two_runs(tmp_path, monkeypatch)
+    assert run_cli("export", "runs/x/1", "--onnx").exit_code == 0
+    other = make_image_folder(tmp_path / "other", {"a": 3, "b": 2}, size=48, seed=7)
+    (other / "b" / "empty.png").write_bytes(b"")
+    import json
+
+    for model in ("runs/x/1", "exports/x-1/onnx/x.onnx"):
+        result = run_cli("eval", model, "--data", other, "--json", tmp_path / "e.json")
+        assert result.exit_code == 0, result.output
+        assert "/5), macro-F1" in result.output  # scored on the 5 readable images of the folder
+        assert f"Skipped {other / 'b' / 'empty.png'}: empty file (0 bytes)" in result.stderr
+        report = json.loads((tmp_path / "e.json").read_text())
+        assert report["num_samples"] == 5 and report["data"] == str(other.resolve())
+    (other / "c").mkdir()
+    make_image_folder(other, {"c": 2}, size=48)
+    refused = run_cli("eval", "runs/x/1", "--data", other)
+    assert refused.exit_code == 1 and "class folder 'c' is not one of the model's classes" in refused.stderr
+
+
+def test_recipes_list_columns_line_up():
+    out = run_cli("recipes", "list").output.splitlines()
+    starts = {line.index("recipes/") for line in out if "recipes/" in line and not line.startswith(" ")}
+    assert len(starts) == 1, out

@@ -56,36 +56,50 @@ def confusion_table(metrics: dict):
               help="Split to evaluate on [test when the run has one, else val].")
 @click.option("--run", "run_dir", type=click.Path(path_type=Path),
               help="Run whose split to use (for an exported model whose manifest does not name it).")
+@click.option("--data", "data_dir", type=click.Path(path_type=Path, file_okay=False),
+              help="Evaluate on this labelled folder (one sub-folder per class) instead of a run's split.")
 @click.option("--device", default=None, help="Runtime device (see `tk predict --help`).")
 @click.option("--json", "json_path", type=click.Path(path_type=Path), help="Also write the metrics as JSON.")
 @trust_plugins_option
-def eval_(target: Path | None, split: str | None, run_dir: Path | None, device: str | None, json_path: Path | None) -> None:
+def eval_(target: Path | None, split: str | None, run_dir: Path | None, data_dir: Path | None, device: str | None,
+          json_path: Path | None) -> None:
     """Evaluate TARGET (a run folder, checkpoint, .onnx or .mlpackage; default: the most recent run)
-    on its run's test or validation images: per-class precision, recall, F1 and the confusion matrix.
+    on its run's test or validation images, or on any labelled folder (--data): per-class
+    precision, recall, F1 and the confusion matrix.
 
     The same code path computes the accuracy `tk bench` reports.
     """
     from rich.console import Console
 
     from ..atomic import atomic_write
-    from ..evaluate import SPLIT_NAMES, eval_set, evaluate, source_for_model
+    from ..evaluate import SPLIT_NAMES, eval_set, evaluate, folder_set, source_for_model
     from ..export.loading import load_predictor, model_path
     from ..export.source import resolve_source
 
+    if data_dir is not None and (split or run_dir):
+        raise click.UsageError("--data evaluates on a folder; it cannot be combined with --split or --run.")
     if target is None:
         source = resolve_source(None)
         model = source.checkpoint
+        if source.note:
+            click.echo(source.note)
     else:
         model = model_path(target)
-        source = source_for_model(target, run_dir)
+        source = source_for_model(target, run_dir) if data_dir is None else None
     predictor = load_predictor(model, device=device)
-    data = eval_set(source, split, predictor.image_size, predictor.resize, predictor.class_names)
+    if data_dir is not None:
+        skipped: list[tuple[str, str]] = []
+        data = folder_set(data_dir, predictor.image_size, predictor.resize, list(predictor.class_names), skipped)
+        for path, reason in skipped:
+            click.echo(f"Skipped {path}: {reason}", err=True)
+    else:
+        data = eval_set(source, split, predictor.image_size, predictor.resize, predictor.class_names)
     result = evaluate(predictor, data)
     predictor.close()
 
     console = Console(soft_wrap=False)
     title = (f"{model} — {predictor.runtime} ({predictor.device}) on {len(data)} "
-             f"{SPLIT_NAMES.get(data.split, data.split)} images of {source.run_dir}")
+             f"{SPLIT_NAMES.get(data.split, data.split)} images of {data_dir if data_dir is not None else source.run_dir}")
     console.print(report_table(result.metrics, title))
     console.print(confusion_table(result.metrics))
     console.print(f"accuracy {result.accuracy:.4f} ({sum(int(a == b) for a, b in zip(result.predictions, data.labels))}"
@@ -94,7 +108,8 @@ def eval_(target: Path | None, split: str | None, run_dir: Path | None, device: 
                      else ""))
     if json_path is not None:
         payload = {"model": str(model), "runtime": predictor.runtime, "device": predictor.device, "split": data.split,
-                   "run": str(source.run_dir.resolve()) if source.run_dir else None, **result.metrics}
+                   "run": str(source.run_dir.resolve()) if source is not None and source.run_dir else None,
+                   "data": str(Path(data_dir).resolve()) if data_dir is not None else None, **result.metrics}
         data_bytes = (json.dumps(payload, indent=2) + "\n").encode("utf-8")
         json_path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write(json_path, lambda fh: fh.write(data_bytes))

@@ -19,12 +19,14 @@ def list_recipes() -> None:
 
     from ..recipe import RECIPE_DIRS
 
-    seen = set()
+    import shutil
+    import textwrap
+
+    seen: dict[str, tuple[str, str]] = {}
     for folder in RECIPE_DIRS:
         for path in sorted(folder.glob("*.toml")) if folder.is_dir() else []:
             if path.stem in seen:
                 continue
-            seen.add(path.stem)
             lines = [line for line in path.read_text(encoding="utf-8").splitlines() if not line.startswith("#:")]
             first = lines[:1]  # the first comment line, past a `#:schema` directive for editors
             about = first[0].lstrip("# ").strip() if first and first[0].startswith("#") else ""
@@ -32,7 +34,18 @@ def list_recipes() -> None:
                 tomllib.loads(path.read_text(encoding="utf-8"))
             except tomllib.TOMLDecodeError:
                 about = "(invalid TOML) " + about
-            click.echo(f"{path.stem:<16} {path}  {about}")
+            seen[path.stem] = (str(path), about)
+    if not seen:
+        return
+    name_w = max(len(n) for n in seen)
+    path_w = max(len(p) for p, _ in seen.values())
+    width = shutil.get_terminal_size((100, 24)).columns
+    indent = name_w + path_w + 4
+    for name, (path, about) in seen.items():  # aligned columns; the description wraps under itself
+        wrapped = textwrap.wrap(about, max(30, width - indent)) or [""]
+        click.echo(f"{name:<{name_w}}  {path:<{path_w}}  {wrapped[0]}")
+        for more in wrapped[1:]:
+            click.echo(" " * indent + more)
 
 
 @recipes.command("check")
