@@ -56,3 +56,17 @@ def test_dry_run_and_run_header_say_how_many_threads_and_why(tmp_path, monkeypat
     assert "Threads: 1 (train.threads = 1)" in ran.output
     refused = run_cli("recipes", "check", recipe, "--set", "train.threads=-1")
     assert refused.exit_code == 1 and "train.threads" in refused.stderr
+
+
+def test_the_epoch_line_fits_the_terminal():
+    """The first-hour report: a 113-character epoch line wrapped in 80- and 100-column terminals."""
+    from toolkit.engine.console import RunConsole
+
+    m = dict(train_loss=0.1234, train_accuracy=0.9, val_loss=0.2345, val_accuracy=0.88, val_macro_f1=0.81,
+             ema_val_accuracy=0.9, lr=1e-3, epoch_time=4.2, images_per_sec=310)
+    console = RunConsole()
+    full = console.epoch_line(3, 10, m, True, width=None)
+    assert "lr 1.00e-03" in full and "310 img/s" in full and full.endswith("* best")
+    for width in (100, 80):
+        line = console.epoch_line(3, 10, m, True, width=width)
+        assert len(line) <= width and line.startswith("epoch 3/10") and "val loss 0.2345" in line

@@ -57,6 +57,8 @@ def run(recipe: str, overrides: tuple[str, ...], out: Path | None, resume: Path 
         raise click.UsageError("--resume and --fresh contradict each other; pass one of them.")
     if dry_run and resume is not None:
         raise click.UsageError("--dry-run checks a new run; it cannot be combined with --resume.")
+    if sys.stdout.isatty() and not quiet:  # importing torch and the plugins takes seconds: say so
+        click.echo("Loading PyTorch, the plugins and the recipe…")
     if threads is not None:
         overrides = (*overrides, f"train.threads={threads}")
     loaded = load_recipe(find_recipe(recipe), overrides)

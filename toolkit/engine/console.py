@@ -37,6 +37,8 @@ class RunConsole:
         self.quiet = quiet
         self.console = Console(highlight=False, soft_wrap=True)
         self.live = enabled and not quiet and sys.stdout.isatty()
+        self.run_started = time.perf_counter()
+        self.epoch_times: list[float] = []  # for the whole-run estimate of the live bar
 
     # -- plain lines ---------------------------------------------------------------------
     def info(self, text: str) -> None:
@@ -78,16 +80,36 @@ class RunConsole:
         """A context manager yielding ``on_batch(done, total, loss, acc)`` (no-op in log mode)."""
         return _EpochBar(self, epoch, epochs, total_batches, batch_size)
 
-    def epoch_line(self, epoch: int, epochs: int, m: dict[str, Any], best: bool) -> str:
-        """``epoch 3/10  train loss 0.41 acc 0.86 │ val loss 0.38 acc 0.88 f1 0.81 │ lr 1.0e-03 │ 4.2s 310 img/s``."""
-        parts = [f"epoch {epoch}/{epochs}",
-                 f"train loss {m['train_loss']:.4f} acc {m['train_accuracy']:.3f}",
-                 f"val loss {m['val_loss']:.4f} acc {m['val_accuracy']:.3f} f1 {m['val_macro_f1']:.3f}"]
-        if "ema_val_accuracy" in m:
-            parts.append(f"ema acc {m['ema_val_accuracy']:.3f}")
-        parts.append(f"lr {m['lr']:.2e}")
-        parts.append(f"{m['epoch_time']:.1f}s {m['images_per_sec']:.0f} img/s")
-        return "  ".join(parts[:1]) + "  " + " | ".join(parts[1:]) + ("  * best" if best else "")
+    def epoch_line(self, epoch: int, epochs: int, m: dict[str, Any], best: bool, width: int | None = None) -> str:
+        """``epoch 3/10  train loss 0.41 acc 0.86 │ val loss 0.38 acc 0.88 f1 0.81 │ lr 1.0e-03 │ 4.2s 310 img/s``.
+
+        In a terminal the line fits its width (``width``; default: the terminal's in live mode,
+        unlimited in logs): the speed, then the learning rate, then the EMA and training figures
+        are dropped, in that order, before it would wrap.
+        """
+        self.epoch_times.append(float(m.get("epoch_time", 0.0)))
+        width = width if width is not None else (self.console.width if self.live else None)
+        head = f"epoch {epoch}/{epochs}"
+        val = f"val loss {m['val_loss']:.4f} acc {m['val_accuracy']:.3f} f1 {m['val_macro_f1']:.3f}"
+        optional = [("train", f"train loss {m['train_loss']:.4f} acc {m['train_accuracy']:.3f}"),
+                    ("ema", f"ema acc {m['ema_val_accuracy']:.3f}" if "ema_val_accuracy" in m else ""),
+                    ("lr", f"lr {m['lr']:.2e}"),
+                    ("speed", f"{m['epoch_time']:.1f}s {m['images_per_sec']:.0f} img/s")]
+        tail = "  * best" if best else ""
+
+        def line(kept: list[str]) -> str:
+            parts = [p for key, p in optional if key in kept and p]
+            ordered = parts[:1] + [val] + parts[1:] if "train" in kept else [val] + parts
+            return f"{head}  " + " | ".join(ordered) + tail
+
+        kept = [key for key, _ in optional]
+        text = line(kept)
+        for drop in ("speed", "lr", "ema", "train"):
+            if width is None or len(text) <= width:
+                break
+            kept.remove(drop)
+            text = line(kept)
+        return text
 
 
 class _EpochBar:
@@ -102,16 +124,24 @@ class _EpochBar:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
         self.progress = Progress(TextColumn(f"epoch {self.epoch}/{self.epochs}"), BarColumn(), MofNCompleteColumn(),
-                                 TextColumn("{task.fields[stats]}"), TimeRemainingColumn(), console=self.out.console,
-                                 transient=True)
+                                 TextColumn("{task.fields[stats]}"), TimeRemainingColumn(),
+                                 TextColumn("{task.fields[run]}"), console=self.out.console, transient=True)
         self.progress.start()
-        self.task = self.progress.add_task("train", total=self.total, stats="")
+        self.task = self.progress.add_task("train", total=self.total, stats="", run="")
         return self.on_batch
 
     def on_batch(self, done: int, total: int, loss: float, acc: float) -> None:
-        elapsed = max(1e-9, time.perf_counter() - self.started)
+        now = time.perf_counter()
+        elapsed = max(1e-9, now - self.started)
         rate = done * self.batch_size / elapsed
-        self.progress.update(self.task, completed=done, stats=f"loss {loss:.4f} acc {acc:.3f} {rate:.0f} img/s")
+        # Whole run: the epochs left at the mean epoch time so far (this one's estimate until one ended),
+        # plus what is left of this one.
+        this_epoch = elapsed / max(done, 1) * max(total, 1)
+        mean = sum(self.out.epoch_times) / len(self.out.epoch_times) if self.out.epoch_times else this_epoch
+        left = (self.epochs - self.epoch) * mean + max(0.0, this_epoch - elapsed)
+        run = f"elapsed {_fmt_seconds(now - self.out.run_started)}, run ETA {_fmt_seconds(left)}"
+        self.progress.update(self.task, completed=done, stats=f"loss {loss:.4f} acc {acc:.3f} {rate:.0f} img/s",
+                             run=run)
 
     def __exit__(self, *exc: Any) -> None:
         if self.progress is not None:
