@@ -68,6 +68,24 @@ def report_table(report: dict[str, Any]):
     return table
 
 
+def report_rows(report: dict[str, Any]) -> tuple[str, list[str], list[list[str]], list[str]]:
+    """``(title, headers, rows, row styles)`` of the report, for `toolkit.cli._tables.print_table`."""
+    settings = report.get("settings", {})
+    title = (f"tk bench — {report.get('machine', {}).get('platform', '')}; warm-up {settings.get('warmup')}, "
+             f"{settings.get('iters')} timed calls at batch 1, median")
+    rows = report.get("rows", [])
+    keep = [i for i, name in enumerate(COLUMNS) if name != "model" or len({r.get("model") for r in rows}) > 1]
+    styles = {"ok": "", "unavailable": "dim", "failed": "red"}
+    cells = [row_cells(r) for r in rows]
+    return (title, [COLUMNS[i] for i in keep], [[c[i] for i in keep] for c in cells],
+            [styles.get(r.get("status"), "") for r in rows])
+
+
+NUMERIC = {"size MB", "load s", "p50 ms (b1)", "p90 ms (b1)", "img/s", "accuracy", "agreement"}
+DROP_FIRST = ("p90 ms (b1)", "load s", "agreement", "size MB", "runtime", "notes", "status")
+"""Bench columns a narrow terminal loses first."""
+
+
 def report_markdown(report: dict[str, Any]) -> str:
     """The rows as a Markdown table, with the machine and settings above it."""
     machine, settings = report.get("machine", {}), report.get("settings", {})

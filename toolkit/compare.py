@@ -119,8 +119,7 @@ def _flat(recipe: dict[str, Any]) -> dict[str, Any]:
 
 
 def recipe_differences(rows: list[dict[str, Any]]) -> list[tuple[str, list[str]]]:
-    """``(section.key, value per run)`` for every recipe key whose value differs between the runs
-    (paths that only name the data folder are left out when they point to the same folder)."""
+    """``(section.key, value per run)`` for every recipe key whose value differs between the runs."""
     flats = [_flat(r.get("recipe") or {}) for r in rows]
     keys = sorted(set().union(*flats)) if flats else []
     diffs = []

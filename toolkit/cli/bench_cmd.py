@@ -43,18 +43,15 @@ def bench(targets: tuple[Path, ...], batch_text: str | None, iters: int | None, 
     latency (median, p90), throughput at the largest batch, accuracy on the run's test split
     (else validation) and agreement with PyTorch. bench.json is written into the run folder.
     """
-    from rich.console import Console
-
     from ..bench import bench_run
-    from ..bench_report import report_table, write_markdown, write_report_json
+    from ..bench_report import DROP_FIRST, NUMERIC, report_rows, write_markdown, write_report_json
+    from ._tables import print_table
 
     report = bench_run(list(targets) if len(targets) > 1 else (targets[0] if targets else None),
                        batches=_batches(batch_text), iters=iters, warmup=warmup, runtimes=runtimes or None,
                        threads=threads, log=lambda line: click.echo(line, err=True))
-    console = Console(soft_wrap=False)
-    if not console.is_terminal:  # a pipe or file: keep whole rows rather than 80 columns
-        console = Console(soft_wrap=False, width=220)
-    console.print(report_table(report))
+    title, headers, rows, styles = report_rows(report)
+    print_table(title, headers, rows, right=NUMERIC, drop_first=DROP_FIRST, styles=styles)
     unavailable = [r for r in report["rows"] if r.get("status") == "unavailable" and "macOS" in str(r.get("reason"))]
     if unavailable:
         click.echo(f"{len(unavailable)} row(s) need macOS (Core ML): run `tk bench` on a Mac to fill them.")

@@ -21,33 +21,23 @@ def compare(runs: tuple[Path, ...], md_path: Path | None, png_path: Path | None)
 
     Writes one PNG chart (default compare.png) to pick the best accuracy/speed trade-off.
     """
-    from rich.console import Console
-    from rich.table import Table
-
     from ..compare import compare_chart, compare_markdown, compare_runs, recipe_differences, table_rows
     from ..atomic import atomic_write
+    from ._tables import print_table
 
     rows = compare_runs(list(runs))
     headers, cells = table_rows(rows)
-    table = Table(title=f"{len(rows)} run{'' if len(rows) == 1 else 's'} ({rows[0]['split']} split)")
-    for name in headers:
-        table.add_column(name, justify="left" if name in {"run", "backbone", "split", "fastest"} else "right")
-    for row in cells:
-        table.add_row(*row)
-    console = Console(soft_wrap=False)
-    if not console.is_terminal:
-        console = Console(soft_wrap=False, width=220)
-    console.print(table)
+    title = f"{len(rows)} run{'' if len(rows) == 1 else 's'} ({rows[0]['split']} split)"
+    right = {h for h in headers if h not in {"run", "backbone", "split", "fastest"}}
+    per_class = [h for h in headers if h.startswith("F1 ")]
+    print_table(title, headers, cells, right=right,
+                drop_first=("train time", "split", "px", "PyTorch CPU ms", *per_class, "size MB", "params (M)",
+                            "backbone"))
     diffs = recipe_differences(rows)
     if len(rows) > 1:
         if diffs:
-            recipe_table = Table(title="How the recipes differ")
-            recipe_table.add_column("key")
-            for r in rows:
-                recipe_table.add_column(r["run"], overflow="fold")
-            for key, values in diffs:
-                recipe_table.add_row(key, *values)
-            console.print(recipe_table)
+            print_table("How the recipes differ", ["key", *[r["run"] for r in rows]],
+                        [[key, *values] for key, values in diffs], right=set())
         else:
             click.echo("The runs' recipes are identical.")
     if any(r.get("fastest_ms") is None for r in rows):
