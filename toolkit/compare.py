@@ -176,6 +176,10 @@ def compare_chart(rows: list[dict[str, Any]], path: Path) -> Path:
         left.annotate(r["run"], (x, r["accuracy"] * 100), textcoords="offset points", xytext=(6, 4), fontsize=8)
     left.set_xlabel("batch-1 latency, ms (ONNX Runtime CPU, fp32)" if benched else "parameters (millions)")
     left.set_ylabel(f"accuracy, % ({rows[0]['split']} split)")
+    accs = [r["accuracy"] * 100 for r in rows]
+    middle, span = (max(accs) + min(accs)) / 2, max(10.0, (max(accs) - min(accs)) * 1.3)
+    low = max(0.0, min(middle - span / 2, 100.0 - span))  # at least 10 points shown: 0.6 must look small
+    left.set_ylim(low, min(100.0, low + span))
     left.set_title("accuracy vs speed (marker area: model size)" if benched
                    else "accuracy vs size (tk export --onnx and tk bench every run for latency)")
     left.grid(alpha=0.3)

@@ -137,3 +137,14 @@ def test_recipes_list_columns_line_up():
     out = run_cli("recipes", "list").output.splitlines()
     starts = {line.index("recipes/") for line in out if "recipes/" in line and not line.startswith(" ")}
     assert len(starts) == 1, out
+
+
+def test_the_report_shows_the_test_split_settings_and_time(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    images = make_image_folder(tmp_path / "images", {"a": 8, "b": 8}, size=32)
+    recipe = make_recipe(tmp_path / "t.toml", images, epochs=1)
+    assert run_cli("run", recipe, "--out", tmp_path / "run", "--quiet", "--set", "data.test_fraction=0.25").exit_code == 0
+    page = (tmp_path / "run" / "report.html").read_text()
+    assert "<h2>Test: accuracy" in page and "training time" in page
+    assert "t.toml: 1 epoch, batch 8, adamw lr 0.01" in page
+    assert 'width:200px' in page  # small inputs get readable thumbnails

@@ -70,7 +70,7 @@ def final_metrics(trainer: Any, status: str) -> dict[str, Any]:
     text = json.dumps(metrics, indent=2)
     atomic_write(run_dir / "metrics.json", lambda fh: fh.write(text.encode("utf-8")))
 
-    curves = plot_curves(trainer.history, run_dir / "curves.png")
+    curves = plot_curves(trainer.history, run_dir / "curves.png", best_epoch=int(best["epoch"]))
     names = [printable(n) for n in data.class_names]  # a class folder's name may not be UTF-8
     confusion = plot_confusion(metrics["confusion_matrix"], names, run_dir / "confusion_matrix.png")
     worst = worst_misclassified(data.val.labels, res.preds, res.confidences)
@@ -86,7 +86,25 @@ def final_metrics(trainer: Any, status: str) -> dict[str, Any]:
         ("best.pt", f"epoch {best['epoch']} of {trainer.epoch}, {trainer.best_metric} = {trainer.best['value']:.4f} "
                     f"({metrics['weights']} weights)"),
         ("device", f"{trainer.run.device}, precision {trainer.precision.name}"),
+        ("training time", _duration(sum(float(h.get("epoch_time", 0.0)) for h in trainer.history))),
+        ("recipe", _key_settings(recipe)),
     ]
     write_report(run_dir / "report.html", title=f"tk run: {recipe.name}", facts=facts, curves_png=curves,
                  confusion_png=confusion, metrics=metrics, mistakes=mistakes, notes=data.notes)
     return metrics
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m" if seconds >= 3600 else f"{seconds // 60}m{seconds % 60:02d}s"
+
+
+def _key_settings(recipe: Any) -> str:
+    """The recipe settings a reader of the report asks for first."""
+    t, loss, optim, sched = recipe["train"], recipe["loss"], recipe["optim"], recipe["schedule"]
+    ops = ", ".join(op["name"] for op in recipe["augment"]["ops"]) or "none"
+    extra = [f"{c['name']} callback" for c in t["callbacks"]] + (["EMA"] if t["ema"] else [])
+    epochs = f"{t['epochs']} epoch{'' if t['epochs'] == 1 else 's'}"
+    return (f"{recipe.path.name if recipe.path else 'recipe'}: {epochs}, batch {t['batch_size']}, "
+            f"{optim['name']} lr {optim.get('lr', '-')}, {sched['name']} schedule, {loss['name']} loss, "
+            f"augment: {ops}" + (f", {', '.join(extra)}" if extra else ""))

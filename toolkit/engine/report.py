@@ -36,8 +36,10 @@ def _png_bytes(fig) -> bytes:
     return buf.getvalue()
 
 
-def plot_curves(history: Sequence[dict[str, Any]], path: Path) -> bytes:
-    """Loss, accuracy and learning rate per epoch; returns the PNG bytes it wrote."""
+def plot_curves(history: Sequence[dict[str, Any]], path: Path, best_epoch: int | None = None) -> bytes:
+    """Loss, accuracy and learning rate per epoch, the best.pt epoch marked; returns the PNG bytes."""
+    from matplotlib.ticker import MaxNLocator
+
     fig = _figure(12, 3.6)
     epochs = [h["epoch"] for h in history]
     panels = [("loss", ["train_loss", "val_loss", "ema_val_loss"]),
@@ -49,8 +51,11 @@ def plot_curves(history: Sequence[dict[str, Any]], path: Path) -> bytes:
             values = [h.get(key) for h in history]
             if any(v is not None for v in values):
                 ax.plot(epochs, values, marker="o", markersize=3, label=key.replace("_", " "))
+        if best_epoch:
+            ax.axvline(best_epoch, color="#2a7", linestyle="--", linewidth=1, label=f"best.pt (epoch {best_epoch})")
         ax.set_title(title)
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # no epoch 0.5 on a one-epoch run
         ax.grid(alpha=0.3)
         if title == "learning rate":
             ax.ticklabel_format(axis="y", style="sci", scilimits=(-2, 2))
@@ -62,23 +67,28 @@ def plot_curves(history: Sequence[dict[str, Any]], path: Path) -> bytes:
 
 
 def plot_confusion(matrix: Sequence[Sequence[int]], class_names: Sequence[str], path: Path) -> bytes:
-    """The confusion matrix (rows true, columns predicted) with counts in the cells."""
+    """The confusion matrix (rows true, columns predicted): counts, and beside them each row as a
+    share of its class (recall on the diagonal), which an imbalanced split needs to be read."""
     k = len(class_names)
     side = max(4.5, 0.7 * k + 2.5)
-    fig = _figure(side, side)
-    ax = fig.add_subplot(1, 1, 1)
-    ax.imshow(matrix, cmap="Blues")
-    top = max((max(row) for row in matrix), default=0)
-    for r in range(k):
-        for c in range(k):
-            value = matrix[r][c]
-            ax.text(c, r, str(value), ha="center", va="center", fontsize=8,
-                    color="white" if top and value > top / 2 else "black")
-    ax.set_xticks(range(k), [printable(n) for n in class_names], rotation=45, ha="right", fontsize=8)
-    ax.set_yticks(range(k), [printable(n) for n in class_names], fontsize=8)
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("true")
-    ax.set_title("confusion matrix (validation)")
+    fig = _figure(2 * side, side)
+    names = [printable(n) for n in class_names]
+    shares = [[v / max(1, sum(row)) for v in row] for row in matrix]
+    for i, (values, title, fmt) in enumerate(((matrix, "counts", "{:d}"), (shares, "share of each true class", "{:.0%}"))):
+        ax = fig.add_subplot(1, 2, i + 1)
+        ax.imshow(values, cmap="Blues", vmin=0)
+        top = max((max(row) for row in values), default=0)
+        for r in range(k):
+            for c in range(k):
+                value = values[r][c]
+                ax.text(c, r, fmt.format(value), ha="center", va="center", fontsize=8,
+                        color="white" if top and value > top / 2 else "black")
+        ax.set_xticks(range(k), names, rotation=45, ha="right", fontsize=8)
+        ax.set_yticks(range(k), names, fontsize=8)
+        ax.set_xlabel("predicted")
+        ax.set_ylabel("true")
+        ax.set_title(title, fontsize=10)
+    fig.suptitle("confusion matrix (validation)")
     data = _png_bytes(fig)
     atomic_write(path, lambda fh: fh.write(data))
     return data
@@ -91,12 +101,16 @@ def worst_misclassified(labels: Sequence[int], preds: Sequence[int], confidences
     return sorted(wrong, key=lambda i: -confidences[i])[:limit]
 
 
-def _thumbnail_b64(image_u8: Any, size: int = 128) -> str:
+def _thumbnail_b64(image_u8: Any, size: int = 200) -> str:
+    """A thumbnail ``size`` px wide: shrunk from large inputs, enlarged (nearest) from small ones
+    (a 32 px training image is unreadable at its own size)."""
     from PIL import Image
 
     array = image_u8.permute(1, 2, 0).contiguous().numpy()
     img = Image.fromarray(array)
-    img.thumbnail((size, size))
+    scale = size / max(img.size)
+    img = img.resize((max(1, round(img.width * scale)), max(1, round(img.height * scale))),
+                     Image.Resampling.NEAREST if scale > 1 else Image.Resampling.LANCZOS)
     buf = io.BytesIO()
     img.save(buf, format="PNG")
     return base64.b64encode(buf.getvalue()).decode("ascii")
@@ -105,8 +119,9 @@ def _thumbnail_b64(image_u8: Any, size: int = 128) -> str:
 _STYLE = """body{font-family:system-ui,sans-serif;margin:2em;color:#222;max-width:1200px}
 h1{font-size:1.5em}h2{font-size:1.15em;margin-top:1.6em}table{border-collapse:collapse}
 td,th{border:1px solid #ddd;padding:4px 10px;text-align:right}th{background:#f4f4f4}td:first-child{text-align:left}
-.facts td{text-align:left}.grid{display:flex;flex-wrap:wrap;gap:12px}.grid figure{margin:0;width:150px;font-size:12px}
-.grid img{border:1px solid #ccc;max-width:150px}img.plot{max-width:100%}.low{color:#b00}"""
+.facts td{text-align:left}.grid{display:flex;flex-wrap:wrap;gap:16px}
+.grid figure{margin:0;width:200px;font-size:12px;overflow-wrap:anywhere}.grid figcaption{margin-top:4px}
+.grid img{border:1px solid #ccc;width:200px;image-rendering:pixelated}img.plot{max-width:100%}.low{color:#b00}"""
 
 
 def write_report(path: Path, *, title: str, facts: list[tuple[str, str]], curves_png: bytes, confusion_png: bytes,
@@ -133,6 +148,14 @@ def write_report(path: Path, *, title: str, facts: list[tuple[str, str]], curves
         figures.append(f'<figure><img src="data:image/png;base64,{_thumbnail_b64(item["image"])}" '
                        f'title="{esc(item["path"])}"><figcaption>{caption}</figcaption></figure>')
     mistakes_html = "".join(figures) if figures else "<p>No validation image was misclassified.</p>"
+    test = metrics.get("test")
+    test_html = ""
+    if test:  # the held-out split, when the run has one: the figure to quote
+        test_rows = "".join(f"<tr><td>{esc(n)}</td><td>{m['precision']:.3f}</td><td>{m['recall']:.3f}</td>"
+                            f"<td>{m['f1']:.3f}</td><td>{m['support']}</td></tr>" for n, m in test["per_class"].items())
+        test_html = (f"<h2>Test: accuracy {test['accuracy']:.4f}, macro-F1 {test['macro_f1']:.4f}</h2>"
+                     f"<table><tr><th>class</th><th>precision</th><th>recall</th><th>F1</th><th>support</th></tr>"
+                     f"{test_rows}</table>")
     notes_html = "".join(f"<li>{esc(n)}</li>" for n in notes)
     page = f"""<!doctype html><html><head><meta charset="utf-8"><title>{esc(title)}</title>
 <style>{_STYLE}</style></head><body>
@@ -142,6 +165,7 @@ def write_report(path: Path, *, title: str, facts: list[tuple[str, str]], curves
 <h2>Training curves</h2>{img(curves_png)}
 <h2>Validation: accuracy {metrics['accuracy']:.4f}, macro-F1 {metrics['macro_f1']:.4f}</h2>
 <table><tr><th>class</th><th>precision</th><th>recall</th><th>F1</th><th>support</th></tr>{"".join(rows)}</table>
+{test_html}
 <h2>Confusion matrix</h2>{img(confusion_png)}
 <h2>Worst misclassified validation images</h2><div class="grid">{mistakes_html}</div>
 </body></html>
