@@ -148,3 +148,15 @@ def test_the_report_shows_the_test_split_settings_and_time(tmp_path, monkeypatch
     assert "<h2>Test: accuracy" in page and "training time" in page
     assert "t.toml: 1 epoch, batch 8, adamw lr 0.01" in page
     assert 'width:200px' in page  # small inputs get readable thumbnails
+
+
+def test_augment_preview_keeps_class_names_whole_and_has_a_title():
+    import torch
+
+    from toolkit.cli.augment_cmd import render_grid
+
+    images = torch.rand(2, 3, 32, 32)
+    names = ["may_be_slide_powerpoint_edit_mode", "may_be_slide_powerpoint_side_screen"]
+    with_title = render_grid(images, images, names, names, title="quickstart: before | after color_jitter")
+    without = render_grid(images, images, ["a", "b"], ["a", "b"])
+    assert with_title.height > without.height  # the title and the wrapped full names take room, nothing is cut

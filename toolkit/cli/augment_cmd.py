@@ -50,25 +50,45 @@ def _label(target, class_names: list[str]) -> str:
     return " + ".join(parts)
 
 
-def render_grid(originals, augmented, labels_before: list[str], labels_after: list[str], cols: int = 4):
-    """A PIL image: a grid of (original | augmented) pairs, each with a caption strip."""
+def render_grid(originals, augmented, labels_before: list[str], labels_after: list[str], cols: int = 4,
+                title: str = ""):
+    """A PIL image: a title, then a grid of (original | augmented) pairs with their labels in full
+    (wrapped under the pair, never cut: two classes that share a prefix must still look apart)."""
+    import textwrap
+
     from PIL import Image, ImageDraw
 
     n, _, h, w = originals.shape
     cols = max(1, min(cols, n))
     rows = (n + cols - 1) // cols
-    caption, gap = 14, 6
-    cell_w, cell_h = 2 * w + gap, h + caption
-    sheet = Image.new("RGB", (cols * cell_w + (cols - 1) * gap * 2, rows * (cell_h + gap)), (255, 255, 255))
+    gap, line = 6, 12
+    cell_w = 2 * w + gap
+    chars = max(8, cell_w // 6)  # PIL's default font is about 6 px a character
+
+    def wrapped(text: str) -> list[str]:
+        return textwrap.wrap(text, chars, break_long_words=True) or [""]
+
+    captions = [(wrapped(b), wrapped(a) if a != b else []) for b, a in zip(labels_before, labels_after)]
+    caption_h = line * max(len(b) + len(a) for b, a in captions) + 4
+    title_h = 2 * line + 8 if title else 0
+    width = cols * cell_w + (cols - 1) * gap * 2
+    title_lines = textwrap.wrap(title, max(20, width // 6)) if title else []
+    title_h = line * len(title_lines) + 8 if title_lines else 0
+    sheet = Image.new("RGB", (width, title_h + rows * (h + caption_h + gap)), (255, 255, 255))
     draw = ImageDraw.Draw(sheet)
+    for j, text in enumerate(title_lines):
+        draw.text((0, 2 + j * line), text, fill=(0, 0, 0))
     as_u8 = lambda t: Image.fromarray((t.clamp(0, 1) * 255).round().byte().permute(1, 2, 0).cpu().numpy())  # noqa: E731
     for i in range(n):
         x = (i % cols) * (cell_w + gap * 2)
-        y = (i // cols) * (cell_h + gap)
+        y = title_h + (i // cols) * (h + caption_h + gap)
         sheet.paste(as_u8(originals[i]), (x, y))
         sheet.paste(as_u8(augmented[i]), (x + w + gap, y))
-        draw.text((x, y + h + 1), labels_before[i][: max(4, w // 6)], fill=(0, 0, 0))
-        draw.text((x + w + gap, y + h + 1), labels_after[i][: max(4, w // 5)], fill=(180, 0, 0))
+        before, after = captions[i]
+        for j, text in enumerate(before):
+            draw.text((x, y + h + 2 + j * line), text, fill=(0, 0, 0))
+        for j, text in enumerate(after):  # a label the augmentation changed (mixup, cutmix), in red
+            draw.text((x, y + h + 2 + (len(before) + j) * line), text, fill=(180, 0, 0))
     return sheet
 
 
@@ -122,9 +142,10 @@ def preview(recipe: str, overrides: tuple[str, ...], out: Path, count: int, seed
     with torch.no_grad():
         for op in ops:
             augmented, mixed = op(augmented, mixed)
+    names = ", ".join(op["name"] for op in rec["augment"]["ops"]) or "no augmentations"
     sheet = render_grid(images, augmented, [_label(t, index.class_names) for t in targets],
-                        [_label(t, index.class_names) for t in mixed])
+                        [_label(t, index.class_names) for t in mixed],
+                        title=f"{rec.name}: each pair is a training image as decoded | after {names} (seed {seed})")
     out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(out, lambda fh: sheet.save(fh, format="PNG"))
-    names = ", ".join(op["name"] for op in rec["augment"]["ops"]) or "no augmentations"
     click.echo(f"Wrote {out} ({len(picked)} images of {rec.name}: original | after {names}).")
