@@ -76,6 +76,14 @@ class RunConsole:
 
         return update
 
+    def validating(self, epoch: int, epochs: int):
+        """A transient "validating" line while the validation pass (and callbacks' scoring) runs."""
+        import contextlib
+
+        if not (self.enabled and self.live):
+            return contextlib.nullcontext()
+        return self.console.status(f"epoch {epoch}/{epochs}: validating …", spinner="dots")
+
     def epoch_bar(self, epoch: int, epochs: int, total_batches: int, batch_size: int):
         """A context manager yielding ``on_batch(done, total, loss, acc)`` (no-op in log mode)."""
         return _EpochBar(self, epoch, epochs, total_batches, batch_size)

@@ -164,9 +164,10 @@ class Trainer:
                                                           self.device)
         self.env.broadcast_buffers(self.model)  # validate (and save) one model: rank 0's
         state.step = self.parts.global_step
-        state.metrics = {"epoch": index + 1, "train_loss": loss_sum / max(seen, 1),
-                         "train_accuracy": correct / max(seen, 1), **self.p.validate(self.p.compiled, "val")}
-        self.callbacks.call("on_validation_end", state)
+        with self.console.validating(index + 1, self.epochs):
+            state.metrics = {"epoch": index + 1, "train_loss": loss_sum / max(seen, 1),
+                             "train_accuracy": correct / max(seen, 1), **self.p.validate(self.p.compiled, "val")}
+            self.callbacks.call("on_validation_end", state)
         sched = self.comps.scheduler
         if sched is not None and getattr(sched, "tk_interval", "epoch") != "step":
             sched.step(state.metrics[self.recipe["train"]["monitor"]]) if is_plateau(sched) else sched.step()
