@@ -160,3 +160,10 @@ def test_augment_preview_keeps_class_names_whole_and_has_a_title():
     with_title = render_grid(images, images, names, names, title="quickstart: before | after color_jitter")
     without = render_grid(images, images, ["a", "b"], ["a", "b"])
     assert with_title.height > without.height  # the title and the wrapped full names take room, nothing is cut
+
+
+def test_help_lists_every_command_without_cutting_its_description():
+    result = run_cli("--help")
+    assert result.exit_code == 0
+    commands = result.output.split("Commands:")[1]
+    assert "..." not in commands, commands

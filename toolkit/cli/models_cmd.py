@@ -32,7 +32,7 @@ def collect_models(plugins, pattern: str, pretrained: bool) -> list[tuple[str, s
     return sorted(found.items())
 
 
-@click.command()
+@click.command(short_help="List backbone names (timm and plugins), cached weights, downloads.")
 @click.argument("pattern", default="*")
 @click.option("--pretrained", is_flag=True, help="Only names with pretrained weights (arch.tag).")
 @click.option("--cached", is_flag=True, help="Only names whose pretrained weights are already downloaded "

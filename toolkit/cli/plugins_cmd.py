@@ -9,7 +9,7 @@ import click
 from ..hookspecs import REGISTRATION_HOOKS
 
 
-@click.command()
+@click.command(short_help="Plugins, what they registered, and every parameter (--json).")
 @click.option("--json", "as_json", is_flag=True,
               help="Print machine-readable JSON: plugins, and every entry of every kind (or of --kind) with its "
                    "parameters (type, default, choices, range).")

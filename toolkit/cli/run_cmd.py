@@ -13,7 +13,7 @@ EXIT_INTERRUPTED = 130
 """Exit status after Ctrl-C or SIGTERM (128 + SIGINT, the shell's convention)."""
 
 
-@click.command()
+@click.command(short_help="Train a recipe into a run folder (or check it: --dry-run).")
 @click.argument("recipe")
 @click.option("--set", "overrides", multiple=True, metavar="SECTION.KEY=VALUE",
               help="Override a recipe key (value read as TOML), e.g. --set train.epochs=3.")
