@@ -6,6 +6,7 @@ toolkit.engine.checkpoint import atomic_write``); new code imports them from `to
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from ..atomic import WriteError, atomic_write, remove_stale_temp_files
