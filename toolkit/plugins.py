@@ -240,9 +240,10 @@ class Plugins:
                     message = str(exc) if isinstance(exc, TkError) else f"{type(exc).__name__} in {hook}: {exc}"
                     self._mark_broken(impl.plugin_name, message)
 
-    def _note_commands(self) -> None:
-        """Record the `tk` subcommands each plugin adds (``tk_register_commands``) for `tk plugins`;
-        the command line itself adds them to its group (`toolkit.cli.LazyGroup`)."""
+    def note_commands(self) -> None:
+        """Record the `tk` subcommands each plugin adds (``tk_register_commands``) in what it
+        registered, for `tk plugins` (the only caller: a run has no use for them); the command
+        line itself adds them to its group (`toolkit.cli.LazyGroup`)."""
         import click
 
         for impl in self.pm.hook.tk_register_commands.get_hookimpls():
@@ -364,5 +365,4 @@ def load_plugins(
         plugins._mark_broken(plugin_name, f"implements a hook that does not exist ({exc}); hook names start with tk_")
 
     plugins._fill_registries()
-    plugins._note_commands()
     return plugins

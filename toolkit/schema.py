@@ -15,6 +15,7 @@ from __future__ import annotations
 import inspect
 import json
 import typing
+from types import UnionType
 from typing import Any
 
 from .recipe_schema import SCHEMA, Key
@@ -51,7 +52,7 @@ def _annotation_types(annotation: Any) -> tuple[list[str], list[Any] | None]:
     if typing.get_origin(annotation) is typing.Literal:
         choices = list(typing.get_args(annotation))
         return sorted({_TYPES.get(type(c), "string") for c in choices}), choices
-    args = typing.get_args(annotation) if typing.get_origin(annotation) in (typing.Union, getattr(__import__("types"), "UnionType", None)) else (annotation,)
+    args = typing.get_args(annotation) if typing.get_origin(annotation) in (typing.Union, UnionType) else (annotation,)
     types = []
     for arg in args:
         origin = typing.get_origin(arg) or arg

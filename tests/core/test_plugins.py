@@ -187,4 +187,5 @@ def test_tk_register_commands_is_listed_per_plugin():
 
     module = types.SimpleNamespace(tk_register_commands=hookimpl(lambda cli: cli.add_command(hello)))
     loaded = make_plugins(module, names=["greeter"])
+    loaded.note_commands()
     assert loaded.info["greeter"].registered == {"commands": ["hello"]}

@@ -10,7 +10,6 @@ labels; after mixup or cutmix the label shows the mix.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import click
@@ -106,6 +105,7 @@ def preview(recipe: str, overrides: tuple[str, ...], out: Path, count: int, seed
 
     from ..data import decode_images, split_from_presplit, split_indices
     from ..atomic import atomic_write
+    from ..engine.data_pipeline import cache_root
     from ..plugins import load_plugins
     from ..recipe import find_recipe, load_recipe
 
@@ -115,7 +115,7 @@ def preview(recipe: str, overrides: tuple[str, ...], out: Path, count: int, seed
     rec.validate(plugins)
     data = rec["data"]
     seed = rec["train"]["seed"] if seed is None else seed
-    cache_dir = rec.resolve_path(data["cache_dir"]) or Path(os.environ.get("TK_CACHE_DIR", "~/.cache/tk")).expanduser()
+    cache_dir = cache_root(rec)
     index = plugins.create("datasets", data["source"], rec.plugin_params("data"), where="data.source",
                            context={"root": rec.resolve_path(data["root"]), "seed": data["seed"],
                                     "cache_dir": cache_dir, "name": data["source"]})

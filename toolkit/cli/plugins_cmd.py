@@ -25,6 +25,7 @@ def plugins(as_json: bool, kind: str | None, verbose: bool) -> None:
     from ..plugins import load_plugins
 
     loaded = load_plugins()
+    loaded.note_commands()
     if as_json:
         from ..schema import entry_json
 

@@ -34,6 +34,11 @@ def cache_root(recipe: Any) -> Path:
     value = recipe["data"].get("cache_dir")
     if value:
         return recipe.resolve_path(value)
+    return default_cache_dir()
+
+
+def default_cache_dir() -> Path:
+    """``$TK_CACHE_DIR``, else ``~/.cache/tk``: where tk keeps what it can make again."""
     return Path(os.environ.get("TK_CACHE_DIR") or Path.home() / ".cache" / "tk").expanduser()
 
 

@@ -33,7 +33,9 @@ class FolderLock:
     def __init__(self, folder: Path, lock_dir: Path | None = None):
         self.folder = Path(folder)
         where = os.fsencode(str(self.folder.resolve()))
-        base = lock_dir or Path(os.environ.get("TK_CACHE_DIR") or Path.home() / ".cache" / "tk").expanduser() / "locks"
+        from .data_pipeline import default_cache_dir
+
+        base = lock_dir or default_cache_dir() / "locks"
         self.path = base / f"{hashlib.sha1(where).hexdigest()}.lock"
         self._fd: int | None = None
 

@@ -67,7 +67,7 @@ def export_run(target: str | Path | None = None, formats: Iterable[str] | None =
             raise ExportError(f"{where}: {name!r} is not an exporter name.")
         stored = export_cfg.get(name) if isinstance(export_cfg.get(name), dict) else {}
         given = dict((exporter_options or {}).get(name) or {})
-        get_exporter(name, plugins, where=where)  # an unknown name is reported as such first
+        plugins.entry("exporters", name, where)  # an unknown name is reported as such, before its options
         exporter = get_exporter(name, plugins, where=f"export.{name}" if given or stored else where,
                                 params={**stored, **given})
         ok, why = exporter.available()

@@ -65,11 +65,14 @@ def latest_finished_run(root: Path = RUNS_ROOT) -> tuple[Path, str]:
     runs = [r for r in _run_dirs(root) if (r / "best.pt").is_file()] or _run_dirs(root)
     if not runs:
         raise TkError(f"No runs under {root}/: train one with `tk run RECIPE`, or give a run folder or checkpoint.")
-    done = [r for r in runs if _status(r)[0] in ("finished", "stopped")]
-    run = max(done or runs, key=_last_activity)
-    state, epochs, planned = _status(run)
+    runs.sort(key=_last_activity, reverse=True)
+    # Newest first, reading each last.pt only until a finished one turns up (they can be large).
+    run, status = next(((r, st) for r in runs if (st := _status(r))[0] in ("finished", "stopped")), (None, None))
+    why = "the most recent finished run"
+    if run is None:
+        run, status, why = runs[0], _status(runs[0]), "the most recent run (none has finished)"
+    state, epochs, planned = status
     what = f"{state}, {epochs} of {planned} epochs" if planned else state
-    why = "the most recent finished run" if done else "the most recent run (none has finished)"
     return run, f"Using {run} ({what}): {why}; name a run folder to choose another."
 
 
