@@ -339,6 +339,18 @@ def _check_cross(recipe: Recipe) -> None:
     data = recipe["data"]
     if data["val_fraction"] + data["test_fraction"] >= 0.95:
         raise recipe.error("data", "test_fraction", "val_fraction + test_fraction must leave images to train on (< 0.95).")
+    if data["folds"] == 1 or data["fold"] > data["folds"] or (data["folds"] and not data["fold"]):
+        raise recipe.error("data", "fold", f"fold {data['fold']} of {data['folds']}: folds is 0 (no cross-validation) "
+                                           f"or 2..100, and fold between 1 and folds (tk run --folds K sets both).")
+    if data["group_by"] not in ("near_duplicates", "none"):
+        try:
+            groups = re.compile(data["group_by"]).groups
+        except re.error as exc:
+            raise recipe.error("data", "group_by", f"{data['group_by']!r} is not a valid regular expression ({exc}); "
+                                                   f"use 'near_duplicates', 'none' or a regular expression.") from None
+        if groups < 1:
+            raise recipe.error("data", "group_by", f"{data['group_by']!r} has no capture group: put the part of the "
+                                                   f"path that names the group in parentheses, e.g. '(rec\\d+)_'.")
     for i, op in enumerate(recipe["augment"]["ops"]):
         if not isinstance(op, dict) or not isinstance(op.get("name"), str):
             raise recipe.error("augment", "ops", f"item {i} must be a table with a 'name', e.g. {{ name = \"hflip\" }}.")

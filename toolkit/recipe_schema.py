@@ -50,6 +50,13 @@ SCHEMA: dict[str, Section] = {
             "val_fraction": Key(_NUM, 0.2, "share of each class held out for validation", min=0.0, max=0.9),
             "test_fraction": Key(_NUM, 0.0, "share of each class held out for the test split", min=0.0, max=0.9),
             "seed": Key(int, 0, "seed of the split (and of generated data)", min=0, max=SEED_MAX),
+            "group_by": Key(str, "near_duplicates", "what the split keeps together: 'near_duplicates' (perceptual "
+                            "hash), 'none', or a regular expression whose first group names the group in the path"),
+            "near_duplicate_bits": Key(int, 8, "bits of 64 in which two images' perceptual hashes may differ and "
+                                       "still count as near-duplicates", min=0, max=32),
+            "folds": Key(int, 0, "k-fold cross-validation (tk run --folds K sets it): 0 for a plain split",
+                         min=0, max=100),
+            "fold": Key(int, 0, "which fold (1..folds) this run validates on", min=0, max=100),
             "on_bad_image": Key(str, "skip", "what to do with unreadable images", choices=("skip", "fail")),
             "cache": Key(str, "disk", "decoded-image cache: 'disk' reuses decodes across runs", choices=("disk", "memory")),
             "cache_dir": Key(str, None, "where decoded images are cached (default ~/.cache/tk)", optional=True),

@@ -47,8 +47,10 @@ def make_plugins(*plugins: Any, entry_points: bool = False, names: Iterable[str]
 def make_image_folder(root: Path, classes: dict[str, int], *, size: int = 32, seed: int = 0, fmt: str = "png") -> Path:
     """Write ``classes`` (name → image count) as class sub-folders of real, distinct images.
 
-    Each class gets its own base colour and stripe orientation plus per-image noise, so a
-    small model can learn them and tests of training are meaningful.
+    Each class gets its own base colour and stripe orientation, so a small model can learn
+    them and tests of training are meaningful; each image its own colour shift, stripe phase
+    and a dark blob at its own place, so no two are near-duplicates of each other (tk keeps
+    near-duplicates together when it splits).
     """
     from PIL import Image, ImageDraw
 
@@ -62,9 +64,12 @@ def make_image_folder(root: Path, classes: dict[str, int], *, size: int = 32, se
             img = Image.new("RGB", (size, size), tuple(min(255, max(0, c + rng.randint(-20, 20))) for c in base))
             draw = ImageDraw.Draw(img)
             step = 4 + k % 5
-            for j in range(0, size, step * 2):
+            for j in range(-rng.randrange(step * 2), size, step * 2):
                 box = (0, j, size, j + step) if k % 2 == 0 else (j, 0, j + step, size)
                 draw.rectangle(box, fill=tuple(255 - c for c in base))
+            r = max(2, size // 5)
+            x, y = rng.randrange(size - r), rng.randrange(size - r)
+            draw.ellipse((x, y, x + r, y + r), fill=(20, 20, 20))
             img.save(folder / f"{name}_{i:03d}.{fmt}")
     return root
 

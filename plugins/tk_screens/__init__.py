@@ -14,13 +14,16 @@ so a model has to learn layout rather than memorise colours.
   once when the folder already holds exactly that dataset.
 - `REFERENCE_COUNTS` is the real class imbalance (3,152 images), for benchmarks.
 - `python -m tk_screens OUT_DIR --per-class 50` does the same from a shell.
+- `recorded_copy` / `write_with_copies`: near-duplicate frames (JPEG, shift, cursor), as
+  recordings produce them, for tests and benchmarks of near-duplicate handling.
 """
 
 from typing import Any
 
-__all__ = ["CLASSES", "REFERENCE_COUNTS", "draw_screen", "generate_dataset"]
+__all__ = ["CLASSES", "REFERENCE_COUNTS", "draw_screen", "generate_dataset", "recorded_copy", "write_with_copies"]
 
-_LAZY = {"CLASSES": ".draw", "draw_screen": ".draw", "REFERENCE_COUNTS": ".generate", "generate_dataset": ".generate"}
+_LAZY = {"CLASSES": ".draw", "draw_screen": ".draw", "REFERENCE_COUNTS": ".generate", "generate_dataset": ".generate",
+         "recorded_copy": ".copies", "write_with_copies": ".copies"}
 
 
 def __getattr__(name: str) -> Any:

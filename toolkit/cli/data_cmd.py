@@ -1,4 +1,5 @@
-"""`tk data check DIR`: what a training run would see in a folder of class folders."""
+"""`tk data check DIR`: what a training run would see in a folder of class folders;
+`tk data doctor` and `tk data apply`: find what is wrong with it and fix a copy."""
 
 from __future__ import annotations
 
@@ -15,9 +16,12 @@ def data() -> None:
 @data.command("check")
 @click.argument("folder", type=click.Path(file_okay=False, path_type=str))
 @click.option("--thorough", is_flag=True, help="Decode every image fully (slower; finds damage deep inside files).")
+@click.option("--near-duplicate-bits", "bits", type=click.IntRange(0, 32), default=8, show_default=True,
+              help="Hash bits (of 64) two images may differ in and still count as near-duplicates.")
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
-def check(folder: str, thorough: bool, as_json: bool) -> None:
-    """Count images per class, show the imbalance, and list every unusable or odd file.
+def check(folder: str, thorough: bool, bits: int, as_json: bool) -> None:
+    """Count images per class, show the imbalance, list every unusable or odd file, and the
+    groups of exact or near-duplicate images — above all those whose labels disagree.
 
     Exit status 0 when the folder can be trained on; otherwise 1 with a one-line reason
     (no class folders, fewer than 2 classes with usable images ...). `tk run` runs the same
@@ -44,17 +48,67 @@ def check(folder: str, thorough: bool, as_json: bool) -> None:
     present = [c for c in counts if c]
     ratio = max(present) / min(present) if present else 0.0
     usable = len(present) >= 2
+    dups, failed = _duplicates(index, bits, quiet=as_json)
+    bad += failed
     if as_json:
         click.echo(json.dumps({
             "root": str(index.root), "class_names": index.class_names, "counts": counts,
             "images": len(index.samples), "imbalance": ratio, "presplit": bool(index.presplit),
             "bad_images": [[p, r] for p, r in bad], "ignored": [[p, r] for p, r in ignored],
             "notes": [[p, n] for p, n in index.notes], "empty_classes": index.empty_classes, "usable": usable,
+            "near_duplicates": {"bits": bits, **dups.to_json(index.paths, index.labels, index.class_names)},
         }, indent=2))
     else:
         _print(index, counts, ratio, bad, ignored)
+        _print_duplicates(index, dups, bits)
+        if not bad and not ignored and not dups.conflicts:
+            click.echo("No problems found.")
     if not usable:
         raise click.ClickException(f"{index.root}: fewer than 2 classes have usable images; nothing to train.")
+
+
+def _duplicates(index, bits: int, *, quiet: bool):
+    """Group report of the folder's images (hashes from a 64 px decode, cached like a run's)."""
+    from rich.progress import Progress
+
+    from ..data import decode_images
+    from ..data.duplicates import group_report, near_duplicate_groups
+    from ..engine.data_pipeline import default_cache_dir
+
+    paths = index.paths
+    with Progress(transient=True, disable=quiet) as bar:
+        task = bar.add_task("hashing images", total=len(paths))
+        decoded = decode_images(paths, 64, cache_dir=default_cache_dir() / "images", workers=2,
+                                on_progress=lambda done, total: bar.update(task, completed=done))
+    failed = dict(decoded.failed)
+    ok = [i for i in range(len(paths)) if i not in failed]
+    groups = near_duplicate_groups(decoded.hashes[ok], bits)
+    report = group_report(groups, [index.labels[i] for i in ok])
+    report.groups = [[ok[i] for i in g] for g in report.groups]
+    report.conflicts = [[ok[i] for i in g] for g in report.conflicts]
+    return report, [(paths[i], reason) for i, reason in sorted(failed.items())]
+
+
+def _print_duplicates(index, report, bits: int) -> None:
+    import os
+
+    from rich.console import Console
+
+    console = Console(highlight=False, soft_wrap=True)
+    rel = lambda i: os.path.relpath(index.paths[i], index.root)  # noqa: E731
+    if not report.groups:
+        console.print(f"Near-duplicates: none (perceptual hashes within {bits} bits).", markup=False)
+        return
+    console.print(f"Near-duplicates: {report.summary()} (within {bits} bits). tk run keeps each group on one side "
+                  f"of the split (data.group_by).", markup=False)
+    for group in report.groups[:5]:
+        more = f" and {len(group) - 4} more" if len(group) > 4 else ""
+        console.print(f"  {len(group)} images: {', '.join(rel(i) for i in group[:4])}{more}", markup=False)
+    if report.conflicts:
+        console.print(f"{len(report.conflicts)} group(s) of near-duplicates carry different labels "
+                      f"(the same picture in two classes):", markup=False)
+        for group in report.conflicts:
+            console.print("  " + ", ".join(rel(i) for i in group), markup=False)
 
 
 def _print(index, counts, ratio, bad, ignored) -> None:
@@ -98,5 +152,4 @@ def _print(index, counts, ratio, bad, ignored) -> None:
     if tiny:
         console.print(f"Classes with fewer than 5 images ({', '.join(tiny)}): their validation scores will be "
                       f"noisy; a class of 1 image cannot be validated.", markup=False)
-    if not bad and not ignored:
-        console.print("No problems found.", markup=False)
+

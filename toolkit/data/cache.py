@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from toolkit.data.duplicates import image_hash
 from toolkit.data.images import ImageError, load_rgb
 from toolkit.errors import DataError
 
@@ -42,7 +43,9 @@ RESIZE = "bicubic"
 CROP = None
 #: Bump when the decode or resize rule changes: old cache files then stop matching.
 #: 2: entries carry a checksum; the key holds the change time (st_ctime_ns).
-CACHE_VERSION = 2
+#: 3: entries carry the image's perceptual hash (`toolkit.data.duplicates`). Entries of older
+#: versions are not read (their key differs) and are decoded again.
+CACHE_VERSION = 3
 
 ProgressFn = Callable[[int, int], None]
 
@@ -52,6 +55,7 @@ class DecodedImages:
     """`images[i]` is image `i`, except the rows listed in `failed`, which are zero."""
 
     images: torch.Tensor  # uint8, N x 3 x H x W, contiguous
+    hashes: np.ndarray | None = None  # uint64 perceptual hash per row (0 for failed rows)
     failed: list[tuple[int, str]] = field(default_factory=list)  # (index, reason)
     decoded: int = 0  # images decoded in this call
     cached: int = 0  # images read back from the disk cache
@@ -82,6 +86,7 @@ def decode_images(
     cache_dir: str | os.PathLike[str] | None,
     workers: int = 0,
     on_progress: ProgressFn | None = None,
+    hashes: bool = True,
 ) -> DecodedImages:
     """Decode `paths` to a uint8 `N x 3 x H x W` tensor, reusing `cache_dir` when possible.
 
@@ -89,6 +94,9 @@ def decode_images(
     the run: its row stays zero and `(index, reason)` goes to `failed`, for the caller to drop
     and report. `workers > 0` uses that many threads: PIL releases the GIL while it decodes
     and resizes, so threads scale without the pickling cost of processes.
+
+    With ``hashes`` (the default) each image's perceptual hash is computed from its decoded
+    pixels (`toolkit.data.duplicates.image_hash`) and kept in the cache entry beside them.
     """
     import numpy as np
     import torch
@@ -97,7 +105,8 @@ def decode_images(
     cache = _DiskCache(Path(os.fspath(cache_dir)), hw) if cache_dir is not None else None
     started = time.perf_counter()
     out = np.zeros((len(paths), 3, *hw), dtype=np.uint8)
-    result = DecodedImages(images=torch.from_numpy(out))
+    phash = np.zeros(len(paths), dtype=np.uint64)
+    result = DecodedImages(images=torch.from_numpy(out), hashes=phash if hashes else None)
 
     def work(i: int) -> tuple[str, str | None]:
         """('cached' | 'decoded' | 'failed', reason or cache problem)."""
@@ -109,7 +118,7 @@ def decode_images(
         key = cache.key(path, st) if cache else ""
         damaged = False
         if cache:
-            hit = cache.read(key, out[i])
+            hit = cache.read(key, out[i], phash[i:i + 1])
             if hit is True:
                 return "cached", None
             damaged = hit is None
@@ -120,7 +129,9 @@ def decode_images(
         except Exception as exc:  # a decoder bug on one odd file must not end the run
             return "failed", f"cannot decode: {exc}".lower()
         out[i] = np.asarray(img).transpose(2, 0, 1)
-        problem = cache.write(key, out[i]) if cache else None
+        if hashes or cache:
+            phash[i] = image_hash(out[i])
+        problem = cache.write(key, out[i], phash[i:i + 1]) if cache else None
         return "decoded", problem or ("damaged" if damaged else None)
 
     indices = range(len(paths))
@@ -167,7 +178,8 @@ def _check_size(size: int | tuple[int, int]) -> tuple[int, int]:
 
 class _DiskCache:
     """One file per image under `<root>/<2 hex>/<sha1>.tkimg`: an .npy header (uint8, 3 x H x W),
-    the pixels, then a 16-byte BLAKE2b digest of the key and the pixels.
+    the pixels, the 8-byte perceptual hash, then a 16-byte BLAKE2b digest of the key, the
+    pixels and the hash.
 
     The key holds the absolute path, inode, size, mtime_ns and ctime_ns of the source (the
     change time cannot be set back with `os.utime`, so an image rewritten in place with its
@@ -211,32 +223,37 @@ class _DiskCache:
     def _file(self, key: str) -> Path:
         return self.root / key[:2] / f"{key}{self.SUFFIX}"
 
-    def _digest(self, key: str, pixels: memoryview) -> bytes:
+    def _digest(self, key: str, pixels: memoryview, phash: memoryview) -> bytes:
         h = hashlib.blake2b(key.encode("ascii"), digest_size=self.DIGEST)
         h.update(pixels)
+        h.update(phash)
         return h.digest()
 
-    def read(self, key: str, into: np.ndarray) -> bool | None:
-        """Read straight into `into` (a contiguous row): True on a hit, False when there is no
-        entry, None when the entry is damaged (`into` is garbage after either miss)."""
+    def read(self, key: str, into: np.ndarray, phash: np.ndarray) -> bool | None:
+        """Read straight into `into` (a contiguous row) and `phash` (one uint64): True on a hit,
+        False when there is no entry, None when the entry is damaged (both are garbage after
+        either miss)."""
         try:
             fh = open(self._file(key), "rb")
         except OSError:
             return False
         view = memoryview(into.reshape(-1))
+        hview = memoryview(phash.view("u1"))
         try:
             with fh:
-                if fh.read(len(self.header)) != self.header or fh.readinto(view) != self.nbytes:
+                if fh.read(len(self.header)) != self.header or fh.readinto(view) != self.nbytes \
+                        or fh.readinto(hview) != 8:
                     return None
                 stored = fh.read(self.DIGEST + 1)
         except OSError:
             return None
-        return True if stored == self._digest(key, view) else None
+        return True if stored == self._digest(key, view, hview) else None
 
-    def write(self, key: str, arr: np.ndarray) -> str | None:
-        """Store `arr` atomically; a problem (disk full ...) is returned, never raised."""
+    def write(self, key: str, arr: np.ndarray, phash: np.ndarray) -> str | None:
+        """Store `arr` and its hash atomically; a problem (disk full ...) is returned, never raised."""
         target = self._file(key)
         row = memoryview(arr.reshape(-1))  # contiguous row of the output
+        hview = memoryview(phash.view("u1"))
         try:
             target.parent.mkdir(exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=self.SUFFIX)
@@ -244,7 +261,8 @@ class _DiskCache:
                 with os.fdopen(fd, "wb") as fh:
                     fh.write(self.header)
                     fh.write(row)
-                    fh.write(self._digest(key, row))
+                    fh.write(hview)
+                    fh.write(self._digest(key, row, hview))
                 os.replace(tmp, target)
             except BaseException:
                 with contextlib.suppress(OSError):

@@ -10,6 +10,13 @@ out of validation, so its accuracy is never measured. Here:
 * otherwise each class is split on its own (`max(1, round(n * fraction))` held out);
 * then every class is repaired: at least 1 image in train, at least 1 in val when it has 2,
   at least 1 in test (when asked for) when it has 3; what cannot be done becomes a `note`.
+
+With ``groups`` (near-duplicates, or a recording id: `toolkit.data.duplicates`) the unit of
+the split is the group, not the image: groups are split as above, stratified by their
+majority label, and every member follows its group, so no group straddles train, val and
+test. When every group is a single image the result is exactly the ungrouped split.
+`fold_indices` does the same for k-fold cross-validation (scikit-learn's
+`StratifiedGroupKFold`).
 """
 
 from __future__ import annotations
@@ -21,7 +28,7 @@ from typing import Any
 
 from toolkit.errors import DataError
 
-__all__ = ["Split", "split_indices", "split_from_presplit"]
+__all__ = ["Split", "split_indices", "split_from_presplit", "fold_indices", "straddling_groups"]
 
 _PARTS = ("train", "val", "test")
 
@@ -34,6 +41,8 @@ class Split:
     val: list[int]
     test: list[int] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    groups_kept: int = 0  # groups of 2+ images kept on one side of the split
+    images_in_groups: int = 0
 
     def to_json(self) -> dict[str, Any]:
         """A plain dict (JSON-ready); the engine adds paths beside it in the run folder."""
@@ -71,10 +80,12 @@ def split_indices(
     test_fraction: float = 0.0,
     seed: int = 0,
     class_names: Sequence[str] | None = None,
+    groups: Sequence[int] | None = None,
 ) -> Split:
     """Split sample indices into train/val/test, stratified by `labels`, deterministic by seed.
 
     `class_names` only makes the notes readable (`class 'desktop'` instead of `class 2`).
+    `groups` (a group id per sample) keeps each group on one side (module docstring).
 
     Test is taken first, then val from the rest (with `val_fraction / (1 - test_fraction)`),
     as two-step scripts do, so `val_fraction` and `test_fraction` are both shares of the
@@ -82,6 +93,40 @@ def split_indices(
     """
     _check_fractions(val_fraction, test_fraction)
     labels = [int(y) for y in labels]
+    members = _units(groups, len(labels))
+    if members is not None:
+        unit_labels = _majority(members, labels)
+        inner = _split_units(unit_labels, val_fraction, test_fraction, seed, class_names, [len(m) for m in members])
+        expand = lambda ids: sorted(i for u in ids for i in members[u])  # noqa: E731
+        big = [m for m in members if len(m) > 1]
+        return Split(expand(inner.train), expand(inner.val), expand(inner.test), inner.notes,
+                     groups_kept=len(big), images_in_groups=sum(len(m) for m in big))
+    return _split_units(labels, val_fraction, test_fraction, seed, class_names, None)
+
+
+def _units(groups: Sequence[int] | None, n: int) -> list[list[int]] | None:
+    """Members of each group, in order of first member — None when every group is one sample."""
+    if groups is None:
+        return None
+    if len(groups) != n:
+        raise ValueError(f"{len(groups)} group ids for {n} samples")
+    order: dict[int, list[int]] = {}
+    for i, g in enumerate(groups):
+        order.setdefault(int(g), []).append(i)
+    if all(len(m) == 1 for m in order.values()):
+        return None
+    return list(order.values())
+
+
+def _majority(members: list[list[int]], labels: list[int]) -> list[int]:
+    from collections import Counter
+
+    return [min(Counter(labels[i] for i in m).most_common(), key=lambda kv: (-kv[1], kv[0]))[0] for m in members]
+
+
+def _split_units(labels: list[int], val_fraction: float, test_fraction: float, seed: int,
+                 class_names: Sequence[str] | None, sizes: list[int] | None) -> Split:
+    """The split of units (images, or groups of ``sizes`` images each)."""
     everything = list(range(len(labels)))
     test: list[int] = []
     rest = everything
@@ -92,7 +137,7 @@ def split_indices(
     if val_fraction > 0:
         train, val = _stratified(rest, labels, val_fraction / (1.0 - test_fraction), seed)
     parts = {"train": train, "val": val, "test": test}
-    notes = _repair(parts, labels, val_fraction > 0, test_fraction > 0, seed, class_names)
+    notes = _repair(parts, labels, val_fraction > 0, test_fraction > 0, seed, class_names, sizes)
     return Split(sorted(parts["train"]), sorted(parts["val"]), sorted(parts["test"]), notes)
 
 
@@ -158,6 +203,7 @@ def _repair(
     want_test: bool,
     seed: int,
     class_names: Sequence[str] | None,
+    sizes: list[int] | None = None,
 ) -> list[str]:
     """Move images between parts so each class meets its minimums; return the notes."""
     rng = random.Random(seed)
@@ -176,16 +222,79 @@ def _repair(
                 choice = rng.choice(sorted(i for i in members if where[i] == donor))
                 where[choice] = part
         name = repr(class_names[y]) if class_names is not None else str(y)
-        notes += _class_notes(name, n, want_val, want_test)
+        images = n if sizes is None else sum(sizes[i] for i in members)
+        notes += _class_notes(name, n, want_val, want_test, images)
     for part in _PARTS:
         parts[part] = [i for i in sorted(where) if where[i] == part]
     return notes
 
 
-def _class_notes(name: str, n: int, want_val: bool, want_test: bool) -> list[str]:
+def _class_notes(name: str, n: int, want_val: bool, want_test: bool, images: int | None = None) -> list[str]:
+    """Notes on a class of ``n`` units (``images`` images in all, when the units are groups)."""
+    images = n if images is None else images
+    what = f"{images} images" if images == n else f"{images} images in {n} groups of near-duplicates"
     if n == 1 and (want_val or want_test):
         unmeasured = "validated" if want_val else "tested"
-        return [f"class {name} has 1 image: it is in train only and cannot be {unmeasured}"]
+        one = "1 image" if images == 1 else f"{images} images, all near-duplicates of one another"
+        return [f"class {name} has {one}: it is in train only and cannot be {unmeasured}"]
     if want_test and n < 2 + want_val:
-        return [f"class {name} has {n} images: none is left for test"]
+        return [f"class {name} has {what}: none is left for test"]
     return []
+
+
+def fold_indices(
+    labels: Sequence[int],
+    *,
+    folds: int,
+    fold: int,
+    test_fraction: float = 0.0,
+    seed: int = 0,
+    class_names: Sequence[str] | None = None,
+    groups: Sequence[int] | None = None,
+) -> Split:
+    """Fold ``fold`` (1-based) of ``folds``-fold stratified group cross-validation: that fold is
+    the validation split, the others train. A test split (``test_fraction``) is carved out
+    first, the same for every fold, and never validated on."""
+    import warnings
+
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    if not 2 <= folds <= 100 or not 1 <= fold <= folds:
+        raise DataError(f"fold {fold} of {folds}: folds must be 2–100 and the fold between 1 and folds")
+    labels = [int(y) for y in labels]
+    gids = [int(g) for g in groups] if groups is not None else list(range(len(labels)))
+    outer = split_indices(labels, val_fraction=0.0, test_fraction=test_fraction, seed=seed,
+                          class_names=class_names, groups=gids) if test_fraction > 0 else \
+        Split(list(range(len(labels))), [], [])
+    rest = outer.train
+    n_groups = len({gids[i] for i in rest})
+    if n_groups < folds:
+        raise DataError(f"{folds} folds need at least {folds} groups of images; there are {n_groups}")
+    splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed % 2**32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "the least populated class has only n members"
+        chosen = list(splitter.split(rest, [labels[i] for i in rest], [gids[i] for i in rest]))[fold - 1]
+    train, val = sorted(rest[j] for j in chosen[0]), sorted(rest[j] for j in chosen[1])
+    notes = list(outer.notes)
+    names = class_names or [str(y) for y in range(max(labels) + 1)]
+    for y in sorted(set(labels[i] for i in rest)):
+        if not any(labels[i] == y for i in val):
+            notes.append(f"class {names[y]!r} has no image in fold {fold} of {folds} (too few groups): "
+                         f"its recall is not measured in this fold")
+    sizes: dict[int, int] = {}
+    for g in gids:
+        sizes[g] = sizes.get(g, 0) + 1
+    big = [g for g, n in sizes.items() if n > 1]
+    return Split(train, val, sorted(outer.test), notes, groups_kept=len(big),
+                 images_in_groups=sum(sizes[g] for g in big))
+
+
+def straddling_groups(parts: dict[str, Sequence[int]], groups: Sequence[int]) -> list[list[int]]:
+    """Groups whose members sit in more than one part (leakage across a folder's own split)."""
+    where: dict[int, set[str]] = {}
+    members: dict[int, list[int]] = {}
+    for part, ids in parts.items():
+        for i in ids:
+            where.setdefault(int(groups[i]), set()).add(part)
+            members.setdefault(int(groups[i]), []).append(i)
+    return [sorted(members[g]) for g, ps in where.items() if len(ps) > 1]

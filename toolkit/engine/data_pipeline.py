@@ -6,9 +6,12 @@ The steps, each of which can fail with a message that names the image or the key
    images scanned after writing them);
 2. the bad-image policy (`data.on_bad_image`): ``skip`` leaves unreadable images out and
    lists them, ``fail`` stops here with the list, before anything is trained;
-3. the split (stratified, seeded; pre-split folders as they are) — or, when resuming, the
-   run's own ``split.json``, so a resumed run sees exactly the images it started with;
-4. one decode of every image to ``image_size`` through the disk cache (`toolkit.data`).
+3. one decode of every image to ``image_size`` through the disk cache (`toolkit.data`), which
+   also yields each image's perceptual hash;
+4. the split (stratified, seeded, near-duplicate groups kept on one side — ``data.group_by``;
+   pre-split folders as they are, with leakage across them reported; one fold of k with
+   ``data.folds``) — or, when resuming, the run's own ``split.json``, so a resumed run sees
+   exactly the images it started with.
 
 `Batches` then serves training and evaluation: it gathers a batch by index from the uint8
 tensor (kept on the GPU when it fits, pinned in host memory otherwise), converts it to float
@@ -84,6 +87,8 @@ class PreparedData:
     decode_seconds: float = 0.0
     decoded: int = 0
     cached: int = 0
+    #: how the split kept images together (``data.group_by``, groups, conflicts, fold): split.json
+    grouping: dict[str, Any] = field(default_factory=dict)
 
     @property
     def num_classes(self) -> int:
@@ -97,8 +102,8 @@ class PreparedData:
 
     def split_json(self) -> dict[str, Any]:
         """The run folder's ``split.json`` (the shared contract)."""
-        return {"class_names": self.class_names, "seed": self.seed, "train": self.train.pairs(),
-                "val": self.val.pairs(), "test": self.test.pairs(), "notes": self.notes}
+        return {"class_names": self.class_names, "seed": self.seed, "grouping": self.grouping,
+                "train": self.train.pairs(), "val": self.val.pairs(), "test": self.test.pairs(), "notes": self.notes}
 
 
 def bad_and_ignored(skipped: list[tuple[str, str]]) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
@@ -131,7 +136,12 @@ def load_index(recipe: Any, plugins: Any) -> Any:
 
 def prepare_data(recipe: Any, plugins: Any, *, saved_split: dict[str, Any] | None = None,
                  progress: Progress | None = None) -> PreparedData:
-    """Run steps 1–4 of the module docstring; ``saved_split`` is a resumed run's split.json."""
+    """Run steps 1–4 of the module docstring; ``saved_split`` is a resumed run's split.json.
+
+    A new split is made after decoding, because decoding yields the perceptual hashes the
+    split groups near-duplicates by (`toolkit.data.duplicates`); a resumed run decodes the
+    images of its own split.json.
+    """
     data = recipe["data"]
     notes: list[str] = []
     bad: list[tuple[str, str]] = []
@@ -151,14 +161,25 @@ def prepare_data(recipe: Any, plugins: Any, *, saved_split: dict[str, Any] | Non
                 raise DataError(f"{len(missing)} image(s) of the run's split no longer exist (first: {missing[0]}); "
                                 f"the run cannot continue on the same data: start it again with --fresh.")
         else:
-            prepared = _split(index, data)
+            prepared = _split_decoded(index, recipe, progress)
+            prepared.notes = notes + prepared.notes
+            prepared.bad_images = bad + prepared.bad_images
+            prepared.ignored = ignored
+            _check_nonempty(prepared)
+            return prepared
     prepared.notes = notes + prepared.notes
     prepared.bad_images, prepared.ignored = bad, ignored
     _decode(prepared, recipe, progress, strict=saved_split is not None)
+    _check_nonempty(prepared)
+    return prepared
+
+
+def _check_nonempty(prepared: PreparedData) -> None:
+    if not prepared.train.paths:
+        raise DataError("no training images are left after leaving out the unusable ones.")
     if not prepared.val.paths:
         raise DataError("the validation split is empty: tk picks best.pt and stops early on validation metrics; "
                         "set data.val_fraction above 0 (or add a val/ folder).")
-    return prepared
 
 
 def _all_pairs(saved: dict[str, Any]) -> list[tuple[str, int]]:
@@ -170,42 +191,106 @@ def _from_saved(saved: dict[str, Any]) -> PreparedData:
         parts = {k: Part([str(p) for p, _ in saved.get(k, [])], [int(y) for _, y in saved.get(k, [])])
                  for k in ("train", "val", "test")}
         return PreparedData(list(saved["class_names"]), parts["train"], parts["val"], parts["test"],
-                            int(saved.get("seed", 0)), notes=list(saved.get("notes", [])))
-    except (KeyError, TypeError, ValueError) as exc:
+                            int(saved.get("seed", 0)), notes=list(saved.get("notes", [])),
+                            grouping=dict(saved.get("grouping", {})))
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise DataError(f"the run's split.json is damaged ({exc}); start the run again with --fresh.") from None
 
 
-def _split(index: Any, data: dict[str, Any]) -> PreparedData:
-    from ..data import split_from_presplit, split_indices
+def _decode_all(paths: list[str], recipe: Any, progress: Progress | None):
+    from ..data import decode_images
 
-    labels = index.labels
+    data = recipe["data"]
+    cache_dir = cache_root(recipe) / "images" if data["cache"] == "disk" else None
+    on_progress = (lambda done, total: progress("decode", done, total)) if progress else None
+    return decode_images(paths, data["image_size"], cache_dir=cache_dir, workers=data["workers"],
+                         on_progress=on_progress)
+
+
+def group_ids(index: Any, data: dict[str, Any], hashes: Any, ok: list[int]) -> list[int] | None:
+    """A group id per sample in ``ok`` (``data.group_by``), or None for ``'none'``."""
+    from ..data.duplicates import near_duplicate_groups, regex_groups
+
+    how = data["group_by"]
+    if how == "none":
+        return None
+    if how == "near_duplicates":
+        return near_duplicate_groups(hashes[ok], data["near_duplicate_bits"])
+    rel = [os.path.relpath(index.samples[i][0], index.root) for i in ok]
+    return regex_groups(rel, how)
+
+
+def _split_decoded(index: Any, recipe: Any, progress: Progress | None) -> PreparedData:
+    """Decode every image of the folder, group, split: a new run's data."""
+    import torch
+
+    from ..data.duplicates import group_report
+    from ..data.split import fold_indices, split_from_presplit, split_indices, straddling_groups
+
+    data = recipe["data"]
+    paths = [os.path.abspath(p) for p, _ in index.samples]
+    decoded = _decode_all(paths, recipe, progress)
+    failed = dict(decoded.failed)
+    new_bad = [(paths[i], reason) for i, reason in sorted(failed.items())]
+    if new_bad and data["on_bad_image"] == "fail":
+        _fail_on_bad(new_bad, "while decoding")
+    ok = [i for i in range(len(paths)) if i not in failed]
+    labels = [index.samples[i][1] for i in ok]
+    groups = group_ids(index, data, decoded.hashes, ok)
+    report = group_report(groups, labels) if groups is not None else None
+    names = index.class_names
+    notes: list[str] = []
     if index.presplit:
-        split = split_from_presplit(index.presplit, labels, val_fraction=data["val_fraction"], seed=data["seed"],
-                                    class_names=index.class_names)
+        position = {i: j for j, i in enumerate(ok)}
+        presplit = {k: [position[i] for i in v if i in position] for k, v in index.presplit.items()}
+        split = split_from_presplit(presplit, labels, val_fraction=data["val_fraction"], seed=data["seed"],
+                                    class_names=names)
+        if groups is not None:
+            leaks = straddling_groups({"train": split.train, "val": split.val, "test": split.test}, groups)
+            if leaks:
+                first = ", ".join(os.path.relpath(paths[ok[i]], index.root) for i in leaks[0][:3])
+                notes.append(f"{len(leaks)} group(s) of near-duplicate images straddle the folder's own "
+                             f"train/val/test split, so validation sees copies of training images (first: {first}); "
+                             f"tk keeps a pre-split folder as it is")
+    elif data["folds"]:
+        split = fold_indices(labels, folds=data["folds"], fold=data["fold"], test_fraction=data["test_fraction"],
+                             seed=data["seed"], class_names=names, groups=groups)
     else:
         split = split_indices(labels, val_fraction=data["val_fraction"], test_fraction=data["test_fraction"],
-                              seed=data["seed"], class_names=index.class_names)
+                              seed=data["seed"], class_names=names, groups=groups)
+    grouping = {"group_by": data["group_by"]}
+    if report is not None:
+        grouping.update({"groups_kept_together": split.groups_kept, "images_in_groups": split.images_in_groups,
+                         "label_conflicts": len(report.conflicts)})
+        if data["group_by"] == "near_duplicates":
+            grouping["near_duplicate_bits"] = data["near_duplicate_bits"]
+        if report.conflicts:
+            first = report.conflicts[0]
+            notes.append(f"{len(report.conflicts)} group(s) of near-duplicate images carry different labels "
+                         f"(first: {', '.join(os.path.relpath(paths[ok[i]], index.root) for i in first[:3])}); "
+                         f"tk data doctor lists them")
+    if data["folds"]:
+        grouping.update({"folds": data["folds"], "fold": data["fold"]})
 
     def part(ids: list[int]) -> Part:
-        return Part([os.path.abspath(index.samples[i][0]) for i in ids], [index.samples[i][1] for i in ids])
+        rows = [ok[j] for j in ids]
+        images = decoded.images[torch.tensor(rows, dtype=torch.long)] if rows else decoded.images[:0]
+        return Part([paths[r] for r in rows], [index.samples[r][1] for r in rows], images)
 
-    return PreparedData(list(index.class_names), part(split.train), part(split.val), part(split.test),
-                        int(data["seed"]), notes=list(split.notes))
+    prepared = PreparedData(list(names), part(split.train), part(split.val), part(split.test), int(data["seed"]),
+                            notes=notes + list(split.notes) + decoded.notes, bad_images=new_bad, grouping=grouping)
+    prepared.decode_seconds, prepared.decoded, prepared.cached = decoded.seconds, decoded.decoded, decoded.cached
+    return prepared
 
 
 def _decode(prepared: PreparedData, recipe: Any, progress: Progress | None, *, strict: bool) -> None:
     """Decode every part once; failures become bad images (or stop the run, see the policy)."""
     import torch
 
-    from ..data import decode_images
-
     data = recipe["data"]
-    cache_dir = cache_root(recipe) / "images" if data["cache"] == "disk" else None
     parts = [("train", prepared.train), ("val", prepared.val), ("test", prepared.test)]
     paths = [p for _, part in parts for p in part.paths]
-    on_progress = (lambda done, total: progress("decode", done, total)) if progress else None
-    decoded = decode_images(paths, data["image_size"], cache_dir=cache_dir, workers=data["workers"],
-                            on_progress=on_progress)
+    decoded = _decode_all(paths, recipe, progress)
     prepared.decode_seconds, prepared.decoded, prepared.cached = decoded.seconds, decoded.decoded, decoded.cached
     prepared.notes += decoded.notes
     failed = dict(decoded.failed)
@@ -227,8 +312,6 @@ def _decode(prepared: PreparedData, recipe: Any, progress: Progress | None, *, s
         part.paths = [part.paths[j] for j in keep]
         part.labels = [part.labels[j] for j in keep]
         offset += n
-    if not prepared.train.paths:
-        raise DataError("no training images are left after leaving out the unusable ones.")
 
 
 class Batches:
