@@ -14,10 +14,11 @@ import json
 from pathlib import Path
 from typing import Any, Sequence
 
+from .engine.metrics import ci_text
 from .errors import TkError
 from .export.source import ModelSource, resolve_source
 
-__all__ = ["compare_runs", "compare_markdown", "compare_chart"]
+__all__ = ["compare_runs", "compare_markdown", "compare_chart", "paired_tests"]
 
 
 def _read_json(path: Path) -> Any | None:
@@ -34,6 +35,7 @@ def _quality(source: ModelSource) -> dict[str, Any]:
         chosen = metrics.get("test") if isinstance(metrics.get("test"), dict) else metrics
         if {"accuracy", "macro_f1", "per_class"} <= set(chosen):
             return {"split": chosen.get("split", "val"), "accuracy": chosen["accuracy"], "macro_f1": chosen["macro_f1"],
+                    "accuracy_ci": chosen.get("accuracy_ci"), "macro_f1_ci": chosen.get("macro_f1_ci"),
                     "per_class_f1": {k: v["f1"] for k, v in chosen["per_class"].items()}, "from": "metrics.json"}
     from .evaluate import eval_set, evaluate
     from .export.torch_predictor import TorchPredictor
@@ -43,6 +45,7 @@ def _quality(source: ModelSource) -> dict[str, Any]:
     data = eval_set(source, None, predictor.image_size, predictor.resize, predictor.class_names)
     result = evaluate(predictor, data).metrics
     return {"split": data.split, "accuracy": result["accuracy"], "macro_f1": result["macro_f1"],
+            "accuracy_ci": result.get("accuracy_ci"), "macro_f1_ci": result.get("macro_f1_ci"),
             "per_class_f1": {k: v["f1"] for k, v in result["per_class"].items()}, "from": "evaluated now"}
 
 
@@ -130,6 +133,75 @@ def recipe_differences(rows: list[dict[str, Any]]) -> list[tuple[str, list[str]]
     return diffs
 
 
+def _pct_ci(value: float, interval: Sequence[float] | None) -> str:
+    if not interval:
+        return f"{value:.2%}"
+    return f"{value:.2%} [{interval[0]:.1%}–{interval[1]:.1%}]"
+
+
+def paired_tests(rows: list[dict[str, Any]], alpha: float = 0.05) -> list[dict[str, Any]]:
+    """Each run after the first against the first, on the images both were scored on.
+
+    Runs evaluated on the same images (the same split of the same data: identical paths and
+    labels in their ``predictions.csv``, below the images' common folder, so a copied data folder
+    still matches) get McNemar's exact test
+    (`toolkit.engine.metrics.mcnemar`); others get a reason why no paired test is possible.
+    """
+    from .engine.finalize import read_predictions
+    from .engine.metrics import mcnemar
+
+    def preds(row: dict[str, Any]) -> dict[str, Any] | None:
+        path = Path(row["path"]) / "predictions.csv"
+        if not path.is_file():
+            return None
+        try:
+            return read_predictions(path, row["split"])
+        except (OSError, ValueError, KeyError, IndexError):
+            return None
+
+    if len(rows) < 2:
+        return []
+    base = preds(rows[0])
+    out = []
+    for row in rows[1:]:
+        other = preds(row)
+        result: dict[str, Any] = {"run": row["run"], "baseline": rows[0]["run"]}
+        if base is None or other is None:
+            missing = rows[0]["run"] if base is None else row["run"]
+            result["reason"] = f"{missing} has no predictions.csv (a run from before tk 0.2): no paired test"
+        elif _relative(base) != _relative(other):
+            result["reason"] = "scored on different images (another split or data): no paired test is possible"
+        else:
+            a = [p == y for p, y in zip(base["predicted"], base["labels"])]
+            b = [p == y for p, y in zip(other["predicted"], other["labels"])]
+            test = mcnemar(a, b)
+            diff = (sum(b) - sum(a)) / max(len(a), 1)
+            result.update(test, difference=diff, significant=test["p_value"] < alpha)
+        out.append(result)
+    return out
+
+
+def _relative(preds: dict[str, Any]) -> list[tuple[str, int]]:
+    """(path below the images' common folder, label): the same images moved or copied elsewhere match."""
+    import os
+
+    paths = preds["paths"]
+    root = os.path.commonpath([os.path.dirname(p) for p in paths]) if paths else ""
+    return [(os.path.relpath(p, root), y) for p, y in zip(paths, preds["labels"])]
+
+
+def paired_text(result: dict[str, Any]) -> str:
+    """One line per paired test, for the console and the Markdown page."""
+    head = f"{result['run']} vs {result['baseline']}: "
+    if "reason" in result:
+        return head + result["reason"]
+    verdict = ("a significant difference (p < 0.05)" if result["significant"]
+               else "not significant: the difference may be chance")
+    return (head + f"accuracy {100 * result['difference']:+.2f} points on the same {result['n']} images; "
+            f"McNemar p = {result['p_value']:.3g} ({result['a_only']} images only {result['baseline']} gets right, "
+            f"{result['b_only']} only {result['run']}): {verdict}")
+
+
 def _fmt(value: Any, spec: str) -> str:
     return "-" if value is None else format(value, spec)
 
@@ -145,7 +217,8 @@ def table_rows(rows: list[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
         per_class = [_fmt(r["per_class_f1"].get(c), ".3f") for c in classes]
         fastest = f"{r['fastest_ms']:.2f} ms ({r['fastest']})" if r.get("fastest_ms") is not None else "not benched"
         cells.append([r["run"], str(r["backbone"]), str(r["image_size"]), f"{r['params'] / 1e6:.2f}",
-                      f"{r['size_mb']:.1f}", minutes, r["split"], f"{r['accuracy']:.2%}", f"{r['macro_f1']:.3f}",
+                      f"{r['size_mb']:.1f}", minutes, r["split"], _pct_ci(r["accuracy"], r.get("accuracy_ci")),
+                      f"{r['macro_f1']:.3f}" + ci_text(r.get("macro_f1_ci")),
                       *per_class, _fmt(r.get("pytorch_cpu_ms"), ".2f"), _fmt(r.get("onnx_cpu_ms"), ".2f"), fastest])
     return headers, cells
 
@@ -154,6 +227,9 @@ def compare_markdown(rows: list[dict[str, Any]]) -> str:
     headers, cells = table_rows(rows)
     lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
     lines += ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in cells]
+    tests = paired_tests(rows)
+    if tests:
+        lines += ["", *(f"- {paired_text(t)}" for t in tests)]
     return "\n".join(lines) + "\n"
 
 

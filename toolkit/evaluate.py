@@ -151,5 +151,6 @@ def evaluate(predictor: Predictor, data: EvalSet, *, batch_size: int = 32) -> Ev
     probs = predictor.predict_all(data.images, batch_size=batch_size)
     seconds = time.perf_counter() - started
     top5 = (-probs).argsort(axis=1, kind="stable")[:, :5].tolist() if len(probs) else []
-    metrics = classification_metrics(data.labels, [int(i) for i in probs.argmax(1)], data.class_names, top5)
+    metrics = classification_metrics(data.labels, [int(i) for i in probs.argmax(1)], data.class_names, top5,
+                                     intervals=True)
     return Evaluation(data.split, predictor.runtime, predictor.device, probs, metrics, seconds)

@@ -20,7 +20,7 @@ def test_compare_two_runs(workdir):
     assert md[0].startswith("| run | backbone | px | params (M) | size MB | train time | split | accuracy | macro-F1 |")
     row1 = md[2].split(" | ")
     metrics = json.loads((workdir / "runs/tiny/1/metrics.json").read_text())
-    assert f"{metrics['test']['accuracy']:.2%}" in row1 and "test" in row1
+    assert any(c.startswith(f"{metrics['test']['accuracy']:.2%} [") for c in row1) and "test" in row1
     bench = json.loads((workdir / "runs/tiny/1/bench.json").read_text())
     torch_ms = next(r["latency_ms"] for r in bench["rows"] if r["format"] == "pytorch" and r["device"] == "cpu")
     assert f"{torch_ms:.2f}" in row1
@@ -32,3 +32,38 @@ def test_compare_two_runs(workdir):
 def test_compare_needs_runs(in_shared, tmp_path):
     result = run_cli("compare", tmp_path)
     assert result.exit_code == 1 and "not a run folder" in result.output
+
+
+def test_compare_says_whether_a_difference_is_significant(workdir):
+    """Two runs scored on the same images get McNemar's test; the counts are those of their predictions.csv."""
+    import csv
+
+    trained = run_cli("run", "tiny.toml", "--quiet", "--set", "train.epochs=1", "--set", "optim.lr=0.001")
+    assert trained.exit_code == 0, trained.output
+    result = run_cli("compare", "runs/tiny/1", "runs/tiny/2", "--md", "c.md", "--png", "c.png")
+    assert result.exit_code == 0, result.output
+
+    def correct(run):
+        with open(workdir / run / "predictions.csv", newline="") as fh:
+            rows = [r for r in csv.DictReader(fh) if r["split"] == "test"]
+        return [r["label"] == r["predicted"] for r in rows]
+
+    a, b = correct("runs/tiny/1"), correct("runs/tiny/2")
+    only_a = sum(x and not y for x, y in zip(a, b))
+    only_b = sum(y and not x for x, y in zip(a, b))
+    line = next(line for line in result.output.splitlines() if line.startswith("tiny-2 vs tiny-1: "))
+    assert f"on the same {len(a)} images; McNemar p = " in line
+    assert f"({only_a} images only tiny-1 gets right, {only_b} only tiny-2)" in line
+    assert ("a significant difference" in line) != ("not significant" in line)
+    assert line in (workdir / "c.md").read_text()
+    # the accuracy cell carries its 95% interval
+    metrics = json.loads((workdir / "runs/tiny/1/metrics.json").read_text())
+    lo, hi = metrics["test"]["accuracy_ci"]
+    assert f"{metrics['test']['accuracy']:.2%} [{lo:.1%}–{hi:.1%}]" in (workdir / "c.md").read_text()
+
+
+def test_identical_runs_are_not_significantly_different(workdir):
+    shutil.copytree(workdir / "runs/tiny/1", workdir / "runs/tiny/2")
+    result = run_cli("compare", "runs/tiny/1", "runs/tiny/2", "--png", "c.png")
+    assert "tiny-2 vs tiny-1: accuracy +0.00 points" in result.output
+    assert "McNemar p = 1 (0 images only tiny-1 gets right, 0 only tiny-2): not significant" in result.output

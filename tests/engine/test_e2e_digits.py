@@ -21,7 +21,7 @@ from toolkit.testing import run_cli
 from .conftest import recipe_file
 
 RUN_FILES = ["best.pt", "confusion_matrix.png", "curves.png", "history.jsonl", "last.pt", "metrics.json",
-             "recipe.toml", "report.html", "split.json"]
+             "predictions.csv", "recipe.toml", "report.html", "split.json"]
 
 
 @pytest.fixture(scope="module")

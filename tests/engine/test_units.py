@@ -95,3 +95,42 @@ def test_device_and_precision_choices_on_this_machine():
     if not torch.cuda.is_available():
         with pytest.raises(TkError, match="no CUDA GPU is available"):
             pick_device("cuda")
+
+
+def test_wilson_interval_matches_the_published_values():
+    """Wilson 95% intervals (Newcombe 1998, table I; also statsmodels' proportion_confint(method='wilson'))."""
+    from toolkit.engine.metrics import wilson
+
+    for (k, n), (lo, hi) in {(81, 263): (0.2553, 0.3662), (15, 148): (0.0624, 0.1605), (0, 20): (0.0, 0.1611),
+                             (1, 29): (0.0061, 0.1718), (8, 10): (0.4902, 0.9433), (10, 10): (0.7225, 1.0)}.items():
+        got = wilson(k, n)
+        assert abs(got[0] - lo) < 1e-4 and abs(got[1] - hi) < 1e-4, (k, n, got)
+
+
+def test_every_final_figure_carries_an_interval_that_contains_it():
+    import random
+
+    from toolkit.engine.metrics import classification_metrics
+
+    rng = random.Random(0)
+    labels = [rng.randrange(4) for _ in range(200)]
+    preds = [y if rng.random() < 0.7 else rng.randrange(4) for y in labels]
+    m = classification_metrics(labels, preds, ["a", "b", "c", "d"], intervals=True)
+    assert m["accuracy_ci"][0] <= m["accuracy"] <= m["accuracy_ci"][1]
+    assert m["macro_f1_ci"][0] <= m["macro_f1"] <= m["macro_f1_ci"][1]
+    for row in m["per_class"].values():
+        for key in ("precision", "recall", "f1"):
+            lo, hi = row[f"{key}_ci"]
+            assert 0 <= lo <= row[key] <= hi <= 1, (key, row)
+    assert m["intervals"]["level"] == 0.95
+    again = classification_metrics(labels, preds, ["a", "b", "c", "d"], intervals=True)
+    assert again == m  # the bootstrap is seeded: the same predictions give the same intervals
+
+
+def test_mcnemar_exact_p_values():
+    from toolkit.engine.metrics import mcnemar
+
+    # 10 discordant pairs, 9 to 1: two-sided binomial p = 2 * P(X <= 1 | 10, 1/2) = 22/1024
+    r = mcnemar([True] * 9 + [False] + [True] * 5, [False] * 9 + [True] + [True] * 5)
+    assert (r["a_only"], r["b_only"], r["n"]) == (9, 1, 15) and abs(r["p_value"] - 22 / 1024) < 1e-12
+    assert mcnemar([True, False], [True, False])["p_value"] == 1.0

@@ -19,9 +19,14 @@ def compare(runs: tuple[Path, ...], md_path: Path | None, png_path: Path | None)
     """Compare RUNS (run folders): accuracy, macro-F1, per-class F1, parameters, model size,
     training time, and latency from each run's bench.json (run `tk bench RUN` first).
 
+    Accuracy and macro-F1 carry 95% intervals. Each run after the first is tested against the
+    first when both were scored on the same images (McNemar's exact test on their
+    predictions.csv): the line says whether the difference is significant or may be chance.
+
     Writes one PNG chart (default compare.png) to pick the best accuracy/speed trade-off.
     """
-    from ..compare import compare_chart, compare_markdown, compare_runs, recipe_differences, table_rows
+    from ..compare import (compare_chart, compare_markdown, compare_runs, paired_tests, paired_text,
+                           recipe_differences, table_rows)
     from ..atomic import atomic_write
     from ._tables import print_table
 
@@ -33,6 +38,8 @@ def compare(runs: tuple[Path, ...], md_path: Path | None, png_path: Path | None)
     print_table(title, headers, cells, right=right,
                 drop_first=("train time", "split", "px", "PyTorch CPU ms", *per_class, "size MB", "params (M)",
                             "backbone"))
+    for test in paired_tests(rows):
+        click.echo(paired_text(test))
     diffs = recipe_differences(rows)
     if len(rows) > 1:
         if diffs:

@@ -11,8 +11,13 @@ from ._trust import trust_plugins_option
 
 
 def report_table(metrics: dict, title: str):
-    """sklearn-style classification report as a rich table."""
+    """sklearn-style classification report as a rich table, 95% intervals in brackets."""
     from rich.table import Table
+
+    from ..engine.metrics import ci_text
+
+    def cell(row: dict, key: str) -> str:
+        return f"{row[key]:.3f}" + (f"[dim]{ci_text(row.get(key + '_ci'), '.2f')}[/dim]" if key + "_ci" in row else "")
 
     table = Table(title=title)
     for name, justify in (("class", "left"), ("precision", "right"), ("recall", "right"), ("f1", "right"),
@@ -20,15 +25,16 @@ def report_table(metrics: dict, title: str):
         table.add_column(name, justify=justify)
     per_class = metrics["per_class"]
     for name, row in per_class.items():
-        table.add_row(name, f"{row['precision']:.3f}", f"{row['recall']:.3f}", f"{row['f1']:.3f}", str(row["support"]))
+        table.add_row(name.replace("[", "\\["), cell(row, "precision"), cell(row, "recall"), cell(row, "f1"),
+                      str(row["support"]))
     total = sum(r["support"] for r in per_class.values())
     present = [r for r in per_class.values() if r["support"] > 0]
     if present:
         macro = {k: sum(r[k] for r in present) / len(present) for k in ("precision", "recall")}
         weighted = {k: sum(r[k] * r["support"] for r in present) / total for k in ("precision", "recall", "f1")}
         table.add_section()
-        table.add_row("accuracy", "", "", f"{metrics['accuracy']:.3f}", str(total))
-        table.add_row("macro avg", f"{macro['precision']:.3f}", f"{macro['recall']:.3f}", f"{metrics['macro_f1']:.3f}",
+        table.add_row("accuracy", "", "", cell(metrics, "accuracy"), str(total))
+        table.add_row("macro avg", f"{macro['precision']:.3f}", f"{macro['recall']:.3f}", cell(metrics, "macro_f1"),
                       str(total))
         table.add_row("weighted avg", f"{weighted['precision']:.3f}", f"{weighted['recall']:.3f}",
                       f"{weighted['f1']:.3f}", str(total))
@@ -102,10 +108,14 @@ def eval_(target: Path | None, split: str | None, run_dir: Path | None, data_dir
              f"{SPLIT_NAMES.get(data.split, data.split)} images of {data_dir if data_dir is not None else source.run_dir}")
     console.print(report_table(result.metrics, title))
     console.print(confusion_table(result.metrics))
-    console.print(f"accuracy {result.accuracy:.4f} ({sum(int(a == b) for a, b in zip(result.predictions, data.labels))}"
-                  f"/{len(data)}), macro-F1 {result.metrics['macro_f1']:.4f}"
-                  + (f", top-5 accuracy {result.metrics['top5_accuracy']:.4f}" if "top5_accuracy" in result.metrics
-                     else ""))
+    from ..engine.metrics import ci_text
+
+    m = result.metrics
+    click.echo(f"accuracy {result.accuracy:.4f} ({sum(int(a == b) for a, b in zip(result.predictions, data.labels))}"
+                  f"/{len(data)}){ci_text(m.get('accuracy_ci'))}, macro-F1 {m['macro_f1']:.4f}"
+                  f"{ci_text(m.get('macro_f1_ci'))}"
+                  + (f", top-5 accuracy {m['top5_accuracy']:.4f}" if "top5_accuracy" in m else "")
+                  + " (95% intervals: Wilson; bootstrap for F1)")
     if json_path is not None:
         payload = {"model": str(model), "runtime": predictor.runtime, "device": predictor.device, "split": data.split,
                    "run": str(source.run_dir.resolve()) if source is not None and source.run_dir else None,

@@ -16,7 +16,49 @@ from ..text import printable
 from ..atomic import atomic_write
 from ..checkpoint import load_checkpoint
 
-__all__ = ["final_metrics", "write_bad_images"]
+__all__ = ["final_metrics", "write_bad_images", "write_predictions", "read_predictions"]
+
+PREDICTION_COLUMNS = ("split", "path", "label", "predicted", "confidence")
+
+
+def write_predictions(path: Path, results: list[tuple[str, Any, Any]], class_names: list[str]) -> None:
+    """``predictions.csv``: best.pt's prediction for every validation (and test) image, with the
+    probability of every class (``p:<class>``) — what `tk compare` pairs runs on, and what the
+    label-error search and calibration read."""
+    import csv
+    import io
+    import math
+
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow([*PREDICTION_COLUMNS, *(f"p:{printable(c)}" for c in class_names)])
+    for split, part, res in results:
+        for i, pred, conf, logits in zip(res.indices, res.preds, res.confidences, res.logits):
+            top = max(logits)
+            exp = [math.exp(v - top) for v in logits]
+            total = sum(exp)
+            writer.writerow([split, printable(part.paths[i]), printable(class_names[part.labels[i]]),
+                             printable(class_names[pred]), f"{conf:.6f}", *(f"{e / total:.6f}" for e in exp)])
+    data = buf.getvalue().encode("utf-8")
+    atomic_write(path, lambda fh: fh.write(data))
+
+
+def read_predictions(path: Path, split: str | None = "val") -> dict[str, Any]:
+    """``{"paths", "labels", "predicted", "probs" (N×K numpy), "class_names"}`` of one split of a
+    predictions.csv (every split with ``split=None``)."""
+    import csv
+
+    import numpy as np
+
+    with open(path, newline="", encoding="utf-8") as fh:
+        rows = list(csv.reader(fh))
+    header, body = rows[0], [r for r in rows[1:] if split is None or r[0] == split]
+    names = [h[2:] for h in header[len(PREDICTION_COLUMNS):]]
+    index = {n: i for i, n in enumerate(names)}
+    return {"class_names": names, "paths": [r[1] for r in body], "labels": [index[r[2]] for r in body],
+            "predicted": [index[r[3]] for r in body],
+            "probs": np.array([[float(v) for v in r[len(PREDICTION_COLUMNS):]] for r in body], dtype=np.float64)
+            .reshape(len(body), len(names))}
 
 
 def write_bad_images(run_dir: Path, bad: list[tuple[str, str]]) -> None:
@@ -38,8 +80,8 @@ def _evaluate_part(trainer: Any, part: Any) -> tuple[dict[str, Any], Any]:
 
     batches = Batches(part, trainer.device, channels_last=trainer.recipe["train"]["channels_last"])
     res = evaluate(trainer.model, batches, trainer.batch_size * 2, trainer.comps.loss_fn, trainer.precision,
-                   trainer.device)
-    metrics = classification_metrics(part.labels, res.preds, trainer.data.class_names, res.top5)
+                   trainer.device, keep_logits=True)
+    metrics = classification_metrics(part.labels, res.preds, trainer.data.class_names, res.top5, intervals=True)
     metrics["loss"] = res.loss
     return metrics, res
 
@@ -63,10 +105,13 @@ def final_metrics(trainer: Any, status: str) -> dict[str, Any]:
         "data": {"train": len(data.train), "val": len(data.val), "test": len(data.test),
                  "bad_images": len(data.bad_images), "class_counts_train": data.train_counts()},
     })
+    results = [("val", data.val, res)]
     if len(data.test):
-        test_metrics, _ = _evaluate_part(trainer, data.test)
+        test_metrics, test_res = _evaluate_part(trainer, data.test)
         test_metrics["split"] = "test"
         metrics["test"] = test_metrics
+        results.append(("test", data.test, test_res))
+    write_predictions(run_dir / "predictions.csv", results, data.class_names)
     text = json.dumps(metrics, indent=2)
     atomic_write(run_dir / "metrics.json", lambda fh: fh.write(text.encode("utf-8")))
 

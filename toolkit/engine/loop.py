@@ -167,6 +167,7 @@ class EvalResult:
     preds: list[int] = field(default_factory=list)
     confidences: list[float] = field(default_factory=list)  # probability of the predicted class
     top5: list[list[int]] = field(default_factory=list)  # the five likeliest classes, likeliest first
+    logits: list[list[float]] = field(default_factory=list)  # raw outputs, with keep_logits=True
 
     @property
     def loss(self) -> float:
@@ -174,9 +175,11 @@ class EvalResult:
 
 
 def evaluate(model: Any, batches: Any, batch_size: int, loss_fn: Any, precision: Any, device: Any,
-             ids: list[int] | None = None) -> EvalResult:
+             ids: list[int] | None = None, *, keep_logits: bool = False) -> EvalResult:
     """Predict every sample of ``batches`` (or ``ids``) with ``model`` in eval mode.
 
+    ``keep_logits`` also keeps each sample's raw outputs (the final evaluation: predictions.csv,
+    calibration).
     The loss is the training loss (class weights included), so val_loss and train_loss are
     comparable; a loss that needs soft targets or inputs gets them as in training.
     """
@@ -200,6 +203,8 @@ def evaluate(model: Any, batches: Any, batch_size: int, loss_fn: Any, precision:
                 result.preds += pred.tolist()
                 result.confidences += conf.tolist()
                 result.top5 += probs.topk(min(5, probs.shape[1]), dim=1).indices.tolist()
+                if keep_logits:
+                    result.logits += logits.float().tolist()
     finally:
         model.train(was_training)
     return result

@@ -121,26 +121,51 @@ h1{font-size:1.5em}h2{font-size:1.15em;margin-top:1.6em}table{border-collapse:co
 td,th{border:1px solid #ddd;padding:4px 10px;text-align:right}th{background:#f4f4f4}td:first-child{text-align:left}
 .facts td{text-align:left}.grid{display:flex;flex-wrap:wrap;gap:16px}
 .grid figure{margin:0;width:200px;font-size:12px;overflow-wrap:anywhere}.grid figcaption{margin-top:4px}
-.grid img{border:1px solid #ccc;width:200px;image-rendering:pixelated}img.plot{max-width:100%}.low{color:#b00}"""
+.grid img{border:1px solid #ccc;width:200px;image-rendering:pixelated}img.plot{max-width:100%}.low{color:#b00}
+small{color:#777}.ci{color:#555;font-size:13px}"""
+
+
+_CLASS_HEADER = "<tr><th>class</th><th>precision</th><th>recall</th><th>F1</th><th>support</th></tr>"
+
+
+def _fmt_ci(value: float, interval: Sequence[float] | None) -> str:
+    from .metrics import ci_text
+
+    return f"{value:.3f}<small>{ci_text(interval)}</small>"
+
+
+def _headline(m: dict[str, Any]) -> str:
+    from .metrics import ci_text
+
+    return (f"accuracy {m['accuracy']:.4f}{ci_text(m.get('accuracy_ci'))}, "
+            f"macro-F1 {m['macro_f1']:.4f}{ci_text(m.get('macro_f1_ci'))}")
+
+
+def _class_rows(metrics: dict[str, Any]) -> list[str]:
+    rows = []
+    for name, m in metrics["per_class"].items():
+        low = ' class="low"' if m["support"] and m["recall"] < 0.5 else ""
+        rows.append(f"<tr><td>{html.escape(name)}</td><td>{_fmt_ci(m['precision'], m.get('precision_ci'))}</td>"
+                    f"<td{low}>{_fmt_ci(m['recall'], m.get('recall_ci'))}</td>"
+                    f"<td>{_fmt_ci(m['f1'], m.get('f1_ci'))}</td><td>{m['support']}</td></tr>")
+    return rows
 
 
 def write_report(path: Path, *, title: str, facts: list[tuple[str, str]], curves_png: bytes, confusion_png: bytes,
-                 metrics: dict[str, Any], mistakes: list[dict[str, Any]], notes: Sequence[str] = ()) -> None:
+                 metrics: dict[str, Any], mistakes: list[dict[str, Any]], notes: Sequence[str] = (),
+                 extra_html: str = "") -> None:
     """Write the self-contained report page.
 
     ``mistakes`` items hold ``image`` (uint8 3×H×W tensor), ``path``, ``true``, ``pred`` and
-    ``confidence``.
+    ``confidence``. ``extra_html`` is inserted after the validation table (sections a
+    callback or the calibration step add).
     """
     esc = html.escape
 
     def img(data: bytes, cls: str = "plot") -> str:
         return f'<img class="{cls}" src="data:image/png;base64,{base64.b64encode(data).decode("ascii")}">'
 
-    rows = []
-    for name, m in metrics["per_class"].items():
-        low = ' class="low"' if m["support"] and m["recall"] < 0.5 else ""
-        rows.append(f"<tr><td>{esc(name)}</td><td>{m['precision']:.3f}</td><td{low}>{m['recall']:.3f}</td>"
-                    f"<td>{m['f1']:.3f}</td><td>{m['support']}</td></tr>")
+    rows = _class_rows(metrics)
     figures = []
     for item in mistakes:
         caption = (f"{esc(Path(item['path']).name)}<br>true: <b>{esc(item['true'])}</b><br>"
@@ -151,11 +176,8 @@ def write_report(path: Path, *, title: str, facts: list[tuple[str, str]], curves
     test = metrics.get("test")
     test_html = ""
     if test:  # the held-out split, when the run has one: the figure to quote
-        test_rows = "".join(f"<tr><td>{esc(n)}</td><td>{m['precision']:.3f}</td><td>{m['recall']:.3f}</td>"
-                            f"<td>{m['f1']:.3f}</td><td>{m['support']}</td></tr>" for n, m in test["per_class"].items())
-        test_html = (f"<h2>Test: accuracy {test['accuracy']:.4f}, macro-F1 {test['macro_f1']:.4f}</h2>"
-                     f"<table><tr><th>class</th><th>precision</th><th>recall</th><th>F1</th><th>support</th></tr>"
-                     f"{test_rows}</table>")
+        test_html = (f"<h2>Test: {_headline(test)}</h2>"
+                     f"<table>{_CLASS_HEADER}{''.join(_class_rows(test))}</table>")
     notes_html = "".join(f"<li>{esc(n)}</li>" for n in notes)
     page = f"""<!doctype html><html><head><meta charset="utf-8"><title>{esc(title)}</title>
 <style>{_STYLE}</style></head><body>
@@ -163,8 +185,11 @@ def write_report(path: Path, *, title: str, facts: list[tuple[str, str]], curves
 <table class="facts">{"".join(f"<tr><td>{esc(k)}</td><td>{esc(v)}</td></tr>" for k, v in facts)}</table>
 {f"<h2>Notes</h2><ul>{notes_html}</ul>" if notes_html else ""}
 <h2>Training curves</h2>{img(curves_png)}
-<h2>Validation: accuracy {metrics['accuracy']:.4f}, macro-F1 {metrics['macro_f1']:.4f}</h2>
-<table><tr><th>class</th><th>precision</th><th>recall</th><th>F1</th><th>support</th></tr>{"".join(rows)}</table>
+<h2>Validation: {_headline(metrics)}</h2>
+<table>{_CLASS_HEADER}{"".join(rows)}</table>
+<p class="ci">In brackets: 95% intervals (Wilson for accuracy, precision and recall; bootstrap over images for
+F1). A class with few validation images has a wide interval: its figure says little.</p>
+{extra_html}
 {test_html}
 <h2>Confusion matrix</h2>{img(confusion_png)}
 <h2>Worst misclassified validation images</h2><div class="grid">{mistakes_html}</div>

@@ -23,7 +23,7 @@ __all__ = ["RunInfo", "RUN_FILES", "UnfinishedRunError", "UNFINISHED", "resolve_
            "latest_run_dir", "read_status", "check_out_dir", "missing_folders", "discard_unstarted_run"]
 
 RUN_FILES = ("recipe.toml", "split.json", "best.pt", "last.pt", "history.jsonl", "metrics.json", "curves.png",
-             "confusion_matrix.png", "report.html", "bad_images.txt", "bench.json")
+             "confusion_matrix.png", "report.html", "bad_images.txt", "bench.json", "predictions.csv")
 """Files tk writes into a run folder (what ``--fresh`` on an ``--out`` folder replaces)."""
 
 UNFINISHED = ("running", "interrupted")

@@ -326,10 +326,14 @@ def _print_result(console: Any, run: Any, status: str, metrics: dict[str, Any], 
     why = f" ({run.stop_reason})" if run.stop_reason else ""
     console.summary(f"Run {status}{why} after {trainer.epoch} epoch{'' if trainer.epoch == 1 else 's'}.")
     if metrics:
+        from .metrics import ci_text
+
         top5 = f", top-5 {metrics['top5_accuracy']:.4f}" if "top5_accuracy" in metrics else ""
-        console.summary(f"Best: epoch {metrics['best_epoch']}, val accuracy {metrics['accuracy']:.4f}{top5}, "
-                        f"macro-F1 {metrics['macro_f1']:.4f}, val loss {metrics['loss']:.4f}")
+        console.summary(f"Best: epoch {metrics['best_epoch']}, val accuracy {metrics['accuracy']:.4f}"
+                        f"{ci_text(metrics.get('accuracy_ci'))}{top5}, macro-F1 {metrics['macro_f1']:.4f}"
+                        f"{ci_text(metrics.get('macro_f1_ci'))}, val loss {metrics['loss']:.4f} (95% intervals)")
         if "test" in metrics:
-            console.summary(f"Test: accuracy {metrics['test']['accuracy']:.4f}, "
-                            f"macro-F1 {metrics['test']['macro_f1']:.4f}")
+            test = metrics["test"]
+            console.summary(f"Test: accuracy {test['accuracy']:.4f}{ci_text(test.get('accuracy_ci'))}, "
+                            f"macro-F1 {test['macro_f1']:.4f}{ci_text(test.get('macro_f1_ci'))}")
     console.summary(f"Run folder: {run.dir}")
