@@ -153,3 +153,79 @@ def _print(index, counts, ratio, bad, ignored) -> None:
         console.print(f"Classes with fewer than 5 images ({', '.join(tiny)}): their validation scores will be "
                       f"noisy; a class of 1 image cannot be validated.", markup=False)
 
+
+
+@data.command("doctor")
+@click.argument("target", type=click.Path(exists=True, file_okay=False, path_type=str))
+@click.option("--out", type=click.Path(file_okay=False, path_type=str),
+              help="Where to write doctor.html, doctor.json and fixes.csv [TARGET/doctor for a run or "
+                   "cross-validation folder, ./doctor-<folder> for an image folder].")
+@click.option("--near-duplicate-bits", "bits", type=click.IntRange(0, 32), default=8, show_default=True,
+              help="Hash bits (of 64) two images may differ in and still count as near-duplicates.")
+@click.option("--json", "as_json", is_flag=True, help="Also print doctor.json.")
+def doctor(target: str, out: str | None, bits: int, as_json: bool) -> None:
+    """One page on what is wrong with TARGET: class balance, image sizes and aspect ratios,
+    near-duplicate groups, label conflicts, likely label errors and unusable files.
+
+    \b
+    TARGET is an image folder (one sub-folder per class), a run folder (label errors among its
+    validation images) or a cross-validation folder from `tk run --folds K` (label errors
+    among all images). Writes doctor.html (self-contained), doctor.json and fixes.csv
+    (file, problem, suggestion); edit fixes.csv, then `tk data apply fixes.csv --out CLEAN_DIR`
+    writes a corrected copy of the folder.
+    """
+    from pathlib import Path
+
+    from rich.progress import Progress
+
+    from ..doctor import diagnose, write_doctor
+
+    target_path = Path(target)
+    with Progress(transient=True, disable=as_json) as bar:
+        tasks: dict[str, int] = {}
+
+        def progress(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=total)
+            bar.update(tasks[stage], completed=done)
+
+        diag = diagnose(target_path, bits=bits, progress=progress)
+    if out is None:
+        out_dir = target_path / "doctor" if diag.source != "folder" else Path(f"doctor-{target_path.resolve().name}")
+    else:
+        out_dir = Path(out)
+    written = write_doctor(diag, out_dir)
+    fixes = diag.fixes()
+    if as_json:
+        click.echo(written["json"].read_text(encoding="utf-8"))
+        return
+    flagged = sum(i.flagged for i in diag.issues)
+    click.echo(f"{diag.root}: {len(diag.paths)} images in {len(diag.class_names)} classes ({diag.source}).")
+    click.echo(f"  near-duplicate groups: {len(diag.groups)} ({sum(len(g) for g in diag.groups)} images); "
+               f"label conflicts: {len(diag.conflicts)}; unusable files: {len(diag.unusable)}")
+    click.echo(f"  likely label errors: {flagged} flagged (from the {diag.issues_from})" if diag.issues
+               else f"  {diag.issues_note}")
+    click.echo(f"Wrote {written['html']} and {written['json']}.")
+    click.echo(f"Wrote {written['fixes']} ({len(fixes)} suggested change(s)); apply them to a copy with "
+               f"tk data apply {written['fixes']} --out CLEAN_DIR")
+
+
+@data.command("apply")
+@click.argument("fixes", type=click.Path(exists=True, dir_okay=False, path_type=str))
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=str),
+              help="New folder for the corrected copy (must not exist, or be empty).")
+@click.option("--data", "data_dir", type=click.Path(exists=True, file_okay=False, path_type=str),
+              help="The data folder the fixes are for [the one recorded in doctor.json beside FIXES].")
+def apply(fixes: str, out: str, data_dir: str | None) -> None:
+    """Write a corrected copy of the data folder: rows of FIXES (a fixes.csv from tk data doctor)
+    saying `remove` leave the file out, `move to CLASS` file it under CLASS, `review` or `keep`
+    copy it as it is; files not listed are copied as they are. The original is never changed.
+    """
+    from pathlib import Path
+
+    from ..doctor import apply_fixes
+
+    counts = apply_fixes(Path(fixes), Path(out), data=Path(data_dir) if data_dir else None)
+    click.echo(f"Wrote {out}: {counts['copied'] + counts['moved']} images ({counts['moved']} moved to another class, "
+               f"{counts['removed']} left out, {counts['reviewed']} marked for review copied as they are). "
+               f"The original folder is unchanged.")

@@ -27,6 +27,9 @@ EXIT_INTERRUPTED = 130
 @click.option("--dry-run", is_flag=True,
               help="Build everything, run one batch forward and backward, print shapes, loss, memory and time "
                    "estimates; write no run folder.")
+@click.option("--folds", type=click.IntRange(min=2, max=100), default=None, metavar="K",
+              help="Cross-validate: train K runs, each validating on one fold (stratified, near-duplicates kept "
+                   "together); write fold-1..K, summary.json, oof_predictions.csv and label_issues.csv.")
 @click.option("--threads", type=click.IntRange(min=1), default=None,
               help="CPU threads for torch (shorthand for --set train.threads=N). Default: every core this process "
                    "may use, fewer while other processes use them.")
@@ -39,7 +42,7 @@ EXIT_INTERRUPTED = 130
 @click.option("--rdzv-id", metavar="ID", help="Job id shared by the machines of one run (default: tk).")
 @trust_plugins_option
 def run(recipe: str, overrides: tuple[str, ...], out: Path | None, resume: Path | None, fresh: bool, quiet: bool,
-        dry_run: bool, threads: int | None, nproc: int, nnodes: str, rdzv_endpoint: str | None, rdzv_id: str | None) -> None:
+        dry_run: bool, folds: int | None, threads: int | None, nproc: int, nnodes: str, rdzv_endpoint: str | None, rdzv_id: str | None) -> None:
     """Train RECIPE (a .toml file or a bundled name such as `quickstart`).
 
     \b
@@ -49,6 +52,8 @@ def run(recipe: str, overrides: tuple[str, ...], out: Path | None, resume: Path 
     Ctrl-C saves last.pt and exits with status 130; resume with --resume RUN_FOLDER.
     --nproc N trains data-parallel in N processes (torchrun); `torchrun ... -m toolkit.cli run`
     works as well, on one machine or several.
+    --folds K cross-validates (K runs under runs/<recipe>-cvK/<n>/); the same command with
+    the same --out continues an interrupted cross-validation.
     """
     from ..errors import TkError
     from ..recipe import find_recipe, load_recipe
@@ -61,6 +66,12 @@ def run(recipe: str, overrides: tuple[str, ...], out: Path | None, resume: Path 
         click.echo("Loading PyTorch, the plugins and the recipe…")
     if threads is not None:
         overrides = (*overrides, f"train.threads={threads}")
+    if folds is not None:
+        if resume is not None or dry_run or nproc > 1 or nnodes != "1":
+            raise click.UsageError("--folds trains one process per fold; drop --resume/--dry-run/--nproc "
+                                   "(continue a cross-validation with the same command and --out).")
+        _cross_validate(find_recipe(recipe), overrides, folds, out, quiet)
+        return
     loaded = load_recipe(find_recipe(recipe), overrides)
     if nproc > 1 or nnodes != "1" or rdzv_endpoint:
         if dry_run:
@@ -93,6 +104,21 @@ def run(recipe: str, overrides: tuple[str, ...], out: Path | None, resume: Path 
         _leave_worker(code)
     if code:
         sys.exit(code)
+
+
+def _cross_validate(recipe_path, overrides: tuple[str, ...], folds: int, out: Path | None, quiet: bool) -> None:
+    from ..crossval import run_folds, summary_lines
+
+    try:
+        result = run_folds(recipe_path, overrides, folds, out=out, quiet=quiet, log=click.echo)
+    except KeyboardInterrupt:
+        click.echo("Interrupted; run the same command with --out to go on.", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    if result.status == "interrupted":
+        sys.exit(EXIT_INTERRUPTED)
+    for line in summary_lines(result.summary):
+        click.echo(line)
+    click.echo(f"Cross-validation folder: {result.out}")
 
 
 def _leave_worker(code: int) -> None:

@@ -53,11 +53,12 @@ def read_predictions(path: Path, split: str | None = "val") -> dict[str, Any]:
     with open(path, newline="", encoding="utf-8") as fh:
         rows = list(csv.reader(fh))
     header, body = rows[0], [r for r in rows[1:] if split is None or r[0] == split]
-    names = [h[2:] for h in header[len(PREDICTION_COLUMNS):]]
+    columns = [j for j, h in enumerate(header) if h.startswith("p:")]  # oof_predictions.csv adds a fold column
+    names = [header[j][2:] for j in columns]
     index = {n: i for i, n in enumerate(names)}
     return {"class_names": names, "paths": [r[1] for r in body], "labels": [index[r[2]] for r in body],
             "predicted": [index[r[3]] for r in body],
-            "probs": np.array([[float(v) for v in r[len(PREDICTION_COLUMNS):]] for r in body], dtype=np.float64)
+            "probs": np.array([[float(r[j]) for j in columns] for r in body], dtype=np.float64)
             .reshape(len(body), len(names))}
 
 

@@ -1,0 +1,399 @@
+"""`tk data doctor DIR_OR_RUN`: one page of everything wrong with a dataset, and a fixes.csv.
+
+What it looks at:
+
+* a **folder** of class folders (what `tk run` trains on);
+* a **run folder** (its split.json names the images; its predictions.csv gives the likely
+  label errors among the validation images);
+* a **cross-validation folder** (`tk run --folds`): like a run, with the out-of-fold
+  predictions of every image, so every image can be flagged.
+
+What it reports (`doctor.html`, self-contained, and `doctor.json`): class balance, image
+sizes and aspect ratios, groups of near-duplicate images with thumbnails, label conflicts
+(near-duplicates in different classes), likely label errors with thumbnails and the suggested
+class (`toolkit.quality`, cleanlab), and unusable files.
+
+`fixes.csv` has one row per suggested change — ``file`` (relative to the data folder),
+``problem``, ``suggestion`` — where a suggestion is ``remove``, ``move to <class>`` or
+``review``. Edit it freely (delete a row to keep the file as it is), then
+`apply_fixes` (`tk data apply`) writes a corrected *copy* of the folder and never touches the
+original.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import html
+import io
+import json
+import os
+import shutil
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from .atomic import atomic_write
+from .errors import TkError
+from .text import printable
+
+__all__ = ["Diagnosis", "diagnose", "write_doctor", "apply_fixes", "FIX_COLUMNS"]
+
+FIX_COLUMNS = ("file", "problem", "suggestion")
+THUMB = 96
+MAX_GROUPS_SHOWN = 30
+MAX_ISSUES_SHOWN = 40
+
+
+@dataclass
+class Diagnosis:
+    root: Path
+    source: str  # "folder", "run" or "cross-validation"
+    class_names: list[str]
+    paths: list[str]  # absolute
+    labels: list[int]
+    counts: list[int]
+    sizes: Counter = field(default_factory=Counter)  # (w, h) -> n
+    aspects: Counter = field(default_factory=Counter)  # rounded w/h -> n
+    groups: list[list[int]] = field(default_factory=list)
+    conflicts: list[list[int]] = field(default_factory=list)
+    unusable: list[tuple[str, str]] = field(default_factory=list)
+    issues: list[Any] = field(default_factory=list)  # toolkit.quality.LabelIssue, ranked
+    issues_from: str = ""
+    issues_note: str = ""
+    bits: int = 8
+
+    def rel(self, path: str) -> str:
+        return os.path.relpath(path, self.root)
+
+    def fixes(self) -> list[tuple[str, str, str]]:
+        """(file, problem, suggestion) rows: unusable files and duplicate copies removed,
+        flagged label errors moved to the suggested class, label conflicts to review."""
+        rows: list[tuple[str, str, str]] = []
+        seen: set[str] = set()
+
+        def add(path: str, problem: str, suggestion: str) -> None:
+            rel = self.rel(path)
+            if rel not in seen:
+                seen.add(rel)
+                rows.append((rel, problem, suggestion))
+
+        for path, reason in self.unusable:
+            add(path, f"unusable: {reason}", "remove")
+        for issue in self.issues:
+            if issue.flagged:
+                add(issue.path, f"likely label error: labelled {issue.given}, the model says {issue.suggested} "
+                                f"(label quality {issue.score:.3f})", f"move to {issue.suggested}")
+        conflicted = {i for g in self.conflicts for i in g}
+        for group in self.conflicts:
+            names = sorted({self.class_names[self.labels[i]] for i in group})
+            for i in group:
+                add(self.paths[i], f"label conflict: near-duplicates are labelled {', '.join(names)}", "review")
+        for group in self.groups:
+            if conflicted & set(group):
+                continue
+            keep = group[0]
+            for i in group[1:]:
+                add(self.paths[i], f"near-duplicate of {self.rel(self.paths[keep])}", "remove")
+        return rows
+
+    def to_json(self) -> dict[str, Any]:
+        fixes = self.fixes()
+        return {
+            "root": str(self.root), "source": self.source, "class_names": self.class_names,
+            "counts": dict(zip(self.class_names, self.counts)), "images": len(self.paths),
+            "sizes": [{"width": w, "height": h, "images": n} for (w, h), n in self.sizes.most_common()],
+            "aspect_ratios": [{"ratio": r, "images": n} for r, n in sorted(self.aspects.items())],
+            "near_duplicates": {"bits": self.bits, "groups": [[self.rel(self.paths[i]) for i in g] for g in self.groups],
+                                "images": sum(len(g) for g in self.groups)},
+            "label_conflicts": [[{"file": self.rel(self.paths[i]), "label": self.class_names[self.labels[i]]} for i in g]
+                                for g in self.conflicts],
+            "label_issues": {"from": self.issues_from, "note": self.issues_note,
+                             "flagged": sum(i.flagged for i in self.issues),
+                             "ranked": [dict(i.to_json(), path=self.rel(i.path)) for i in self.issues[:200]]},
+            "unusable": [{"file": self.rel(p), "reason": r} for p, r in self.unusable],
+            "fixes": len(fixes),
+        }
+
+
+# -- gathering ---------------------------------------------------------------------------------
+def _images_of(target: Path) -> tuple[str, Path, list[str], list[tuple[str, int]], list[tuple[str, str]]]:
+    """(kind, data root, class names, (path, label) pairs, unusable files) of a folder, run or cv folder."""
+    from .data import scan_folder
+    from .engine.data_pipeline import bad_and_ignored
+
+    if (target / "crossval.json").is_file():
+        folds = sorted(p for p in target.glob("fold-*/split.json"))
+        if not folds:
+            raise TkError(f"{target}: a cross-validation folder without any trained fold; run tk run --folds first.")
+        split = json.loads(folds[0].read_text(encoding="utf-8"))
+        kind = "cross-validation"
+    elif (target / "split.json").is_file():
+        split = json.loads((target / "split.json").read_text(encoding="utf-8"))
+        kind = "run"
+    else:
+        index = scan_folder(target)
+        bad, _ = bad_and_ignored(index.skipped)
+        return "folder", Path(index.root), list(index.class_names), list(index.samples), bad
+    pairs = [(str(p), int(y)) for part in ("train", "val", "test") for p, y in split.get(part, [])]
+    pairs = [(p, y) for p, y in pairs if os.path.exists(p)]
+    if not pairs:
+        raise TkError(f"{target}: the images of this run's split.json no longer exist.")
+    root = Path(os.path.commonpath([os.path.dirname(os.path.dirname(p)) for p, _ in pairs]))
+    bad_file = target / "bad_images.txt"
+    bad = []
+    if bad_file.is_file():
+        bad = [tuple(line.split("\t", 1)) for line in bad_file.read_text(encoding="utf-8", errors="replace")
+               .splitlines() if "\t" in line]
+    return kind, root, list(split["class_names"]), sorted(pairs), bad  # type: ignore[return-value]
+
+
+def diagnose(target: str | Path, *, bits: int = 8, workers: int = 2,
+             progress: Callable[[str, int, int], None] | None = None) -> Diagnosis:
+    """Everything `tk data doctor` reports about ``target`` (see the module docstring)."""
+    from PIL import Image
+
+    from .data import decode_images
+    from .data.duplicates import group_report, near_duplicate_groups
+    from .engine.data_pipeline import default_cache_dir
+
+    target = Path(target)
+    if not target.is_dir():
+        raise TkError(f"{target}: not a folder (give an image folder, a run folder or a cross-validation folder).")
+    kind, root, names, pairs, bad = _images_of(target)
+    paths, labels = [p for p, _ in pairs], [y for _, y in pairs]
+    diag = Diagnosis(root, kind, names, paths, labels, [labels.count(i) for i in range(len(names))], bits=bits,
+                     unusable=[(str(p), str(r)) for p, r in bad])
+    for i, path in enumerate(paths):
+        try:
+            with Image.open(path) as im:
+                w, h = im.size
+        except (OSError, ValueError):
+            continue
+        diag.sizes[(w, h)] += 1
+        diag.aspects[round(w / h, 2)] += 1
+        if progress is not None and i % 50 == 0:
+            progress("reading sizes", i + 1, len(paths))
+    on_progress = (lambda done, total: progress("hashing", done, total)) if progress else None
+    decoded = decode_images(paths, 64, cache_dir=default_cache_dir() / "images", workers=workers,
+                            on_progress=on_progress)
+    failed = dict(decoded.failed)
+    diag.unusable += [(paths[i], r) for i, r in sorted(failed.items())]
+    ok = [i for i in range(len(paths)) if i not in failed]
+    report = group_report(near_duplicate_groups(decoded.hashes[ok], bits), [labels[i] for i in ok])
+    diag.groups = [[ok[i] for i in g] for g in report.groups]
+    diag.conflicts = [[ok[i] for i in g] for g in report.conflicts]
+    if kind == "folder":
+        diag.issues_note = ("Likely label errors need held-out predictions: train with `tk run RECIPE --folds 5` "
+                            "and run tk data doctor on the cross-validation folder (or on a run folder).")
+    else:
+        from .quality import held_out_predictions, rank_label_issues
+
+        preds, diag.issues_from = held_out_predictions(target)
+        try:
+            diag.issues = rank_label_issues(preds["labels"], preds["probs"], preds["paths"], preds["class_names"])
+        except TkError as exc:
+            diag.issues_note = str(exc)
+    return diag
+
+
+# -- writing -----------------------------------------------------------------------------------
+def _thumb(path: str) -> str:
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            im = im.convert("RGB")
+            im.thumbnail((THUMB * 2, THUMB))
+            buf = io.BytesIO()
+            im.save(buf, "PNG")
+    except (OSError, ValueError):
+        return ""
+    return base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+_STYLE = """body{font:14px/1.45 system-ui,sans-serif;margin:24px;max-width:1200px;color:#222}
+h1{font-size:1.5em}h2{font-size:1.15em;margin-top:1.8em}table{border-collapse:collapse}
+td,th{border:1px solid #ddd;padding:3px 9px;text-align:right}th{background:#f4f4f4}td:first-child{text-align:left}
+.bar{background:#4a78c2;height:12px;display:inline-block}.row{display:flex;flex-wrap:wrap;gap:10px;margin:8px 0 14px}
+figure{margin:0;font-size:11px;max-width:200px;overflow-wrap:anywhere}figure img{border:1px solid #bbb;display:block}
+.bad{color:#b00}.muted{color:#666}.group{border-left:3px solid #ddd;padding-left:10px;margin-bottom:10px}"""
+
+
+def _figure(diag: Diagnosis, i_or_path: int | str, caption: str) -> str:
+    path = diag.paths[i_or_path] if isinstance(i_or_path, int) else i_or_path
+    data = _thumb(path)
+    img = f'<img src="data:image/png;base64,{data}" alt="">' if data else '<div class="bad">(cannot show)</div>'
+    return f"<figure>{img}<figcaption>{html.escape(printable(caption))}</figcaption></figure>"
+
+
+def _page(diag: Diagnosis, fixes: list[tuple[str, str, str]]) -> str:
+    esc = html.escape
+    total = max(len(diag.paths), 1)
+    top = max(diag.counts or [1])
+    balance = "".join(
+        f"<tr><td>{esc(printable(n))}</td><td>{c}</td><td>{c / total:.1%}</td>"
+        f"<td style='text-align:left'><span class='bar' style='width:{max(1, int(300 * c / top))}px'></span></td></tr>"
+        for n, c in zip(diag.class_names, diag.counts))
+    smallest = min(diag.counts) if diag.counts else 0
+    ratio = f"{top / smallest:.1f}×" if smallest else "∞"
+    sizes = "".join(f"<tr><td>{w}×{h}</td><td>{n}</td></tr>" for (w, h), n in diag.sizes.most_common(12))
+    aspects = "".join(f"<tr><td>{r:g}</td><td>{n}</td></tr>" for r, n in diag.aspects.most_common(8))
+    groups = []
+    for g in diag.groups[:MAX_GROUPS_SHOWN]:
+        figs = "".join(_figure(diag, i, f"{diag.rel(diag.paths[i])} ({diag.class_names[diag.labels[i]]})") for i in g[:8])
+        more = f"<p class='muted'>and {len(g) - 8} more</p>" if len(g) > 8 else ""
+        groups.append(f"<div class='group'><b>{len(g)} images</b><div class='row'>{figs}</div>{more}</div>")
+    conflicts = []
+    for g in diag.conflicts:
+        figs = "".join(_figure(diag, i, f"{diag.rel(diag.paths[i])}: {diag.class_names[diag.labels[i]]}") for i in g[:8])
+        conflicts.append(f"<div class='group'><div class='row'>{figs}</div></div>")
+    shown = [i for i in diag.issues if i.flagged][:MAX_ISSUES_SHOWN] or diag.issues[:10]
+    issues = "".join(_figure(diag, i.path, f"#{i.rank} {diag.rel(i.path)}: labelled {i.given}, "
+                                           f"suggested {i.suggested} ({i.score:.2f})") for i in shown)
+    flagged = sum(i.flagged for i in diag.issues)
+    if diag.issues:
+        issue_head = (f"<p>{flagged} image(s) flagged by confident learning (cleanlab) from the "
+                      f"{esc(diag.issues_from)}; {'they are' if flagged else 'none is flagged; the lowest-scoring are'} "
+                      f"shown, likeliest first (label quality in brackets: the held-out probability of the given "
+                      f"label).</p>")
+    else:
+        issue_head = f"<p class='muted'>{esc(diag.issues_note)}</p>"
+    unusable = "".join(f"<tr><td>{esc(printable(diag.rel(p)))}</td><td style='text-align:left'>{esc(printable(r))}</td></tr>"
+                       for p, r in diag.unusable)
+    fix_counts = Counter(s.split(" ")[0] for _, _, s in fixes)
+    return f"""<!doctype html><html><head><meta charset="utf-8"><title>tk data doctor: {esc(printable(str(diag.root)))}</title>
+<style>{_STYLE}</style></head><body>
+<h1>tk data doctor</h1>
+<p>{esc(printable(str(diag.root)))} ({esc(diag.source)}): {len(diag.paths)} images in {len(diag.class_names)} classes.
+fixes.csv suggests {len(fixes)} change(s): {fix_counts.get('remove', 0)} to remove, {fix_counts.get('move', 0)} to move,
+{fix_counts.get('review', 0)} to review. Apply them to a copy with <code>tk data apply fixes.csv --out CLEAN_DIR</code>.</p>
+<h2>Class balance (largest to smallest: {ratio})</h2>
+<table><tr><th>class</th><th>images</th><th>share</th><th></th></tr>{balance}</table>
+<h2>Image sizes and aspect ratios</h2>
+<div class="row"><table><tr><th>size (w×h)</th><th>images</th></tr>{sizes}</table>
+<table><tr><th>aspect (w/h)</th><th>images</th></tr>{aspects}</table></div>
+<h2 class="{'bad' if diag.conflicts else ''}">Label conflicts: {len(diag.conflicts)}</h2>
+<p class="muted">Near-duplicate images filed under different classes: at least one of each group is mislabelled.</p>
+{''.join(conflicts) or '<p>None.</p>'}
+<h2>Likely label errors</h2>{issue_head}<div class="row">{issues}</div>
+<h2>Near-duplicate groups: {len(diag.groups)} ({sum(len(g) for g in diag.groups)} images; perceptual hash within {diag.bits} bits)</h2>
+<p class="muted">tk run keeps each group on one side of the split. Copies inflate how often a picture is seen in training.</p>
+{''.join(groups) or '<p>None.</p>'}
+<h2>Unusable files: {len(diag.unusable)}</h2>
+{f"<table><tr><th>file</th><th>reason</th></tr>{unusable}</table>" if unusable else "<p>None.</p>"}
+</body></html>
+"""
+
+
+def write_doctor(diag: Diagnosis, out: Path) -> dict[str, Path]:
+    """doctor.html, doctor.json and fixes.csv in ``out``; returns their paths."""
+    out.mkdir(parents=True, exist_ok=True)
+    fixes = diag.fixes()
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(FIX_COLUMNS)
+    writer.writerows(fixes)
+    written = {"html": out / "doctor.html", "json": out / "doctor.json", "fixes": out / "fixes.csv"}
+    page = _page(diag, fixes).encode("utf-8")
+    atomic_write(written["html"], lambda fh: fh.write(page))
+    data = json.dumps(diag.to_json(), indent=1, ensure_ascii=False).encode("utf-8", "surrogateescape")
+    atomic_write(written["json"], lambda fh: fh.write(data))
+    rows = buf.getvalue().encode("utf-8", "surrogateescape")
+    atomic_write(written["fixes"], lambda fh: fh.write(rows))
+    return written
+
+
+# -- applying ----------------------------------------------------------------------------------
+def apply_fixes(fixes_csv: Path, out: Path, *, data: Path | None = None) -> dict[str, int]:
+    """Write a corrected copy of the data folder to ``out`` (see the module docstring).
+
+    ``data`` defaults to the folder recorded in the doctor.json beside ``fixes_csv``. The
+    original folder is only read; only the images tk would train on are copied (unusable files
+    and non-image files stay behind). ``out`` must not exist yet (or be empty), so a copy is never
+    mixed with an older one; it is built beside its final place and renamed in at the end.
+    """
+    fixes_csv = Path(fixes_csv)
+    if data is None:
+        meta = fixes_csv.with_name("doctor.json")
+        if not meta.is_file():
+            raise TkError(f"{meta} is missing: give the data folder with --data DIR.")
+        data = Path(json.loads(meta.read_text(encoding="utf-8"))["root"])
+    data = Path(data).resolve()
+    out = Path(out).resolve()
+    if not data.is_dir():
+        raise TkError(f"{data}: the data folder does not exist.")
+    if out == data or data in out.parents or out in data.parents:
+        raise TkError(f"--out {out} must be a new folder outside the data folder {data}.")
+    if out.exists() and any(out.iterdir()):
+        raise TkError(f"--out {out} already exists and is not empty: choose a new folder.")
+    from .data import scan_folder
+
+    index = scan_folder(data)
+    actions = _read_fixes(fixes_csv, data, set(index.class_names))
+    tmp = out.with_name(f".{out.name}.tmp-apply")
+    shutil.rmtree(tmp, ignore_errors=True)
+    counts = {"copied": 0, "removed": 0, "moved": 0, "reviewed": 0}
+    try:
+        for path, label in index.samples:
+            rel = os.path.relpath(path, data)
+            action = actions.get(rel, "keep")
+            cls_dir = os.path.dirname(rel)
+            if action == "remove":
+                counts["removed"] += 1
+                continue
+            if action.startswith("move to "):
+                new_class = action[len("move to "):]
+                parts = Path(cls_dir).parts
+                cls_dir = str(Path(*parts[:-1], new_class)) if parts else new_class
+                counts["moved"] += 1
+            else:
+                counts["reviewed" if action == "review" else "copied"] += 1
+            target = tmp / cls_dir / os.path.basename(rel)
+            if target.exists():  # a moved file meets one of the same name in its new class
+                target = target.with_name(f"{target.stem}.moved{target.suffix}")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, target)
+        if out.exists():
+            out.rmdir()
+        os.replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    from .engine.data_pipeline import bad_and_ignored
+
+    counts["removed"] += len(bad_and_ignored(index.skipped)[0])  # unusable images are never copied
+    counts["copied"] += counts["reviewed"]
+    return counts
+
+
+def _read_fixes(path: Path, data: Path, classes: set[str]) -> dict[str, str]:
+    try:
+        with open(path, newline="", encoding="utf-8") as fh:
+            rows = list(csv.reader(fh))
+    except OSError as exc:
+        raise TkError(f"{path}: {exc.strerror or exc}") from None
+    if not rows or [c.strip() for c in rows[0][:3]] != list(FIX_COLUMNS):
+        raise TkError(f"{path}: not a fixes.csv (its first line must be {','.join(FIX_COLUMNS)}).")
+    actions = {}
+    for n, row in enumerate(rows[1:], start=2):
+        if not row or not any(c.strip() for c in row):
+            continue
+        if len(row) < 3:
+            raise TkError(f"{path}, line {n}: expected file,problem,suggestion.")
+        file, suggestion = row[0].strip(), row[2].strip()
+        if suggestion.startswith("move to "):
+            target = suggestion[len("move to "):]
+            if not target or "/" in target or "\\" in target or target in (".", ".."):
+                raise TkError(f"{path}, line {n}: 'move to' needs a class name, not {target!r}.")
+            if target not in classes:
+                raise TkError(f"{path}, line {n}: there is no class folder {target!r} in {data} "
+                              f"(classes: {', '.join(sorted(classes))}).")
+        elif suggestion not in ("remove", "review", "keep"):
+            raise TkError(f"{path}, line {n}: unknown suggestion {suggestion!r}; use remove, move to CLASS, "
+                          f"review or keep.")
+        if os.path.isabs(file) or ".." in Path(file).parts:
+            raise TkError(f"{path}, line {n}: {file!r} must be a path inside the data folder.")
+        actions[file] = suggestion
+    return actions
