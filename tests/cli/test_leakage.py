@@ -109,3 +109,24 @@ def test_group_by_a_regular_expression_and_its_mistakes(tmp_path, monkeypatch):
     assert bad.exit_code == 1 and r"data.group_by: 'rec\\d' has no capture group" in bad.output
     bad = run_cli("recipes", "check", recipe, "--set", "data.group_by='(rec'")
     assert bad.exit_code == 1 and "is not a valid regular expression" in bad.output
+
+
+def test_a_pre_split_folder_is_kept_but_its_leakage_is_reported(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    root = tmp_path / "presplit"
+    write_with_copies(root / "train", {"slide": ("slide", 6, 0), "desktop": ("not_slide_desktop", 6, 0)}, seed=4)
+    write_with_copies(root / "val", {"slide": ("slide", 3, 0), "desktop": ("not_slide_desktop", 3, 0)}, seed=9)
+    from PIL import Image
+    from tk_screens import recorded_copy
+    import random
+
+    with Image.open(root / "train" / "slide" / "001.png") as im:  # a frame of train, re-encoded, filed in val
+        recorded_copy(im.convert("RGB"), "jpeg", random.Random(0)).save(root / "val" / "slide" / "leaked.png")
+    recipe = make_recipe(tmp_path / "r.toml", root, epochs=1, backbone="test_resnet")
+    result = run_cli("run", recipe, "--out", tmp_path / "run")
+    assert result.exit_code == 0, result.output
+    split = json.loads((tmp_path / "run" / "split.json").read_text())
+    assert str(root / "val" / "slide" / "leaked.png") in [p for p, _ in split["val"]]  # kept as the folder says
+    note = next(n for n in split["notes"] if "straddle the folder's own train/val/test split" in n)
+    assert note.startswith("1 group(s) of near-duplicate images") and "leaked.png" in note
+    assert "straddle the folder" in (tmp_path / "run" / "report.html").read_text()

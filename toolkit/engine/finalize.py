@@ -90,6 +90,7 @@ def _evaluate_part(trainer: Any, part: Any) -> tuple[dict[str, Any], Any]:
 def final_metrics(trainer: Any, status: str) -> dict[str, Any]:
     """Evaluate best.pt, write metrics.json, curves.png, confusion_matrix.png and report.html."""
     from .report import plot_confusion, plot_curves, worst_misclassified, write_report
+    from .train import grouping_text
 
     run_dir = trainer.run.dir
     best_path = run_dir / "best.pt"
@@ -131,6 +132,7 @@ def final_metrics(trainer: Any, status: str) -> dict[str, Any]:
                  f"{len(names)} classes" + (f", {len(data.bad_images)} bad images left out" if data.bad_images else "")),
         ("best.pt", f"epoch {best['epoch']} of {trainer.epoch}, {trainer.best_metric} = {trainer.best['value']:.4f} "
                     f"({metrics['weights']} weights)"),
+        ("split", grouping_text(data.grouping)),
         ("device", f"{trainer.run.device}, precision {trainer.precision.name}"),
         ("training time", _duration(sum(float(h.get("epoch_time", 0.0)) for h in trainer.history))),
         ("recipe", _key_settings(recipe)),
