@@ -112,7 +112,7 @@ def _dry_run(recipe: Any, progress: Any) -> dict[str, Any]:
     return {
         "class_names": data.class_names, "train_counts": data.train_counts(),
         "val_counts": [data.val.labels.count(i) for i in range(data.num_classes)],
-        "test_size": len(data.test), "bad_images": data.bad_images, "notes": data.notes,
+        "test_size": len(data.test), "bad_images": data.bad_images, "notes": data.notes, "grouping": data.grouping,
         "input_shape": list(shape), "loss": loss, "grad_norm": grad_norm, "peak_memory": peak,
         "peak_memory_what": peak_what, "step_time": step_time, "train_batches": train_batches,
         "epoch_time": epoch_time, "run_time": epoch_time * int(train["epochs"]), "epochs": int(train["epochs"]),
