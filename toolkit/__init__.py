@@ -52,6 +52,8 @@ _LAZY = {
     "Predictor": "toolkit.export",
     "deployable_model": "toolkit.export",
     "metadata_int": "toolkit.export.manifest",
+    "metadata_size": "toolkit.export.manifest",
+    "input_hw": "toolkit.geometry",
     "metadata_list": "toolkit.export.manifest",
     "check_class_count": "toolkit.export.manifest",
     "IMAGE_SIZE_RANGE": "toolkit.export.manifest",

@@ -210,7 +210,9 @@ def _inputs(data: EvalSet | None, size: int, batch: int) -> Any:
 
     if data is not None and len(data):
         return np.ascontiguousarray(np.take(data.images, range(batch), axis=0, mode="wrap"))
-    return np.random.default_rng(0).integers(0, 256, size=(batch, 3, size, size), dtype=np.uint8)
+    from .geometry import input_hw
+
+    return np.random.default_rng(0).integers(0, 256, size=(batch, 3, *input_hw(size)), dtype=np.uint8)
 
 
 def _bench_row(cand: Candidate, device: str, settings: BenchSettings, data_for: Callable[[Any], EvalSet | None],

@@ -140,13 +140,23 @@ def folder_set(folder: Path, image_size: int, resize: str, class_names: list[str
     return EvalSet(None, "folder", images, [y for _, y in kept], [p for p, _ in kept], list(class_names))
 
 
+def size_words(size: Any) -> str:
+    """``256 px`` or ``224×384 px (height×width)``."""
+    from .geometry import input_hw
+
+    h, w = input_hw(tuple(size) if isinstance(size, list) else size)
+    return f"{h} px" if h == w else f"{h}×{w} px (height×width)"
+
+
 def evaluate(predictor: Predictor, data: EvalSet, *, batch_size: int = 32) -> Evaluation:
     """Run ``predictor`` over ``data`` and compute the classification metrics."""
     from .engine.metrics import classification_metrics
 
-    if len(data) and predictor.image_size != data.images.shape[-1]:
-        raise TkError(f"The model takes {predictor.image_size}px images but the evaluation set was decoded at "
-                      f"{data.images.shape[-1]}px.")
+    from .geometry import input_hw
+
+    if len(data) and input_hw(predictor.image_size) != tuple(data.images.shape[-2:]):
+        raise TkError(f"The model takes {size_words(predictor.image_size)} images but the evaluation set was decoded "
+                      f"at {size_words(tuple(data.images.shape[-2:]))}.")
     started = time.perf_counter()
     probs = predictor.predict_all(data.images, batch_size=batch_size)
     seconds = time.perf_counter() - started

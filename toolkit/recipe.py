@@ -339,6 +339,11 @@ def _check_cross(recipe: Recipe) -> None:
     data = recipe["data"]
     if data["val_fraction"] + data["test_fraction"] >= 0.95:
         raise recipe.error("data", "test_fraction", "val_fraction + test_fraction must leave images to train on (< 0.95).")
+    size = data["image_size"]
+    if isinstance(size, list) and (len(size) != 2 or not all(isinstance(v, int) and not isinstance(v, bool)
+                                                             and 16 <= v <= 4096 for v in size)):
+        raise recipe.error("data", "image_size", f"must be a side in pixels (16–4096) or [height, width] of two "
+                                                 f"such sides, not {size!r}.")
     if data["folds"] == 1 or data["fold"] > data["folds"] or (data["folds"] and not data["fold"]):
         raise recipe.error("data", "fold", f"fold {data['fold']} of {data['folds']}: folds is 0 (no cross-validation) "
                                            f"or 2..100, and fold between 1 and folds (tk run --folds K sets both).")

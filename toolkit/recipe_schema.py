@@ -46,7 +46,10 @@ SCHEMA: dict[str, Section] = {
         {
             "source": Key(str, "folder", "dataset plugin: 'folder' reads data.root; 'screens' draws the quickstart data"),
             "root": Key(str, None, "image folder (one sub-folder per class), relative to the recipe file", optional=True),
-            "image_size": Key(int, 224, "square side in pixels the images are resized to", min=16, max=4096),
+            "image_size": Key((int, list), 224, "model input in pixels: a square side, or [height, width] "
+                              "(e.g. [224, 384] for 16:9 screens)", min=16, max=4096),
+            "resize": Key(str, "squeeze", "how images reach image_size: 'squeeze' (the whole image, aspect "
+                          "ratio not kept) or 'letterbox' (aspect kept, padded black)", choices=("squeeze", "letterbox")),
             "val_fraction": Key(_NUM, 0.2, "share of each class held out for validation", min=0.0, max=0.9),
             "test_fraction": Key(_NUM, 0.0, "share of each class held out for the test split", min=0.0, max=0.9),
             "seed": Key(int, 0, "seed of the split (and of generated data)", min=0, max=SEED_MAX),

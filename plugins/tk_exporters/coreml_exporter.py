@@ -87,10 +87,13 @@ class CoreMLExporter:
         return [(unit, ok, why) for unit in COMPUTE_UNITS]
 
     # -- writing -----------------------------------------------------------------------------
-    def export(self, model: Any, path: Path, *, image_size: int, class_names: list[str], metadata: dict[str, str],
+    def export(self, model: Any, path: Path, *, image_size: Any, class_names: list[str], metadata: dict[str, str],
                options: dict[str, Any]) -> Path:
         import torch
 
+        from toolkit import input_hw
+
+        height, width = input_hw(image_size)
         with quiet_coremltools():
             import coremltools as ct
 
@@ -104,7 +107,7 @@ class CoreMLExporter:
         target = _target(options.get("coreml_target") or DEFAULT_TARGET)
 
         wrapped = deployable_model(model, input_scale=1.0)  # ImageType does the 1/255
-        example = torch.rand(1, 3, image_size, image_size)
+        example = torch.rand(1, 3, height, width)
         with warnings.catch_warnings(), quiet_coremltools():
             warnings.simplefilter("ignore")
             with torch.no_grad():
@@ -112,7 +115,7 @@ class CoreMLExporter:
             try:
                 mlmodel = ct.convert(
                     traced,
-                    inputs=[ct.ImageType(name="image", shape=(1, 3, image_size, image_size), scale=1.0 / 255.0,
+                    inputs=[ct.ImageType(name="image", shape=(1, 3, height, width), scale=1.0 / 255.0,
                                          color_layout=ct.colorlayout.RGB)],
                     classifier_config=ct.ClassifierConfig(list(class_names)),
                     convert_to="mlprogram",
@@ -124,7 +127,7 @@ class CoreMLExporter:
                 raise ExportError(f"Core ML conversion failed in coremltools.convert: {first[:300]}") from exc
             if compress:
                 mlmodel = _compress(mlmodel, compress)
-        _describe_model(mlmodel, image_size, class_names, metadata, options, precision)
+        _describe_model(mlmodel, (height, width), class_names, metadata, options, precision)
         _save_package(mlmodel, Path(path))
         return Path(path)
 
@@ -158,11 +161,15 @@ def _compress(mlmodel: Any, how: str) -> Any:
         raise ExportError(f"Core ML compression '{how}' failed: {str(exc).splitlines()[0][:300]}") from exc
 
 
-def _describe_model(mlmodel: Any, image_size: int, class_names: list[str], metadata: dict[str, str],
+def _describe_model(mlmodel: Any, hw: tuple[int, int], class_names: list[str], metadata: dict[str, str],
                     options: dict[str, Any], precision: str) -> None:
     """Metadata Xcode shows (author, description, version, licence) and tk's own keys."""
     from toolkit import __version__
 
+    height, width = hw
+    rule = metadata.get("tk.resize", "bicubic")
+    how = ("scaled to fit, aspect ratio kept, padded black (letterbox; Vision: .scaleFit)"
+           if rule == "letterbox-bicubic" else "the whole image resized, no crop (Vision: .scaleFill)")
     accuracy = metadata.get("tk.val_accuracy")
     acc_text = f", validation accuracy {float(accuracy):.1%}" if accuracy else ""
     mlmodel.author = str(options.get("author") or f"tk {__version__}")
@@ -171,9 +178,8 @@ def _describe_model(mlmodel: Any, image_size: int, class_names: list[str], metad
     mlmodel.short_description = (
         f"{metadata.get('tk.backbone') or 'image'} classifier of {len(class_names)} classes "
         f"({', '.join(class_names[:8])}{' …' if len(class_names) > 8 else ''}){acc_text}. Trained with tk; "
-        f"input {image_size}×{image_size} RGB resized {metadata.get('tk.resize', 'bicubic')} without crop.")
-    mlmodel.input_description["image"] = (f"RGB image {image_size}×{image_size} (resize the whole image, no crop; "
-                                          f"{metadata.get('tk.resize', 'bicubic')})")
+        f"input {width}×{height} (width×height) RGB, {how}.")
+    mlmodel.input_description["image"] = f"RGB image {width}×{height} (width×height): {how}; rule {rule}"
     mlmodel.output_description["classLabel"] = "most likely class"
     mlmodel.output_description["classLabel_probs"] = "probability of every class"
     user = mlmodel.user_defined_metadata

@@ -65,7 +65,7 @@ class CoreMLPredictor(Predictor):
     max_batch = None
 
     def __init__(self, path: Path, compute_units: str = "ALL"):
-        from toolkit import IMAGE_SIZE_RANGE, metadata_int, metadata_list
+        from toolkit import metadata_list, metadata_size
 
         ok, why = coreml_runtime_available()
         if not ok:
@@ -79,7 +79,7 @@ class CoreMLPredictor(Predictor):
                 raise ExportError(f"{path}: Core ML cannot load this package: {str(exc).splitlines()[0][:300]}") from exc
         meta = dict(self.model.user_defined_metadata)
         self.class_names = [str(c) for c in metadata_list(meta, "tk.class_names", str(path))]
-        self.image_size = metadata_int(meta, "tk.image_size", str(path), *IMAGE_SIZE_RANGE)
+        self.image_size = metadata_size(meta, "tk.image_size", str(path))
         self.resize = meta.get("tk.resize", "bicubic")
         self.metadata = meta
         self.device = compute_units

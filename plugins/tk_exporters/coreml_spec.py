@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from toolkit import ExportError
+from toolkit import ExportError, TkError, input_hw, metadata_size
 
 from .coreml_runtime import quiet_coremltools
 
@@ -85,15 +85,19 @@ def check_spec(path: Path) -> dict[str, Any]:
         raise ExportError(f"{where}: expected an ML Program, found a '{spec.WhichOneof('Type')}' model.")
     meta = dict(spec.description.metadata.userDefined)
     class_names = json.loads(meta.get("tk.class_names", "[]"))
-    size = int(meta.get("tk.image_size", "0"))
+    try:
+        height, width = input_hw(metadata_size(meta, "tk.image_size", where))
+    except TkError as exc:
+        raise ExportError(str(exc)) from None
 
     inputs = spec.description.input
     if len(inputs) != 1 or inputs[0].type.WhichOneof("Type") != "imageType":
         raise ExportError(f"{where}: expected one image input, found {[i.name for i in inputs]}.")
     image = inputs[0].type.imageType
     color = ct.proto.FeatureTypes_pb2.ImageFeatureType.ColorSpace.Name(image.colorSpace)
-    if color != "RGB" or (image.width, image.height) != (size, size):
-        raise ExportError(f"{where}: image input is {color} {image.width}×{image.height}, expected RGB {size}×{size}.")
+    if color != "RGB" or (image.width, image.height) != (width, height):
+        raise ExportError(f"{where}: image input is {color} {image.width}×{image.height}, expected RGB "
+                          f"{width}×{height} (width×height).")
 
     function = spec.mlProgram.functions["main"]
     opset = function.opset
@@ -122,10 +126,10 @@ def check_spec(path: Path) -> dict[str, Any]:
     if missing:
         raise ExportError(f"{where}: metadata lacks {', '.join(missing)}.")
 
-    checks = ["ML Program", f"RGB image input {size}×{size}", f"{len(labels)} class labels in order",
+    checks = ["ML Program", f"RGB image input {width}×{height}", f"{len(labels)} class labels in order",
               f"weights {', '.join(f'{k}: {v:,}' for k, v in sorted(weights.items()))}", "metadata"]
     return {
-        "input": {"name": inputs[0].name, "shape": [1, 3, size, size], "dtype": "image (RGB)", "range": [0, 255],
+        "input": {"name": inputs[0].name, "shape": [1, 3, height, width], "dtype": "image (RGB)", "range": [0, 255],
                   "scale": "1/255 inside the ImageType", "color": color},
         "outputs": [{"name": o.name, "type": o.type.WhichOneof("Type")} for o in spec.description.output],
         "specification_version": spec.specificationVersion,

@@ -93,10 +93,11 @@ class HFPredictor:
         config = json.loads((Path(path) / "config.json").read_text(encoding="utf-8"))
         cfg = config.get("pretrained_cfg") or {}
         self.class_names = [str(c) for c in config.get("label_names") or cfg.get("label_names") or []]
-        size = (cfg.get("input_size") or [3, 0, 0])[-1]
-        self.image_size = int(size)
+        _, height, width = (list(cfg.get("input_size") or [3, 0, 0]) + [0, 0, 0])[:3]
+        height, width = int(height), int(width)
+        self.image_size = height if height == width else (height, width)
         self.resize = str(config.get("tk_resize") or "bicubic")
-        if len(self.class_names) < 2 or not 16 <= self.image_size <= 4096:
+        if len(self.class_names) < 2 or not (16 <= height <= 4096 and 16 <= width <= 4096):
             raise ExportError(f"{path}: not a model folder written by tk (no label_names or input size).")
         self.model = timm.create_model(f"local-dir:{Path(path).resolve()}", pretrained=True).eval()
         self.mean = torch.tensor(cfg.get("mean") or (0.485, 0.456, 0.406)).view(1, 3, 1, 1)
@@ -146,15 +147,19 @@ class HFExporter:
     def tolerance(self, options: dict[str, Any]) -> Tolerance:
         return Tolerance(min_agreement=1.0, max_prob_diff=1e-4)
 
-    def export(self, model: Any, path: Path, *, image_size: int, class_names: list[str], metadata: dict[str, str],
+    def export(self, model: Any, path: Path, *, image_size: Any, class_names: list[str], metadata: dict[str, str],
                options: dict[str, Any]) -> Path:
         import timm
         import torch
         from timm.models import save_for_hf
 
+        from toolkit import input_hw
+
+        height, width = input_hw(image_size)
         body, linear = _timm_parts(model)
         arch = str(body.pretrained_cfg.get("architecture") or "")
-        model_args = {"img_size": int(image_size)} if body.pretrained_cfg.get("fixed_input_size") else {}
+        model_args = ({"img_size": height if height == width else (height, width)}
+                      if body.pretrained_cfg.get("fixed_input_size") else {})
         try:
             net = timm.create_model(arch, pretrained=False, num_classes=len(class_names), **model_args)
         except Exception as exc:
@@ -170,13 +175,14 @@ class HFExporter:
         net.eval()
         mean, std = json.loads(metadata["tk.mean"]), json.loads(metadata["tk.std"])
         with torch.no_grad():  # the timm model on normalised input must be the tk model on 0–1 input
-            x = torch.rand(2, 3, image_size, image_size)
+            x = torch.rand(2, 3, height, width)
             norm = (x - torch.tensor(mean).view(1, 3, 1, 1)) / torch.tensor(std).view(1, 3, 1, 1)
             if not torch.allclose(net(norm), model(x), atol=1e-4, rtol=1e-4):
                 raise ExportError(f"timm's '{arch}' rebuilt from the weights does not give the trained outputs.")
         config = {"label_names": list(class_names), "tk_resize": metadata.get("tk.resize", "bicubic"),
-                  "pretrained_cfg": {"mean": mean, "std": std, "input_size": [3, image_size, image_size],
-                                     "interpolation": "bicubic", "crop_pct": 1.0, "crop_mode": "squash"}}
+                  "pretrained_cfg": {"mean": mean, "std": std, "input_size": [3, height, width],
+                                     "interpolation": "bicubic", "crop_pct": 1.0,
+                                     "crop_mode": "squash" if metadata.get("tk.resize", "bicubic") == "bicubic" else "border"}}
         path = Path(path)
         staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
         try:

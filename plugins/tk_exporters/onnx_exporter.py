@@ -71,16 +71,19 @@ class OnnxExporter:
         return onnx_devices()
 
     # -- writing -----------------------------------------------------------------------------
-    def export(self, model: Any, path: Path, *, image_size: int, class_names: list[str], metadata: dict[str, str],
+    def export(self, model: Any, path: Path, *, image_size: Any, class_names: list[str], metadata: dict[str, str],
                options: dict[str, Any]) -> Path:
         import onnx
         import torch
 
+        from toolkit import input_hw
+
+        height, width = input_hw(image_size)
         uint8 = bool(options.get("onnx_uint8") or self.options["onnx_uint8"])
         opset = int(options.get("opset") or self.options["opset"])
         wrapped = deployable_model(model, input_scale=1.0 / 255.0, uint8_input=uint8)
         dtype = torch.uint8 if uint8 else torch.float32
-        example = (torch.rand(2, 3, image_size, image_size) * 255).to(dtype)
+        example = (torch.rand(2, 3, height, width) * 255).to(dtype)
         batch = torch.export.Dim("batch", min=1, max=4096)
         quiet = io.StringIO()
         try:
@@ -94,7 +97,7 @@ class OnnxExporter:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise ExportError(f"ONNX export of this model failed in torch.onnx.export: {first[:300]}") from exc
         proto = program.model_proto
-        self._annotate(proto, image_size, metadata, uint8)
+        self._annotate(proto, (height, width), metadata, uint8)
         try:
             onnx.checker.check_model(proto, full_check=True)
         except onnx.checker.ValidationError as exc:
@@ -103,10 +106,11 @@ class OnnxExporter:
         return path
 
     @staticmethod
-    def _annotate(proto: Any, image_size: int, metadata: dict[str, str], uint8: bool) -> None:
+    def _annotate(proto: Any, hw: tuple[int, int], metadata: dict[str, str], uint8: bool) -> None:
         """Metadata, a doc string and input/output descriptions a model viewer (Netron) shows."""
         from toolkit import __version__
 
+        height, width = hw
         kind = "uint8" if uint8 else "float32"
         del proto.metadata_props[:]
         for key, value in {**metadata, "tk.input_dtype": kind}.items():
@@ -114,10 +118,10 @@ class OnnxExporter:
             entry.key, entry.value = key, str(value)
         proto.producer_name = "tk"
         proto.producer_version = __version__
-        proto.doc_string = (f"Image classifier exported by tk. Input '{INPUT_NAME}': {kind} N×3×{image_size}×{image_size} RGB "
+        proto.doc_string = (f"Image classifier exported by tk. Input '{INPUT_NAME}': {kind} N×3×{height}×{width} RGB "
                             f"in 0–255, resized with {metadata.get('tk.resize', 'bicubic')} (no crop); normalisation inside. "
                             f"Output '{OUTPUT_NAME}': class probabilities N×K; class names in metadata 'tk.class_names'.")
-        proto.graph.input[0].doc_string = f"{kind} RGB pixels 0–255, NCHW, {image_size}×{image_size}"
+        proto.graph.input[0].doc_string = f"{kind} RGB pixels 0–255, NCHW, height×width {height}×{width}"
         proto.graph.output[0].doc_string = "class probabilities (softmax), order of tk.class_names"
 
     def quantize(self, path: Path, out_path: Path, calibration: Any) -> Path:

@@ -53,7 +53,7 @@ class OnnxPredictor(Predictor):
 
         import onnxruntime as ort
 
-        from toolkit import IMAGE_SIZE_RANGE, check_class_count, metadata_int, metadata_list
+        from toolkit import check_class_count, metadata_list, metadata_size
 
         if device not in PROVIDERS:
             raise ExportError(f"Unknown ONNX Runtime device '{device}'; known: {', '.join(PROVIDERS)}.")
@@ -67,7 +67,7 @@ class OnnxPredictor(Predictor):
         meta = self.session.get_modelmeta().custom_metadata_map
         where = str(path)
         self.class_names = [str(c) for c in metadata_list(meta, "tk.class_names", where)]
-        self.image_size = metadata_int(meta, "tk.image_size", where, *IMAGE_SIZE_RANGE)
+        self.image_size = metadata_size(meta, "tk.image_size", where)
         out_shape = self.session.get_outputs()[0].shape or [None]
         check_class_count(self.class_names, out_shape[-1], where)
         self.resize = meta.get("tk.resize", "bicubic")

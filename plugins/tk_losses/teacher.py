@@ -31,7 +31,8 @@ def _teacher_module():
         def __init__(self, net: nn.Module, mean, std, image_size: int, takes_raw: bool):
             super().__init__()
             self.net = net
-            self.image_size = int(image_size)
+            self.image_size = (image_size, image_size) if isinstance(image_size, int) and image_size else \
+                (tuple(image_size) if image_size else 0)
             self.takes_raw = takes_raw  # a tk Classifier normalises inside
             self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1))
             self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1))
@@ -44,8 +45,8 @@ def _teacher_module():
 
         @torch.no_grad()
         def forward(self, x):
-            if self.image_size and tuple(x.shape[-2:]) != (self.image_size, self.image_size):
-                x = F.interpolate(x, size=(self.image_size, self.image_size), mode="bicubic",
+            if self.image_size and tuple(x.shape[-2:]) != self.image_size:
+                x = F.interpolate(x, size=self.image_size, mode="bicubic",
                                   align_corners=False, antialias=True).clamp(0, 1)
             if not self.takes_raw:
                 x = (x - self.mean.to(x.dtype)) / self.std.to(x.dtype)
@@ -64,7 +65,10 @@ def _from_checkpoint(path: Path, num_classes: int, class_names: list[str] | None
             f"loss.teacher: '{path}' was trained on classes {names} but this run has "
             f"{list(class_names) if class_names else num_classes}; a teacher must know the same classes in the same order."
         )
-    size = int((ckpt.get("model_info") or {}).get("image_size") or 0)
+    from toolkit import input_hw
+
+    stored = (ckpt.get("model_info") or {}).get("image_size") or 0
+    size = input_hw(stored) if stored else 0
     return _teacher_module()(model, (0.0, 0.0, 0.0), (1.0, 1.0, 1.0), size, takes_raw=True)
 
 

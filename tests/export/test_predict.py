@@ -63,7 +63,7 @@ def test_predict_applies_the_trained_resize_rule(in_shared, tmp_path):
     img.save(path, quality=90)
     result = run_cli("predict", "exports/tiny-1/onnx/tiny.onnx", path, "--out", tmp_path / "p.csv")
     assert result.exit_code == 0, result.output
-    assert "32px bicubic" in result.output
+    assert "32 px bicubic" in result.output
     row = _rows(tmp_path / "p.csv")[0]
     expected_input = np.asarray(resize_rgb(load_rgb(path), (32, 32))).transpose(2, 0, 1)[None]
     probs = load_predictor("runs/tiny/1/best.pt").predict(expected_input)[0]

@@ -58,6 +58,7 @@ def predict(model: Path, images: tuple[Path, ...], out: Path | None, top_k: int,
 
     from ..atomic import atomic_write
     from ..errors import TkError
+    from ..evaluate import size_words
     from ..export.inputs import expand_image_args, load_inputs
     from ..export.loading import load_predictor, model_path
 
@@ -75,7 +76,7 @@ def predict(model: Path, images: tuple[Path, ...], out: Path | None, top_k: int,
     rows = prediction_rows(readable, probs, predictor.class_names, k)
 
     console = Console(soft_wrap=False)
-    table = Table(title=f"{model} — {predictor.runtime} ({predictor.device}), {predictor.image_size}px {predictor.resize}")
+    table = Table(title=f"{model} — {predictor.runtime} ({predictor.device}), {size_words(predictor.image_size)} {predictor.resize}")
     table.add_column("image", overflow="fold")
     table.add_column("class", style="bold")
     table.add_column("probability", justify="right")

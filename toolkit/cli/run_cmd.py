@@ -151,7 +151,7 @@ def _dry_run(recipe) -> None:
         echo(f"  {name:<40} {n:>6} {v:>6}")
     if facts["test_size"]:
         echo(f"Test split: {facts['test_size']} images")
-    from ..engine.train import grouping_text
+    from ..engine.data_pipeline import grouping_text
 
     echo(f"Split: {grouping_text(facts['grouping'])}")
     for path, reason in facts["bad_images"]:

@@ -39,7 +39,8 @@ __all__ = ["CACHE_VERSION", "CROP", "RESIZE", "DecodedImages", "decode_images", 
 
 #: Resampling filter used to reach the model's input size (PIL's BICUBIC, antialiased).
 RESIZE = "bicubic"
-#: No crop: the whole image is squeezed to `size x size`, so slides keep their layout.
+#: No crop: the whole image is kept (squeezed, or letterboxed with ``data.resize``), so slides
+#: keep their layout.
 CROP = None
 #: Bump when the decode or resize rule changes: old cache files then stop matching.
 #: 2: entries carry a checksum; the key holds the change time (st_ctime_ns).
@@ -69,14 +70,12 @@ class DecodedImages:
         return [i for i in range(self.images.shape[0]) if i not in bad]
 
 
-def resize_rgb(img, size: tuple[int, int]):  # PIL.Image.Image -> PIL.Image.Image
-    """The one resize rule (`RESIZE`, `CROP`): plain bicubic to (height, width), no crop."""
-    from PIL import Image
+def resize_rgb(img, size: tuple[int, int], rule: str = RESIZE):  # PIL.Image.Image -> PIL.Image.Image
+    """Resize to (height, width) by ``rule`` (`toolkit.geometry`): ``bicubic`` squeezes the whole
+    image (`RESIZE`, no crop), ``letterbox-bicubic`` keeps its aspect ratio and pads."""
+    from toolkit.geometry import resize_image
 
-    height, width = size
-    if img.size == (width, height):
-        return img
-    return img.resize((width, height), Image.Resampling.BICUBIC)
+    return resize_image(img, size, rule)
 
 
 def decode_images(
@@ -87,10 +86,12 @@ def decode_images(
     workers: int = 0,
     on_progress: ProgressFn | None = None,
     hashes: bool = True,
+    rule: str = RESIZE,
 ) -> DecodedImages:
     """Decode `paths` to a uint8 `N x 3 x H x W` tensor, reusing `cache_dir` when possible.
 
-    `size` is `S` (square) or `(height, width)`. A file that cannot be decoded does not stop
+    `size` is `S` (square) or `(height, width)`; `rule` the resize rule (`toolkit.geometry`:
+    ``bicubic`` squeezes, ``letterbox-bicubic`` pads). A file that cannot be decoded does not stop
     the run: its row stays zero and `(index, reason)` goes to `failed`, for the caller to drop
     and report. `workers > 0` uses that many threads: PIL releases the GIL while it decodes
     and resizes, so threads scale without the pickling cost of processes.
@@ -102,7 +103,7 @@ def decode_images(
     import torch
 
     hw = _check_size(size)
-    cache = _DiskCache(Path(os.fspath(cache_dir)), hw) if cache_dir is not None else None
+    cache = _DiskCache(Path(os.fspath(cache_dir)), hw, rule) if cache_dir is not None else None
     started = time.perf_counter()
     out = np.zeros((len(paths), 3, *hw), dtype=np.uint8)
     phash = np.zeros(len(paths), dtype=np.uint64)
@@ -123,7 +124,7 @@ def decode_images(
                 return "cached", None
             damaged = hit is None
         try:
-            img = resize_rgb(load_rgb(path), hw)
+            img = resize_rgb(load_rgb(path), hw, rule)
         except ImageError as exc:
             return "failed", exc.reason
         except Exception as exc:  # a decoder bug on one odd file must not end the run
@@ -193,11 +194,12 @@ class _DiskCache:
     SUFFIX = ".tkimg"
     DIGEST = 16
 
-    def __init__(self, root: Path, hw: tuple[int, int]) -> None:
+    def __init__(self, root: Path, hw: tuple[int, int], rule: str = RESIZE) -> None:
         import numpy as np
 
         self.root = root
         self.hw = hw
+        self.rule = rule
         try:
             root.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -214,7 +216,7 @@ class _DiskCache:
 
     def key(self, path: str, st: os.stat_result) -> str:
         ident = "\0".join(
-            [f"v{CACHE_VERSION}", RESIZE, f"{self.hw[0]}x{self.hw[1]}", str(st.st_size),
+            [f"v{CACHE_VERSION}", self.rule, f"{self.hw[0]}x{self.hw[1]}", str(st.st_size),
              str(st.st_mtime_ns), str(st.st_ctime_ns), str(st.st_ino)]
         )
         raw = ident.encode() + b"\0" + os.fsencode(os.path.abspath(path))

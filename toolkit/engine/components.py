@@ -75,7 +75,9 @@ def build_components(recipe: Any, plugins: Any, *, class_names: list[str], train
     sampler = plugins.build("samplers", recipe["sampler"]["name"], recipe.plugin_params("sampler"), where="sampler",
                             context={"labels": list(train_labels), "num_classes": k,
                                      "class_counts": list(class_counts), "seed": train["seed"]})
-    image_size = recipe["data"]["image_size"]
+    from .model import _context_size
+
+    image_size = _context_size(recipe["data"]["image_size"])
     ops = []
     for i, op in enumerate(recipe["augment"]["ops"]):
         params = {key: v for key, v in op.items() if key != "name"}

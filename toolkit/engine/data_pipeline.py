@@ -27,7 +27,8 @@ from typing import Any, Callable
 
 from ..errors import DataError
 
-__all__ = ["Part", "PreparedData", "Batches", "cache_root", "data_root", "prepare_data", "bad_and_ignored"]
+__all__ = ["Part", "PreparedData", "Batches", "cache_root", "data_root", "prepare_data", "bad_and_ignored",
+           "grouping_text"]
 
 Progress = Callable[[str, int, int], None]
 
@@ -59,7 +60,7 @@ def data_root(recipe: Any) -> Path | None:
 
 @dataclass
 class Part:
-    """One split: absolute paths, labels and the decoded uint8 images (N×3×S×S)."""
+    """One split: absolute paths, labels and the decoded uint8 images (N×3×H×W)."""
 
     paths: list[str]
     labels: list[int]
@@ -116,6 +117,22 @@ def bad_and_ignored(skipped: list[tuple[str, str]]) -> tuple[list[tuple[str, str
         name = os.path.basename(path)
         (bad if is_image_name(name) and not name.startswith(".") else ignored).append((path, reason))
     return bad, ignored
+
+
+def grouping_text(grouping: dict[str, Any]) -> str:
+    """How the split kept images together, in words (the run header, report.html)."""
+    how = grouping.get("group_by", "none")
+    fold = f"fold {grouping['fold']} of {grouping['folds']}; " if grouping.get("folds") else ""
+    if how == "none":
+        return fold + "images split one by one (data.group_by = 'none'): near-duplicates may straddle it"
+    what = (f"near-duplicate images (perceptual hash within {grouping.get('near_duplicate_bits')} bits)"
+            if how == "near_duplicates" else f"images grouped by {how!r}")
+    kept = grouping.get("groups_kept_together", 0)
+    text = (f"{fold}{kept} group{'s' if kept != 1 else ''} of {what} kept on one side "
+            f"({grouping.get('images_in_groups', 0)} images)")
+    if grouping.get("label_conflicts"):
+        text += f"; {grouping['label_conflicts']} group(s) carry different labels"
+    return text
 
 
 def _fail_on_bad(bad: list[tuple[str, str]], where: str) -> None:
@@ -203,8 +220,10 @@ def _decode_all(paths: list[str], recipe: Any, progress: Progress | None):
     data = recipe["data"]
     cache_dir = cache_root(recipe) / "images" if data["cache"] == "disk" else None
     on_progress = (lambda done, total: progress("decode", done, total)) if progress else None
-    return decode_images(paths, data["image_size"], cache_dir=cache_dir, workers=data["workers"],
-                         on_progress=on_progress)
+    from ..geometry import input_hw, resize_rule
+
+    return decode_images(paths, input_hw(data["image_size"]), cache_dir=cache_dir, workers=data["workers"],
+                         on_progress=on_progress, rule=resize_rule(data["resize"]))
 
 
 def group_ids(index: Any, data: dict[str, Any], hashes: Any, ok: list[int]) -> list[int] | None:

@@ -90,7 +90,7 @@ def _evaluate_part(trainer: Any, part: Any) -> tuple[dict[str, Any], Any]:
 def final_metrics(trainer: Any, status: str) -> dict[str, Any]:
     """Evaluate best.pt, write metrics.json, curves.png, confusion_matrix.png and report.html."""
     from .report import plot_confusion, plot_curves, worst_misclassified, write_report
-    from .train import grouping_text
+    from .data_pipeline import grouping_text
 
     run_dir = trainer.run.dir
     best_path = run_dir / "best.pt"

@@ -59,7 +59,8 @@ def build_model(recipe: Any, plugins: Any, num_classes: int, *, for_loading: boo
         params.pop("pretrained_path", None)
     image_size = (recipe["data"] if isinstance(recipe, dict) else recipe["data"])["image_size"]
     backbone = plugins.build("backbones", name, params, where="model.backbone",
-                             context={"num_classes": num_classes, "image_size": image_size, "name": name})
+                             context={"num_classes": num_classes, "image_size": _context_size(image_size),
+                                      "name": name})
     mean, std = norm_stats(backbone)
     model = _classifier_class()(backbone, mean, std)
     if not for_loading:
@@ -67,7 +68,15 @@ def build_model(recipe: Any, plugins: Any, num_classes: int, *, for_loading: boo
     return model
 
 
-def check_input_size(model: Any, image_size: int, backbone: str) -> None:
+def _context_size(image_size: Any) -> Any:
+    """The ``image_size`` a backbone factory gets: an int (square) or a ``(height, width)`` tuple."""
+    from ..geometry import input_hw
+
+    h, w = input_hw(image_size)
+    return h if h == w else (h, w)
+
+
+def check_input_size(model: Any, image_size: Any, backbone: str) -> None:
     """Put one blank image through ``model``, so a size it cannot take is a recipe error now.
 
     A ViT's patch grid (40 px is not a multiple of 16) or a stem that shrinks 16 px to nothing
@@ -77,15 +86,17 @@ def check_input_size(model: Any, image_size: int, backbone: str) -> None:
     import torch
 
     from ..errors import RecipeError
+    from ..geometry import input_hw
 
+    h, w = input_hw(image_size)
     was_training = model.training
     model.eval()
     try:
         with torch.no_grad():
-            model(torch.zeros(1, 3, image_size, image_size))
+            model(torch.zeros(1, 3, h, w))
     except Exception as exc:  # each architecture words it differently: AssertionError, RuntimeError ...
         detail = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
-        raise RecipeError(f"data.image_size: model.backbone '{backbone}' cannot take {image_size}x{image_size} "
+        raise RecipeError(f"data.image_size: model.backbone '{backbone}' cannot take {h}x{w} (height x width) "
                           f"images ({detail}); choose a data.image_size it accepts.") from None
     finally:
         model.train(was_training)

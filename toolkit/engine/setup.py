@@ -98,12 +98,13 @@ class RunParts:
         self.parts.global_step = int(ckpt.get("global_step", 0))
 
     def model_info(self) -> dict[str, Any]:
-        from ..data.cache import RESIZE
+        from ..geometry import resize_rule, size_value
         from .model import count_parameters
 
-        return {"backbone": self.recipe["model"]["backbone"], "image_size": int(self.recipe["data"]["image_size"]),
+        data = self.recipe["data"]
+        return {"backbone": self.recipe["model"]["backbone"], "image_size": size_value(data["image_size"]),
                 "mean": [float(v) for v in self.model.mean.flatten().tolist()],
-                "std": [float(v) for v in self.model.std.flatten().tolist()], "resize": RESIZE,
+                "std": [float(v) for v in self.model.std.flatten().tolist()], "resize": resize_rule(data["resize"]),
                 "input_range": [0, 1], "num_classes": len(self.data.class_names),
                 "params": int(count_parameters(self.model))}
 

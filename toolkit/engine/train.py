@@ -282,22 +282,6 @@ def _run(recipe: Any, plugins: Any, env: Any, console: Any, device: Any, precisi
     return RunResult(run_dir, status, metrics)
 
 
-def grouping_text(grouping: dict[str, Any]) -> str:
-    """How the split kept images together, in words (the run header, report.html)."""
-    how = grouping.get("group_by", "none")
-    fold = f"fold {grouping['fold']} of {grouping['folds']}; " if grouping.get("folds") else ""
-    if how == "none":
-        return fold + "images split one by one (data.group_by = 'none'): near-duplicates may straddle it"
-    what = (f"near-duplicate images (perceptual hash within {grouping.get('near_duplicate_bits')} bits)"
-            if how == "near_duplicates" else f"images grouped by {how!r}")
-    kept = grouping.get("groups_kept_together", 0)
-    text = (f"{fold}{kept} group{'s' if kept != 1 else ''} of {what} kept on one side "
-            f"({grouping.get('images_in_groups', 0)} images)")
-    if grouping.get("label_conflicts"):
-        text += f"; {grouping['label_conflicts']} group(s) carry different labels"
-    return text
-
-
 def _print_header(console: Any, recipe: Any, data: Any, run_dir: Path, device_text: str, precision: Any,
                   start: dict[str, Any] | None) -> None:
     verb = f"Resuming {run_dir} after epoch {start['epoch']}" if start else f"Run {run_dir}"
@@ -309,6 +293,8 @@ def _print_header(console: Any, recipe: Any, data: Any, run_dir: Path, device_te
                  f"({data.decoded} decoded, {data.cached} from cache, {data.decode_seconds:.1f}s)")
     for name, n, v in zip(data.class_names, counts, val_counts):
         console.info(f"  {name:<40} {n:>6} train {v:>5} val")
+    from .data_pipeline import grouping_text
+
     console.info(f"Split: {grouping_text(data.grouping)}")
     if data.bad_images:
         console.warn(f"{len(data.bad_images)} bad image(s) left out (listed in {run_dir / 'bad_images.txt'}):")

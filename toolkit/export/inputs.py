@@ -1,7 +1,8 @@
 """Image files → model inputs, by exactly the rule the model was trained with.
 
 Training decodes a file with `toolkit.data.load_rgb` (EXIF-upright 8-bit RGB) and resizes it
-with `toolkit.data.cache.resize_rgb` (plain bicubic to ``S×S``, no crop). Predicting,
+with `toolkit.data.cache.resize_rgb` (the model's rule, `toolkit.geometry`: squeezed or
+letterboxed to ``H×W``, no crop). Predicting,
 evaluating and benchmarking must feed the same pixels, so they go through the same two
 functions; the rule is read from the model (checkpoint ``model_info`` or exported metadata)
 and a rule this tk does not implement is refused rather than approximated.
@@ -12,7 +13,7 @@ from __future__ import annotations
 import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 from ..errors import TkError
 
@@ -22,18 +23,18 @@ if TYPE_CHECKING:
 __all__ = ["expand_image_args", "load_inputs"]
 
 
-def _resizer(rule: str):
-    from ..data.cache import RESIZE, resize_rgb
+def _check_rule(rule: str) -> None:
+    from ..geometry import RESIZE_RULES
 
-    if rule != RESIZE:
+    if rule not in RESIZE_RULES.values():
         raise TkError(f"The model was trained with resize rule '{rule}', but this tk resizes only with "
-                      f"'{RESIZE}'; predict with the tk version that trained it.")
-    return resize_rgb
+                      f"{' or '.join(repr(r) for r in RESIZE_RULES.values())}; predict with the tk version that "
+                      f"trained it.")
 
 
-def load_inputs(paths: Sequence[str | os.PathLike[str]], image_size: int, resize: str = "bicubic", *,
+def load_inputs(paths: Sequence[str | os.PathLike[str]], image_size: Any, resize: str = "bicubic", *,
                 workers: int = 2) -> tuple[np.ndarray, list[tuple[str, str]]]:
-    """Decode and resize ``paths`` → (uint8 ``N×3×S×S`` of the readable ones, [(path, reason)] of the rest).
+    """Decode and resize ``paths`` → (uint8 ``N×3×H×W`` of the readable ones, [(path, reason)] of the rest).
 
     The array holds the readable images in the order given; unreadable files are listed
     with the reason `load_rgb` gave, for the caller to report by name.
@@ -42,12 +43,15 @@ def load_inputs(paths: Sequence[str | os.PathLike[str]], image_size: int, resize
 
     from ..data.images import ImageError, load_rgb
 
-    resize_rgb = _resizer(resize)
-    size = (int(image_size), int(image_size))
+    from ..data.cache import resize_rgb
+    from ..geometry import input_hw
+
+    _check_rule(resize)
+    size = input_hw(image_size)
 
     def one(path: str | os.PathLike[str]) -> tuple[np.ndarray | None, str]:
         try:
-            img = resize_rgb(load_rgb(path), size)
+            img = resize_rgb(load_rgb(path), size, resize)
         except ImageError as exc:
             return None, exc.reason
         return np.asarray(img, dtype=np.uint8).transpose(2, 0, 1), ""

@@ -16,6 +16,7 @@ from typing import Any
 from .. import __version__
 from ..atomic import atomic_write
 from ..errors import TkError
+from ..geometry import size_text
 
 __all__ = ["model_metadata", "preprocessing", "tool_versions", "path_size", "write_manifest", "read_manifest",
            "MANIFEST_NAME", "metadata_int", "metadata_list"]
@@ -38,11 +39,17 @@ def tool_versions(extra: tuple[str, ...] = ()) -> dict[str, str]:
 
 def preprocessing(info: dict[str, Any], input_range: tuple[int, int] = (0, 255)) -> dict[str, Any]:
     """The rule that turns a file into the exported model's input, spelled out."""
-    size = int(info["image_size"])
+    from ..geometry import LETTERBOX_FILL, input_hw
+
+    height, width = input_hw(info["image_size"])
+    rule = info.get("resize", "bicubic")
+    resize = {"width": width, "height": height, "rule": rule, "interpolation": "bicubic", "crop": None,
+              "library": "PIL (Image.resize, antialiased)"}
+    if rule == "letterbox-bicubic":
+        resize.update(keep_aspect=True, pad=list(LETTERBOX_FILL), position="centred")
     return {
         "decode": "8-bit RGB, EXIF orientation applied, transparency on white (toolkit.data.load_rgb)",
-        "resize": {"width": size, "height": size, "interpolation": info.get("resize", "bicubic"), "crop": None,
-                   "library": "PIL (Image.resize, antialiased)"},
+        "resize": resize,
         "input_range": list(input_range),
         "layout": "NCHW, RGB",
         "mean": [float(v) for v in info.get("mean", ())],
@@ -65,7 +72,7 @@ def model_metadata(ckpt: dict[str, Any], source_label: str) -> dict[str, str]:
     meta = {
         "tk.version": __version__,
         "tk.class_names": json.dumps(list(ckpt["class_names"])),
-        "tk.image_size": str(int(info["image_size"])),
+        "tk.image_size": size_text(info["image_size"]),
         "tk.resize": str(info.get("resize", "bicubic")),
         "tk.crop": "none",
         "tk.mean": json.dumps([float(v) for v in info.get("mean", ())]),
@@ -110,6 +117,22 @@ def metadata_int(meta: dict[str, str], key: str, where: str, lo: int | None = No
 
 IMAGE_SIZE_RANGE = (16, 4096)
 """Input sides a tk model may declare (as `data.image_size` allows)."""
+
+
+def metadata_size(meta: dict[str, str], key: str, where: str) -> int | tuple[int, int]:
+    """An input size from model metadata (``"256"`` or ``"256x448"``, height x width) within
+    `IMAGE_SIZE_RANGE`: an int when square, else ``(height, width)``; a one-line error otherwise."""
+    from ..geometry import parse_size_text
+
+    try:
+        h, w = parse_size_text(meta[key])
+    except (KeyError, ValueError):
+        raise TkError(f"{where}: the model has no readable '{key}' metadata; was it exported by tk?") from None
+    lo, hi = IMAGE_SIZE_RANGE
+    if not (lo <= h <= hi and lo <= w <= hi):
+        raise TkError(f"{where}: metadata '{key}' = {meta[key]!r} is outside [{lo}, {hi}]; the file is damaged or "
+                      f"was not written by tk.")
+    return h if h == w else (h, w)
 
 
 def check_class_count(class_names: list[Any], outputs: Any, where: str) -> None:

@@ -51,8 +51,10 @@ def check_images(source: ModelSource, image_size: int, resize: str) -> tuple[np.
         if source.samples(split):
             images, labels, _ = labelled_images(source, split, image_size, resize)
             return images, labels, name
+    from ..geometry import input_hw
+
     rng = np.random.default_rng(0)
-    images = rng.integers(0, 256, size=(RANDOM_IMAGES, 3, image_size, image_size), dtype=np.uint8)
+    images = rng.integers(0, 256, size=(RANDOM_IMAGES, 3, *input_hw(image_size)), dtype=np.uint8)
     return images, None, "random images (no split.json next to the checkpoint)"
 
 

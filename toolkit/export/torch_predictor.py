@@ -41,7 +41,10 @@ class TorchPredictor(Predictor):
 
         info = ckpt.get("model_info") or {}
         self.class_names = list(ckpt["class_names"])
-        self.image_size = int(info.get("image_size") or ckpt["recipe"]["data"]["image_size"])
+        from ..geometry import input_hw, size_value
+
+        self.image_size = size_value(input_hw(info.get("image_size") or ckpt["recipe"]["data"]["image_size"]))
+        self.image_size = tuple(self.image_size) if isinstance(self.image_size, list) else self.image_size
         self.resize = str(info.get("resize", "bicubic"))
         self.device = device
         self._torch_device = torch.device(device)
