@@ -53,6 +53,7 @@ _LAZY = {
     "deployable_model": "toolkit.export",
     "metadata_int": "toolkit.export.manifest",
     "metadata_size": "toolkit.export.manifest",
+    "unknown_rule": "toolkit.export.manifest",
     "input_hw": "toolkit.geometry",
     "metadata_list": "toolkit.export.manifest",
     "check_class_count": "toolkit.export.manifest",

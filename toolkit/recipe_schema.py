@@ -60,6 +60,8 @@ SCHEMA: dict[str, Section] = {
             "folds": Key(int, 0, "k-fold cross-validation (tk run --folds K sets it): 0 for a plain split",
                          min=0, max=100),
             "fold": Key(int, 0, "which fold (1..folds) this run validates on", min=0, max=100),
+            "unknown_root": Key(str, None, "optional folder of images of none of the classes (out of scope), "
+                                "relative to the recipe: used to choose the unknown threshold", optional=True),
             "on_bad_image": Key(str, "skip", "what to do with unreadable images", choices=("skip", "fail")),
             "cache": Key(str, "disk", "decoded-image cache: 'disk' reuses decodes across runs", choices=("disk", "memory")),
             "cache_dir": Key(str, None, "where decoded images are cached (default ~/.cache/tk)", optional=True),
@@ -109,6 +111,20 @@ SCHEMA: dict[str, Section] = {
             "out": Key(str, "runs", "folder that holds run folders, relative to the working directory"),
         },
         "The training loop.",
+    ),
+    "calibration": Section(
+        {
+            "temperature": Key(bool, True, "fit temperature scaling on the validation split after training, so "
+                                           "probabilities mean what they say (stored in best.pt and every export)"),
+            "unknown": Key(bool, False, "answer 'unknown' below a confidence threshold chosen on validation "
+                                        "(and data.unknown_root)"),
+            "target_precision": Key(_NUM, 0.95, "the unknown threshold keeps the answers given this precise",
+                                    min=0.5, max=1.0),
+            "target_coverage": Key(_NUM, 0.0, "instead: the threshold answers this share of known images (0: use "
+                                              "target_precision)", min=0.0, max=1.0),
+            "unknown_label": Key(str, "unknown", "the label given below the threshold"),
+        },
+        "Calibrated confidence and the 'unknown' answer, fitted on the validation split after training.",
     ),
     "export": Section(
         {

@@ -106,7 +106,8 @@ class CoreMLExporter:
             raise ExportError(f"--coreml-quantize must be one of {', '.join(QUANTIZE_CHOICES)}, not '{compress}'.")
         target = _target(options.get("coreml_target") or DEFAULT_TARGET)
 
-        wrapped = deployable_model(model, input_scale=1.0)  # ImageType does the 1/255
+        wrapped = deployable_model(model, input_scale=1.0, unknown="column")  # ImageType does the 1/255
+        labels = list(class_names) + ([metadata.get("tk.unknown_label", "unknown")] if wrapped.unknown == "column" else [])
         example = torch.rand(1, 3, height, width)
         with warnings.catch_warnings(), quiet_coremltools():
             warnings.simplefilter("ignore")
@@ -117,7 +118,7 @@ class CoreMLExporter:
                     traced,
                     inputs=[ct.ImageType(name="image", shape=(1, 3, height, width), scale=1.0 / 255.0,
                                          color_layout=ct.colorlayout.RGB)],
-                    classifier_config=ct.ClassifierConfig(list(class_names)),
+                    classifier_config=ct.ClassifierConfig(labels),
                     convert_to="mlprogram",
                     compute_precision=ct.precision.FLOAT16 if precision == "fp16" else ct.precision.FLOAT32,
                     minimum_deployment_target=target,

@@ -65,7 +65,7 @@ class CoreMLPredictor(Predictor):
     max_batch = None
 
     def __init__(self, path: Path, compute_units: str = "ALL"):
-        from toolkit import metadata_list, metadata_size
+        from toolkit import metadata_list, metadata_size, unknown_rule
 
         ok, why = coreml_runtime_available()
         if not ok:
@@ -81,6 +81,7 @@ class CoreMLPredictor(Predictor):
         self.class_names = [str(c) for c in metadata_list(meta, "tk.class_names", str(path))]
         self.image_size = metadata_size(meta, "tk.image_size", str(path))
         self.resize = meta.get("tk.resize", "bicubic")
+        self.unknown_threshold, self.unknown_label = unknown_rule(meta)
         self.metadata = meta
         self.device = compute_units
         self.path = Path(path)

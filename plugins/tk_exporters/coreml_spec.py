@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from toolkit import ExportError, TkError, input_hw, metadata_size
+from toolkit import ExportError, TkError, input_hw, metadata_size, unknown_rule
 
 from .coreml_runtime import quiet_coremltools
 
@@ -102,8 +102,10 @@ def check_spec(path: Path) -> dict[str, Any]:
     function = spec.mlProgram.functions["main"]
     opset = function.opset
     labels = _class_labels(function, opset)
-    if labels != class_names:
-        raise ExportError(f"{where}: class labels in the model {labels} differ from the run's {class_names}.")
+    threshold, unknown_label = unknown_rule(meta)
+    expected = class_names + ([unknown_label] if threshold > 0 else [])
+    if labels != expected:
+        raise ExportError(f"{where}: class labels in the model {labels} differ from the run's {expected}.")
     if not spec.description.predictedFeatureName or not spec.description.predictedProbabilitiesName:
         raise ExportError(f"{where}: the model is not a classifier (no predicted label/probabilities outputs).")
 

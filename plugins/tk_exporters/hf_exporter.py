@@ -167,7 +167,9 @@ class HFExporter:
         state = dict(body.state_dict())
         classifier = net.pretrained_cfg.get("classifier") or "fc"
         classifier = classifier[0] if isinstance(classifier, (list, tuple)) else classifier
-        state[f"{classifier}.weight"], state[f"{classifier}.bias"] = linear.weight.detach(), linear.bias.detach()
+        # temperature scaling divides the logits: fold it into the last linear layer, exactly
+        t = float(getattr(model, "temperature", 1.0))
+        state[f"{classifier}.weight"], state[f"{classifier}.bias"] = linear.weight.detach() / t, linear.bias.detach() / t
         try:
             net.load_state_dict(state, strict=True)
         except RuntimeError as exc:

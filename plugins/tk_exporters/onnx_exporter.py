@@ -29,6 +29,7 @@ DEFAULT_OPSET = 23
 
 INPUT_NAME = "image"
 OUTPUT_NAME = "probabilities"
+UNKNOWN_NAME = "unknown"  # bool per image, only in models with an unknown threshold
 
 
 def _missing(module: str) -> str | None:
@@ -81,7 +82,8 @@ class OnnxExporter:
         height, width = input_hw(image_size)
         uint8 = bool(options.get("onnx_uint8") or self.options["onnx_uint8"])
         opset = int(options.get("opset") or self.options["opset"])
-        wrapped = deployable_model(model, input_scale=1.0 / 255.0, uint8_input=uint8)
+        wrapped = deployable_model(model, input_scale=1.0 / 255.0, uint8_input=uint8, unknown="output")
+        outputs = [OUTPUT_NAME, UNKNOWN_NAME] if wrapped.unknown == "output" else [OUTPUT_NAME]
         dtype = torch.uint8 if uint8 else torch.float32
         example = (torch.rand(2, 3, height, width) * 255).to(dtype)
         batch = torch.export.Dim("batch", min=1, max=4096)
@@ -89,7 +91,7 @@ class OnnxExporter:
         try:
             with contextlib.redirect_stdout(quiet), torch.inference_mode(False), torch.no_grad():
                 program = torch.onnx.export(
-                    wrapped, (example,), None, input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
+                    wrapped, (example,), None, input_names=[INPUT_NAME], output_names=outputs,
                     dynamic_shapes={"image": {0: batch}}, dynamo=True, opset_version=opset,
                     external_data=False, verbose=False,
                 )
@@ -122,7 +124,11 @@ class OnnxExporter:
                             f"in 0–255, resized with {metadata.get('tk.resize', 'bicubic')} (no crop); normalisation inside. "
                             f"Output '{OUTPUT_NAME}': class probabilities N×K; class names in metadata 'tk.class_names'.")
         proto.graph.input[0].doc_string = f"{kind} RGB pixels 0–255, NCHW, height×width {height}×{width}"
-        proto.graph.output[0].doc_string = "class probabilities (softmax), order of tk.class_names"
+        proto.graph.output[0].doc_string = "class probabilities (calibrated softmax), order of tk.class_names"
+        if len(proto.graph.output) > 1:
+            proto.graph.output[1].doc_string = (f"true where no class reaches the unknown threshold "
+                                                f"{metadata.get('tk.unknown_threshold')}: answer "
+                                                f"'{metadata.get('tk.unknown_label', 'unknown')}'")
 
     def quantize(self, path: Path, out_path: Path, calibration: Any) -> Path:
         from .onnx_quantize import quantize_int8

@@ -53,7 +53,7 @@ class OnnxPredictor(Predictor):
 
         import onnxruntime as ort
 
-        from toolkit import check_class_count, metadata_list, metadata_size
+        from toolkit import check_class_count, metadata_list, metadata_size, unknown_rule
 
         if device not in PROVIDERS:
             raise ExportError(f"Unknown ONNX Runtime device '{device}'; known: {', '.join(PROVIDERS)}.")
@@ -71,6 +71,7 @@ class OnnxPredictor(Predictor):
         out_shape = self.session.get_outputs()[0].shape or [None]
         check_class_count(self.class_names, out_shape[-1], where)
         self.resize = meta.get("tk.resize", "bicubic")
+        self.unknown_threshold, self.unknown_label = unknown_rule(meta)
         self.metadata = dict(meta)
         self.device = device
         self.path = Path(path)

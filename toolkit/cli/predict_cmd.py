@@ -11,8 +11,13 @@ import click
 from ._trust import trust_plugins_option
 
 
-def prediction_rows(paths: list[str], probs, class_names: list[str], top_k: int) -> list[dict[str, str]]:
-    """One CSV row per image: ``path, class, probability`` then ``top2_class, top2_probability`` …"""
+def prediction_rows(paths: list[str], probs, class_names: list[str], top_k: int,
+                    unknown: tuple[float, str] = (0.0, "unknown")) -> list[dict[str, str]]:
+    """One CSV row per image: ``path, class, probability`` then ``top2_class, top2_probability`` …
+
+    With an unknown threshold (``unknown = (threshold, label)``, threshold > 0), ``class`` is the
+    label when the likeliest class's probability is below the threshold, and a ``best_class``
+    column keeps the likeliest class."""
     import numpy as np
 
     from ..text import printable
@@ -21,7 +26,10 @@ def prediction_rows(paths: list[str], probs, class_names: list[str], top_k: int)
     rows = []
     for path, p in zip(paths, probs):
         order = np.argsort(-p, kind="stable")[:top_k]
-        row = {"path": printable(path), "class": class_names[order[0]], "probability": f"{float(p[order[0]]):.6f}"}
+        best = class_names[order[0]]
+        answer = printable(unknown[1]) if unknown[0] > 0 and float(p[order[0]]) < unknown[0] else best
+        row = {"path": printable(path), "class": answer, **({"best_class": best} if unknown[0] > 0 else {}),
+               "probability": f"{float(p[order[0]]):.6f}"}
         for rank, idx in enumerate(order[1:], start=2):
             row[f"top{rank}_class"] = class_names[idx]
             row[f"top{rank}_probability"] = f"{float(p[idx]):.6f}"
@@ -73,7 +81,8 @@ def predict(model: Path, images: tuple[Path, ...], out: Path | None, top_k: int,
         raise TkError(f"None of the {len(files)} images could be read (first: {failed[0][0]}: {failed[0][1]}).")
     probs = predictor.predict_all(arrays, batch_size=batch)
     k = min(top_k, len(predictor.class_names))
-    rows = prediction_rows(readable, probs, predictor.class_names, k)
+    rule = (float(getattr(predictor, "unknown_threshold", 0.0)), str(getattr(predictor, "unknown_label", "unknown")))
+    rows = prediction_rows(readable, probs, predictor.class_names, k, rule)
 
     console = Console(soft_wrap=False)
     table = Table(title=f"{model} — {predictor.runtime} ({predictor.device}), {size_words(predictor.image_size)} {predictor.resize}")

@@ -21,6 +21,13 @@ __all__ = ["final_metrics", "write_bad_images", "write_predictions", "read_predi
 PREDICTION_COLUMNS = ("split", "path", "label", "predicted", "confidence")
 
 
+def _max_softmax(logits: list[float]) -> float:
+    import math
+
+    top = max(logits)
+    return 1.0 / sum(math.exp(v - top) for v in logits)
+
+
 def write_predictions(path: Path, results: list[tuple[str, Any, Any]], class_names: list[str]) -> None:
     """``predictions.csv``: best.pt's prediction for every validation (and test) image, with the
     probability of every class (``p:<class>``) — what `tk compare` pairs runs on, and what the
@@ -98,8 +105,17 @@ def final_metrics(trainer: Any, status: str) -> dict[str, Any]:
         return {}
     best = load_checkpoint(best_path, map_location=trainer.device)
     trainer.model.load_state_dict(best["model"])
+    with __import__("torch").no_grad():  # calibration is fitted afresh on the raw logits (a re-finalised run)
+        trainer.model.temperature.fill_(1.0)
+        trainer.model.unknown_threshold.fill_(0.0)
     data = trainer.data
     metrics, res = _evaluate_part(trainer, data.val)
+    from .calibrate import calibrate_best
+
+    calibration, calibration_html = calibrate_best(trainer, res, [data.val.labels[i] for i in res.indices])
+    metrics["calibration"] = calibration
+    res.logits = [[v / calibration["temperature"] for v in row] for row in res.logits]
+    res.confidences = [_max_softmax(row) for row in res.logits]
     metrics.update({
         "split": "val", "status": status, "best_epoch": int(best["epoch"]), "best_metric": trainer.best_metric,
         "best_value": trainer.best["value"], "weights": best["metrics"].get("weights", "model"),
@@ -113,7 +129,7 @@ def final_metrics(trainer: Any, status: str) -> dict[str, Any]:
         test_metrics["split"] = "test"
         metrics["test"] = test_metrics
         results.append(("test", data.test, test_res))
-    write_predictions(run_dir / "predictions.csv", results, data.class_names)
+    write_predictions(run_dir / "predictions.csv", results, data.class_names)  # calibrated probabilities
     text = json.dumps(metrics, indent=2)
     atomic_write(run_dir / "metrics.json", lambda fh: fh.write(text.encode("utf-8")))
 
@@ -138,7 +154,8 @@ def final_metrics(trainer: Any, status: str) -> dict[str, Any]:
         ("recipe", _key_settings(recipe)),
     ]
     write_report(run_dir / "report.html", title=f"tk run: {recipe.name}", facts=facts, curves_png=curves,
-                 confusion_png=confusion, metrics=metrics, mistakes=mistakes, notes=data.notes)
+                 confusion_png=confusion, metrics=metrics, mistakes=mistakes, notes=data.notes,
+                 extra_html=calibration_html)
     return metrics
 
 

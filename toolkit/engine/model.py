@@ -19,16 +19,30 @@ def _classifier_class():
     from torch import nn
 
     class Classifier(nn.Module):
-        """Backbone plus normalisation; input RGB in 0–1, output logits."""
+        """Backbone plus normalisation; input RGB in 0–1, output logits.
+
+        ``temperature`` (1 while training) divides the logits: temperature scaling fitted after
+        training (`toolkit.engine.calibrate`), so every consumer of the model — predict, eval,
+        every exporter — applies it. ``unknown_threshold`` (0: off) is the calibrated maximum
+        probability below which the deployed model answers "unknown"; exporters read it.
+        Checkpoints written before these buffers existed load with their defaults.
+        """
 
         def __init__(self, backbone: nn.Module, mean, std):
             super().__init__()
             self.backbone = backbone
             self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1))
             self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1))
+            self.register_buffer("temperature", torch.ones((), dtype=torch.float32))
+            self.register_buffer("unknown_threshold", torch.zeros((), dtype=torch.float32))
 
         def forward(self, x):
-            return self.backbone((x - self.mean) / self.std)
+            return self.backbone((x - self.mean) / self.std) / self.temperature
+
+        def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+            for name, default in (("temperature", 1.0), ("unknown_threshold", 0.0)):
+                state_dict.setdefault(prefix + name, torch.tensor(default, dtype=torch.float32))
+            super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     return Classifier
 

@@ -86,7 +86,25 @@ def model_metadata(ckpt: dict[str, Any], source_label: str) -> dict[str, str]:
     accuracy = metrics.get("val_accuracy", metrics.get("accuracy"))
     if accuracy is not None:
         meta["tk.val_accuracy"] = f"{float(accuracy):.6f}"
+    calibration = ckpt.get("calibration") or {}
+    if calibration.get("temperature"):
+        meta["tk.temperature"] = f"{float(calibration['temperature']):.6f}"
+    unknown = calibration.get("unknown") or {}
+    if unknown.get("threshold"):
+        meta["tk.unknown_threshold"] = f"{float(unknown['threshold']):.6f}"
+        meta["tk.unknown_label"] = str(unknown.get("label") or "unknown")
     return meta
+
+
+def unknown_rule(meta: dict[str, str]) -> tuple[float, str]:
+    """(threshold, label) of an exported model's "unknown" answer; (0.0, "unknown") when it has none."""
+    try:
+        threshold = float(meta.get("tk.unknown_threshold", "0") or 0)
+    except ValueError:
+        threshold = 0.0
+    if not 0.0 <= threshold <= 1.0:
+        threshold = 0.0
+    return threshold, str(meta.get("tk.unknown_label") or "unknown")
 
 
 def metadata_list(meta: dict[str, str], key: str, where: str) -> list[Any]:

@@ -86,6 +86,17 @@ class Predictor:
     runtime: str = ""
     device: str = ""
     max_batch: int | None = None  # a model with a fixed batch size sets 1
+    #: below this calibrated maximum probability the answer is `unknown_label` (0.0: never)
+    unknown_threshold: float = 0.0
+    unknown_label: str = "unknown"
+
+    def answer(self, probs: np.ndarray) -> list[str]:
+        """The class name per row of ``probs``, or `unknown_label` below `unknown_threshold`."""
+        out = []
+        for row in probs:
+            best = int(row.argmax())
+            out.append(self.unknown_label if float(row[best]) < self.unknown_threshold else self.class_names[best])
+        return out
 
     def predict(self, images: np.ndarray) -> np.ndarray:  # pragma: no cover - interface
         """``images``: uint8 (or float 0–255) ``N×3×S×S`` → float probabilities ``N×K``."""

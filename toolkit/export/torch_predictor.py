@@ -46,6 +46,9 @@ class TorchPredictor(Predictor):
         self.image_size = size_value(input_hw(info.get("image_size") or ckpt["recipe"]["data"]["image_size"]))
         self.image_size = tuple(self.image_size) if isinstance(self.image_size, list) else self.image_size
         self.resize = str(info.get("resize", "bicubic"))
+        unknown = (ckpt.get("calibration") or {}).get("unknown") or {}
+        self.unknown_threshold = float(unknown.get("threshold") or 0.0)
+        self.unknown_label = str(unknown.get("label") or "unknown")
         self.device = device
         self._torch_device = torch.device(device)
         self.model = model.to(self._torch_device).eval()
