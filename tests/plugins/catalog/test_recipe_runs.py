@@ -30,7 +30,7 @@ def _run(tk_cli, name: str, out: Path, *extra: str):
 def _body_params_with_optimizer_state(ckpt: dict) -> int:
     """How many backbone-body tensors AdamW has moments for (only those that ever got a gradient)."""
     names = list(ckpt["model"])
-    params = [n for n in names if n not in ("mean", "std") and not n.endswith(("running_mean", "running_var",
+    params = [n for n in names if n not in ("mean", "std", "temperature", "unknown_threshold") and not n.endswith(("running_mean", "running_var",
                                                                              "num_batches_tracked"))]
     state = ckpt["optimizer"]["state"]
     order = [p for g in ckpt["optimizer"]["param_groups"] for p in g["params"]]
