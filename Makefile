@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	@# (tk-train is the same code; both would register every plugin twice).
 	$(BIN)/python -c "import importlib.metadata as m, sys; d = m.distribution('tk'); sys.exit(0 if 'tk_screens' in (d.read_text('top_level.txt') or '') or (d.read_text('direct_url.json') or '').find('$(CURDIR)') >= 0 else 1)" 2>/dev/null && $(BIN)/python -m pip uninstall -y tk || true
 	rm -rf tk.egg-info
-	$(BIN)/python -m pip install -e '.[dev,tune,tensorboard,quality]'
+	$(BIN)/python -m pip install -e '.[dev,tune,tensorboard,quality,video]'
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -37,6 +37,69 @@ def prediction_rows(paths: list[str], probs, class_names: list[str], top_k: int,
     return rows
 
 
+def _videos(args: tuple[Path, ...]) -> list[Path]:
+    """The video files among the arguments (folders searched for videos when they hold no images)."""
+    from ..data.images import is_image_name
+    from ..video import is_video
+
+    found: list[Path] = []
+    for arg in args:
+        path = Path(arg)
+        if path.is_dir():
+            files = [p for p in sorted(path.rglob("*")) if p.is_file() and not p.name.startswith(".")]
+            if any(is_video(p) for p in files) and not any(is_image_name(p.name) for p in files):
+                found += [p for p in files if is_video(p)]
+        elif is_video(path):
+            found.append(path)
+    return found
+
+
+def _predict_videos(predictor, videos: list[Path], out: Path, every: float, window: int, batch: int,
+                    top_k: int) -> None:
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from ..atomic import atomic_write
+    from ..errors import TkError
+    from ..text import printable
+    from ..video import frames_csv, predict_video, segments_csv
+
+    if out.suffix.lower() == ".csv":
+        raise TkError(f"--out {out}: for videos --out is a folder (each video writes two CSV files into it).")
+    failures = []
+    for video in videos:
+        with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
+                      TimeRemainingColumn(), transient=True) as bar:
+            task = bar.add_task(printable(video.name), total=1.0)
+
+            def progress(done: float, total: float) -> None:
+                bar.update(task, completed=min(1.0, done / total) if total > 0 else 0.0)
+
+            try:
+                pred = predict_video(predictor, str(video), every=every, window=window, batch=batch, progress=progress)
+            except TkError as exc:
+                if len(videos) == 1:
+                    raise
+                failures.append(str(exc))
+                click.echo(f"Skipped: {exc}", err=True)
+                continue
+        out.mkdir(parents=True, exist_ok=True)
+        stem = video.stem
+        frames_text = frames_csv(pred, list(predictor.class_names), top_k).encode("utf-8")
+        segments_text = segments_csv(pred).encode("utf-8")
+        atomic_write(out / f"{stem}.frames.csv", lambda fh: fh.write(frames_text))
+        atomic_write(out / f"{stem}.segments.csv", lambda fh: fh.write(segments_text))
+        click.echo(f"{printable(str(video))}: {pred.duration:.1f} s, {len(pred.times)} frames sampled every {every:g} s, "
+                   f"{len(pred.segments)} segment(s):")
+        for seg in pred.segments[:30]:
+            click.echo(f"  {seg.start:8.2f}–{seg.end:8.2f} s  {printable(seg.label)}  "
+                       f"({seg.frames} frames, mean probability {seg.mean_probability:.3f})")
+        if len(pred.segments) > 30:
+            click.echo(f"  … {len(pred.segments) - 30} more in the segments file")
+        click.echo(f"Wrote {out / f'{stem}.frames.csv'} and {out / f'{stem}.segments.csv'}.")
+    if failures:
+        raise TkError(f"{len(failures)} of {len(videos)} videos could not be read (first: {failures[0]})")
+
+
 def _csv_text(rows: list[dict[str, str]]) -> str:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
@@ -53,13 +116,24 @@ def _csv_text(rows: list[dict[str, str]]) -> str:
 @click.option("--device", default=None, help="Runtime device: cpu/cuda/mps (checkpoint), cpu/cuda/coreml (ONNX), "
                                               "CPU_ONLY/CPU_AND_GPU/CPU_AND_NE/ALL (Core ML).")
 @click.option("--batch", type=click.IntRange(1), default=32, show_default=True, help="Images per model call.")
+@click.option("--every", type=click.FloatRange(min=0.001), default=0.5, show_default=True, metavar="SECONDS",
+              help="Videos: classify one frame per this many seconds.")
+@click.option("--smooth", type=click.IntRange(1, 99), default=3, show_default=True, metavar="N",
+              help="Videos: majority vote over N consecutive samples before cutting segments (1: none).")
 @trust_plugins_option
-def predict(model: Path, images: tuple[Path, ...], out: Path | None, top_k: int, device: str | None, batch: int) -> None:
+def predict(model: Path, images: tuple[Path, ...], out: Path | None, top_k: int, device: str | None, batch: int,
+            every: float, smooth: int) -> None:
     """Classify IMAGES (files or folders) with MODEL: a run folder, a checkpoint (.pt), an .onnx
     or (on macOS) an .mlpackage.
 
     Each image is decoded and resized exactly as the model was trained (the rule stored in the
     checkpoint or the exported model), so every format gives the same answers.
+
+    \b
+    Videos (.mp4, .mov, .mkv, .webm …, or folders of them) are sampled every --every seconds;
+    for each, <name>.frames.csv (one row per sampled frame) and <name>.segments.csv (start,
+    end, class, frames, mean probability) go to --out (a folder, default ./predictions).
+    Needs PyAV: pip install 'tk-train[video]'.
     """
     from rich.console import Console
     from rich.table import Table
@@ -70,6 +144,15 @@ def predict(model: Path, images: tuple[Path, ...], out: Path | None, top_k: int,
     from ..export.inputs import expand_image_args, load_inputs
     from ..export.loading import load_predictor, model_path
 
+    from ..video import is_video
+
+    videos = _videos(images)
+    if videos:
+        if len(videos) != len(images) and any(not is_video(p) and not p.is_dir() for p in images):
+            raise TkError("Give either images or videos to one tk predict, not both.")
+        predictor = load_predictor(model_path(model), device=device)
+        _predict_videos(predictor, videos, out or Path("predictions"), every, smooth, batch, top_k)
+        return
     predictor = load_predictor(model_path(model), device=device)
     files = expand_image_args(images)
     arrays, failed = load_inputs(files, predictor.image_size, predictor.resize)
