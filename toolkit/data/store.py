@@ -1,0 +1,360 @@
+"""One memory-mapped file of decoded images, shared by every process that trains on them.
+
+Before, each run held the whole decoded dataset as one uint8 tensor in each process (196 KB an
+image at 256 px: 20 GB for 100k images, four copies under ``--nproc 4``), backed by one small
+file per image. A store is one file per (image set, size, resize rule, `STORE_VERSION`):
+
+    offset 0        b"TKSTORE\\0", header length (8 bytes, little endian), header (JSON)
+    data_offset     N rows of 3·H·W uint8 pixels, contiguous (page-aligned start)
+    then            N row keys (20 bytes each: sha1 of path, size, mtime, ctime, inode, size, rule)
+                    N perceptual hashes (8 bytes each)
+                    N row digests (16 bytes each: BLAKE2b of the row's pixels)
+    end             BLAKE2b-16 of header + keys + hashes + digests, then b"TKEND\\0\\0\\0"
+
+* **Shared, larger than memory.** Processes open it with `numpy.memmap` read-only; the
+  operating system's page cache holds one copy for all of them and pages rows in and out as
+  they are read, so opening costs nothing and resident memory grows with the rows touched.
+* **Built once, atomically, in parallel.** Rows are decoded by a thread pool (PIL releases the
+  GIL) straight into a memory-mapped temporary file beside the store, which is flushed and
+  renamed into place only when complete: a killed build leaves a ``.tmp`` file (cleared by the
+  next build) and never a store that opens.
+* **Reused, extended, never trusted blindly.** A store whose row keys cover the images asked for
+  is reused. Otherwise the best-matching store of the same size and rule lends its rows (copied,
+  not decoded) and only new or edited images are decoded into a new store, which replaces it.
+  The trailer digest is checked on open (a truncated or damaged header/index makes the store
+  be rebuilt, with one note); each row's digest is checked the first time this process reads
+  the row (`ImageStore.gather`), and a row that fails is decoded again from its file and the
+  store marked for rebuilding — its pixels are never trained on.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from toolkit.data.images import ImageError, load_rgb
+from toolkit.errors import DataError
+
+if TYPE_CHECKING:
+    import numpy as np
+
+__all__ = ["STORE_VERSION", "ImageStore", "StoreResult", "open_store", "row_key"]
+
+STORE_VERSION = 1
+MAGIC = b"TKSTORE\0"
+END = b"TKEND\0\0\0"
+KEY_BYTES, HASH_BYTES, DIGEST_BYTES = 20, 8, 16
+PAGE = 4096
+
+
+def row_key(path: str, st: os.stat_result, hw: tuple[int, int], rule: str) -> bytes:
+    """What identifies a decoded row: the file (path, size, mtime, ctime, inode) and the target."""
+    ident = "\0".join([f"s{STORE_VERSION}", rule, f"{hw[0]}x{hw[1]}", str(st.st_size), str(st.st_mtime_ns),
+                       str(st.st_ctime_ns), str(st.st_ino)])
+    return hashlib.sha1(ident.encode() + b"\0" + os.fsencode(os.path.abspath(path))).digest()
+
+
+class StoreDamaged(Exception):
+    """A store file that does not read back as complete and consistent."""
+
+
+class ImageStore:
+    """An open store: ``images`` (uint8 N×3×H×W torch tensor over the memory map), ``hashes``,
+    ``keys``, and `gather` for batches whose rows are checked on first read."""
+
+    def __init__(self, path: Path):
+        import numpy as np
+        import torch
+
+        self.path = Path(path)
+        try:
+            size = self.path.stat().st_size
+            with open(self.path, "rb") as fh:
+                if fh.read(8) != MAGIC:
+                    raise StoreDamaged("not a tk image store")
+                header_len = int.from_bytes(fh.read(8), "little")
+                if not 0 < header_len < 1 << 20:
+                    raise StoreDamaged("damaged header")
+                header_bytes = fh.read(header_len)
+                header = json.loads(header_bytes)
+                n, h, w = int(header["n"]), int(header["height"]), int(header["width"])
+                row_bytes, data_offset = 3 * h * w, int(header["data_offset"])
+                index_offset = data_offset + n * row_bytes
+                index_len = n * (KEY_BYTES + HASH_BYTES + DIGEST_BYTES)
+                if size != index_offset + index_len + DIGEST_BYTES + len(END):
+                    raise StoreDamaged(f"{size} bytes where {index_offset + index_len + DIGEST_BYTES + len(END)} "
+                                       f"were written (truncated or appended to)")
+                fh.seek(index_offset)
+                index = fh.read(index_len)
+                trailer = fh.read(DIGEST_BYTES + len(END))
+        except (OSError, ValueError, KeyError, json.JSONDecodeError) as exc:
+            raise StoreDamaged(str(exc)) from None
+        if trailer[DIGEST_BYTES:] != END or trailer[:DIGEST_BYTES] != _digest(header_bytes, index):
+            raise StoreDamaged("its index does not match its checksum")
+        if header.get("version") != STORE_VERSION:
+            raise StoreDamaged(f"store version {header.get('version')}, this tk writes {STORE_VERSION}")
+        self.header = header
+        self.n, self.hw, self.rule = n, (h, w), str(header["rule"])
+        keys_end, hashes_end = n * KEY_BYTES, n * (KEY_BYTES + HASH_BYTES)
+        self.keys = [index[i * KEY_BYTES:(i + 1) * KEY_BYTES] for i in range(n)]
+        self.hashes = np.frombuffer(index[keys_end:hashes_end], dtype="<u8").astype(np.uint64)
+        self.digests = [index[hashes_end + i * DIGEST_BYTES:hashes_end + (i + 1) * DIGEST_BYTES] for i in range(n)]
+        self.failed = {int(k): str(v) for k, v in header.get("failed", {}).items()}
+        self.paths = list(header.get("paths", []))
+        if n:
+            self._map = np.memmap(self.path, dtype=np.uint8, mode="r", offset=data_offset, shape=(n, 3, h, w))
+            with _no_writable_warning():
+                self.images = torch.from_numpy(self._map)
+        else:
+            self._map = np.zeros((0, 3, h, w), dtype=np.uint8)
+            self.images = torch.from_numpy(self._map)
+        self._checked = bytearray(n)  # rows whose digest this process has verified
+        self._lock = threading.Lock()
+        self.repaired: dict[int, Any] = {}  # row -> re-decoded pixels (its stored row was damaged)
+        self.notes: list[str] = []
+
+    def index_of(self) -> dict[bytes, int]:
+        return {k: i for i, k in enumerate(self.keys)}
+
+    def check_rows(self, rows: Sequence[int]) -> None:
+        """Verify the digest of every row not verified yet; a damaged row is decoded again."""
+        todo = [int(r) for r in rows if not self._checked[int(r)]]
+        for r in todo:
+            if r in self.failed:
+                self._checked[r] = 1
+                continue
+            if hashlib.blake2b(memoryview(self._map[r]).cast("B"), digest_size=DIGEST_BYTES).digest() != self.digests[r]:
+                self._repair(r)
+            self._checked[r] = 1
+
+    def _repair(self, r: int) -> None:
+        import numpy as np
+
+        with self._lock:
+            if r in self.repaired:
+                return
+            path = self.paths[r] if r < len(self.paths) else None
+            try:
+                img = _decode_row(path, self.hw, self.rule) if path else None
+            except ImageError:
+                img = None
+            self.repaired[r] = img if img is not None else np.zeros((3, *self.hw), np.uint8)
+            self.notes.append(f"row {r} of the image store {self.path.name} did not match its checksum: decoded "
+                              f"{path or 'it'} again; the store is rebuilt on the next run")
+            self.mark_damaged()
+
+    def mark_damaged(self) -> None:
+        """Make the next `open_store` rebuild this store (it is renamed aside)."""
+        with contextlib.suppress(OSError):
+            os.replace(self.path, self.path.with_suffix(".damaged"))
+
+    def gather(self, rows: Any) -> Any:
+        """uint8 tensor of ``rows`` (checked on first read in this process, repaired rows swapped in)."""
+        import torch
+
+        index = rows if isinstance(rows, torch.Tensor) else torch.as_tensor(rows, dtype=torch.long)
+        self.check_rows(index.tolist())
+        out = self.images.index_select(0, index)
+        if self.repaired:
+            for j, r in enumerate(index.tolist()):
+                if r in self.repaired:
+                    out[j] = torch.from_numpy(self.repaired[r])
+        return out
+
+
+def _digest(header: bytes, index: bytes) -> bytes:
+    h = hashlib.blake2b(header, digest_size=DIGEST_BYTES)
+    h.update(index)
+    return h.digest()
+
+
+@contextlib.contextmanager
+def _no_writable_warning():
+    import warnings
+
+    with warnings.catch_warnings():  # the map is read-only on purpose: nothing writes through it
+        warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+        yield
+
+
+def _decode_row(path: str, hw: tuple[int, int], rule: str):
+    import numpy as np
+
+    from toolkit.data.cache import resize_rgb
+
+    return np.asarray(resize_rgb(load_rgb(path), hw, rule), dtype=np.uint8).transpose(2, 0, 1)
+
+
+class StoreResult:
+    """What `open_store` made: the store, the row of each path asked for, what failed, and facts."""
+
+    def __init__(self, store: ImageStore, rows: list[int], failed: list[tuple[int, str]], decoded: int, reused: int,
+                 seconds: float, notes: list[str]):
+        self.store, self.rows, self.failed = store, rows, failed
+        self.decoded, self.reused, self.seconds, self.notes = decoded, reused, seconds, notes
+
+
+def _candidates(folder: Path, hw: tuple[int, int], rule: str) -> list[Path]:
+    tag = f"{hw[0]}x{hw[1]}-{rule}-v{STORE_VERSION}"
+    return sorted(folder.glob(f"{tag}-*.tkstore"), key=lambda p: p.stat().st_mtime, reverse=True)
+
+
+def open_store(paths: Sequence[str], size: tuple[int, int], *, cache_dir: Path, rule: str = "bicubic",
+               workers: int = 2, on_progress: Callable[[int, int], None] | None = None) -> StoreResult:
+    """The store holding ``paths`` at ``size`` by ``rule`` under ``cache_dir/stores``: reused,
+    extended or built (module docstring). ``rows[i]`` is the row of ``paths[i]``."""
+    import numpy as np
+
+    from toolkit.data.duplicates import image_hash
+
+    started = time.perf_counter()
+    hw = (int(size[0]), int(size[1]))
+    folder = Path(cache_dir) / "stores"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DataError(f"cannot create the image store folder {folder} ({exc.strerror or exc}): "
+                        f"choose another data.cache_dir") from None
+    notes: list[str] = []
+    wanted: list[bytes | None] = []
+    stat_failed: dict[int, str] = {}
+    for i, p in enumerate(paths):
+        try:
+            wanted.append(row_key(p, os.stat(p), hw, rule))
+        except OSError as exc:
+            wanted.append(None)
+            stat_failed[i] = f"unreadable: {(exc.strerror or str(exc)).lower()}"
+    best: ImageStore | None = None
+    best_cover = -1
+    for candidate in _candidates(folder, hw, rule):
+        try:
+            store = ImageStore(candidate)
+        except StoreDamaged as exc:
+            notes.append(f"the image store {candidate.name} is damaged ({exc}): it is rebuilt")
+            with contextlib.suppress(OSError):
+                candidate.unlink()
+            continue
+        index = store.index_of()
+        cover = sum(1 for k in wanted if k is not None and k in index)
+        if cover == sum(k is not None for k in wanted):
+            rows = [index[k] if k is not None else -1 for k in wanted]
+            failed = [(i, stat_failed.get(i) or store.failed.get(rows[i], "cannot decode")) for i in range(len(paths))
+                      if rows[i] < 0 or rows[i] in store.failed]
+            if on_progress is not None:
+                on_progress(len(paths), len(paths))
+            return StoreResult(store, [max(r, 0) for r in rows], failed, 0, len(paths) - len(failed),
+                               time.perf_counter() - started, notes)
+        if cover > best_cover:
+            best, best_cover = store, cover
+    # build a new store: rows of `best` are copied, the rest decoded
+    keys = sorted({k for k in wanted if k is not None})
+    position = {k: j for j, k in enumerate(keys)}
+    path_of = {k: str(p) for k, p in zip(wanted, paths) if k is not None}
+    n = len(keys)
+    header = {"version": STORE_VERSION, "n": n, "height": hw[0], "width": hw[1], "rule": rule,
+              "paths": [os.path.abspath(path_of[k]) for k in keys], "created": time.time()}
+    header_probe = json.dumps({**header, "data_offset": 0, "failed": {}}).encode()
+    data_offset = -(-(16 + len(header_probe) + 64 + 16 * 8) // PAGE) * PAGE  # room for the failed list below
+    row_bytes = 3 * hw[0] * hw[1]
+    tag = hashlib.sha1(b"".join(keys)).hexdigest()[:16]
+    final = folder / f"{hw[0]}x{hw[1]}-{rule}-v{STORE_VERSION}-{tag}.tkstore"
+    fd, tmp_name = tempfile.mkstemp(dir=folder, prefix=".build-", suffix=".tmp")
+    tmp = Path(tmp_name)
+    _clear_stale_builds(folder, keep=tmp)
+    try:
+        total = data_offset + n * row_bytes
+        os.ftruncate(fd, total)
+        os.close(fd)
+        fd = -1
+        data = np.memmap(tmp, dtype=np.uint8, mode="r+", offset=data_offset, shape=(n, 3, *hw)) if n else None
+        hashes = np.zeros(n, dtype="<u8")
+        digests = [b""] * n
+        failed: dict[int, str] = {}
+        lend = best.index_of() if best is not None else {}
+        reused = 0
+
+        def work(j: int) -> tuple[str, str | None]:
+            k = keys[j]
+            if k in lend and lend[k] not in best.failed:  # type: ignore[union-attr]
+                r = lend[k]
+                best.check_rows([r])  # type: ignore[union-attr]
+                row = best.repaired.get(r)  # type: ignore[union-attr]
+                data[j] = row if row is not None else best._map[r]  # type: ignore[union-attr,index]
+                hashes[j] = best.hashes[r]  # type: ignore[union-attr]
+                digests[j] = hashlib.blake2b(memoryview(data[j]).cast("B"), digest_size=DIGEST_BYTES).digest()
+                return "reused", None
+            try:
+                data[j] = _decode_row(path_of[k], hw, rule)
+            except ImageError as exc:
+                return "failed", exc.reason
+            except Exception as exc:  # a decoder bug on one odd file must not end the run
+                return "failed", f"cannot decode: {exc}".lower()
+            hashes[j] = image_hash(data[j])
+            digests[j] = hashlib.blake2b(memoryview(data[j]).cast("B"), digest_size=DIGEST_BYTES).digest()
+            return "decoded", None
+
+        pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="tk-store") if workers > 0 else None
+        outcomes = pool.map(work, range(n)) if pool is not None else map(work, range(n))
+        try:
+            for j, (status, reason) in enumerate(outcomes):
+                if status == "failed":
+                    failed[j] = reason or "cannot decode"
+                    data[j] = 0  # type: ignore[index]
+                    digests[j] = hashlib.blake2b(memoryview(data[j]).cast("B"), digest_size=DIGEST_BYTES).digest()  # type: ignore[index]
+                elif status == "reused":
+                    reused += 1
+                if on_progress is not None:
+                    on_progress(j + 1, n)
+        finally:
+            if pool is not None:
+                pool.shutdown(wait=True, cancel_futures=True)
+        if data is not None:
+            data.flush()
+            del data
+        header.update(data_offset=data_offset, failed={str(j): r for j, r in failed.items()})
+        header_bytes = json.dumps(header).encode()
+        if 16 + len(header_bytes) > data_offset:
+            raise DataError("internal error: the image store header outgrew its room")
+        index = b"".join(keys) + hashes.tobytes() + b"".join(digests)
+        with open(tmp, "r+b") as fh:
+            fh.write(MAGIC + len(header_bytes).to_bytes(8, "little") + header_bytes)
+            fh.seek(data_offset + n * row_bytes)
+            fh.write(index + _digest(header_bytes, index) + END)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, final)
+    except BaseException:
+        if fd >= 0:
+            os.close(fd)
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+    if best is not None and best.path != final and set(best.keys) <= set(keys):
+        with contextlib.suppress(OSError):  # the new store holds every row of the old one
+            best.path.unlink()
+    store = ImageStore(final)
+    rows = [position[k] if k is not None else 0 for k in wanted]
+    failed_list = [(i, stat_failed[i]) for i in sorted(stat_failed)]
+    failed_list += [(i, failed[rows[i]]) for i in range(len(paths)) if i not in stat_failed and rows[i] in failed]
+    failed_list.sort()
+    return StoreResult(store, rows, failed_list, n - reused - len(failed), reused, time.perf_counter() - started, notes)
+
+
+def _clear_stale_builds(folder: Path, keep: Path, older_than: float = 3600.0) -> None:
+    """Remove ``.build-*.tmp`` files of builds that were killed (older than an hour: a build
+    still running in another process keeps touching its file)."""
+    now = time.time()
+    for p in folder.glob(".build-*.tmp"):
+        if p != keep:
+            with contextlib.suppress(OSError):
+                if now - p.stat().st_mtime > older_than:
+                    p.unlink()
