@@ -176,7 +176,7 @@ def diagnose(target: str | Path, *, bits: int = 8, workers: int = 2,
         if progress is not None and i % 50 == 0:
             progress("reading sizes", i + 1, len(paths))
     on_progress = (lambda done, total: progress("hashing", done, total)) if progress else None
-    decoded = decode_images(paths, 64, cache_dir=default_cache_dir() / "images", workers=workers,
+    decoded = decode_images(paths, 64, cache_dir=default_cache_dir(), workers=workers,
                             on_progress=on_progress)
     failed = dict(decoded.failed)
     diag.unusable += [(paths[i], r) for i, r in sorted(failed.items())]

@@ -16,7 +16,9 @@ from toolkit.data import decode_images
 
 @pytest.fixture
 def counted_loads(monkeypatch):
-    """Counts real decodes: the cache module's `load_rgb`, wrapped."""
+    """Counts real decodes: `load_rgb` of the cache and store modules, wrapped."""
+    import toolkit.data.store as store_mod
+
     calls: list[str] = []
     real = cache_mod.load_rgb
 
@@ -25,6 +27,7 @@ def counted_loads(monkeypatch):
         return real(path)
 
     monkeypatch.setattr(cache_mod, "load_rgb", counting)
+    monkeypatch.setattr(store_mod, "load_rgb", counting)
     return calls
 
 
@@ -54,7 +57,7 @@ def test_cache_is_reused_then_invalidated(tmp_path, counted_loads):
     cache_dir = tmp_path / "cache"
     first = decode_images(paths, 16, cache_dir=cache_dir)
     assert (first.decoded, first.cached) == (4, 0) and len(counted_loads) == 4
-    assert len(list(cache_dir.rglob("*.tkimg"))) == 4
+    assert len(list(cache_dir.rglob("*.tkstore"))) == 1  # one store for the set, not a file per image
 
     second = decode_images(paths, 16, cache_dir=cache_dir, workers=2)
     assert (second.decoded, second.cached) == (0, 4) and len(counted_loads) == 4
@@ -75,11 +78,12 @@ def test_damaged_cache_file_is_a_miss(tmp_path):
     paths = _images(tmp_path, n=1)
     cache_dir = tmp_path / "cache"
     first = decode_images(paths, 16, cache_dir=cache_dir)
-    (cached,) = cache_dir.rglob("*.tkimg")
+    (cached,) = cache_dir.rglob("*.tkstore")
     cached.write_bytes(cached.read_bytes()[:-10])
     again = decode_images(paths, 16, cache_dir=cache_dir)
     assert again.decoded == 1 and torch.equal(again.images, first.images)
-    assert not list(cache_dir.rglob(".tmp-*"))  # no temp files left behind
+    assert any("is damaged" in n for n in again.notes)
+    assert not list(cache_dir.rglob(".build-*"))  # no temp files left behind
 
 
 def test_failures_become_zero_rows(tmp_path):

@@ -78,7 +78,7 @@ def _duplicates(index, bits: int, *, quiet: bool):
     paths = index.paths
     with Progress(transient=True, disable=quiet) as bar:
         task = bar.add_task("hashing images", total=len(paths))
-        decoded = decode_images(paths, 64, cache_dir=default_cache_dir() / "images", workers=2,
+        decoded = decode_images(paths, 64, cache_dir=default_cache_dir(), workers=2,
                                 on_progress=lambda done, total: bar.update(task, completed=done))
     failed = dict(decoded.failed)
     ok = [i for i in range(len(paths)) if i not in failed]

@@ -338,8 +338,8 @@ def open_store(paths: Sequence[str], size: tuple[int, int], *, cache_dir: Path, 
         with contextlib.suppress(OSError):
             tmp.unlink()
         raise
-    if best is not None and best.path != final and set(best.keys) <= set(keys):
-        with contextlib.suppress(OSError):  # the new store holds every row of the old one
+    if best is not None and best.path != final and set(best.paths) <= set(header["paths"]):
+        with contextlib.suppress(OSError):  # the new store covers every image of the old one (edited ones anew)
             best.path.unlink()
     store = ImageStore(final)
     rows = [position[k] if k is not None else 0 for k in wanted]

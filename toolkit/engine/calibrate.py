@@ -318,7 +318,7 @@ def calibrate_best(trainer: Any, res: Any, labels: Sequence[int]) -> tuple[dict[
     unknown_conf = np.zeros(0)
     if paths:
         data = recipe["data"]
-        dec = decode_images(paths, input_hw(data["image_size"]), cache_dir=cache_root(recipe) / "images",
+        dec = decode_images(paths, input_hw(data["image_size"]), cache_dir=cache_root(recipe),
                             workers=data["workers"], rule=resize_rule(data["resize"]), hashes=False)
         ok = [i for i in range(len(paths)) if i not in dict(dec.failed)]
         z_unknown = _logits_of(model, dec.images[torch.tensor(ok, dtype=torch.long)], trainer.device) \

@@ -60,7 +60,8 @@ def data_root(recipe: Any) -> Path | None:
 
 @dataclass
 class Part:
-    """One split: absolute paths, labels and the decoded uint8 images (N×3×H×W)."""
+    """One split: absolute paths, labels and the decoded uint8 images (N×3×H×W): a tensor, or
+    `StoreRows` of the shared image store."""
 
     paths: list[str]
     labels: list[int]
@@ -214,16 +215,99 @@ def _from_saved(saved: dict[str, Any]) -> PreparedData:
         raise DataError(f"the run's split.json is damaged ({exc}); start the run again with --fresh.") from None
 
 
-def _decode_all(paths: list[str], recipe: Any, progress: Progress | None):
-    from ..data import decode_images
+class StoreRows:
+    """Rows of a memory-mapped image store standing in for a part's uint8 ``N×3×H×W`` tensor:
+    nothing is copied until a batch is gathered (`toolkit.data.store`)."""
 
-    data = recipe["data"]
-    cache_dir = cache_root(recipe) / "images" if data["cache"] == "disk" else None
-    on_progress = (lambda done, total: progress("decode", done, total)) if progress else None
+    def __init__(self, store: Any, rows: Any):
+        import torch
+
+        self.store = store
+        self.rows = torch.as_tensor(rows, dtype=torch.long)
+        self.dtype = torch.uint8
+        self.device = torch.device("cpu")
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return (int(self.rows.shape[0]), 3, *self.store.hw)
+
+    def __len__(self) -> int:
+        return int(self.rows.shape[0])
+
+    def numel(self) -> int:
+        n, c, h, w = self.shape
+        return n * c * h * w
+
+    def take(self, index: Any) -> StoreRows:
+        import torch
+
+        return StoreRows(self.store, self.rows[torch.as_tensor(index, dtype=torch.long)])
+
+    def index_select(self, dim: int, index: Any):
+        assert dim == 0
+        return self.store.gather(self.rows[index.cpu()])
+
+    def __getitem__(self, i: int):
+        return self.store.gather(self.rows[int(i):int(i) + 1])[0]
+
+    def materialize(self):
+        return self.store.gather(self.rows)
+
+
+def take(images: Any, rows: list[int]):
+    """The rows ``rows`` of a part's images (a tensor or `StoreRows`)."""
+    import torch
+
+    if isinstance(images, StoreRows):
+        return images.take(rows)
+    return images[torch.tensor(rows, dtype=torch.long)] if rows else images[:0]
+
+
+@dataclass
+class _Decoded:
+    images: Any
+    hashes: Any
+    failed: list[tuple[int, str]]
+    decoded: int
+    cached: int
+    seconds: float
+    notes: list[str]
+
+
+def _decode_all(paths: list[str], recipe: Any, progress: Progress | None) -> _Decoded:
+    """Every image of ``paths`` decoded: through the shared image store (``data.cache = "disk"``)
+    or into this process's memory (``"memory"``)."""
+    from ..data import decode_images
     from ..geometry import input_hw, resize_rule
 
-    return decode_images(paths, input_hw(data["image_size"]), cache_dir=cache_dir, workers=data["workers"],
-                         on_progress=on_progress, rule=resize_rule(data["resize"]))
+    data = recipe["data"]
+    hw, rule = input_hw(data["image_size"]), resize_rule(data["resize"])
+    on_progress = (lambda done, total: progress("decode", done, total)) if progress else None
+    if data["cache"] == "disk":
+        from ..data.store import open_store
+
+        root = cache_root(recipe)
+        res = open_store(paths, hw, cache_dir=root, rule=rule, workers=data["workers"], on_progress=on_progress)
+        notes = res.notes + _old_cache_note(root)
+        if res.decoded and res.seconds > 0:
+            notes.append(f"decoded {res.decoded} image(s) at {res.decoded / res.seconds:.0f} images/s into the image "
+                         f"store {res.store.path}")
+        return _Decoded(StoreRows(res.store, res.rows), res.store.hashes[res.rows] if res.rows else res.store.hashes[:0],
+                        res.failed, res.decoded, res.reused, res.seconds, notes)
+    out = decode_images(paths, hw, cache_dir=None, workers=data["workers"], on_progress=on_progress, rule=rule)
+    return _Decoded(out.images, out.hashes, out.failed, out.decoded, out.cached, out.seconds, out.notes)
+
+
+def _old_cache_note(root: Path) -> list[str]:
+    """tk 0.1 kept one file per decoded image under <cache>/images; they are not read any more."""
+    old = root / "images"
+    try:
+        if old.is_dir() and any(old.iterdir()):
+            return [f"the per-image decode cache {old} of earlier tk versions is no longer read (images now go to "
+                    f"one shared store in {root / 'stores'}); delete that folder to free its space"]
+    except OSError:
+        pass
+    return []
 
 
 def group_ids(index: Any, data: dict[str, Any], hashes: Any, ok: list[int]) -> list[int] | None:
@@ -241,8 +325,6 @@ def group_ids(index: Any, data: dict[str, Any], hashes: Any, ok: list[int]) -> l
 
 def _split_decoded(index: Any, recipe: Any, progress: Progress | None) -> PreparedData:
     """Decode every image of the folder, group, split: a new run's data."""
-    import torch
-
     from ..data.duplicates import group_report
     from ..data.split import fold_indices, split_from_presplit, split_indices, straddling_groups
 
@@ -293,8 +375,7 @@ def _split_decoded(index: Any, recipe: Any, progress: Progress | None) -> Prepar
 
     def part(ids: list[int]) -> Part:
         rows = [ok[j] for j in ids]
-        images = decoded.images[torch.tensor(rows, dtype=torch.long)] if rows else decoded.images[:0]
-        return Part([paths[r] for r in rows], [index.samples[r][1] for r in rows], images)
+        return Part([paths[r] for r in rows], [index.samples[r][1] for r in rows], take(decoded.images, rows))
 
     prepared = PreparedData(list(names), part(split.train), part(split.val), part(split.test), int(data["seed"]),
                             notes=notes + list(split.notes) + decoded.notes, bad_images=new_bad, grouping=grouping)
@@ -304,8 +385,6 @@ def _split_decoded(index: Any, recipe: Any, progress: Progress | None) -> Prepar
 
 def _decode(prepared: PreparedData, recipe: Any, progress: Progress | None, *, strict: bool) -> None:
     """Decode every part once; failures become bad images (or stop the run, see the policy)."""
-    import torch
-
     data = recipe["data"]
     parts = [("train", prepared.train), ("val", prepared.val), ("test", prepared.test)]
     paths = [p for _, part in parts for p in part.paths]
@@ -326,11 +405,14 @@ def _decode(prepared: PreparedData, recipe: Any, progress: Progress | None, *, s
         n = len(part.paths)
         keep = [j for j in range(n) if offset + j not in failed]
         rows = [offset + j for j in keep]
-        part.images = decoded.images[torch.tensor(rows, dtype=torch.long)] if len(rows) != n else \
-            decoded.images[offset:offset + n]
+        part.images = take(decoded.images, rows)
         part.paths = [part.paths[j] for j in keep]
         part.labels = [part.labels[j] for j in keep]
         offset += n
+
+
+def _materialize(images: Any):
+    return images.materialize() if isinstance(images, StoreRows) else images
 
 
 class Batches:
@@ -343,32 +425,87 @@ class Batches:
         self.channels_last = channels_last
         self.labels = torch.tensor(part.labels, dtype=torch.long)
         images = part.images
+        self.pin = False
         if device.type == "cuda":
             free, _ = torch.cuda.mem_get_info(device)
             if images.numel() < 0.25 * free:  # small datasets live on the GPU: no copies per batch
-                images = images.to(device)
+                images = _materialize(images).to(device)
                 self.labels = self.labels.to(device)
+            elif isinstance(images, StoreRows):
+                self.pin = True  # batches are gathered from the store into pinned memory, ahead of use
             else:
                 images = images.pin_memory()
         elif device.type == "mps":
-            images = images.to(device)
+            images = _materialize(images).to(device)
             self.labels = self.labels.to(device)
         self.images = images
 
     def __len__(self) -> int:
         return int(self.labels.shape[0])
 
-    def batch(self, ids: list[int]):
-        """``(x, y)`` for sample indices ``ids``: x float N×3×S×S in 0–1 on the device."""
+    def gather(self, ids: list[int]):
+        """The uint8 rows and labels of ``ids``, where the images live (pinned for a CUDA copy)."""
         import torch
 
         index = torch.tensor(ids, dtype=torch.long, device=self.images.device)
         x = self.images.index_select(0, index)
-        y = self.labels.index_select(0, index.to(self.labels.device))
+        if self.pin:
+            x = x.pin_memory()
+        return x, self.labels.index_select(0, index.to(self.labels.device))
+
+    def to_device(self, x: Any, y: Any):
+        """Gathered rows → float 0–1 on the device (asynchronous from pinned memory)."""
+        import torch
+
         x = x.to(self.device, non_blocking=True).float().div_(255.0)
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         return x, y.to(self.device, non_blocking=True)
+
+    def batch(self, ids: list[int]):
+        """``(x, y)`` for sample indices ``ids``: x float N×3×H×W in 0–1 on the device."""
+        return self.to_device(*self.gather(ids))
+
+    def iterate(self, chunks: list[list[int]], ahead: int = 2):
+        """``(x, y)`` for each chunk in order, the next ``ahead`` gathered by a background thread
+        while the model works on the current one (reading the store overlaps compute). Data that
+        already lives on the device is not worth a thread: it is gathered in place."""
+        import queue
+        import threading
+
+        if not chunks:
+            return
+        if self.images.device.type != "cpu" or ahead <= 0 or len(chunks) == 1:
+            for ids in chunks:
+                yield self.batch(ids)
+            return
+        ready: queue.Queue = queue.Queue(maxsize=ahead)
+        stop = threading.Event()
+
+        def producer() -> None:
+            try:
+                for ids in chunks:
+                    if stop.is_set():
+                        return
+                    ready.put(("ok", self.gather(ids)))
+            except BaseException as exc:  # handed to the consumer, raised there
+                ready.put(("error", exc))
+
+        thread = threading.Thread(target=producer, name="tk-prefetch", daemon=True)
+        thread.start()
+        try:
+            for _ in chunks:
+                kind, item = ready.get()
+                if kind == "error":
+                    raise item
+                yield self.to_device(*item)
+        finally:
+            stop.set()
+            while thread.is_alive():  # unblock a producer waiting on a full queue
+                try:
+                    ready.get_nowait()
+                except queue.Empty:
+                    thread.join(timeout=0.05)
 
     def sequential(self, batch_size: int, ids: list[int] | None = None):
         """Every sample (or ``ids``) in order, for evaluation."""

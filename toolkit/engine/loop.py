@@ -105,8 +105,8 @@ def train_epoch(parts: StepParts, batches: Any, order: list[int], batch_size: in
     loss_sum, correct, seen, micro = 0.0, 0, 0, 0
     started = time.perf_counter()
     parts.optimizer.zero_grad(set_to_none=True)
-    for number, ids in enumerate(chunks, start=1):
-        x, targets = batches.batch(ids)
+    stream = batches.iterate(chunks) if hasattr(batches, "iterate") else (batches.batch(ids) for ids in chunks)
+    for number, (ids, (x, targets)) in enumerate(zip(chunks, stream), start=1):
         for op in parts.ops:
             x, targets = op(x, targets)
         micro += 1
