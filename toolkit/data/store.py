@@ -189,9 +189,9 @@ def _no_writable_warning():
 def _decode_row(path: str, hw: tuple[int, int], rule: str):
     import numpy as np
 
-    from toolkit.data.cache import resize_rgb
+    from toolkit.geometry import resize_image
 
-    return np.asarray(resize_rgb(load_rgb(path), hw, rule), dtype=np.uint8).transpose(2, 0, 1)
+    return np.asarray(resize_image(load_rgb(path), hw, rule), dtype=np.uint8).transpose(2, 0, 1)
 
 
 class StoreResult:

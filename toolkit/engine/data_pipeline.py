@@ -289,9 +289,6 @@ def _decode_all(paths: list[str], recipe: Any, progress: Progress | None) -> _De
         root = cache_root(recipe)
         res = open_store(paths, hw, cache_dir=root, rule=rule, workers=data["workers"], on_progress=on_progress)
         notes = res.notes + _old_cache_note(root)
-        if res.decoded and res.seconds > 0:
-            notes.append(f"decoded {res.decoded} image(s) at {res.decoded / res.seconds:.0f} images/s into the image "
-                         f"store {res.store.path}")
         return _Decoded(StoreRows(res.store, res.rows), res.store.hashes[res.rows] if res.rows else res.store.hashes[:0],
                         res.failed, res.decoded, res.reused, res.seconds, notes)
     out = decode_images(paths, hw, cache_dir=None, workers=data["workers"], on_progress=on_progress, rule=rule)

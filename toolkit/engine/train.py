@@ -289,8 +289,9 @@ def _print_header(console: Any, recipe: Any, data: Any, run_dir: Path, device_te
                  f"precision {precision.name}")
     counts = data.train_counts()
     val_counts = [data.val.labels.count(i) for i in range(data.num_classes)]
+    rate = f" at {data.decoded / data.decode_seconds:.0f} images/s" if data.decoded and data.decode_seconds > 0 else ""
     console.info(f"Data: {len(data.train)} train / {len(data.val)} val / {len(data.test)} test images "
-                 f"({data.decoded} decoded, {data.cached} from cache, {data.decode_seconds:.1f}s)")
+                 f"({data.decoded} decoded{rate}, {data.cached} from the image store, {data.decode_seconds:.1f}s)")
     for name, n, v in zip(data.class_names, counts, val_counts):
         console.info(f"  {name:<40} {n:>6} train {v:>5} val")
     from .data_pipeline import grouping_text
