@@ -125,7 +125,7 @@ def decode_images(
 
     def work(i: int) -> tuple[str, str | None]:
         try:
-            img = resize_rgb(load_rgb(os.fspath(paths[i])), hw, rule)
+            img = resize_rgb(load_rgb(os.fspath(paths[i]), reduce_for=hw), hw, rule)
         except ImageError as exc:
             return "failed", exc.reason
         except Exception as exc:  # a decoder bug on one odd file must not end the run

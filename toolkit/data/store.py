@@ -191,7 +191,7 @@ def _decode_row(path: str, hw: tuple[int, int], rule: str):
 
     from toolkit.geometry import resize_image
 
-    return np.asarray(resize_image(load_rgb(path), hw, rule), dtype=np.uint8).transpose(2, 0, 1)
+    return np.asarray(resize_image(load_rgb(path, reduce_for=hw), hw, rule), dtype=np.uint8).transpose(2, 0, 1)
 
 
 class StoreResult:

@@ -51,7 +51,7 @@ def load_inputs(paths: Sequence[str | os.PathLike[str]], image_size: Any, resize
 
     def one(path: str | os.PathLike[str]) -> tuple[np.ndarray | None, str]:
         try:
-            img = resize_rgb(load_rgb(path), size, resize)
+            img = resize_rgb(load_rgb(path, reduce_for=size), size, resize)
         except ImageError as exc:
             return None, exc.reason
         return np.asarray(img, dtype=np.uint8).transpose(2, 0, 1), ""

@@ -48,7 +48,9 @@ def preprocessing(info: dict[str, Any], input_range: tuple[int, int] = (0, 255))
     if rule == "letterbox-bicubic":
         resize.update(keep_aspect=True, pad=list(LETTERBOX_FILL), position="centred")
     return {
-        "decode": "8-bit RGB, EXIF orientation applied, transparency on white (toolkit.data.load_rgb)",
+        "decode": "8-bit RGB, EXIF orientation applied, transparency on white; a JPEG at least twice the input "
+                  "on both sides is decoded at reduced scale (PIL draft: 1/2, 1/4 or 1/8, never below twice the "
+                  "input) (toolkit.data.load_rgb)",
         "resize": resize,
         "input_range": list(input_range),
         "layout": "NCHW, RGB",
