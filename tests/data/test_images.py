@@ -235,3 +235,20 @@ def test_extensions():
     assert is_image_name("A.JPG") and is_image_name("x.tiff") and is_image_name("y.WebP")
     assert not is_image_name("notes.txt") and not is_image_name("README")
     assert Path("x.jpeg").suffix in images.IMAGE_EXTENSIONS
+
+
+def test_large_jpegs_decode_at_reduced_scale_only_when_much_larger(tmp_path):
+    """Draft decoding: 1/2, 1/4, 1/8 of a JPEG's size, never below twice the target; PNGs untouched."""
+    from PIL import Image
+
+    from toolkit.data.images import load_rgb
+
+    big = tmp_path / "big.jpg"
+    Image.new("RGB", (1920, 1080), (30, 90, 200)).save(big, quality=90)
+    assert load_rgb(big).size == (1920, 1080)
+    assert load_rgb(big, reduce_for=(256, 256)).size == (960, 540)  # 1/2: 540 ≥ 2×256
+    assert load_rgb(big, reduce_for=(64, 64)).size == (240, 135)  # 1/8
+    assert load_rgb(big, reduce_for=(600, 600)).size == (1920, 1080)  # not twice the target at 1/2
+    png = tmp_path / "big.png"
+    Image.new("RGB", (1920, 1080), (30, 90, 200)).save(png)
+    assert load_rgb(png, reduce_for=(64, 64)).size == (1920, 1080)

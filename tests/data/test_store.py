@@ -171,3 +171,27 @@ def test_the_old_per_image_cache_is_ignored_with_a_note(tmp_path, monkeypatch):
     assert result.exit_code == 0, result.output
     assert "per-image decode cache" in result.output and "is no longer read" in result.output
     assert list((cache / "stores").glob("*.tkstore"))
+
+
+def test_prefetched_batches_are_the_batches_in_order(tmp_path):
+    import torch
+
+    from toolkit.engine.data_pipeline import Batches, Part, StoreRows
+
+    paths = _images(tmp_path / "img", 20)
+    res = open_store(paths, HW, cache_dir=tmp_path / "cache")
+    part = Part(paths, [i % 3 for i in range(20)], StoreRows(res.store, res.rows))
+    batches = Batches(part, torch.device("cpu"))
+    chunks = [[3, 1, 4], [15, 9], [2, 6, 5, 13], [19]]
+    streamed = list(batches.iterate(chunks, ahead=2))
+    for ids, (x, y) in zip(chunks, streamed):
+        bx, by = batches.batch(ids)
+        assert torch.equal(x, bx) and torch.equal(y, by)
+    assert torch.equal(streamed[0][0][0], torch.from_numpy(_fresh([paths[3]])[0]).float() / 255)
+    # a consumer that stops early leaves no thread behind
+    stream = batches.iterate(chunks * 20, ahead=2)
+    next(stream)
+    stream.close()
+    import threading
+
+    assert not [t for t in threading.enumerate() if t.name == "tk-prefetch" and t.is_alive()]
