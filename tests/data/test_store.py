@@ -195,3 +195,16 @@ def test_prefetched_batches_are_the_batches_in_order(tmp_path):
     import threading
 
     assert not [t for t in threading.enumerate() if t.name == "tk-prefetch" and t.is_alive()]
+
+
+def test_a_store_of_many_long_paths_opens(tmp_path):
+    """The header lists every path: a set whose paths add up to megabytes still opens."""
+    deep = tmp_path / ("d" * 200) / ("e" * 200)
+    paths = _images(deep, 3)
+    links = []
+    for i in range(6000):  # 6,000 names of ~450 characters: a 2.7 MB header
+        link = deep / f"{'x' * 20}_{i:05d}.png"
+        os.link(paths[i % 3], link)
+        links.append(str(link))
+    res = open_store(links, (8, 8), cache_dir=tmp_path / "cache", workers=2)
+    assert res.decoded == 6000 and ImageStore(res.store.path).n == 6000

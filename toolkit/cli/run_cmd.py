@@ -165,4 +165,4 @@ def _dry_run(recipe) -> None:
          f"{facts['steps_per_epoch']} optimiser steps per epoch")
     echo(f"Estimated time: {format_seconds(facts['epoch_time'])} per epoch, "
          f"{format_seconds(facts['run_time'])} for {facts['epochs']} epochs")
-    echo("Nothing was written (no run folder); the decode cache may have been filled.")
+    echo("Nothing was written (no run folder); the image store may have been filled.")

@@ -82,7 +82,7 @@ class ImageStore:
                 if fh.read(8) != MAGIC:
                     raise StoreDamaged("not a tk image store")
                 header_len = int.from_bytes(fh.read(8), "little")
-                if not 0 < header_len < 1 << 20:
+                if not 0 < header_len < min(size, 1 << 34):  # the header lists every path: ~100 B an image
                     raise StoreDamaged("damaged header")
                 header_bytes = fh.read(header_len)
                 header = json.loads(header_bytes)
@@ -341,7 +341,11 @@ def open_store(paths: Sequence[str], size: tuple[int, int], *, cache_dir: Path, 
     if best is not None and best.path != final and set(best.paths) <= set(header["paths"]):
         with contextlib.suppress(OSError):  # the new store covers every image of the old one (edited ones anew)
             best.path.unlink()
-    store = ImageStore(final)
+    try:
+        store = ImageStore(final)
+    except StoreDamaged as exc:  # just written and renamed: only a failing disk gets here
+        raise DataError(f"the image store {final} just written does not read back ({exc}): check the disk, "
+                        f"or choose another data.cache_dir") from None
     rows = [position[k] if k is not None else 0 for k in wanted]
     failed_list = [(i, stat_failed[i]) for i in sorted(stat_failed)]
     failed_list += [(i, failed[rows[i]]) for i in range(len(paths)) if i not in stat_failed and rows[i] in failed]
