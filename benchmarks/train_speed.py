@@ -56,6 +56,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--workers", type=int, default=2, help="DataLoader workers of the baseline")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, mps")
+    p.add_argument("--threads", type=int, default=0,
+                   help="tk's train.threads (0: tk's default, which lends cores to busy processes — here the "
+                        "baseline's DataLoader workers between tk's epochs)")
     p.add_argument("--data", type=Path, help="folder for the generated images (default: a cache folder)")
     p.add_argument("--json", type=Path, help="also write the results here")
     return p.parse_args(argv)
@@ -278,6 +281,7 @@ epochs = {args.epochs}
 batch_size = {args.batch_size}
 device = "{args.device}"
 early_stopping = false
+threads = {args.threads}
 """)
     return path
 
