@@ -22,9 +22,9 @@ def counted_loads(monkeypatch):
     calls: list[str] = []
     real = cache_mod.load_rgb
 
-    def counting(path):
+    def counting(path, **kwargs):
         calls.append(os.fspath(path))
-        return real(path)
+        return real(path, **kwargs)
 
     monkeypatch.setattr(cache_mod, "load_rgb", counting)
     monkeypatch.setattr(store_mod, "load_rgb", counting)
