@@ -38,3 +38,9 @@ def workdir(shared, tmp_path, monkeypatch) -> Path:
 def _macos_only(request):
     if request.node.get_closest_marker("macos") and sys.platform != "darwin":
         pytest.skip("needs macOS (Core ML runs only there)")
+
+
+@pytest.fixture(scope="session")
+def train_and_export():
+    """`tiny_run.train_and_export`: train a recipe and export it to ONNX and Core ML in a folder."""
+    return tiny_run.train_and_export

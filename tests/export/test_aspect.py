@@ -14,7 +14,7 @@ from toolkit.testing import make_recipe, run_cli
 
 
 @pytest.fixture(scope="module")
-def wide_run(tmp_path_factory) -> Path:
+def wide_run(tmp_path_factory, train_and_export) -> Path:
     from tk_screens import write_with_copies
 
     work = tmp_path_factory.mktemp("wide")
@@ -23,19 +23,8 @@ def wide_run(tmp_path_factory) -> Path:
     recipe = make_recipe(work / "wide.toml", work / "frames", epochs=2, backbone="test_efficientnet")
     text = recipe.read_text().replace("image_size = 32", 'image_size = [32, 56]\nresize = "letterbox"')
     recipe.write_text(text)
-    import os
 
-    old = os.getcwd()
-    os.chdir(work)
-    try:
-        result = run_cli("run", recipe, "--out", "run", "--quiet")
-        assert result.exit_code == 0, result.output
-        exported = run_cli("export", "run", "--onnx", "--coreml", "--out", "exports")
-        assert exported.exit_code == 0, exported.output
-        (work / "export.out").write_text(exported.output)
-    finally:
-        os.chdir(old)
-    return work
+    return train_and_export(work, recipe)
 
 
 def test_a_16_9_run_exports_16_9_models_that_pass_parity(wide_run):

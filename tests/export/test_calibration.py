@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -43,20 +42,10 @@ target_precision = 0.9
 
 
 @pytest.fixture(scope="module")
-def calibrated(tmp_path_factory) -> Path:
+def calibrated(tmp_path_factory, train_and_export) -> Path:
     work = tmp_path_factory.mktemp("calibrated")
     (work / "cal.toml").write_text(RECIPE)
-    old = os.getcwd()
-    os.chdir(work)
-    try:
-        result = run_cli("run", "cal.toml", "--out", "run", "--quiet")
-        assert result.exit_code == 0, result.output
-        exported = run_cli("export", "run", "--onnx", "--coreml", "--out", "exports")
-        assert exported.exit_code == 0, exported.output
-        (work / "export.out").write_text(exported.output)
-    finally:
-        os.chdir(old)
-    return work
+    return train_and_export(work, "cal.toml")
 
 
 def test_temperature_scaling_lowers_the_validation_ece_on_generated_screens(calibrated):

@@ -108,3 +108,23 @@ def copy_shared(shared: Path, dest: Path) -> Path:
     split = dest / "runs" / "tiny" / "1" / "split.json"
     split.write_text(split.read_text(encoding="utf-8").replace(str(shared), str(dest)), encoding="utf-8")
     return dest
+
+
+def train_and_export(work: Path, recipe: str | Path) -> Path:
+    """`tk run RECIPE --out run` then `tk export run --onnx --coreml --out exports` inside ``work``;
+    the export's output is kept in ``work/export.out``."""
+    import os
+
+    from toolkit.testing import run_cli
+
+    old = os.getcwd()
+    os.chdir(work)
+    try:
+        result = run_cli("run", recipe, "--out", "run", "--quiet")
+        assert result.exit_code == 0, result.output
+        exported = run_cli("export", "run", "--onnx", "--coreml", "--out", "exports")
+        assert exported.exit_code == 0, exported.output
+        (work / "export.out").write_text(exported.output)
+    finally:
+        os.chdir(old)
+    return work

@@ -178,6 +178,18 @@ def operating_points(conf: Any, preds: Sequence[int], labels: Sequence[int], cla
     return rows
 
 
+def _png(fig: Any) -> bytes:
+    import io
+
+    import matplotlib.pyplot as plt
+
+    buf = io.BytesIO()
+    fig.tight_layout()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    return buf.getvalue()
+
+
 def reliability_png(probs_before: Any, probs_after: Any, labels: Sequence[int], bins: int = 15) -> bytes:
     """The reliability diagram (accuracy against confidence per bin), before and after scaling."""
     import io
@@ -208,11 +220,7 @@ def reliability_png(probs_before: Any, probs_after: Any, labels: Sequence[int], 
     ax.set_ylim(0, 1.02)
     ax.legend(loc="upper left", fontsize=8)
     ax.set_title("Reliability on the validation split")
-    buf = io.BytesIO()
-    fig.tight_layout()
-    fig.savefig(buf, format="png")
-    plt.close(fig)
-    return buf.getvalue()
+    return _png(fig)
 
 
 def risk_coverage_png(conf: Any, correct: Any, chosen: float | None) -> bytes:
@@ -241,11 +249,7 @@ def risk_coverage_png(conf: Any, correct: Any, chosen: float | None) -> bytes:
     ax.set_ylabel("risk (error rate of the answers)")
     ax.set_xlim(0, 1)
     ax.set_title("Risk–coverage")
-    buf = io.BytesIO()
-    fig.tight_layout()
-    fig.savefig(buf, format="png")
-    plt.close(fig)
-    return buf.getvalue()
+    return _png(fig)
 
 
 # -- the step after training (called by toolkit.engine.finalize) -----------------------------
