@@ -45,7 +45,7 @@ from toolkit.data.images import ImageError, load_rgb
 from toolkit.errors import DataError
 
 if TYPE_CHECKING:
-    import numpy as np
+    pass
 
 __all__ = ["STORE_VERSION", "ImageStore", "StoreResult", "open_store", "row_key"]
 

@@ -192,7 +192,6 @@ def _png(fig: Any) -> bytes:
 
 def reliability_png(probs_before: Any, probs_after: Any, labels: Sequence[int], bins: int = 15) -> bytes:
     """The reliability diagram (accuracy against confidence per bin), before and after scaling."""
-    import io
 
     import matplotlib
 
@@ -225,7 +224,6 @@ def reliability_png(probs_before: Any, probs_after: Any, labels: Sequence[int], 
 
 def risk_coverage_png(conf: Any, correct: Any, chosen: float | None) -> bytes:
     """Error rate of the answers given against the share answered, as the threshold rises."""
-    import io
 
     import matplotlib
 
