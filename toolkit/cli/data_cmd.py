@@ -13,7 +13,7 @@ def data() -> None:
     """Inspect datasets."""
 
 
-@data.command("check")
+@data.command("check", short_help="Images per class, imbalance, unusable files, near-duplicates.")
 @click.argument("folder", type=click.Path(file_okay=False, path_type=str))
 @click.option("--thorough", is_flag=True, help="Decode every image fully (slower; finds damage deep inside files).")
 @click.option("--near-duplicate-bits", "bits", type=click.IntRange(0, 32), default=8, show_default=True,
@@ -155,7 +155,7 @@ def _print(index, counts, ratio, bad, ignored) -> None:
 
 
 
-@data.command("doctor")
+@data.command("doctor", short_help="One page on what is wrong with a dataset, and a fixes.csv.")
 @click.argument("target", type=click.Path(exists=True, file_okay=False, path_type=str))
 @click.option("--out", type=click.Path(file_okay=False, path_type=str),
               help="Where to write doctor.html, doctor.json and fixes.csv [TARGET/doctor for a run or "
@@ -210,7 +210,7 @@ def doctor(target: str, out: str | None, bits: int, as_json: bool) -> None:
                f"tk data apply {written['fixes']} --out CLEAN_DIR")
 
 
-@data.command("apply")
+@data.command("apply", short_help="Write a corrected copy of a folder from a fixes.csv.")
 @click.argument("fixes", type=click.Path(exists=True, dir_okay=False, path_type=str))
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=str),
               help="New folder for the corrected copy (must not exist, or be empty).")
