@@ -38,7 +38,7 @@ from .atomic import atomic_write
 from .errors import TkError
 from .text import printable
 
-__all__ = ["Diagnosis", "diagnose", "write_doctor", "apply_fixes", "FIX_COLUMNS"]
+__all__ = ["Diagnosis", "diagnose", "find_duplicates", "write_doctor", "apply_fixes", "FIX_COLUMNS"]
 
 FIX_COLUMNS = ("file", "problem", "suggestion")
 THUMB = 96
@@ -149,14 +149,31 @@ def _images_of(target: Path) -> tuple[str, Path, list[str], list[tuple[str, int]
     return kind, root, list(split["class_names"]), sorted(pairs), bad  # type: ignore[return-value]
 
 
+def find_duplicates(paths: list[str], labels: list[int], bits: int, *, workers: int = 2,
+                    on_progress: Callable[[int, int], None] | None = None) -> tuple[Any, list[tuple[str, str]]]:
+    """(`GroupReport` with indices into ``paths``, [(path, reason)] of unreadable images).
+
+    Hashes come from the shared image store at 64×64 (built on first use, then reused by
+    `tk data check` and `tk data doctor` alike); no pixels are copied out of it.
+    """
+    from .data.duplicates import group_report, near_duplicate_groups
+    from .data.store import open_store
+    from .engine.data_pipeline import default_cache_dir
+
+    res = open_store(paths, (64, 64), cache_dir=default_cache_dir(), workers=workers, on_progress=on_progress)
+    failed = dict(res.failed)
+    ok = [i for i in range(len(paths)) if i not in failed]
+    report = group_report(near_duplicate_groups(res.store.hashes[[res.rows[i] for i in ok]], bits),
+                          [labels[i] for i in ok])
+    report.groups = [[ok[i] for i in g] for g in report.groups]
+    report.conflicts = [[ok[i] for i in g] for g in report.conflicts]
+    return report, [(paths[i], reason) for i, reason in sorted(failed.items())]
+
+
 def diagnose(target: str | Path, *, bits: int = 8, workers: int = 2,
              progress: Callable[[str, int, int], None] | None = None) -> Diagnosis:
     """Everything `tk data doctor` reports about ``target`` (see the module docstring)."""
     from PIL import Image
-
-    from .data import decode_images
-    from .data.duplicates import group_report, near_duplicate_groups
-    from .engine.data_pipeline import default_cache_dir
 
     target = Path(target)
     if not target.is_dir():
@@ -176,14 +193,9 @@ def diagnose(target: str | Path, *, bits: int = 8, workers: int = 2,
         if progress is not None and i % 50 == 0:
             progress("reading sizes", i + 1, len(paths))
     on_progress = (lambda done, total: progress("hashing", done, total)) if progress else None
-    decoded = decode_images(paths, 64, cache_dir=default_cache_dir(), workers=workers,
-                            on_progress=on_progress)
-    failed = dict(decoded.failed)
-    diag.unusable += [(paths[i], r) for i, r in sorted(failed.items())]
-    ok = [i for i in range(len(paths)) if i not in failed]
-    report = group_report(near_duplicate_groups(decoded.hashes[ok], bits), [labels[i] for i in ok])
-    diag.groups = [[ok[i] for i in g] for g in report.groups]
-    diag.conflicts = [[ok[i] for i in g] for g in report.conflicts]
+    report, failed = find_duplicates(paths, labels, bits, workers=workers, on_progress=on_progress)
+    diag.unusable += failed
+    diag.groups, diag.conflicts = report.groups, report.conflicts
     if kind == "folder":
         diag.issues_note = ("Likely label errors need held-out predictions: train with `tk run RECIPE --folds 5` "
                             "and run tk data doctor on the cross-validation folder (or on a run folder).")

@@ -90,9 +90,7 @@ def sample_frames(path: str, every: float) -> tuple[float, Iterator[tuple[float,
                     yield t, index, frame.to_image()
                     while next_time <= t + 1e-6:
                         next_time += every
-        except Exception as exc:
-            if isinstance(exc, GeneratorExit):
-                raise
+        except Exception as exc:  # GeneratorExit is not an Exception: closing early passes through
             raise TkError(f"{path}: cannot decode the video ({_short(exc)}).") from None
         finally:
             container.close()

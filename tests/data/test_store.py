@@ -178,7 +178,8 @@ def test_the_old_per_image_cache_is_ignored_with_a_note(tmp_path, monkeypatch):
 def test_prefetched_batches_are_the_batches_in_order(tmp_path):
     import torch
 
-    from toolkit.engine.data_pipeline import Batches, Part, StoreRows
+    from toolkit.engine.batches import Batches, StoreRows
+    from toolkit.engine.data_pipeline import Part
 
     paths = _images(tmp_path / "img", 20)
     res = open_store(paths, HW, cache_dir=tmp_path / "cache")

@@ -68,25 +68,15 @@ def check(folder: str, thorough: bool, bits: int, as_json: bool) -> None:
 
 
 def _duplicates(index, bits: int, *, quiet: bool):
-    """Group report of the folder's images (hashes from a 64 px decode, cached like a run's)."""
+    """Near-duplicate groups of the folder's images, with a progress bar (`toolkit.doctor.find_duplicates`)."""
     from rich.progress import Progress
 
-    from ..data import decode_images
-    from ..data.duplicates import group_report, near_duplicate_groups
-    from ..engine.data_pipeline import default_cache_dir
+    from ..doctor import find_duplicates
 
-    paths = index.paths
     with Progress(transient=True, disable=quiet) as bar:
-        task = bar.add_task("hashing images", total=len(paths))
-        decoded = decode_images(paths, 64, cache_dir=default_cache_dir(), workers=2,
-                                on_progress=lambda done, total: bar.update(task, completed=done))
-    failed = dict(decoded.failed)
-    ok = [i for i in range(len(paths)) if i not in failed]
-    groups = near_duplicate_groups(decoded.hashes[ok], bits)
-    report = group_report(groups, [index.labels[i] for i in ok])
-    report.groups = [[ok[i] for i in g] for g in report.groups]
-    report.conflicts = [[ok[i] for i in g] for g in report.conflicts]
-    return report, [(paths[i], reason) for i, reason in sorted(failed.items())]
+        task = bar.add_task("hashing images", total=len(index.paths))
+        return find_duplicates(index.paths, index.labels, bits,
+                               on_progress=lambda done, total: bar.update(task, completed=done))
 
 
 def _print_duplicates(index, report, bits: int) -> None:

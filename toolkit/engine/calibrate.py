@@ -291,16 +291,17 @@ def _logits_of(model: Any, images: Any, device: Any, batch: int = 64) -> Any:
     return np.concatenate(out) if out else np.zeros((0, 0))
 
 
-def calibrate_best(trainer: Any, res: Any, labels: Sequence[int]) -> tuple[dict[str, Any], str]:
+def calibrate_best(trainer: Any, res: Any, labels: Sequence[int], best: dict[str, Any]) -> tuple[dict[str, Any], str]:
     """Fit the temperature and the unknown threshold on best.pt's validation logits, store them
-    in best.pt (and the live model), and return (metrics.json section, report HTML)."""
+    in ``best`` (best.pt's contents, written back) and the live model, and return (metrics.json
+    section, report HTML)."""
     import base64
     import html
 
     import numpy as np
     import torch
 
-    from ..checkpoint import load_checkpoint, save_checkpoint
+    from ..checkpoint import save_checkpoint
     from ..data import decode_images
     from ..geometry import input_hw, resize_rule
     from .data_pipeline import cache_root
@@ -346,7 +347,6 @@ def calibrate_best(trainer: Any, res: Any, labels: Sequence[int]) -> tuple[dict[
         model.temperature.fill_(t)
         model.unknown_threshold.fill_(threshold)
     best_path = trainer.run.dir / "best.pt"
-    best = load_checkpoint(best_path)
     best["model"]["temperature"] = torch.tensor(t, dtype=torch.float32)
     best["model"]["unknown_threshold"] = torch.tensor(threshold, dtype=torch.float32)
     best["calibration"] = {"temperature": t, "ece_before": out["ece_before"], "ece_after": out["ece_after"],

@@ -13,9 +13,7 @@ The steps, each of which can fail with a message that names the image or the key
    ``data.folds``) — or, when resuming, the run's own ``split.json``, so a resumed run sees
    exactly the images it started with.
 
-`Batches` then serves training and evaluation: it gathers a batch by index from the uint8
-tensor (kept on the GPU when it fits, pinned in host memory otherwise), converts it to float
-0–1 on the device and, for training, runs the augmentation ops on the whole batch there.
+`toolkit.engine.batches` then serves training and evaluation from the decoded images.
 """
 
 from __future__ import annotations
@@ -26,9 +24,9 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..errors import DataError
+from .batches import StoreRows, take
 
-__all__ = ["Part", "PreparedData", "Batches", "cache_root", "data_root", "prepare_data", "bad_and_ignored",
-           "grouping_text"]
+__all__ = ["Part", "PreparedData", "cache_root", "data_root", "prepare_data", "bad_and_ignored", "grouping_text"]
 
 Progress = Callable[[str, int, int], None]
 
@@ -215,54 +213,6 @@ def _from_saved(saved: dict[str, Any]) -> PreparedData:
         raise DataError(f"the run's split.json is damaged ({exc}); start the run again with --fresh.") from None
 
 
-class StoreRows:
-    """Rows of a memory-mapped image store standing in for a part's uint8 ``N×3×H×W`` tensor:
-    nothing is copied until a batch is gathered (`toolkit.data.store`)."""
-
-    def __init__(self, store: Any, rows: Any):
-        import torch
-
-        self.store = store
-        self.rows = torch.as_tensor(rows, dtype=torch.long)
-        self.dtype = torch.uint8
-        self.device = torch.device("cpu")
-
-    @property
-    def shape(self) -> tuple[int, ...]:
-        return (int(self.rows.shape[0]), 3, *self.store.hw)
-
-    def __len__(self) -> int:
-        return int(self.rows.shape[0])
-
-    def numel(self) -> int:
-        n, c, h, w = self.shape
-        return n * c * h * w
-
-    def take(self, index: Any) -> StoreRows:
-        import torch
-
-        return StoreRows(self.store, self.rows[torch.as_tensor(index, dtype=torch.long)])
-
-    def index_select(self, dim: int, index: Any):
-        assert dim == 0
-        return self.store.gather(self.rows[index.cpu()])
-
-    def __getitem__(self, i: int):
-        return self.store.gather(self.rows[int(i):int(i) + 1])[0]
-
-    def materialize(self):
-        return self.store.gather(self.rows)
-
-
-def take(images: Any, rows: list[int]):
-    """The rows ``rows`` of a part's images (a tensor or `StoreRows`)."""
-    import torch
-
-    if isinstance(images, StoreRows):
-        return images.take(rows)
-    return images[torch.tensor(rows, dtype=torch.long)] if rows else images[:0]
-
-
 @dataclass
 class _Decoded:
     images: Any
@@ -406,107 +356,3 @@ def _decode(prepared: PreparedData, recipe: Any, progress: Progress | None, *, s
         part.paths = [part.paths[j] for j in keep]
         part.labels = [part.labels[j] for j in keep]
         offset += n
-
-
-def _materialize(images: Any):
-    return images.materialize() if isinstance(images, StoreRows) else images
-
-
-class Batches:
-    """Batches of one `Part`, as float 0–1 on the device; augmentation on the device too."""
-
-    def __init__(self, part: Part, device: Any, *, channels_last: bool = False):
-        import torch
-
-        self.device = device
-        self.channels_last = channels_last
-        self.labels = torch.tensor(part.labels, dtype=torch.long)
-        images = part.images
-        self.pin = False
-        if device.type == "cuda":
-            free, _ = torch.cuda.mem_get_info(device)
-            if images.numel() < 0.25 * free:  # small datasets live on the GPU: no copies per batch
-                images = _materialize(images).to(device)
-                self.labels = self.labels.to(device)
-            elif isinstance(images, StoreRows):
-                self.pin = True  # batches are gathered from the store into pinned memory, ahead of use
-            else:
-                images = images.pin_memory()
-        elif device.type == "mps":
-            images = _materialize(images).to(device)
-            self.labels = self.labels.to(device)
-        self.images = images
-
-    def __len__(self) -> int:
-        return int(self.labels.shape[0])
-
-    def gather(self, ids: list[int]):
-        """The uint8 rows and labels of ``ids``, where the images live (pinned for a CUDA copy)."""
-        import torch
-
-        index = torch.tensor(ids, dtype=torch.long, device=self.images.device)
-        x = self.images.index_select(0, index)
-        if self.pin:
-            x = x.pin_memory()
-        return x, self.labels.index_select(0, index.to(self.labels.device))
-
-    def to_device(self, x: Any, y: Any):
-        """Gathered rows → float 0–1 on the device (asynchronous from pinned memory)."""
-        import torch
-
-        x = x.to(self.device, non_blocking=True).float().div_(255.0)
-        if self.channels_last:
-            x = x.contiguous(memory_format=torch.channels_last)
-        return x, y.to(self.device, non_blocking=True)
-
-    def batch(self, ids: list[int]):
-        """``(x, y)`` for sample indices ``ids``: x float N×3×H×W in 0–1 on the device."""
-        return self.to_device(*self.gather(ids))
-
-    def iterate(self, chunks: list[list[int]], ahead: int = 2):
-        """``(x, y)`` for each chunk in order, the next ``ahead`` gathered by a background thread
-        while the model works on the current one (reading the store overlaps compute). Data that
-        already lives on the device is not worth a thread: it is gathered in place."""
-        import queue
-        import threading
-
-        if not chunks:
-            return
-        if self.images.device.type != "cpu" or ahead <= 0 or len(chunks) == 1:
-            for ids in chunks:
-                yield self.batch(ids)
-            return
-        ready: queue.Queue = queue.Queue(maxsize=ahead)
-        stop = threading.Event()
-
-        def producer() -> None:
-            try:
-                for ids in chunks:
-                    if stop.is_set():
-                        return
-                    ready.put(("ok", self.gather(ids)))
-            except BaseException as exc:  # handed to the consumer, raised there
-                ready.put(("error", exc))
-
-        thread = threading.Thread(target=producer, name="tk-prefetch", daemon=True)
-        thread.start()
-        try:
-            for _ in chunks:
-                kind, item = ready.get()
-                if kind == "error":
-                    raise item
-                yield self.to_device(*item)
-        finally:
-            stop.set()
-            while thread.is_alive():  # unblock a producer waiting on a full queue
-                try:
-                    ready.get_nowait()
-                except queue.Empty:
-                    thread.join(timeout=0.05)
-
-    def sequential(self, batch_size: int, ids: list[int] | None = None):
-        """Every sample (or ``ids``) in order, for evaluation."""
-        order = list(range(len(self))) if ids is None else ids
-        for start in range(0, len(order), batch_size):
-            chunk = order[start:start + batch_size]
-            yield chunk, *self.batch(chunk)

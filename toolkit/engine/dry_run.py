@@ -51,7 +51,8 @@ def _dry_run(recipe: Any, progress: Any) -> dict[str, Any]:
     import torch
 
     from .components import build_components
-    from .data_pipeline import Batches, prepare_data
+    from .batches import Batches
+    from .data_pipeline import prepare_data
     from .device import describe_device, pick_device, pick_precision, prepare_model, setup_threads
     from .loop import StepParts, batch_count
     from .rng import seed_everything

@@ -21,31 +21,23 @@ __all__ = ["final_metrics", "write_bad_images", "write_predictions", "read_predi
 PREDICTION_COLUMNS = ("split", "path", "label", "predicted", "confidence")
 
 
-def _max_softmax(logits: list[float]) -> float:
-    import math
-
-    top = max(logits)
-    return 1.0 / sum(math.exp(v - top) for v in logits)
-
-
 def write_predictions(path: Path, results: list[tuple[str, Any, Any]], class_names: list[str]) -> None:
     """``predictions.csv``: best.pt's prediction for every validation (and test) image, with the
     probability of every class (``p:<class>``) — what `tk compare` pairs runs on, and what the
     label-error search and calibration read."""
     import csv
     import io
-    import math
+
+    from .calibrate import softmax
 
     buf = io.StringIO()
     writer = csv.writer(buf)
     writer.writerow([*PREDICTION_COLUMNS, *(f"p:{printable(c)}" for c in class_names)])
     for split, part, res in results:
-        for i, pred, conf, logits in zip(res.indices, res.preds, res.confidences, res.logits):
-            top = max(logits)
-            exp = [math.exp(v - top) for v in logits]
-            total = sum(exp)
+        probs = softmax(res.logits) if len(res.logits) else []
+        for i, pred, conf, p in zip(res.indices, res.preds, res.confidences, probs):
             writer.writerow([split, printable(part.paths[i]), printable(class_names[part.labels[i]]),
-                             printable(class_names[pred]), f"{conf:.6f}", *(f"{e / total:.6f}" for e in exp)])
+                             printable(class_names[pred]), f"{conf:.6f}", *(f"{v:.6f}" for v in p)])
     data = buf.getvalue().encode("utf-8")
     atomic_write(path, lambda fh: fh.write(data))
 
@@ -82,7 +74,7 @@ def write_bad_images(run_dir: Path, bad: list[tuple[str, str]]) -> None:
 
 
 def _evaluate_part(trainer: Any, part: Any) -> tuple[dict[str, Any], Any]:
-    from .data_pipeline import Batches
+    from .batches import Batches
     from .loop import evaluate
     from .metrics import classification_metrics
 
@@ -103,19 +95,22 @@ def final_metrics(trainer: Any, status: str) -> dict[str, Any]:
     best_path = run_dir / "best.pt"
     if not best_path.is_file():
         return {}
-    best = load_checkpoint(best_path, map_location=trainer.device)
+    import numpy as np
+    import torch
+
+    from .calibrate import calibrate_best, softmax
+
+    best = load_checkpoint(best_path)
     trainer.model.load_state_dict(best["model"])
-    with __import__("torch").no_grad():  # calibration is fitted afresh on the raw logits (a re-finalised run)
+    with torch.no_grad():  # calibration is fitted afresh on the raw logits (a re-finalised run)
         trainer.model.temperature.fill_(1.0)
         trainer.model.unknown_threshold.fill_(0.0)
     data = trainer.data
     metrics, res = _evaluate_part(trainer, data.val)
-    from .calibrate import calibrate_best
-
-    calibration, calibration_html = calibrate_best(trainer, res, [data.val.labels[i] for i in res.indices])
+    calibration, calibration_html = calibrate_best(trainer, res, [data.val.labels[i] for i in res.indices], best)
     metrics["calibration"] = calibration
-    res.logits = [[v / calibration["temperature"] for v in row] for row in res.logits]
-    res.confidences = [_max_softmax(row) for row in res.logits]
+    res.logits = np.asarray(res.logits) / calibration["temperature"]  # what the shipped model outputs
+    res.confidences = softmax(res.logits).max(1).tolist()
     metrics.update({
         "split": "val", "status": status, "best_epoch": int(best["epoch"]), "best_metric": trainer.best_metric,
         "best_value": trainer.best["value"], "weights": best["metrics"].get("weights", "model"),

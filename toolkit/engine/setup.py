@@ -23,7 +23,7 @@ class RunParts:
         self.precision = precision
         from .callbacks import builtin_callbacks
         from .components import build_components
-        from .data_pipeline import Batches
+        from .batches import Batches
         from .device import make_scaler, prepare_model
         from .loop import StepParts
         from .rng import seed_everything
