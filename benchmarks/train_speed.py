@@ -22,7 +22,7 @@ model-only epoch after each tk epoch), so a machine whose load changes during th
 slows all three alike instead of whichever happened to run at the busy moment. Each epoch
 trains on the training split and evaluates the validation split, as the reference does. The
 reported time is the median epoch from the second epoch on (the first pays warm-up). Targets
-of issue 3: tk ≤ 0.5 × baseline and tk ≤ 1.15 × model only (wall clock). CPU seconds of each
+(issue 15): tk ≤ 0.5 × baseline and tk ≤ 1.10 × model only (wall clock), in one run. CPU seconds of each
 epoch (all processes, DataLoader workers included) are reported too: on a shared machine they
 are the steadier measure of the work each method does.
 
@@ -336,14 +336,14 @@ def main(argv: list[str] | None = None) -> int:
         "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
         "tk_one_time_s": total - in_turns, "tk_val_accuracy": result.metrics.get("accuracy"),
         "ratio_tk_to_baseline": t_tk / t_base, "ratio_tk_to_model_only": t_tk / t_model,
-        "targets": {"tk_to_baseline_max": 0.5, "tk_to_model_only_max": 1.15},
+        "targets": {"tk_to_baseline_max": 0.5, "tk_to_model_only_max": 1.10},
     }
-    ok_base, ok_model = out["ratio_tk_to_baseline"] <= 0.5, out["ratio_tk_to_model_only"] <= 1.15
+    ok_base, ok_model = out["ratio_tk_to_baseline"] <= 0.5, out["ratio_tk_to_model_only"] <= 1.10
     out["meets_targets"] = ok_base and ok_model
     print(f"tk one-time cost (scan, decode into the cache, final report): {out['tk_one_time_s']:.1f}s")
     print(f"median epoch from epoch 2: tk {t_tk:.2f}s, baseline {t_base:.2f}s, model only {t_model:.2f}s")
     print(f"tk / baseline   = {out['ratio_tk_to_baseline']:.2f}  (target <= 0.5: {'met' if ok_base else 'MISSED'})")
-    print(f"tk / model only = {out['ratio_tk_to_model_only']:.2f}  (target <= 1.15: {'met' if ok_model else 'MISSED'})")
+    print(f"tk / model only = {out['ratio_tk_to_model_only']:.2f}  (target <= 1.10: {'met' if ok_model else 'MISSED'})")
     print(f"of tk's epoch, {t_aug:.2f}s is the colour jitter itself (timed alone on the same batches); without it "
           f"tk / model only = {out['ratio_tk_without_augmentation_to_model_only']:.2f}")
     print(f"CPU seconds per epoch (the work, all processes): tk {c_tk:.2f}, baseline {c_base:.2f}, model only "

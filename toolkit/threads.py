@@ -127,6 +127,12 @@ class ThreadGovernor:
             return None
         return time.monotonic(), busy / self._hz, own / self._hz
 
+    def restart(self) -> None:
+        """Start the next measuring window now: what ran since the last look (an epoch's end,
+        its validation and the event hooks' work) is not counted against the next batches."""
+        if self._last is not None:
+            self._last = self._sample()
+
     def tick(self) -> int | None:
         """Adjust the pool if it is time; returns the new thread count when it changed."""
         if self._last is None or time.monotonic() - self._last[0] < self.every:

@@ -175,7 +175,10 @@ def test_the_old_per_image_cache_is_ignored_with_a_note(tmp_path, monkeypatch):
     assert list((cache / "stores").glob("*.tkstore"))
 
 
-def test_prefetched_batches_are_the_batches_in_order(tmp_path):
+@pytest.mark.parametrize("spare_core", [True, False], ids=["reading-thread", "kernel-readahead"])
+def test_prefetched_batches_are_the_batches_in_order(tmp_path, monkeypatch, spare_core):
+    """With a core free a thread reads ahead; without one the batch is gathered in place and the
+    kernel is asked for the next batch's rows. Either way the batches are the same, in order."""
     import torch
 
     from toolkit.engine.batches import Batches, StoreRows
@@ -185,8 +188,16 @@ def test_prefetched_batches_are_the_batches_in_order(tmp_path):
     res = open_store(paths, HW, cache_dir=tmp_path / "cache")
     part = Part(paths, [i % 3 for i in range(20)], StoreRows(res.store, res.rows))
     batches = Batches(part, torch.device("cpu"))
+    monkeypatch.setattr(Batches, "_spare_core", staticmethod(lambda: spare_core))
+    advised: list[list[int]] = []
+    will_need = res.store.will_need
+    monkeypatch.setattr(res.store, "will_need", lambda rows: (advised.append(list(rows)), will_need(rows)))
     chunks = [[3, 1, 4], [15, 9], [2, 6, 5, 13], [19]]
     streamed = list(batches.iterate(chunks, ahead=2))
+    if spare_core:
+        assert advised == []
+    else:  # before each batch, the next one's store rows
+        assert advised == [[res.rows[i] for i in ids] for ids in chunks[1:]]
     for ids, (x, y) in zip(chunks, streamed):
         bx, by = batches.batch(ids)
         assert torch.equal(x, bx) and torch.equal(y, by)

@@ -111,6 +111,9 @@ class Trainer:
     # -- the loop ------------------------------------------------------------------------
     def fit(self) -> str:
         """Train the remaining epochs; return ``finished``, ``stopped``, ``interrupted`` or raise."""
+        from ..allocator import keep_freed_memory
+
+        keep_freed_memory()  # the data is loaded: from here on each step reuses the last one's memory
         state = self.state
         state.epoch, state.step, state.status = self.epoch, self.parts.global_step, "running"
         self.callbacks.call("on_train_start", state)  # tk_run_start before any tk_checkpoint_saved

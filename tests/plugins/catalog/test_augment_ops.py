@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import colorsys
+import math
+
 import pytest
 import torch
 
@@ -154,3 +157,30 @@ def test_ops_run_on_the_batch_device(plugins):
     for name in AUGMENTATIONS:
         out, t = _op(plugins, name)(x, y)
         assert out.device == x.device and t.device == x.device, name
+
+
+def test_color_jitter_hue_turns_colours_the_asked_way_and_keeps_greys():
+    """The hue shift is a rotation of the YIQ chroma plane: measured in HSV it moves each colour's hue
+    the same way as the shift, by 0.65–1.6× its size
+    (measured in tk_augment.color's docstring); greys have no chroma and stay as they are."""
+    from tk_augment.color import chroma_matrices
+
+    colours = torch.tensor([[0.8, 0.3, 0.2], [0.2, 0.6, 0.3], [0.3, 0.3, 0.9], [0.9, 0.8, 0.2]])
+    for shift in (0.03, -0.03, 0.08, -0.08):
+        m = chroma_matrices(torch.ones(len(colours)), torch.full((len(colours),), shift))
+        turned = torch.bmm(m, colours.unsqueeze(2)).squeeze(2)
+        for before, after in zip(colours.tolist(), turned.tolist()):
+            moved = (colorsys.rgb_to_hsv(*after)[0] - colorsys.rgb_to_hsv(*before)[0] + 0.5) % 1.0 - 0.5
+            assert 0.65 * abs(shift) <= moved * math.copysign(1, shift) <= 1.6 * abs(shift), (before, shift, moved)
+    greys = torch.tensor([[0.0] * 3, [0.4] * 3, [1.0] * 3]).unsqueeze(2)
+    m = chroma_matrices(torch.tensor([1.1, 0.9, 1.0]), torch.tensor([0.05, -0.05, 0.5]))
+    assert torch.allclose(torch.bmm(m, greys), greys, atol=1e-6)
+    assert torch.allclose(chroma_matrices(torch.ones(1), torch.zeros(1))[0], torch.eye(3), atol=1e-6)
+
+
+def test_color_jitter_with_p_leaves_the_other_images_untouched(plugins, batch):
+    x, y = batch
+    torch.manual_seed(0)
+    out, _ = _op(plugins, "color_jitter", p=0.5)(x, y)
+    same = (out == x).flatten(1).all(1)
+    assert 0 < int(same.sum()) < len(x), "p = 0.5 with this seed jitters some images and leaves others"
