@@ -126,10 +126,14 @@ class RunParts:
                        self.device, ids)
         loss_sum, seen = env.all_reduce_sum([res.loss_sum, float(res.seen)], self.device)
         pairs = sorted(env.gather_lists(list(zip(res.indices, res.preds))))
-        labels = [self.data.val.labels[i] for i, _ in pairs]
-        m = classification_metrics(labels, [p for _, p in pairs], self.data.class_names)
-        return {f"{prefix}_loss": loss_sum / max(seen, 1), f"{prefix}_accuracy": m["accuracy"],
-                f"{prefix}_macro_f1": m["macro_f1"]}
+        scores = None
+        if env.is_main:  # the others take rank 0's figures: they never load scikit-learn (~70 MB each)
+            labels = [self.data.val.labels[i] for i, _ in pairs]
+            m = classification_metrics(labels, [p for _, p in pairs], self.data.class_names)
+            scores = (m["accuracy"], m["macro_f1"])
+        accuracy, macro_f1 = env.broadcast_object(scores)
+        return {f"{prefix}_loss": loss_sum / max(seen, 1), f"{prefix}_accuracy": accuracy,
+                f"{prefix}_macro_f1": macro_f1}
 
     def score(self, model: Any) -> dict[str, float]:
         """`TrainState.evaluate`: any module scored on the validation split like the model."""

@@ -216,10 +216,13 @@ def _run(recipe: Any, plugins: Any, env: Any, console: Any, device: Any, precisi
         console.info(f"Note: {note}")
     saved_split = json.loads((run_dir / "split.json").read_text()) if resuming else None
     if env.distributed and not env.is_main:
-        env.barrier()  # rank 0 generates, scans and fills the decode cache first
+        # Rank 0 scans, fills the image store and splits first; the others take its split as
+        # a resumed run takes its split.json: one split for all, whatever changed in the folder
+        # meanwhile, and no scikit-learn in their memory.
+        saved_split = env.broadcast_object(None)
     data = prepare_data(recipe, plugins, saved_split=saved_split, progress=console.stage("decoding images"))
     if env.distributed and env.is_main:
-        env.barrier()
+        env.broadcast_object(data.split_json())
     created = missing_folders(run_dir) if env.is_main and not resuming else []
     if env.is_main and numbered:
         run_dir = new_run_dir(run_dir)
