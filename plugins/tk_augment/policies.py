@@ -122,7 +122,6 @@ def _deg_from_shear(m):
 
 def apply_policy(images, op_index, level, names: list[str], wide: bool):
     """Apply ``names[op_index[i]]`` at ``level[i]`` (0–1 of the op's range) to sample ``i``."""
-    import torch
 
     out = images.clone()
     for k, name in enumerate(names):

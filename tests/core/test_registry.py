@@ -2,7 +2,7 @@
 
 import pytest
 
-from toolkit import PluginError, RecipeError, hookimpl
+from toolkit import PluginError, RecipeError
 from toolkit.registry import Entry, Registry
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
 
 from toolkit.testing import make_recipe, run_cli
 from toolkit.threads import ThreadGovernor, available_cores, choose_threads

@@ -18,7 +18,6 @@ import platform
 import re
 import sys
 import time
-from collections import defaultdict
 from pathlib import Path
 
 START, END = "<!-- figures:start -->", "<!-- figures:end -->"

@@ -11,7 +11,6 @@ stop `tk run` with one line naming the plugin and its distribution.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path

@@ -8,7 +8,6 @@ far too high (SGD at 10) makes the same happen the way it does in real life.
 
 from __future__ import annotations
 
-import math
 import re
 import shutil
 from pathlib import Path

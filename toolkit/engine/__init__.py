@@ -10,7 +10,7 @@ benchmarks and the tests call). The modules, each with one job, in the order a r
 - `device` — device (auto: CUDA, MPS, CPU) and mixed precision; channels-last, compile.
 - `distributed` — RANK/WORLD_SIZE, sharding an epoch's order, the few collectives.
 - `data_pipeline` — dataset plugin → bad-image policy → decode once (the image store) → grouped split.
-- `batches` — a split's images as device batches, the next ones gathered ahead in a thread.
+- `batches` — a split's images as device batches, the next ones read ahead (a thread, or the kernel's read-ahead).
 - `components` — model, loss, sampler, augmentations, optimiser, schedule from the registries.
 - `setup` — the parts of a run built once (model, DDP wrapper, optimiser …, batches, callbacks)
   and what a checkpoint of the run holds.

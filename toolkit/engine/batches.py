@@ -3,8 +3,9 @@
 A part's images are a uint8 ``N×3×H×W`` tensor (``data.cache = "memory"``) or `StoreRows`: rows
 of the shared memory-mapped image store (`toolkit.data.store`), copied out a batch at a time.
 `Batches` gathers a batch by index (on the GPU when the part fits there, into pinned host
-memory otherwise), converts it to float 0–1 on the device, and `Batches.iterate` gathers the
-next batches in a background thread while the model works on the current one. Augmentation
+memory otherwise), converts it to float 0–1 on the device, and `Batches.iterate` reads the
+next batches ahead while the model works on the current one (a background thread, or the
+kernel's read-ahead where torch's threads use every core). Augmentation
 runs on whole batches on the device (`toolkit.engine.loop`).
 """
 
