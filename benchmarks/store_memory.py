@@ -16,7 +16,7 @@ From the measured N it fits time and size linearly and prints what they predict 
 Memory of a process is a constant (Python, torch, the model) plus the store pages it touches;
 those live in the page cache, once per machine, whatever the number of processes.
 
-    python benchmarks/store_memory.py --sizes 1000 10000 20000 50000   # about 25 minutes on 2 cores
+    python benchmarks/store_memory.py --sizes 1000 10000 20000 50000   # about 40 minutes on 2 cores
     python benchmarks/store_memory.py --sizes 1000 20000 --json benchmarks/results/store_memory.json
 """
 
