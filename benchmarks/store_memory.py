@@ -1,7 +1,7 @@
 """The cost model of the image store: build time, size, memory of one and two processes, epoch time.
 
 For N generated images (small 160×90 PNGs of noise and shapes, so the benchmark stays quick),
-decoded to 128×128:
+decoded to 128×128 (``--size``):
 
 * **store build**: `tk run` decodes every image into one store (`toolkit.data.store`); the
   time is the run header's decode time, the size the store file's;
@@ -36,7 +36,7 @@ from pathlib import Path
 RECIPE = """\
 [data]
 root = "{root}"
-image_size = 128
+image_size = {size}
 val_fraction = 0.1
 workers = 2
 group_by = "none"
@@ -156,6 +156,7 @@ def _is_python(pid: int) -> bool:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000, 20000, 50000])
+    parser.add_argument("--size", type=int, default=128, help="model input size in pixels (the store's rows)")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
     rows = []
@@ -168,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
             cache = Path(work) / f"cache_{n}"
             env = {**os.environ, "TK_CACHE_DIR": str(cache), "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
             recipe = Path(work) / f"r_{n}.toml"
-            recipe.write_text(RECIPE.format(root=root))
+            recipe.write_text(RECIPE.format(root=root, size=args.size))
             t = time.perf_counter()
             first = train(recipe, Path(work) / f"one_{n}", 1, env)  # builds the store, then trains
             build_run = time.perf_counter() - t
@@ -206,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({"machine": f"{platform.machine()}, {os.cpu_count()} cpus, python "
-                                                    f"{sys.version.split()[0]}", "rows": rows,
+                                                    f"{sys.version.split()[0]}", "image_size": args.size, "rows": rows,
                                          "predicted_1M": prediction}, indent=2) + "\n")
     return 0
 
