@@ -17,6 +17,7 @@ stay grey.
 
 from __future__ import annotations
 
+import functools
 import math
 
 from ._batch import check_prob, check_range
@@ -36,20 +37,30 @@ def _gray(x):
     return 0.299 * r + 0.587 * g + 0.114 * b
 
 
+@functools.lru_cache(maxsize=8)
+def _yiq_pair(device):
+    """``(RGB→YIQ, its inverse)`` in float64 on ``device``: constants, built once per device
+    rather than inverted again for every batch."""
+    import torch
+
+    yiq = torch.tensor(_RGB_TO_YIQ, dtype=torch.float64, device=device)
+    return yiq, torch.linalg.inv(yiq)
+
+
 def chroma_matrices(saturation, hue):
     """Per-image 3×3 RGB matrices that scale chroma by ``saturation`` (N) and turn hue by
     ``hue`` (N, in turns): ``YIQ⁻¹ · [[1, 0, 0], [0, s·cos, s·sin], [0, −s·sin, s·cos]] · YIQ``
     with the angle ``2π·hue``, built in float64 and returned in ``saturation``'s dtype."""
     import torch
 
-    yiq = torch.tensor(_RGB_TO_YIQ, dtype=torch.float64, device=saturation.device)
+    yiq, back = _yiq_pair(saturation.device)
     s = saturation.to(torch.float64).reshape(-1)
     angle = hue.to(torch.float64).reshape(-1) * (2 * math.pi)
     cos, sin = torch.cos(angle) * s, torch.sin(angle) * s
     turn = torch.zeros(s.shape[0], 3, 3, dtype=torch.float64, device=s.device)
     turn[:, 0, 0] = 1.0
     turn[:, 1, 1], turn[:, 1, 2], turn[:, 2, 1], turn[:, 2, 2] = cos, sin, -sin, cos
-    return (torch.linalg.inv(yiq) @ turn @ yiq).to(saturation.dtype)
+    return (back @ turn @ yiq).to(saturation.dtype)
 
 
 def color_jitter(brightness: float = 0.1, contrast: float = 0.1, saturation: float = 0.1, hue: float = 0.05,
