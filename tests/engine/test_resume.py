@@ -10,7 +10,7 @@ from toolkit import hookimpl
 from toolkit.engine.checkpoint import load_checkpoint
 from toolkit.engine.train import run_recipe
 from toolkit.recipe import load_recipe
-from toolkit.testing import run_cli
+from toolkit.testing import make_recipe, run_cli
 
 
 class InterruptAfter:
@@ -109,3 +109,33 @@ def test_resume_path_errors_are_one_line(tmp_path, tiny_recipe):
     assert result.exit_code == 1 and "has no last.pt" in result.output
     both = run_cli("run", path, "--resume", empty, "--fresh")
     assert both.exit_code == 2 and "contradict" in both.output
+
+
+CTRL_C_BEFORE_SAVE = '''
+from toolkit import hookimpl
+
+
+class CtrlCBeforeSave:
+    """Ctrl-C at the end of epoch 2, after its metrics and before its checkpoints are written."""
+
+    def on_train_epoch_end(self, state):
+        if state.epoch == 1:
+            raise KeyboardInterrupt
+
+
+@hookimpl
+def tk_register_callbacks(register):
+    register("ctrl_c_before_save", CtrlCBeforeSave)
+'''
+
+
+def test_an_interrupt_before_the_epochs_save_names_the_epoch_last_pt_holds(tmp_path, tiny_folder, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "ctrl_c.py").write_text(CTRL_C_BEFORE_SAVE)
+    recipe = make_recipe(tmp_path / "r.toml", tiny_folder, epochs=3, batch_size=8,
+                         extra='[[train.callbacks]]\nname = "ctrl_c_before_save"\n[plugins]\nmodules = ["ctrl_c.py"]\n')
+    result = run_cli("run", recipe, "--out", tmp_path / "run")
+    assert result.exit_code == 130, result.output
+    last = load_checkpoint(tmp_path / "run" / "last.pt")
+    assert (last["epoch"], last["status"]) == (1, "interrupted")
+    assert f"Interrupted. {tmp_path / 'run' / 'last.pt'} holds epoch 1;" in result.output

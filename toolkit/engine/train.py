@@ -267,7 +267,7 @@ def _run(recipe: Any, plugins: Any, env: Any, console: Any, device: Any, precisi
         if env.is_main:
             plugins.emit("tk_run_end", run=run, status=status, metrics={})
         how = f"; resume with: tk run {recipe_arg} --resume {run_dir}" if resume_hint else "."
-        console.summary(f"Interrupted. {run_dir / 'last.pt'} holds epoch {trainer.epoch}{how}")
+        console.summary(f"Interrupted. {run_dir / 'last.pt'} holds epoch {trainer.last_saved_epoch}{how}")
         return RunResult(run_dir, status, {})
     try:
         metrics = final_metrics(trainer, status) if env.is_main else {}

@@ -50,6 +50,7 @@ class Trainer:
         self.model, self.comps, self.parts = self.p.model, self.p.comps, self.p.parts
         self.history: list[dict[str, Any]] = []
         self.epoch = 0  # epochs completed
+        self.last_saved_epoch = 0  # the epoch last.pt holds, once `mark_last` has read it
         self.callbacks = CallbackList(self.p.callbacks)
         self.state = TrainState(
             model=self.model, optimizer=self.comps.optimizer, scheduler=self.comps.scheduler, device=device,
@@ -93,12 +94,17 @@ class Trainer:
         return path
 
     def mark_last(self, status: str) -> None:
-        """Rewrite ``last.pt``'s status only: its weights stay those of the last completed epoch."""
+        """Rewrite ``last.pt``'s status only: its weights stay those of the last completed epoch.
+
+        ``last_saved_epoch`` becomes the epoch it holds, which is what a message should name: an
+        interrupt between an epoch's end and its save leaves `epoch` one ahead of the file.
+        """
         path = self.run.dir / "last.pt"
         if self.env.is_main and path.is_file():
             ckpt = load_checkpoint(path)
             ckpt.pop("format", None), ckpt.pop("version", None)
             save_checkpoint(path, {**ckpt, "status": status})
+            self.last_saved_epoch = int(ckpt["epoch"])
 
     def emit(self, hook: str, **kwargs: Any) -> None:
         if self.env.is_main:
