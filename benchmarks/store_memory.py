@@ -6,10 +6,13 @@ decoded to 128×128 (``--size``):
 * **store build**: `tk run` decodes every image into one store (`toolkit.data.store`); the
   time is the run header's decode time, the size the store file's;
 * **memory**: the same recipe trains one epoch (a tiny CNN, CPU) as one process and as
-  ``--nproc 2``; every 0.2 s this script reads ``/proc/<pid>/smaps_rollup`` of each training
-  process and keeps the peak resident (Rss) and proportional (Pss: shared pages divided
+  ``--nproc 2``; every 0.2 s this script reads ``/proc/<pid>/smaps_rollup`` of each process
+  of the run and keeps the peak resident (Rss) and proportional (Pss: shared pages divided
   among the processes that map them) memory, and the peak of their sum; and, from
-  ``/proc/<pid>/smaps``, the Pss of the store's own mapping (the data's share of memory);
+  ``/proc/<pid>/smaps``, the Pss of the store's own mapping (the data's share of memory).
+  Under ``--nproc 2`` the sum counts the launching ``tk run`` process as well as the two
+  workers (on Linux the workers are forked from it and share its loaded libraries, so leaving
+  it out would hide a third of those pages); the workers' own sum is reported beside it;
 * **epoch time**: from history.jsonl.
 
 From the measured N it fits time and size linearly and prints what they predict for 1M images.
@@ -112,24 +115,34 @@ def train(recipe: Path, out: Path, nproc: int, env: dict[str, str]) -> dict[str,
     if nproc > 1:
         cmd += ["--nproc", str(nproc)]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    peak: dict[str, float] = {"rss_one": 0, "pss_one": 0, "pss_sum": 0, "rss_sum": 0, "store_pss_sum": 0}
+    peak: dict[str, float] = {"rss_one": 0, "pss_one": 0, "pss_sum": 0, "rss_sum": 0, "store_pss_sum": 0,
+                              "pss_workers": 0, "pss_launcher": 0}
     done = threading.Event()
 
     def watch() -> None:
         while not done.is_set():
             # the training processes: the `tk` process itself (one process), or the workers (--nproc)
-            pids = [p for p in descendants(proc.pid) if _is_python(p)] if nproc > 1 else [proc.pid]
+            workers = [p for p in descendants(proc.pid) if _is_python(p)] if nproc > 1 else [proc.pid]
             readings = []
-            for p in pids:
+            for p in workers:
                 try:
                     readings.append(smaps(p))
+                except OSError:
+                    pass
+            launcher = (0, 0, 0)
+            if nproc > 1:  # the launching `tk run --nproc` process holds memory too (with forked workers,
+                try:       # pages it shares with them): every process of the run is counted
+                    launcher = smaps(proc.pid)
                 except OSError:
                     pass
             if readings:
                 peak["rss_one"] = max(peak["rss_one"], max(r for r, _, _ in readings))
                 peak["pss_one"] = max(peak["pss_one"], max(p for _, p, _ in readings))
                 peak["rss_sum"] = max(peak["rss_sum"], sum(r for r, _, _ in readings))
-                peak["pss_sum"] = max(peak["pss_sum"], sum(p for _, p, _ in readings))
+                workers_pss = sum(p for _, p, _ in readings)
+                peak["pss_workers"] = max(peak["pss_workers"], workers_pss)
+                peak["pss_launcher"] = max(peak["pss_launcher"], launcher[1])
+                peak["pss_sum"] = max(peak["pss_sum"], workers_pss + launcher[1])
                 peak["store_pss_sum"] = max(peak["store_pss_sum"], sum(s for _, _, s in readings))
             time.sleep(0.2)
 
@@ -180,11 +193,14 @@ def main(argv: list[str] | None = None) -> int:
             rows.append({"images": n, "generate_seconds": generated, "store_build_seconds": decode_s,
                          "store_mb": store.stat().st_size / 2**20, "one_process": one, "two_processes": two,
                          "pss_ratio_two_over_one": two["pss_sum"] / one["pss_one"],
+                         "pss_ratio_workers_over_one": two["pss_workers"] / one["pss_one"],
                          "store_pss_ratio_two_over_one": two["store_pss_sum"] / max(one["store_pss_sum"], 1e-9)})
             print(f"{n:>7} images: store {rows[-1]['store_mb']:.0f} MB built in {decode_s:.1f} s; one process "
                   f"RSS {one['rss_one']:.0f} MB, PSS {one['pss_one']:.0f} MB, epoch {one['epoch_seconds']:.1f} s; "
                   f"store pages {one['store_pss_sum']:.0f} MB; --nproc 2: PSS {two['pss_sum']:.0f} MB together "
-                  f"({rows[-1]['pss_ratio_two_over_one']:.2f}x one), store pages {two['store_pss_sum']:.0f} MB together "
+                  f"({rows[-1]['pss_ratio_two_over_one']:.2f}x one; launcher {two['pss_launcher']:.0f} MB, "
+                  f"the two workers {two['pss_workers']:.0f} MB, "
+                  f"{rows[-1]['pss_ratio_workers_over_one']:.2f}x), store pages {two['store_pss_sum']:.0f} MB together "
                   f"({rows[-1]['store_pss_ratio_two_over_one']:.2f}x one), RSS {two['rss_one']:.0f} MB each at most, "
                   f"epoch {two['epoch_seconds']:.1f} s", flush=True)
     if len(rows) >= 2:

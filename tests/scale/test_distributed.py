@@ -8,6 +8,7 @@ knows it has two processes.
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -117,6 +118,56 @@ def test_nproc_2_trains_one_run_folder_written_by_rank_0_and_resumes(tmp_path, d
     assert events[0] == {**events[0], "event": "start", "world_size": 2, "epoch": 2}
 
 
+SHARE_AND_CTRL_C = '''
+"""Records what rank 0 shares with the launcher, then presses Ctrl-C in the launcher after epoch 1."""
+import json, os, signal
+from toolkit import hookimpl
+
+
+@hookimpl
+def tk_run_start(run):
+    memory = {}
+    with open("/proc/self/smaps_rollup") as fh:
+        for line in fh:
+            key, _, value = line.partition(":")
+            if key in ("Pss", "Shared_Dirty"):
+                memory[key] = int(value.split()[0]) // 1024
+    with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "memory.json"), "w") as fh:
+        json.dump(memory, fh)
+
+
+@hookimpl
+def tk_epoch_end(run, epoch, metrics):
+    if epoch == 0:
+        os.kill(os.getppid(), signal.SIGINT)  # the launcher passes it on to every worker, as with Ctrl-C
+'''
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="workers are forked on Linux only")
+@pytest.mark.parametrize("start", ["fork", "exec"])
+def test_workers_share_the_launchers_memory_and_ctrl_c_saves_last_pt(tmp_path, make_recipe, start):
+    """Forked workers (the default on Linux) share the launcher's loaded torch instead of loading
+    their own; either way Ctrl-C reaches the workers as KeyboardInterrupt and last.pt is kept."""
+    (tmp_path / "share.py").write_text(SHARE_AND_CTRL_C, encoding="utf-8")
+    recipe = make_recipe("share", epochs=50, extra='[plugins]\nmodules = ["share.py"]\n')
+    env = {**tk_env(), "TK_WORKER_START": start}
+    proc = subprocess.run([str(TK), "run", str(recipe), "--nproc", "2"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=300)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 130, out
+    assert "The distributed run was stopped by SIGINT." in out
+
+    memory = json.loads((tmp_path / "memory.json").read_text())
+    if start == "fork":  # the launcher's pages, written before the fork and shared since
+        assert memory["Shared_Dirty"] >= 100, memory
+    else:
+        assert memory["Shared_Dirty"] < 20, memory
+
+    last = torch.load(tmp_path / "runs" / "share" / "1" / "last.pt", weights_only=True)
+    assert last["status"] == "interrupted" and 1 <= last["epoch"] < 50
+    assert f"last.pt holds epoch {last['epoch']}; resume with: tk run {recipe} --resume" in out
+
+
 @pytest.mark.parametrize(
     ("args", "env", "expected"),
     [
@@ -125,6 +176,8 @@ def test_nproc_2_trains_one_run_folder_written_by_rank_0_and_resumes(tmp_path, d
         (["--nnodes", "two", "--rdzv-endpoint", "h:1"], {}, "Error: --nnodes two: expected a number of machines"),
         (["--nproc", "2"], {"WORLD_SIZE": "2", "RANK": "0", "LOCAL_RANK": "0"},
          "Error: --nproc/--nnodes are for starting a distributed run; this process is already a worker"),
+        (["--nproc", "2"], {"TK_WORKER_START": "spawn"},
+         "Error: TK_WORKER_START=spawn: expected fork or exec (how --nproc starts its workers)."),
     ],
 )
 def test_launch_mistakes_are_one_line_before_any_process_starts(tmp_path, make_recipe, monkeypatch, args, env,

@@ -113,11 +113,11 @@ def _print_any_file_name() -> None:
         sys.stdout.reconfigure(errors="surrogateescape")
 
 
-def main() -> None:
-    """Console-script entry point."""
+def main(args: list[str] | None = None) -> None:
+    """Console-script entry point (``args``: the command line after ``tk``; default ``sys.argv[1:]``)."""
     _print_any_file_name()
     try:
-        cli.main(prog_name="tk")
+        cli.main(args, prog_name="tk")
     except TkError as exc:  # raised outside a command's invoke (e.g. while resolving it)
         click.echo(f"Error: {exc}", err=True)
         sys.exit(1)

@@ -98,9 +98,9 @@ def run(recipe: str, overrides: tuple[str, ...], out: Path | None, resume: Path 
             raise
         raise TkError(located) from None
     code = EXIT_INTERRUPTED if result.status == "interrupted" else 0
-    from ..launch import under_launcher
+    from ..launch import in_forked_worker, under_launcher
 
-    if under_launcher():
+    if under_launcher() and not in_forked_worker():  # a forked worker's process ends without teardown anyway
         _leave_worker(code)
     if code:
         sys.exit(code)
