@@ -141,13 +141,15 @@ def precheck(recipe: Any, *, out: Any = None, resume: Any = None, fresh: bool = 
 
 
 def launch(tk_args: list[str], *, nproc: int, nnodes: str = "1", rdzv_endpoint: str | None = None,
-           rdzv_id: str | None = None, echo=print, check=None) -> None:
+           rdzv_id: str | None = None, echo=print, check=None, run=None) -> None:
     """Run ``tk run <tk_args>`` in ``nproc`` processes (per machine); return when all have finished.
 
     A failed worker becomes a `TkError` naming its rank and exit status (its own messages were
     already printed); Ctrl-C stops every worker (the engine marks the run interrupted) and
     exits with status 130, as `tk run` does. ``check()`` (e.g. `precheck`) runs after the launch
-    options are validated and before any worker starts.
+    options are validated and before any worker starts. ``run(tk_args)`` is what a forked
+    worker calls: the command line's ``tk run`` (the CLI passes it in, being the layer above);
+    without it the workers are always new interpreters.
     """
     if under_launcher():
         raise TkError("--nproc/--nnodes are for starting a distributed run; this process is already a worker of one "
@@ -169,10 +171,10 @@ def launch(tk_args: list[str], *, nproc: int, nnodes: str = "1", rdzv_endpoint: 
     logging.getLogger("torch.distributed.elastic").setLevel(logging.CRITICAL)  # tk reports failures itself
     echo(f"launching {nproc} process{'es' if nproc > 1 else ''} per machine: {equivalent_command(args)}")
     parsed = torchrun.parse_args(args)
-    start = worker_start()
+    start = worker_start() if run is not None else "exec"
     try:
         if start == "fork":
-            _fork_workers(torchrun, parsed, tk_args)
+            _fork_workers(torchrun, parsed, run, tk_args)
         else:
             torchrun.run(parsed)
     except ChildFailedError as exc:
@@ -206,19 +208,35 @@ def worker_start() -> str:
     torch, timm and tk. Those pages (the libraries' relocated data, the imported modules) stay
     shared copy-on-write instead of being built again in every worker: about 0.4 GB less per
     worker and seconds less start-up (`benchmarks/store_memory.py` measures it). ``exec``
-    (macOS, Windows, ``TK_WORKER_START=exec``, or when this process has already started CUDA
-    or other threads, which a fork must not copy): each worker is a new ``python -m
+    (macOS, Windows, ``TK_WORKER_START=exec``, or when this process has already touched the CUDA
+    driver or started other threads, which a fork must not copy): each worker is a new ``python -m
     toolkit.cli run ...``, exactly the printed torchrun command.
     """
     if _wanted_start() == "exec" or not sys.platform.startswith("linux"):
         return "exec"
     import threading
 
+    if threading.active_count() > 1 or _cuda_poisons_fork():
+        return "exec"  # another thread's locks would be copied held; a forked CUDA driver is unusable
+    return "fork"
+
+
+def _cuda_poisons_fork() -> bool:
+    """Whether a fork of this process could not use CUDA: asked of a throw-away fork.
+
+    Once this process has touched the CUDA driver (even ``torch.cuda.is_available()`` does),
+    torch marks every later fork as unable to start CUDA; the mark is only visible in the child.
+    """
     import torch
 
-    if torch.cuda.is_initialized() or threading.active_count() > 1:
-        return "exec"  # a forked CUDA context is unusable; another thread's locks would be copied held
-    return "fork"
+    in_bad_fork = getattr(torch._C, "_cuda_isInBadFork", None)
+    if in_bad_fork is None:  # a build without CUDA
+        return False
+    pid = os.fork()
+    if pid == 0:
+        os._exit(1 if in_bad_fork() else 0)
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status) != 0
 
 
 def _wanted_start() -> str:
@@ -228,7 +246,7 @@ def _wanted_start() -> str:
     return wanted
 
 
-def _fork_workers(torchrun: Any, parsed: Any, tk_args: list[str]) -> None:
+def _fork_workers(torchrun: Any, parsed: Any, run: Any, tk_args: list[str]) -> None:
     """torchrun's ``run(parsed)``, with `_worker` forked from this process instead of a new interpreter."""
     import gc
     import uuid
@@ -245,13 +263,14 @@ def _fork_workers(torchrun: Any, parsed: Any, tk_args: list[str]) -> None:
     # write to every inherited object's header and so copy the pages the fork shares.
     gc.freeze()
     try:
-        elastic_launch(config=config, entrypoint=_worker)(tk_args)
+        elastic_launch(config=config, entrypoint=_worker)(run, tk_args)
     finally:
         gc.unfreeze()
 
 
-def _worker(tk_args: list[str]) -> int:
-    """One forked worker: ``tk run <tk_args>`` in this process; its exit status is the return value."""
+def _worker(run: Any, tk_args: list[str]) -> int:
+    """One forked worker: ``run(tk_args)`` (``tk run <tk_args>``) in this process; 0 when it succeeds,
+    else the process ends with its exit status."""
     global _forked_worker
     _forked_worker = True
     import signal
@@ -263,10 +282,8 @@ def _worker(tk_args: list[str]) -> int:
     for name in ("SIGTERM", "SIGHUP", "SIGQUIT"):
         if hasattr(signal, name):
             signal.signal(getattr(signal, name), signal.SIG_DFL)
-    from .cli import main
-
     try:
-        main(["run", *tk_args])
+        run(tk_args)
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
         if code:

@@ -168,6 +168,21 @@ def test_workers_share_the_launchers_memory_and_ctrl_c_saves_last_pt(tmp_path, m
     assert f"last.pt holds epoch {last['epoch']}; resume with: tk run {recipe} --resume" in out
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="workers are forked on Linux only")
+@pytest.mark.parametrize(("before", "env", "expected"), [
+    ("", {}, "fork"),
+    ("torch.cuda.is_available()", {}, "exec"),  # touching the CUDA driver makes a fork unable to use CUDA
+    ("threading.Thread(target=time.sleep, args=(5,), daemon=True).start()", {}, "exec"),
+    ("", {"TK_WORKER_START": "exec"}, "exec"),
+])
+def test_workers_are_forked_only_from_a_process_that_can_be_forked_safely(before, env, expected):
+    code = f"import threading, time, torch\n{before}\nfrom toolkit.launch import worker_start\nprint(worker_start())"
+    proc = subprocess.run([sys.executable, "-c", code], env={**tk_env(), **env}, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == [expected]
+
+
 @pytest.mark.parametrize(
     ("args", "env", "expected"),
     [

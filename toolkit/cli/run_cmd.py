@@ -79,7 +79,7 @@ def run(recipe: str, overrides: tuple[str, ...], out: Path | None, resume: Path 
         from ..launch import forward_args, launch, precheck
 
         launch(forward_args(click.get_current_context()), nproc=nproc, nnodes=nnodes, rdzv_endpoint=rdzv_endpoint,
-               rdzv_id=rdzv_id, echo=click.echo,
+               rdzv_id=rdzv_id, echo=click.echo, run=_run_in_worker,
                check=lambda: precheck(loaded, out=out, resume=resume, fresh=fresh, recipe_arg=recipe))
         return
     try:
@@ -119,6 +119,13 @@ def _cross_validate(recipe_path, overrides: tuple[str, ...], folds: int, out: Pa
     for line in summary_lines(result.summary):
         click.echo(line)
     click.echo(f"Cross-validation folder: {result.out}")
+
+
+def _run_in_worker(tk_args: list[str]) -> None:
+    """``tk run <tk_args>`` in a worker forked by `toolkit.launch.launch`."""
+    from . import main
+
+    main(["run", *tk_args])
 
 
 def _leave_worker(code: int) -> None:
