@@ -37,6 +37,7 @@ _LAZY = {
     # training
     "Callback": "toolkit.callbacks",
     "TrainState": "toolkit.callbacks",
+    "FinalEvaluation": "toolkit.callbacks",
     "param_groups": "toolkit.params",
     "norm_stats": "toolkit.engine.model",
     # files

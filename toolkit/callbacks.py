@@ -24,6 +24,11 @@ distributed run (``state.is_main`` tells the one process that should write files
 ``on_train_epoch_end``        after the epoch's metrics are final, before its checkpoints are
                               written (so what the callback changes is in them)
 ``on_train_end(state)``       once, when training ends (finished or stopped)
+``on_final_evaluation``       once, after training, on rank 0 only: ``state.final`` (`FinalEvaluation`)
+                              holds best.pt's validation predictions; a callback may change the
+                              model that ships (e.g. its ``temperature`` buffer: tk's calibration is
+                              such a callback) and best.pt's contents, and add sections to
+                              metrics.json and report.html
 ``state_dict()``              what the callback must remember; saved in ``last.pt`` with each epoch
 ``load_state_dict(d)``        given that back when a run resumes, before ``on_train_start``
 ============================  =====================================================================
@@ -40,10 +45,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-__all__ = ["Callback", "TrainState", "CALLBACK_METHODS", "CallbackList"]
+__all__ = ["Callback", "TrainState", "FinalEvaluation", "CALLBACK_METHODS", "CallbackList"]
 
 CALLBACK_METHODS = ("on_train_start", "on_train_epoch_start", "on_train_batch_end", "on_validation_end",
-                    "on_train_epoch_end", "on_train_end")
+                    "on_train_epoch_end", "on_train_end", "on_final_evaluation")
 """The moments of the loop a callback may act on, in the order a run meets them."""
 
 
@@ -56,12 +61,34 @@ class Callback:
     def on_validation_end(self, state: "TrainState") -> None: ...
     def on_train_epoch_end(self, state: "TrainState") -> None: ...
     def on_train_end(self, state: "TrainState") -> None: ...
+    def on_final_evaluation(self, state: "TrainState") -> None: ...
 
     def state_dict(self) -> dict[str, Any]:
         return {}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         return None
+
+
+@dataclass
+class FinalEvaluation:
+    """best.pt scored on the validation split after training: what ``on_final_evaluation`` reads.
+
+    ``logits`` (N×K numpy) are the model's raw outputs (temperature 1) for the validation
+    images, ``labels`` (N) their classes, in the same order. ``checkpoint`` is best.pt's
+    contents: what a callback changes in it (and in ``state.model``, whose weights are best.pt's)
+    is written back to best.pt once every callback has run. metrics.json and predictions.csv
+    give these predictions divided by the model's ``temperature`` as the callbacks leave it
+    (what the shipped model outputs); a callback that changes more than that reports its own
+    figures in its section. ``metrics`` are sections for metrics.json
+    (``metrics["calibration"] = {...}``) and ``report_html`` HTML sections for report.html, in order.
+    """
+
+    logits: Any
+    labels: Any
+    checkpoint: dict[str, Any]
+    metrics: dict[str, Any] = field(default_factory=dict)
+    report_html: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -77,7 +104,8 @@ class TrainState:
     same on every process), e.g. to recompute batch-norm statistics. ``status`` is ``running``
     until ``on_train_end`` (then ``finished`` or ``stopped``); ``improved`` says whether this
     epoch wrote a new best.pt; ``run`` is the `toolkit.engine.run.RunInfo` the event hooks get;
-    ``planned_epochs`` is what a resumed run's checkpoint was planned for (0 for a new run).
+    ``planned_epochs`` is what a resumed run's checkpoint was planned for (0 for a new run);
+    ``final`` is the `FinalEvaluation` during ``on_final_evaluation`` (None before).
 
     The engine's services, used by tk's own callbacks: ``save(kind, metrics, weights=None)``
     writes ``best.pt`` or ``last.pt``; ``sync(module)`` makes every process hold rank 0's buffers
@@ -105,6 +133,7 @@ class TrainState:
     improved: bool = False
     planned_epochs: int = 0
     run: Any = None
+    final: FinalEvaluation | None = None
     evaluate: Callable[[Any], dict[str, float]] | None = field(default=None, repr=False)
     train_inputs: Callable[[], Iterator[Any]] | None = field(default=None, repr=False)
     offered: dict[str, Callable[[], dict[str, Any]]] = field(default_factory=dict, repr=False)

@@ -51,6 +51,14 @@ class Recorder(Callback):
     def on_train_end(self, state):
         self._log(state, "on_train_end")
 
+    def on_final_evaluation(self, state):
+        self._log(state, "on_final_evaluation")
+        final = state.final  # tk's calibration ran first: the model that ships is calibrated
+        state.final.metrics["recorder"] = {"images": len(final.labels), "classes": final.logits.shape[1],
+                                           "temperature": float(state.model.temperature),
+                                           "best_epoch": final.checkpoint["epoch"]}
+        state.final.report_html.append("<h2>Recorder</h2><p>seen by the recorder</p>")
+
 
 @hookimpl
 def tk_register_callbacks(register):
@@ -80,7 +88,7 @@ def test_every_moment_is_called_in_order_and_a_callback_can_stop_the_run(setup):
     run = tmp_path / "run"
     calls = [json.loads(line) for line in (run / "calls.jsonl").read_text().splitlines()]
     names = [c["call"] for c in calls]
-    assert names[0] == "on_train_start" and names[-1] == "on_train_end"
+    assert names[0] == "on_train_start" and names[-2:] == ["on_train_end", "on_final_evaluation"]
     assert names[1:4] == ["on_train_epoch_start", "on_validation_end", "on_train_epoch_end"]
     lr = (run / "lr.csv").read_text().splitlines()
     last = load_checkpoint(run / "last.pt")
@@ -89,6 +97,16 @@ def test_every_moment_is_called_in_order_and_a_callback_can_stop_the_run(setup):
     assert last["epoch"] < 5  # stopped after the epoch in which step 5 came
     assert "recorder: " in result.output and "steps done" in result.output
     assert all("val_score" in h for h in last["history"])
+
+    # after training: best.pt's validation predictions, calibrated first, sections added to the outputs
+    metrics = json.loads((run / "metrics.json").read_text())
+    best = load_checkpoint(run / "best.pt")
+    seen = metrics["recorder"]
+    assert seen["temperature"] == pytest.approx(metrics["calibration"]["temperature"])  # the model's float32 buffer
+    assert {k: seen[k] for k in ("images", "classes", "best_epoch")} == {
+        "images": metrics["data"]["val"], "classes": 2, "best_epoch": best["epoch"]}
+    assert float(best["model"]["temperature"]) == pytest.approx(metrics["calibration"]["temperature"])
+    assert "<h2>Recorder</h2>" in (run / "report.html").read_text()
 
 
 def test_a_metric_a_callback_adds_can_pick_best_pt(setup):

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-__all__ = ["fit_temperature", "ece", "auroc", "choose_threshold", "operating_points", "reliability_png",
+__all__ = ["calibrate", "fit_temperature", "ece", "auroc", "choose_threshold", "operating_points", "reliability_png",
            "risk_coverage_png", "COVERAGES"]
 
 #: Coverages of the operating-point table.
@@ -291,26 +291,24 @@ def _logits_of(model: Any, images: Any, device: Any, batch: int = 64) -> Any:
     return np.concatenate(out) if out else np.zeros((0, 0))
 
 
-def calibrate_best(trainer: Any, res: Any, labels: Sequence[int], best: dict[str, Any]) -> tuple[dict[str, Any], str]:
-    """Fit the temperature and the unknown threshold on best.pt's validation logits, store them
-    in ``best`` (best.pt's contents, written back) and the live model, and return (metrics.json
-    section, report HTML)."""
+def calibrate(state: Any, cfg: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    """Fit the temperature and the unknown threshold on best.pt's validation logits
+    (``state.final``, a `toolkit.callbacks.FinalEvaluation`), set them in the live model and in
+    best.pt's contents, and return (metrics.json section, report HTML). ``cfg``: the
+    ``[calibration]`` keys."""
     import base64
     import html
 
     import numpy as np
     import torch
 
-    from ..checkpoint import save_checkpoint
     from ..data import decode_images
     from ..geometry import input_hw, resize_rule
     from .data_pipeline import cache_root
 
-    recipe = trainer.recipe
-    cfg = recipe["calibration"]
-    model = trainer.model
-    logits = np.asarray(res.logits, dtype=np.float64)
-    y = np.asarray(list(labels))
+    recipe, model, final = state.recipe, state.model, state.final
+    logits = np.asarray(final.logits, dtype=np.float64)
+    y = np.asarray(final.labels)
     before = softmax(logits)
     t = fit_temperature(logits, y) if cfg["temperature"] else 1.0
     after = softmax(logits, t)
@@ -324,7 +322,7 @@ def calibrate_best(trainer: Any, res: Any, labels: Sequence[int], best: dict[str
         dec = decode_images(paths, input_hw(data["image_size"]), cache_dir=cache_root(recipe),
                             workers=data["workers"], rule=resize_rule(data["resize"]), hashes=False)
         ok = [i for i in range(len(paths)) if i not in dict(dec.failed)]
-        z_unknown = _logits_of(model, dec.images[torch.tensor(ok, dtype=torch.long)], trainer.device) \
+        z_unknown = _logits_of(model, dec.images[torch.tensor(ok, dtype=torch.long)], state.device) \
             if ok else np.zeros((0, logits.shape[1]))
         unknown_conf = softmax(z_unknown, t).max(1) if len(z_unknown) else np.zeros(0)
         out["separation"] = {"against": f"{len(ok)} images of data.unknown_root",
@@ -335,7 +333,7 @@ def calibrate_best(trainer: Any, res: Any, labels: Sequence[int], best: dict[str
                              "auroc_max_probability": auroc(conf[correct], conf[~correct]),
                              "auroc_energy": auroc(energy(logits, t)[correct], energy(logits, t)[~correct])}
     preds = after.argmax(1)
-    out["operating_points"] = operating_points(conf, preds, y, trainer.data.class_names, unknown_conf)
+    out["operating_points"] = operating_points(conf, preds, y, state.class_names, unknown_conf)
     threshold = 0.0
     if cfg["unknown"]:
         chosen = choose_threshold(conf, correct, unknown_conf, target_precision=float(cfg["target_precision"]),
@@ -346,13 +344,12 @@ def calibrate_best(trainer: Any, res: Any, labels: Sequence[int], best: dict[str
     with torch.no_grad():
         model.temperature.fill_(t)
         model.unknown_threshold.fill_(threshold)
-    best_path = trainer.run.dir / "best.pt"
+    best = final.checkpoint
     best["model"]["temperature"] = torch.tensor(t, dtype=torch.float32)
     best["model"]["unknown_threshold"] = torch.tensor(threshold, dtype=torch.float32)
     best["calibration"] = {"temperature": t, "ece_before": out["ece_before"], "ece_after": out["ece_after"],
                            **({"unknown": {"threshold": threshold, "label": cfg["unknown_label"],
                                            "target": out["unknown"]["goal"]}} if cfg["unknown"] else {})}
-    save_checkpoint(best_path, best)
 
     def png(data: bytes) -> str:
         return f'<img class="plot" src="data:image/png;base64,{base64.b64encode(data).decode("ascii")}">'
@@ -363,7 +360,7 @@ def calibrate_best(trainer: Any, res: Any, labels: Sequence[int], best: dict[str
         + "".join(f"<td>{'-' if v is None else f'{v:.0%}'}</td>" for v in p["per_class_precision"].values())
         + (f"<td>{p['unknown_rejected']:.0%}</td>" if "unknown_rejected" in p else "") + "</tr>"
         for p in out["operating_points"])
-    heads = "".join(f"<th>{html.escape(n)}</th>" for n in trainer.data.class_names)
+    heads = "".join(f"<th>{html.escape(n)}</th>" for n in state.class_names)
     unknown_head = "<th>unknown images rejected</th>" if len(unknown_conf) else ""
     chosen_html = ""
     if "unknown" in out:

@@ -98,18 +98,26 @@ def final_metrics(trainer: Any, status: str) -> dict[str, Any]:
     import numpy as np
     import torch
 
-    from .calibrate import calibrate_best, softmax
+    from ..callbacks import FinalEvaluation
+    from ..checkpoint import save_checkpoint
+    from .calibrate import softmax
 
     best = load_checkpoint(best_path)
     trainer.model.load_state_dict(best["model"])
-    with torch.no_grad():  # calibration is fitted afresh on the raw logits (a re-finalised run)
+    with torch.no_grad():  # the callbacks see the raw logits (calibration is fitted afresh on a re-finalised run)
         trainer.model.temperature.fill_(1.0)
         trainer.model.unknown_threshold.fill_(0.0)
     data = trainer.data
     metrics, res = _evaluate_part(trainer, data.val)
-    calibration, calibration_html = calibrate_best(trainer, res, [data.val.labels[i] for i in res.indices], best)
-    metrics["calibration"] = calibration
-    res.logits = np.asarray(res.logits) / calibration["temperature"]  # what the shipped model outputs
+    final = FinalEvaluation(logits=np.asarray(res.logits), labels=np.asarray([data.val.labels[i] for i in res.indices]),
+                            checkpoint=best)
+    if trainer.callbacks.wants("on_final_evaluation"):  # tk's calibration, and any recipe callback's
+        trainer.state.final = final
+        trainer.callbacks.call("on_final_evaluation", trainer.state)
+        save_checkpoint(best_path, best)
+    metrics.update(final.metrics)
+    temperature = float(trainer.model.temperature)
+    res.logits = final.logits / temperature  # what the shipped model outputs
     res.confidences = softmax(res.logits).max(1).tolist()
     metrics.update({
         "split": "val", "status": status, "best_epoch": int(best["epoch"]), "best_metric": trainer.best_metric,
@@ -150,7 +158,7 @@ def final_metrics(trainer: Any, status: str) -> dict[str, Any]:
     ]
     write_report(run_dir / "report.html", title=f"tk run: {recipe.name}", facts=facts, curves_png=curves,
                  confusion_png=confusion, metrics=metrics, mistakes=mistakes, notes=data.notes,
-                 extra_html=calibration_html)
+                 extra_html="".join(final.report_html))
     return metrics
 
 

@@ -20,6 +20,10 @@ and run in this documented order around the recipe's own ``[[train.callbacks]]``
 7. ``events``: the ``tk_run_start`` and ``tk_epoch_end`` event hooks (loggers use them);
 8. ``epoch_line``: the one-line summary of the epoch.
 
+After training, on rank 0, ``calibration`` (the ``[calibration]`` keys, listed right after
+``ema``, so it runs before the recipe's callbacks) acts at ``on_final_evaluation``: temperature
+scaling and the unknown threshold, fitted on best.pt's validation predictions.
+
 They are registered through the ``tk`` entry point ``engine`` like any plugin and listed by
 `tk plugins`; a recipe does not list them (their recipe keys are ``[train]``'s).
 """
@@ -31,6 +35,7 @@ from typing import Any
 from ...callbacks import TrainState
 from ...errors import RecipeError
 from ... import hookimpl
+from .calibration import CalibrationCallback
 from .checkpoints import BestCheckpoint, LastCheckpoint
 from .ema import EmaCallback
 from .early_stopping import EarlyStoppingCallback
@@ -39,7 +44,7 @@ from .reporting import EpochLine, EventHooks, HistoryCallback
 
 __all__ = ["BUILTIN", "builtin_callbacks", "TrainState"]
 
-BUILTIN = ("threads", "ema", "history", "early_stopping", "best_checkpoint", "last_checkpoint", "events", "epoch_line")
+BUILTIN = ("threads", "ema", "calibration", "history", "early_stopping", "best_checkpoint", "last_checkpoint", "events", "epoch_line")
 """The built-in callbacks' names; `builtin_callbacks` gives their order around the recipe's."""
 
 
@@ -55,6 +60,7 @@ def builtin_callbacks(recipe: Any, adapt_threads: int = 0) -> tuple[list[tuple[s
                               f"(e.g. train.ema, train.patience); remove it from train.callbacks.")
     before = [("threads", {"cores": adapt_threads})] if adapt_threads > 1 else []
     before += [("ema", {"decay": t["ema_decay"]})] if t["ema"] else []
+    before += [("calibration", dict(recipe["calibration"]))]
     after = [
         ("history", {}),
         ("early_stopping", {"monitor": t["monitor"], "mode": t["mode"], "patience": t["patience"],
@@ -72,6 +78,8 @@ def builtin_callbacks(recipe: Any, adapt_threads: int = 0) -> tuple[list[tuple[s
 def tk_register_callbacks(register):
     register("threads", ThreadsCallback, description="give CPU threads up to other processes, take them back")
     register("ema", EmaCallback, description="exponential moving average of the weights (train.ema)")
+    register("calibration", CalibrationCallback,
+             description="temperature scaling and the unknown threshold on best.pt's validation predictions")
     register("history", HistoryCallback, description="the epoch's metrics into the history and history.jsonl")
     register("early_stopping", EarlyStoppingCallback, description="stop when train.monitor stops improving")
     register("best_checkpoint", BestCheckpoint, description="best.pt when train.best_metric improves")
