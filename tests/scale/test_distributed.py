@@ -8,7 +8,6 @@ knows it has two processes.
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
 import sys
