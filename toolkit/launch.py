@@ -37,8 +37,8 @@ from typing import Any
 
 from .errors import TkError
 
-__all__ = ["LAUNCH_OPTIONS", "WORKER_START_ENV", "under_launcher", "in_forked_worker", "worker_start", "torchrun_args", "forward_args", "launch", "equivalent_command",
-           "precheck"]
+__all__ = ["LAUNCH_OPTIONS", "WORKER_START_ENV", "under_launcher", "worker_start", "torchrun_args", "forward_args",
+           "launch", "equivalent_command", "precheck"]
 
 LAUNCH_OPTIONS = ("nproc", "nnodes", "rdzv_endpoint", "rdzv_id")
 """`tk run` options that configure the launch; they are not passed on to the workers."""
@@ -193,21 +193,14 @@ def launch(tk_args: list[str], *, nproc: int, nnodes: str = "1", rdzv_endpoint: 
 WORKER_START_ENV = "TK_WORKER_START"
 """``fork`` (the default on Linux) or ``exec``: how `launch` starts the workers on this machine."""
 
-_forked_worker = False
-
-
-def in_forked_worker() -> bool:
-    """True inside a worker that `launch` forked from itself (it returns instead of leaving at once)."""
-    return _forked_worker
-
 
 def worker_start() -> str:
     """How `launch` starts this machine's workers: ``"fork"`` or ``"exec"``.
 
     ``fork`` (Linux): each worker is a fork of the launching process, which has already imported
     torch, timm and tk. Those pages (the libraries' relocated data, the imported modules) stay
-    shared copy-on-write instead of being built again in every worker: about 0.4 GB less per
-    worker and seconds less start-up (`benchmarks/store_memory.py` measures it). ``exec``
+    shared copy-on-write instead of being built again in every worker: about 0.3 GB less per
+    worker here (`benchmarks/store_memory.py` measures it) and a few seconds less start-up. ``exec``
     (macOS, Windows, ``TK_WORKER_START=exec``, or when this process has already touched the CUDA
     driver or started other threads, which a fork must not copy): each worker is a new ``python -m
     toolkit.cli run ...``, exactly the printed torchrun command.
@@ -270,9 +263,7 @@ def _fork_workers(torchrun: Any, parsed: Any, run: Any, tk_args: list[str]) -> N
 
 def _worker(run: Any, tk_args: list[str]) -> int:
     """One forked worker: ``run(tk_args)`` (``tk run <tk_args>``) in this process; 0 when it succeeds,
-    else the process ends with its exit status."""
-    global _forked_worker
-    _forked_worker = True
+    else the process ends with its exit status (multiprocessing flushes the output first)."""
     import signal
 
     # The fork copied the launcher's handlers (torchrun's, which raise its SignalException);
@@ -284,10 +275,7 @@ def _worker(run: Any, tk_args: list[str]) -> int:
             signal.signal(getattr(signal, name), signal.SIG_DFL)
     try:
         run(tk_args)
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-        if code:
-            sys.stdout.flush()
-            sys.stderr.flush()
-            raise SystemExit(code) from None
+    except SystemExit as exc:  # click ends every command with one, 0 included
+        if exc.code not in (0, None):
+            raise
     return 0

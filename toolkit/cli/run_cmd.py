@@ -98,9 +98,13 @@ def run(recipe: str, overrides: tuple[str, ...], out: Path | None, resume: Path 
             raise
         raise TkError(located) from None
     code = EXIT_INTERRUPTED if result.status == "interrupted" else 0
-    from ..launch import in_forked_worker, under_launcher
+    import multiprocessing
 
-    if under_launcher() and not in_forked_worker():  # a forked worker's process ends without teardown anyway
+    from ..launch import under_launcher
+
+    # A worker forked by `launch` is a multiprocessing child: it must return (its launcher waits
+    # for the return value), and multiprocessing then ends it without the interpreter's teardown.
+    if under_launcher() and multiprocessing.parent_process() is None:
         _leave_worker(code)
     if code:
         sys.exit(code)

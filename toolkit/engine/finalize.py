@@ -111,10 +111,9 @@ def final_metrics(trainer: Any, status: str) -> dict[str, Any]:
     metrics, res = _evaluate_part(trainer, data.val)
     final = FinalEvaluation(logits=np.asarray(res.logits), labels=np.asarray([data.val.labels[i] for i in res.indices]),
                             checkpoint=best)
-    if trainer.callbacks.wants("on_final_evaluation"):  # tk's calibration, and any recipe callback's
-        trainer.state.final = final
-        trainer.callbacks.call("on_final_evaluation", trainer.state)
-        save_checkpoint(best_path, best)
+    trainer.state.final = final
+    trainer.callbacks.call("on_final_evaluation", trainer.state)  # tk's calibration first, then the recipe's
+    save_checkpoint(best_path, best)  # with what the callbacks set (the temperature, the unknown threshold)
     metrics.update(final.metrics)
     temperature = float(trainer.model.temperature)
     res.logits = final.logits / temperature  # what the shipped model outputs
