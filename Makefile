@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.tk-installed
 
-.PHONY: demo test test-slow test-faults bench install clean
+.PHONY: demo test test-slow test-acceptance test-faults bench install clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -25,6 +25,10 @@ demo: $(STAMP)
 ## The test suite (what CI runs).
 test: $(STAMP)
 	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -n 2 -m "not slow and not macos"
+
+## Acceptance runs that train a real model for minutes (CI runs these after `make test`).
+test-acceptance: $(STAMP)
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -m slow tests/export/test_unknown_class.py
 
 ## Heavier sweeps (fault injection at many kill points, longer runs).
 test-slow: $(STAMP)

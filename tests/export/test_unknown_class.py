@@ -1,0 +1,113 @@
+"""#14's acceptance figure: images of a class left out of training come out ``unknown`` far
+more often than new images of the classes the model knows, from best.pt and from the ONNX model.
+
+A real training run (generated 16:9 screens, resnet10t from scratch at 64×112, 12 epochs, one
+thread: bit-for-bit the same run every time on a machine), so it is marked slow: about 5
+minutes. `.ci/run` runs it after the README's test command. benchmarks/unknown_class.py
+measures every class left out in turn (the README's table); this is its row for PowerPoint's
+editor — "a new app", the issue's own example of what a model has never seen — on the same
+recipe, at one thread.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+from toolkit.testing import run_cli
+
+LEFT_OUT = "may_be_slide_powerpoint_edit_mode"
+KNOWN = ["slide", "not_slide_desktop", "not_slide_no_signal", "may_be_slide_powerpoint_side_screen",
+         "not_slide_black_or_blue_screen"]  # without the catch-all not_slide_others: see the benchmark
+
+RECIPE = """\
+[data]
+source = "screens"
+counts = {{ {counts} }}
+size = [448, 256]
+image_size = [64, 112]
+val_fraction = 0.2
+seed = 0
+workers = 0
+
+[model]
+backbone = "resnet10t"
+pretrained = false
+
+[[augment.ops]]
+name = "hflip"
+
+[[augment.ops]]
+name = "color_jitter"
+brightness = 0.2
+contrast = 0.2
+saturation = 0.2
+
+[optim]
+name = "adamw"
+lr = 0.002
+weight_decay = 0.05
+
+[schedule]
+name = "cosine"
+warmup_epochs = 1
+
+[train]
+epochs = 12
+batch_size = 64
+device = "cpu"
+threads = 1
+early_stopping = false
+
+[calibration]
+unknown = true
+target_coverage = 0.9
+"""
+
+
+def answers(model: Path, images: Path, out: Path) -> list[tuple[str, float]]:
+    """(class, calibrated maximum probability) per image, from `tk predict`."""
+    result = run_cli("predict", model, images, "--out", out)
+    assert result.exit_code == 0, result.output
+    with out.open(newline="") as f:
+        return [(row["class"], float(row["probability"])) for row in csv.DictReader(f)]
+
+
+def same_answers(a: list, b: list, threshold: float) -> bool:
+    """Equal classes, except where a probability sits within float error of the threshold."""
+    return len(a) == len(b) and all(x[0] == y[0] or abs(x[1] - threshold) < 1e-4 for x, y in zip(a, b))
+
+
+@pytest.mark.slow
+def test_a_class_left_out_of_training_comes_out_unknown(tmp_path, monkeypatch):
+    from tk_screens import generate_dataset
+
+    monkeypatch.chdir(tmp_path)
+    Path("recipe.toml").write_text(RECIPE.format(counts=", ".join(f"{c} = 375" for c in KNOWN)))
+    result = run_cli("run", "recipe.toml", "--out", "run", "--quiet")
+    assert result.exit_code == 0, result.output
+    exported = run_cli("export", "run", "--onnx", "--out", "exports")
+    assert exported.exit_code == 0, exported.output
+    onnx = next(Path("exports").rglob("*.onnx"))
+
+    left_out = generate_dataset("left_out", counts={LEFT_OUT: 200}, size=(448, 256), seed=1)
+    known = generate_dataset("known", counts={c: 40 for c in KNOWN}, size=(448, 256), seed=1)
+    a = answers(Path("run"), left_out, tmp_path / "left_out.csv")
+    b = answers(Path("run"), known, tmp_path / "known.csv")
+    left_out_unknown = sum(c == "unknown" for c, _ in a) / len(a)
+    known_unknown = sum(c == "unknown" for c, _ in b) / len(b)
+    cal = json.loads(Path("run/metrics.json").read_text())["calibration"]["unknown"]
+    report = (f"left-out {left_out_unknown:.0%} unknown, known {known_unknown:.0%} unknown "
+              f"(threshold {cal['threshold']:.4f}, validation coverage {cal['coverage']:.1%})")
+    print(report)
+    # Measured on the 2-core development VM: see the README. The margins allow for a machine
+    # whose floating point differs in the last bits and so trains a slightly different model.
+    assert left_out_unknown >= 0.70, report
+    assert known_unknown <= 0.15, report
+    assert left_out_unknown >= 5 * known_unknown, report
+    # The exported model says the same: the threshold travels inside it.
+    assert same_answers(answers(onnx, left_out, tmp_path / "left_out_onnx.csv"), a, cal["threshold"])
+    assert same_answers(answers(onnx, known, tmp_path / "known_onnx.csv"), b, cal["threshold"])
