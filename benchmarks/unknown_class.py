@@ -7,14 +7,16 @@ probability, chosen on the validation split; here for 90% coverage (``target_cov
 saw get that answer, against new images of the classes it knows:
 
 * for each class L of the reference workload, train on the other classes, **without L and
-  without the catch-all class** ``not_slide_others`` ("anything else": a screen of no known
-  kind is that class's by definition, so with it in training a left-out kind is not unknown);
+  without the catch-all class** ``not_slide_others`` ("anything else": by its label a screen
+  of no known kind belongs to it, so leaving it out makes ``unknown`` the only right answer
+  for L; ``--with-catch-all`` keeps it in, and measures how often L is still refused);
 * draw new images (another seed) of L and of the known classes, run ``tk predict`` on best.pt,
   and count the ``unknown`` answers;
 * report, from metrics.json, how well each score separates L's images from the validation
   images (AUROC of the calibrated maximum probability and of the energy score,
-  ``data.unknown_root`` pointing at a third sample of L, which does not move a threshold
-  chosen for coverage).
+  ``data.unknown_root`` pointing at a third sample of L: 100 images drawn with another seed
+  than the ones counted, which leave a threshold chosen for coverage where validation puts
+  it, up to the gap between two neighbouring validation scores).
 
     python benchmarks/unknown_class.py                                   # about 25 minutes on 2 cores
     python benchmarks/unknown_class.py --json benchmarks/results/unknown_class.json
