@@ -98,7 +98,6 @@ def predict(model: Path, images: Path, out: Path) -> tuple[float, dict[str, int]
 
 
 def main(argv: list[str] | None = None) -> int:
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "plugins"))
     from tk_screens import CLASSES, generate_dataset
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])

@@ -177,7 +177,9 @@ def recipe_schema(plugins: Any) -> dict[str, Any]:
     """The JSON Schema of a recipe, with the parameters of every loaded plugin entry."""
     from .kinds import KINDS
 
-    entries = {k.name: [entry_json(e) for e in plugins.registry(k.name) if not e.info.get("resolve")] for k in KINDS}
+    # tk's own callbacks (registered with builtin=True) are set by [train] keys, not listed in a recipe
+    entries = {k.name: [entry_json(e) for e in plugins.registry(k.name) if not e.info.get("resolve")
+                        and not e.info.get("builtin")] for k in KINDS}
     resolvers = {k.name: next((entry_json(e) for e in plugins.registry(k.name) if e.info.get("resolve")), None)
                  for k in KINDS}
     sections: dict[str, Any] = {}

@@ -30,6 +30,7 @@ They are registered through the ``tk`` entry point ``engine`` like any plugin an
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from ...callbacks import TrainState
@@ -76,6 +77,7 @@ def builtin_callbacks(recipe: Any, adapt_threads: int = 0) -> tuple[list[tuple[s
 
 @hookimpl
 def tk_register_callbacks(register):
+    register = functools.partial(register, builtin=True)  # a recipe cannot list these (see BUILTIN)
     register("threads", ThreadsCallback, description="give CPU threads up to other processes, take them back")
     register("ema", EmaCallback, description="exponential moving average of the weights (train.ema)")
     register("calibration", CalibrationCallback,

@@ -17,8 +17,8 @@ __all__ = ["CalibrationCallback"]
 class CalibrationCallback(Callback):
     """Temperature scaling and the unknown threshold, fitted on best.pt's validation predictions."""
 
-    def __init__(self, temperature: bool = True, unknown: bool = False, target_precision: float = 0.95,
-                 target_coverage: float = 0.0, unknown_label: str = "unknown"):
+    def __init__(self, *, temperature: bool, unknown: bool, target_precision: float, target_coverage: float,
+                 unknown_label: str):  # the [calibration] keys, with the recipe schema's defaults
         self.settings = {"temperature": temperature, "unknown": unknown, "target_precision": target_precision,
                          "target_coverage": target_coverage, "unknown_label": unknown_label}
 
