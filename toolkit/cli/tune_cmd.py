@@ -7,6 +7,8 @@ from pathlib import Path
 
 import click
 
+from ._trust import trust_plugins_option
+
 
 @click.command()
 @click.argument("recipe")
@@ -19,6 +21,7 @@ import click
 @click.option("--summary", is_flag=True, help="Print the best trials; write the best recipe and plots; run no trial.")
 @click.option("--top", type=click.IntRange(min=1), default=5, show_default=True, help="With --summary: trials to list.")
 @click.option("--progress", is_flag=True, help="Show each trial's own training progress.")
+@trust_plugins_option
 def tune(recipe: str, trials: int | None, storage: str | None, study_name: str | None, overrides: tuple[str, ...],
          summary: bool, top: int, progress: bool) -> None:
     """Search the hyperparameters in RECIPE's [tune] table with Optuna.
@@ -68,3 +71,9 @@ def _print_summary(path: Path, overrides: list[str], storage: str | None, study_
         click.echo(f"{kind} plot: {plot}")
     for note in result.notes:
         click.echo(f"note: {note}")
+
+
+for _param in tune.params:  # the shared option speaks of checkpoints; here the stored values are a study's
+    if _param.name == "trust_plugins":
+        _param.help = ("Import plugin modules that the study's stored --set overrides or trial values name (code "
+                       "from whoever writes to the storage: only for storage you trust).")

@@ -15,18 +15,20 @@ process runs, as in Optuna's ``optimize(n_trials=N)``.
 
 from __future__ import annotations
 
+import json
 import math
 import re
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
 from .. import hookimpl
-from ..errors import RecipeError, TkError
+from ..errors import PluginError, RecipeError, TkError
 from .space import TuneSpec, parse_tune
 
 __all__ = ["PruningCallback", "TrialOutcome", "open_storage", "open_study", "tune_folder", "default_storage",
-           "import_optuna", "load_tune_recipe", "run_trials"]
+           "describe_storage", "refuse_stored_modules", "import_optuna", "load_tune_recipe", "run_trials"]
 
 
 def import_optuna():
@@ -51,31 +53,103 @@ def default_storage(recipe: Any) -> Path:
     return Path(recipe["train"]["out"]) / recipe.name / "tune.journal"
 
 
+def describe_storage(storage: str | None, recipe: Any) -> str:
+    """The storage as an error message names it: the journal file, or the database URL without its password."""
+    if storage and "://" in storage:
+        return re.sub(r"(://[^/@:]*:)[^/@]*@", r"\1***@", storage)
+    return str(Path(storage) if storage else default_storage(recipe))
+
+
+def _journal_fault(path: Path) -> str | None:
+    """Why Optuna could not replay the journal file ``path`` (one clause), or None when every line is
+    a whole journal entry. A last line without its newline may be another worker's append in
+    progress: it is read again a few times before the file is called cut short."""
+    for attempt in range(3):
+        fault = None
+        with open(path, "rb") as fh:
+            for number, line in enumerate(fh, start=1):
+                if not line.endswith(b"\n"):
+                    fault = f"line {number}, the last, is cut short"
+                    break
+                try:
+                    entry = json.loads(line)
+                except ValueError:  # JSONDecodeError, UnicodeDecodeError
+                    return f"line {number} is not JSON"
+                if not isinstance(entry, dict) or not isinstance(entry.get("op_code"), int):
+                    return f"line {number} is not a journal entry"
+        if fault is None:
+            return None
+        if attempt < 2:
+            time.sleep(0.2 * (attempt + 1))
+    return fault
+
+
+def _damaged(path: Path, why: str) -> TkError:
+    return TkError(f"Tune journal {path} is damaged or not an Optuna journal ({why}); restore a good copy, or move "
+                   f"it aside to start the study afresh. Nothing was written to it.")
+
+
 def open_storage(storage: str | None, recipe: Any, *, must_exist: bool = False):
     """An Optuna storage: a database URL as given, else a journal file (path or default).
 
-    ``must_exist`` (for reading a study) refuses to create a journal file that is not there.
+    ``must_exist`` (for reading a study) refuses to create a journal file that is not there. A
+    journal file is read through first: one that is cut short (a full disk, a copy that did not
+    finish) or is not a journal is refused in one line before anything is appended to it (Optuna
+    would append after a cut-short line, damaging the file for good).
     """
     optuna = import_optuna()
     if storage and "://" in storage:
         try:
             return optuna.storages.RDBStorage(storage)
         except Exception as exc:  # sqlalchemy raises many types for a bad URL or an unreachable server
-            raise TkError(f"--storage {storage}: cannot open the database ({type(exc).__name__}: "
-                          f"{str(exc).splitlines()[0][:200]}).") from None
+            raise TkError(f"--storage {describe_storage(storage, recipe)}: cannot open the database "
+                          f"({type(exc).__name__}: {str(exc).splitlines()[0][:200]}).") from None
     from optuna.storages.journal import JournalFileBackend
 
     path = Path(storage) if storage else default_storage(recipe)
     if path.is_dir():
         raise TkError(f"--storage {path}: is a folder; give a journal file path or a database URL.")
+    if path.exists() and not path.is_file():  # a FIFO or a device would block or never end
+        raise TkError(f"--storage {path}: not a regular file; give a journal file path or a database URL.")
     if must_exist and not path.is_file():
         raise TkError(f"No tune journal at {path}; start a study with tk tune RECIPE --trials N "
                       f"(or pass the --storage it used).")
     try:
+        if path.is_file():
+            fault = _journal_fault(path)
+            if fault is not None:
+                raise _damaged(path, fault)
         path.parent.mkdir(parents=True, exist_ok=True)
         return optuna.storages.JournalStorage(JournalFileBackend(str(path)))
     except OSError as exc:
         raise TkError(f"--storage {path}: cannot open the journal file ({exc.strerror or exc}).") from None
+    except (ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:  # entries Optuna cannot replay
+        raise _damaged(path, f"an entry Optuna cannot replay: {type(exc).__name__}: {str(exc)[:100]}") from None
+
+
+def refuse_stored_modules(own: Any, stored: Any, *, origin: str) -> None:
+    """Refuse, in one line, a plugin module that ``stored`` (a recipe built from values a study holds:
+    its ``--set`` overrides, a trial's parameters) names and the user's own recipe ``own`` does not,
+    unless the user trusts stored modules for this command (``--trust-plugins``, `toolkit.plugins`).
+
+    A study's storage is written by whoever can write to it (a journal file handed over, a database
+    shared by machines): what it holds is data, like a checkpoint's stored recipe, never code to run.
+    """
+    from ..plugins import TRUST_ENV, _module_key, check_trusted
+
+    mine = {_module_key(str(m), own.base_dir) for m in own["plugins"]["modules"]}
+    for spec in stored["plugins"]["modules"]:
+        key = _module_key(str(spec), stored.base_dir)
+        if key in mine:
+            continue
+        try:
+            check_trusted([key], origin=origin)
+        except PluginError:
+            raise PluginError(
+                f"{origin} asks to import the plugin module {str(spec)!r} (through the --set overrides or trial "
+                f"values it stores); tk never runs code named inside a tune study on its own say-so. If you trust "
+                f"whoever writes to that storage, add --trust-plugins (or set {TRUST_ENV}=1), or name the module in "
+                f"your own recipe's [plugins] modules.") from None
 
 
 def open_study(storage: Any, name: str, spec: TuneSpec, *, create: bool = True):
@@ -171,6 +245,7 @@ def run_trials(recipe_path: Path, overrides: list[str], *, trials: int, storage:
     name = study_name or recipe.name
     folder = tune_folder(recipe, name)
     study = open_study(open_storage(storage, recipe), name, spec)
+    origin = f"Study '{name}' in {describe_storage(storage, recipe)}"
     study.set_user_attr("tk_recipe", str(Path(recipe_path).resolve()))
     study.set_user_attr("tk_overrides", list(overrides))
     study.set_user_attr("tk_metric", spec.metric)
@@ -179,6 +254,7 @@ def run_trials(recipe_path: Path, overrides: list[str], *, trials: int, storage:
     def objective(trial: Any) -> float:
         values = {p.key: p.suggest(trial) for p in spec.params}
         trial_recipe = load_recipe(recipe_path, [*overrides, *spec.overrides(values)])
+        refuse_stored_modules(recipe, trial_recipe, origin=origin)  # values come from the study (enqueued trials)
         run_dir = folder / f"trial-{trial.number}"
         trial.set_user_attr("run_dir", str(run_dir.resolve()))
         shown = ", ".join(f"{k}={_short(v)}" for k, v in values.items())
@@ -206,7 +282,14 @@ def run_trials(recipe_path: Path, overrides: list[str], *, trials: int, storage:
         echo(f"trial {trial.number}: {spec.metric}={value:.4g} ({result.status}) {run_dir}")
         return value
 
-    study.optimize(objective, n_trials=trials, catch=())
+    try:
+        study.optimize(objective, n_trials=trials, catch=())
+    except ValueError as exc:  # Optuna: a parameter the study already has, with another distribution
+        if "same parameter name" not in str(exc) and "dynamic value space" not in str(exc):
+            raise
+        raise TkError(f"{origin} already searched a key of this recipe's [tune] table with another range or other "
+                      f"choices ({exc}); keep the [tune] table the study started with, or use another "
+                      f"--study name.") from None
     return study, outcomes
 
 

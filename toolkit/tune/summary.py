@@ -8,6 +8,7 @@ absolute, so ``tk run <that file>`` trains the winner from anywhere.
 
 from __future__ import annotations
 
+import re
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,7 +16,7 @@ from typing import Any
 
 from ..errors import TkError
 from .space import TuneSpec
-from .study import import_optuna, open_storage, open_study, tune_folder
+from .study import describe_storage, import_optuna, open_storage, open_study, refuse_stored_modules, tune_folder
 
 __all__ = ["Summary", "summarize"]
 
@@ -75,9 +76,20 @@ def summarize(recipe_path: Path, overrides: list[str], *, storage: str | None = 
     folder = tune_folder(recipe, name)
     folder.mkdir(parents=True, exist_ok=True)
     best = complete[0]
-    started_with = list(study.user_attrs.get("tk_overrides", []))
+    # The study's --set overrides and the best trial's values are stored values, written by whoever can
+    # write to the storage: checked like a checkpoint's stored recipe before anything is imported.
+    origin = f"Study '{name}' in {describe_storage(storage, recipe)}"
+    started_with = study.user_attrs.get("tk_overrides", [])
+    if not isinstance(started_with, list) or not all(isinstance(s, str) for s in started_with):
+        raise TkError(f"{origin}: its tk_overrides attribute is not a list of --set strings "
+                      f"({str(started_with)[:80]!r}); it was not written by tk tune.")
+    odd = [key for key in best.params if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*\.[A-Za-z0-9_.]+", key)]
+    if odd:
+        raise TkError(f"{origin}: trial {best.number} has a parameter named {odd[0][:80]!r}, which is not a "
+                      f"recipe key (section.key); it was not written by tk tune.")
     best_sets = TuneSpec([], "", "").overrides(dict(best.params))
     best_recipe = load_recipe(recipe_path, [*started_with, *overrides, *best_sets])
+    refuse_stored_modules(recipe, best_recipe, origin=origin)
     plugins = load_plugins(best_recipe["plugins"]["modules"], base_dir=best_recipe.base_dir,
                            disable=best_recipe["plugins"]["disable"])
     best_recipe.validate(plugins)
