@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import base64
 import csv
+import dataclasses
 import html
 import io
 import json
@@ -36,7 +37,7 @@ from typing import Any, Callable
 
 from .atomic import atomic_write
 from .errors import TkError
-from .text import printable
+from .text import csv_row, csv_value, printable
 
 __all__ = ["Diagnosis", "diagnose", "find_duplicates", "write_doctor", "apply_fixes", "FIX_COLUMNS"]
 
@@ -63,9 +64,14 @@ class Diagnosis:
     issues_from: str = ""
     issues_note: str = ""
     bits: int = 8
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, reason): named by the run, not looked at
 
     def rel(self, path: str) -> str:
         return os.path.relpath(path, self.root)
+
+    def inside(self, path: str) -> bool:
+        """Whether ``path`` lies inside the data folder (only such files get a row in fixes.csv)."""
+        return _inside(path, self.root)
 
     def fixes(self) -> list[tuple[str, str, str]]:
         """(file, problem, suggestion) rows: unusable files and duplicate copies removed,
@@ -74,6 +80,8 @@ class Diagnosis:
         seen: set[str] = set()
 
         def add(path: str, problem: str, suggestion: str) -> None:
+            if not self.inside(path):  # a name outside the data folder must never become a relative one
+                return
             rel = self.rel(path)
             if rel not in seen:
                 seen.add(rel)
@@ -113,40 +121,128 @@ class Diagnosis:
                              "flagged": sum(i.flagged for i in self.issues),
                              "ranked": [dict(i.to_json(), path=self.rel(i.path)) for i in self.issues[:200]]},
             "unusable": [{"file": self.rel(p), "reason": r} for p, r in self.unusable],
+            "skipped": [{"path": p, "reason": r} for p, r in self.skipped],
             "fixes": len(fixes),
         }
 
 
 # -- gathering ---------------------------------------------------------------------------------
-def _images_of(target: Path) -> tuple[str, Path, list[str], list[tuple[str, int]], list[tuple[str, str]]]:
-    """(kind, data root, class names, (path, label) pairs, unusable files) of a folder, run or cv folder."""
+def _inside(path: str, root: str | Path) -> bool:
+    rel = os.path.relpath(os.path.normpath(os.path.abspath(path)), os.path.abspath(root))
+    return rel != ".." and not rel.startswith(".." + os.sep) and not os.path.isabs(rel)
+
+
+def _read_split(file: Path) -> tuple[list[str], list[tuple[str, int]]]:
+    """(class names, (path, label) pairs) of a run's split.json, checked: a hand-edited or damaged
+    file is one `TkError` naming it, never a traceback."""
+    def bad(what: str) -> TkError:
+        return TkError(f"{file}: {what}; this is not a split.json as tk run writes it (train the run again, "
+                       f"or run tk data doctor on the image folder).")
+
+    try:
+        split = json.loads(file.read_bytes().decode("utf-8", "surrogateescape"))
+    except (OSError, ValueError) as exc:
+        raise bad(f"cannot be read ({exc})") from None
+    if not isinstance(split, dict):
+        raise bad("holds no JSON object")
+    names = split.get("class_names")
+    if not isinstance(names, list) or not names or not all(isinstance(n, str) and n for n in names):
+        raise bad("'class_names' is not a list of class names")
+    pairs = []
+    for part in ("train", "val", "test"):
+        entries = split.get(part, [])
+        if not isinstance(entries, list):
+            raise bad(f"'{part}' is not a list of [path, label] pairs")
+        for entry in entries:
+            if not (isinstance(entry, list) and len(entry) == 2 and isinstance(entry[0], str)):
+                raise bad(f"'{part}' holds {printable(json.dumps(entry, ensure_ascii=False))[:80]}, not a [path, label] pair")
+            path, label = entry
+            if type(label) is not int or not 0 <= label < len(names):
+                raise bad(f"the label of {printable(path)!r} is {printable(json.dumps(label, ensure_ascii=False))[:40]}, "
+                          f"not a class number from 0 to {len(names) - 1}")
+            if "\0" in path:
+                raise bad(f"the path {printable(path)!r} holds a NUL byte")
+            pairs.append((path, label))
+    return names, pairs
+
+
+def _recorded_root(run: Path) -> str:
+    """data.root of a run's resolved recipe.toml (read as plain TOML: nothing in it is imported):
+    the folder whose files doctor may look at and name in fixes.csv."""
+    import tomllib
+
+    recipe = run / "recipe.toml"
+    try:
+        root = tomllib.loads(recipe.read_bytes().decode("utf-8", "surrogateescape"))["data"]["root"]
+    except (OSError, ValueError, KeyError, TypeError):
+        root = None
+    if not isinstance(root, str) or not root or "\0" in root:
+        raise TkError(f"{recipe} is missing or names no data folder (data.root): tk data doctor needs it to know "
+                      f"which files are the run's data; run tk data doctor on the image folder instead.")
+    root = os.path.normpath(run / root)  # a relative root is the run folder's, as tk run reads it
+    if not os.path.isdir(root):
+        raise TkError(f"{recipe}: the data folder {root} no longer exists; run tk data doctor on the image "
+                      f"folder where it is now.")
+    return root
+
+
+def _images_of(target: Path) -> tuple[str, Path, list[str], list[tuple[str, int]], list[tuple[str, str]],
+                                      list[tuple[str, str]]]:
+    """(kind, data root, class names, (path, label) pairs, unusable files, skipped files) of a
+    folder, run or cv folder.
+
+    A run's split.json is checked (`_read_split`); the data root is the run's recorded
+    ``data.root``. Files it names outside that folder are skipped (reported, never given a row
+    in fixes.csv) and only regular files are opened: a FIFO or a device would block or never
+    end, so it is an unusable file with its reason, as in `tk data check`.
+    """
     from .data import scan_folder
+    from .data.images import _file_problem
     from .engine.data_pipeline import bad_and_ignored
 
     if (target / "crossval.json").is_file():
         folds = sorted(p for p in target.glob("fold-*/split.json"))
         if not folds:
             raise TkError(f"{target}: a cross-validation folder without any trained fold; run tk run --folds first.")
-        split = json.loads(folds[0].read_text(encoding="utf-8"))
+        split_file = folds[0]
         kind = "cross-validation"
     elif (target / "split.json").is_file():
-        split = json.loads((target / "split.json").read_text(encoding="utf-8"))
+        split_file = target / "split.json"
         kind = "run"
     else:
         index = scan_folder(target)
         bad, _ = bad_and_ignored(index.skipped)
-        return "folder", Path(index.root), list(index.class_names), list(index.samples), bad
-    pairs = [(str(p), int(y)) for part in ("train", "val", "test") for p, y in split.get(part, [])]
-    pairs = [(p, y) for p, y in pairs if os.path.exists(p)]
+        return "folder", Path(index.root), list(index.class_names), list(index.samples), bad, []
+    names, named = _read_split(split_file)
+    recorded = _recorded_root(split_file.parent)
+    pairs, unusable, skipped = [], [], []
+    for path, label in named:
+        if not os.path.isabs(path):
+            skipped.append((path, "a relative path (tk run writes absolute ones)"))
+            continue
+        if not _inside(path, recorded):
+            skipped.append((path, f"outside the data folder {recorded}"))
+            continue
+        problem = _file_problem(path)
+        if problem == "file not found":
+            continue  # gone since the run: nothing to look at or fix
+        if problem:
+            unusable.append((path, problem))
+            continue
+        pairs.append((path, label))
     if not pairs:
         raise TkError(f"{target}: the images of this run's split.json no longer exist.")
-    root = Path(os.path.commonpath([os.path.dirname(os.path.dirname(p)) for p, _ in pairs]))
     bad_file = target / "bad_images.txt"
-    bad = []
-    if bad_file.is_file():
-        bad = [tuple(line.split("\t", 1)) for line in bad_file.read_text(encoding="utf-8", errors="replace")
-               .splitlines() if "\t" in line]
-    return kind, root, list(split["class_names"]), sorted(pairs), bad  # type: ignore[return-value]
+    if bad_file.is_file():  # written as the files' own bytes (`write_bad_images`)
+        for line in bad_file.read_bytes().decode("utf-8", "surrogateescape").splitlines():
+            path, tab, reason = line.partition("\t")
+            if not tab or "\0" in path or not os.path.isabs(path):
+                continue
+            if _inside(path, recorded):
+                unusable.append((path, reason))
+            else:
+                skipped.append((path, f"outside the data folder {recorded}"))
+    return kind, Path(recorded), names, sorted(pairs), unusable, skipped
 
 
 def find_duplicates(paths: list[str], labels: list[int], bits: int, *, workers: int = 2,
@@ -178,10 +274,10 @@ def diagnose(target: str | Path, *, bits: int = 8, workers: int = 2,
     target = Path(target)
     if not target.is_dir():
         raise TkError(f"{target}: not a folder (give an image folder, a run folder or a cross-validation folder).")
-    kind, root, names, pairs, bad = _images_of(target)
+    kind, root, names, pairs, bad, skipped = _images_of(target)
     paths, labels = [p for p, _ in pairs], [y for _, y in pairs]
     diag = Diagnosis(root, kind, names, paths, labels, [labels.count(i) for i in range(len(names))], bits=bits,
-                     unusable=[(str(p), str(r)) for p, r in bad])
+                     unusable=[(str(p), str(r)) for p, r in bad], skipped=skipped)
     for i, path in enumerate(paths):
         try:
             with Image.open(path) as im:
@@ -204,9 +300,17 @@ def diagnose(target: str | Path, *, bits: int = 8, workers: int = 2,
 
         preds, diag.issues_from = held_out_predictions(target)
         try:
-            diag.issues = rank_label_issues(preds["labels"], preds["probs"], preds["paths"], preds["class_names"])
+            issues = rank_label_issues(preds["labels"], preds["probs"], preds["paths"], preds["class_names"])
         except TkError as exc:
             diag.issues_note = str(exc)
+        else:
+            # predictions.csv shows names that are not UTF-8 escaped: map them back to the files and
+            # classes on disk, and look only at images of the split (never a path only it names)
+            files = {printable(p): p for p in paths}
+            classes = {printable(c): c for c in names}
+            diag.issues = [dataclasses.replace(i, path=files[i.path], given=classes.get(i.given, i.given),
+                                               suggested=classes.get(i.suggested, i.suggested))
+                           for i in issues if i.path in files]
     return diag
 
 
@@ -306,7 +410,7 @@ def write_doctor(diag: Diagnosis, out: Path) -> dict[str, Path]:
     buf = io.StringIO()
     writer = csv.writer(buf)
     writer.writerow(FIX_COLUMNS)
-    writer.writerows(fixes)
+    writer.writerows(csv_row(row) for row in fixes)  # a class named "=cmd|..." is text in a spreadsheet
     written = {"html": out / "doctor.html", "json": out / "doctor.json", "fixes": out / "fixes.csv"}
     page = _page(diag, fixes).encode("utf-8")
     atomic_write(written["html"], lambda fh: fh.write(page))
@@ -325,13 +429,16 @@ def apply_fixes(fixes_csv: Path, out: Path, *, data: Path | None = None) -> dict
     original folder is only read; only the images tk would train on are copied (unusable files
     and non-image files stay behind). ``out`` must not exist yet (or be empty), so a copy is never
     mixed with an older one; it is built beside its final place and renamed in at the end.
+
+    No file of the copy is ever written twice: a file moved to a class that already has one of
+    its name gets a free one (``NAME.moved.png``, then ``NAME.moved-2.png`` ...), planned before
+    anything is copied. ``counts["written"]`` is the number of files found in the copy.
     """
     fixes_csv = Path(fixes_csv)
     if data is None:
-        meta = fixes_csv.with_name("doctor.json")
-        if not meta.is_file():
-            raise TkError(f"{meta} is missing: give the data folder with --data DIR.")
-        data = Path(json.loads(meta.read_text(encoding="utf-8"))["root"])
+        data = _recorded_data(fixes_csv.with_name("doctor.json"))
+    if "\0" in os.fspath(data):
+        raise TkError("--data: the folder name holds a NUL byte; give the data folder's real name.")
     data = Path(data).resolve()
     out = Path(out).resolve()
     if not data.is_dir():
@@ -344,29 +451,22 @@ def apply_fixes(fixes_csv: Path, out: Path, *, data: Path | None = None) -> dict
 
     index = scan_folder(data)
     actions = _read_fixes(fixes_csv, data, set(index.class_names))
+    counts = {"copied": 0, "removed": 0, "moved": 0, "reviewed": 0}
+    plan = _plan_copy(index.samples, data, actions, counts)
+    if not plan:
+        raise TkError(f"{fixes_csv} removes every image of {data}: nothing would be left to copy; "
+                      f"delete the rows of the images to keep and run tk data apply again.")
     tmp = out.with_name(f".{out.name}.tmp-apply")
     shutil.rmtree(tmp, ignore_errors=True)
-    counts = {"copied": 0, "removed": 0, "moved": 0, "reviewed": 0}
     try:
-        for path, label in index.samples:
-            rel = os.path.relpath(path, data)
-            action = actions.get(rel, "keep")
-            cls_dir = os.path.dirname(rel)
-            if action == "remove":
-                counts["removed"] += 1
-                continue
-            if action.startswith("move to "):
-                new_class = action[len("move to "):]
-                parts = Path(cls_dir).parts
-                cls_dir = str(Path(*parts[:-1], new_class)) if parts else new_class
-                counts["moved"] += 1
-            else:
-                counts["reviewed" if action == "review" else "copied"] += 1
-            target = tmp / cls_dir / os.path.basename(rel)
-            if target.exists():  # a moved file meets one of the same name in its new class
-                target = target.with_name(f"{target.stem}.moved{target.suffix}")
+        for path, rel in plan:
+            target = tmp / rel
             target.parent.mkdir(parents=True, exist_ok=True)
+            if os.path.lexists(target):  # the plan gives distinct names; a case-blind disk may not
+                raise TkError(f"{target}: two images of {data} would share this name in the copy (a file system "
+                              f"that ignores case?); rename one of them and run tk data apply again.")
             shutil.copy2(path, target)
+        written = sum(len(files) for _, _, files in os.walk(tmp))
         if out.exists():
             out.rmdir()
         os.replace(tmp, out)
@@ -377,35 +477,102 @@ def apply_fixes(fixes_csv: Path, out: Path, *, data: Path | None = None) -> dict
 
     counts["removed"] += len(bad_and_ignored(index.skipped)[0])  # unusable images are never copied
     counts["copied"] += counts["reviewed"]
+    counts["written"] = written
     return counts
 
 
-def _read_fixes(path: Path, data: Path, classes: set[str]) -> dict[str, str]:
+def _recorded_data(meta: Path) -> Path:
+    """The data folder recorded in the doctor.json beside a fixes.csv (checked: one line if not)."""
+    if not meta.is_file():
+        raise TkError(f"{meta} is missing: give the data folder with --data DIR.")
     try:
-        with open(path, newline="", encoding="utf-8") as fh:
-            rows = list(csv.reader(fh))
+        report = json.loads(meta.read_bytes().decode("utf-8", "surrogateescape"))
+    except OSError as exc:
+        raise TkError(f"{meta}: {exc.strerror or exc}; give the data folder with --data DIR.") from None
+    except ValueError:
+        raise TkError(f"{meta} is not JSON (damaged or edited?); give the data folder with --data DIR.") from None
+    root = report.get("root") if isinstance(report, dict) else None
+    if not isinstance(root, str) or not root or "\0" in root:
+        raise TkError(f"{meta} names no data folder ('root' is {printable(json.dumps(root))[:60]}, not a folder "
+                      f"name); give the data folder with --data DIR.")
+    return Path(root)
+
+
+def _plan_copy(samples: list[tuple[str, int]], data: Path, actions: dict[str, str],
+               counts: dict[str, int]) -> list[tuple[str, str]]:
+    """(source, name in the copy) of every image to copy; ``counts`` filled. Files that stay in
+    their class keep their names; a moved file takes the first free one of NAME.EXT,
+    NAME.moved.EXT, NAME.moved-2.EXT ..., against every name of the copy."""
+    stay, move = [], []
+    for path, _label in samples:
+        rel = os.path.relpath(path, data)
+        action = actions.get(rel, "keep")
+        if action == "remove":
+            counts["removed"] += 1
+        elif action.startswith("move to "):
+            parts = Path(os.path.dirname(rel)).parts
+            new_class = action[len("move to "):]
+            move.append((path, os.path.join(*parts[:-1], new_class, os.path.basename(rel))))
+            counts["moved"] += 1
+        else:
+            stay.append((path, rel))
+            counts["reviewed" if action == "review" else "copied"] += 1
+    taken = {rel for _, rel in stay}
+    plan = list(stay)
+    for path, rel in move:
+        stem, ext = os.path.splitext(rel)
+        candidates = [rel, f"{stem}.moved{ext}"]
+        n = 2
+        while candidates[-1] in taken:
+            candidates.append(f"{stem}.moved-{n}{ext}")
+            n += 1
+        name = next(c for c in candidates if c not in taken)
+        taken.add(name)
+        plan.append((path, name))
+    return plan
+
+
+def _read_fixes(path: Path, data: Path, classes: set[str]) -> dict[str, str]:
+    """The actions of a fixes.csv: {file relative to the data folder: suggestion}.
+
+    Read as tk writes it: names that are not UTF-8 as their own bytes (surrogate escapes, like
+    `os.fsdecode`) and cells through `toolkit.text.csv_value` (the ``'`` that keeps a spreadsheet
+    from running a cell is taken off again).
+    """
+    rows: list[list[str]] = []
+    try:
+        with open(path, newline="", encoding="utf-8", errors="surrogateescape") as fh:
+            reader = csv.reader(fh)
+            try:
+                rows.extend(reader)
+            except csv.Error as exc:  # e.g. a cell over csv's field size limit (128 KiB)
+                raise TkError(f"{path}, line {reader.line_num}: not readable as CSV ({exc}); fix or delete "
+                              f"that line.") from None
     except OSError as exc:
         raise TkError(f"{path}: {exc.strerror or exc}") from None
-    if not rows or [c.strip() for c in rows[0][:3]] != list(FIX_COLUMNS):
+    if not rows or [csv_value(c).strip() for c in rows[0][:3]] != list(FIX_COLUMNS):
         raise TkError(f"{path}: not a fixes.csv (its first line must be {','.join(FIX_COLUMNS)}).")
     actions = {}
     for n, row in enumerate(rows[1:], start=2):
+        row = [csv_value(c) for c in row]
         if not row or not any(c.strip() for c in row):
             continue
         if len(row) < 3:
             raise TkError(f"{path}, line {n}: expected file,problem,suggestion.")
         file, suggestion = row[0].strip(), row[2].strip()
+        if "\0" in file or "\0" in suggestion:
+            raise TkError(f"{path}, line {n}: a NUL byte, which no file or class name can hold; fix that line.")
         if suggestion.startswith("move to "):
             target = suggestion[len("move to "):]
             if not target or "/" in target or "\\" in target or target in (".", ".."):
-                raise TkError(f"{path}, line {n}: 'move to' needs a class name, not {target!r}.")
+                raise TkError(f"{path}, line {n}: 'move to' needs a class name, not {printable(target)!r}.")
             if target not in classes:
-                raise TkError(f"{path}, line {n}: there is no class folder {target!r} in {data} "
-                              f"(classes: {', '.join(sorted(classes))}).")
+                raise TkError(f"{path}, line {n}: there is no class folder {printable(target)!r} in {data} "
+                              f"(classes: {', '.join(sorted(printable(c) for c in classes))}).")
         elif suggestion not in ("remove", "review", "keep"):
-            raise TkError(f"{path}, line {n}: unknown suggestion {suggestion!r}; use remove, move to CLASS, "
-                          f"review or keep.")
+            raise TkError(f"{path}, line {n}: unknown suggestion {printable(suggestion)[:80]!r}; use remove, "
+                          f"move to CLASS, review or keep.")
         if os.path.isabs(file) or ".." in Path(file).parts:
-            raise TkError(f"{path}, line {n}: {file!r} must be a path inside the data folder.")
+            raise TkError(f"{path}, line {n}: {printable(file)[:200]!r} must be a path inside the data folder.")
         actions[file] = suggestion
     return actions

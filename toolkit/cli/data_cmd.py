@@ -195,6 +195,12 @@ def doctor(target: str, out: str | None, bits: int, as_json: bool) -> None:
                f"label conflicts: {len(diag.conflicts)}; unusable files: {len(diag.unusable)}")
     click.echo(f"  likely label errors: {flagged} flagged (from the {diag.issues_from})" if diag.issues
                else f"  {diag.issues_note}")
+    if diag.skipped:
+        from ..text import printable
+
+        names = ", ".join(printable(p) for p, _ in diag.skipped[:3]) + (" ..." if len(diag.skipped) > 3 else "")
+        click.echo(f"  left out {len(diag.skipped)} file(s) the run names outside the data folder {diag.root} "
+                   f"(not looked at, not in fixes.csv): {names}")
     click.echo(f"Wrote {written['html']} and {written['json']}.")
     click.echo(f"Wrote {written['fixes']} ({len(fixes)} suggested change(s)); apply them to a copy with "
                f"tk data apply {written['fixes']} --out CLEAN_DIR")
@@ -216,6 +222,6 @@ def apply(fixes: str, out: str, data_dir: str | None) -> None:
     from ..doctor import apply_fixes
 
     counts = apply_fixes(Path(fixes), Path(out), data=Path(data_dir) if data_dir else None)
-    click.echo(f"Wrote {out}: {counts['copied'] + counts['moved']} images ({counts['moved']} moved to another class, "
+    click.echo(f"Wrote {out}: {counts['written']} images ({counts['moved']} moved to another class, "
                f"{counts['removed']} left out, {counts['reviewed']} marked for review copied as they are). "
                f"The original folder is unchanged.")

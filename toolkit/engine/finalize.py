@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ..text import printable
+from ..text import csv_row, csv_value, printable
 from ..atomic import atomic_write
 from ..checkpoint import load_checkpoint
 
@@ -32,12 +32,12 @@ def write_predictions(path: Path, results: list[tuple[str, Any, Any]], class_nam
 
     buf = io.StringIO()
     writer = csv.writer(buf)
-    writer.writerow([*PREDICTION_COLUMNS, *(f"p:{printable(c)}" for c in class_names)])
+    writer.writerow(csv_row([*PREDICTION_COLUMNS, *(f"p:{printable(c)}" for c in class_names)]))
     for split, part, res in results:
         probs = softmax(res.logits) if len(res.logits) else []
         for i, pred, conf, p in zip(res.indices, res.preds, res.confidences, probs):
-            writer.writerow([split, printable(part.paths[i]), printable(class_names[part.labels[i]]),
-                             printable(class_names[pred]), f"{conf:.6f}", *(f"{v:.6f}" for v in p)])
+            writer.writerow(csv_row([split, printable(part.paths[i]), printable(class_names[part.labels[i]]),
+                                     printable(class_names[pred]), f"{conf:.6f}", *(f"{v:.6f}" for v in p)]))
     data = buf.getvalue().encode("utf-8")
     atomic_write(path, lambda fh: fh.write(data))
 
@@ -50,7 +50,7 @@ def read_predictions(path: Path, split: str | None = "val") -> dict[str, Any]:
     import numpy as np
 
     with open(path, newline="", encoding="utf-8") as fh:
-        rows = list(csv.reader(fh))
+        rows = [[csv_value(c) for c in row] for row in csv.reader(fh)]  # as written, before csv_row
     header, body = rows[0], [r for r in rows[1:] if split is None or r[0] == split]
     columns = [j for j, h in enumerate(header) if h.startswith("p:")]  # oof_predictions.csv adds a fold column
     names = [header[j][2:] for j in columns]
