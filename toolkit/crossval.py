@@ -29,6 +29,7 @@ from typing import Any, Callable
 
 from .atomic import atomic_write
 from .errors import TkError
+from .text import csv_row, csv_value
 
 __all__ = ["CrossValResult", "run_folds", "summarise_folds"]
 
@@ -122,11 +123,11 @@ def summarise_folds(parent: Path, folders: list[Path], *, log: Callable[[str], N
         with open(folder / "predictions.csv", newline="", encoding="utf-8") as fh:
             rows = list(csv.reader(fh))
         if not header_written:
-            writer.writerow([*rows[0], "fold"])
+            writer.writerow(csv_row([*map(csv_value, rows[0]), "fold"]))
             header_written = True
         for row in rows[1:]:
             if row[0] == "val":
-                writer.writerow([*row, i + 1])
+                writer.writerow(csv_row([*map(csv_value, row), i + 1]))
         preds = read_predictions(folder / "predictions.csv", "val")
         labels += preds["labels"]
         probs += preds["probs"].tolist()
@@ -157,8 +158,8 @@ def write_label_issues(path: Path, issues: list[Any]) -> None:
     writer = csv.writer(buf)
     writer.writerow(["rank", "path", "given", "suggested", "score", "flagged"])
     for issue in issues:
-        writer.writerow([issue.rank, issue.path, issue.given, issue.suggested, f"{issue.score:.6f}",
-                         int(issue.flagged)])
+        writer.writerow(csv_row([issue.rank, issue.path, issue.given, issue.suggested, f"{issue.score:.6f}",
+                                 int(issue.flagged)]))
     data = buf.getvalue().encode("utf-8")
     atomic_write(path, lambda fh: fh.write(data))
 

@@ -182,7 +182,7 @@ def predict_video(predictor: Any, path: str, *, every: float = 0.5, window: int 
 def frames_csv(pred: VideoPrediction, class_names: list[str], top_k: int = 3) -> str:
     import numpy as np
 
-    from .text import printable
+    from .text import csv_row, printable
 
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
@@ -192,16 +192,17 @@ def frames_csv(pred: VideoPrediction, class_names: list[str], top_k: int = 3) ->
     for t, n, answer, p in zip(pred.times, pred.frame_numbers, pred.answers, pred.probs):
         order = np.argsort(-p, kind="stable")[:k]
         rest = [v for idx in order[1:] for v in (printable(class_names[idx]), f"{float(p[idx]):.6f}")]
-        writer.writerow([f"{t:.3f}", n, printable(answer), f"{float(p[order[0]]):.6f}", *rest])
+        writer.writerow(csv_row([f"{t:.3f}", n, printable(answer), f"{float(p[order[0]]):.6f}", *rest]))
     return buf.getvalue()
 
 
 def segments_csv(pred: VideoPrediction) -> str:
-    from .text import printable
+    from .text import csv_row, printable
 
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(["start", "end", "class", "frames", "mean_probability"])
     for s in pred.segments:
-        writer.writerow([f"{s.start:.3f}", f"{s.end:.3f}", printable(s.label), s.frames, f"{s.mean_probability:.4f}"])
+        writer.writerow(csv_row([f"{s.start:.3f}", f"{s.end:.3f}", printable(s.label), s.frames,
+                                 f"{s.mean_probability:.4f}"]))
     return buf.getvalue()

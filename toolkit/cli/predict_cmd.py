@@ -101,10 +101,12 @@ def _predict_videos(predictor, videos: list[Path], out: Path, every: float, wind
 
 
 def _csv_text(rows: list[dict[str, str]]) -> str:
+    from ..text import csv_cell
+
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
+    writer.writerow({k: csv_cell(k) for k in rows[0]})  # every cell spreadsheet-safe (no formulas), header too
+    writer.writerows({k: csv_cell(v) for k, v in row.items()} for row in rows)
     return buffer.getvalue()
 
 
