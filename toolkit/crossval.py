@@ -61,16 +61,18 @@ def run_folds(recipe_path: str | Path, overrides: tuple[str, ...], folds: int, *
     if not 2 <= folds <= 100:
         raise TkError(f"--folds {folds}: use 2 to 100 folds (5 is usual).")
     first = load_recipe(recipe_path, (*overrides, f"data.folds={folds}", "data.fold=1"))
+    settings = _settings(first)
+    marker = Path(out) / "crossval.json" if out is not None else None
+    saved = _read_marker(marker) if marker is not None and marker.is_file() else None
+    if saved is not None:
+        _check_same(marker.parent, saved, folds, settings)
+    _check_folds(first, folds)  # before anything is written or a fold announced
     parent = Path(out) if out is not None else new_run_dir(Path(first["train"]["out"]) / f"{first.name}-cv{folds}")
     parent.mkdir(parents=True, exist_ok=True)
     marker = parent / "crossval.json"
-    if marker.is_file():
-        saved = json.loads(marker.read_text(encoding="utf-8"))
-        if saved.get("folds") != folds:
-            raise TkError(f"{parent} holds a {saved.get('folds')}-fold cross-validation; use another --out for "
-                          f"{folds} folds.")
-    else:
-        text = json.dumps({"folds": folds, "recipe": str(recipe_path), "overrides": list(overrides)}, indent=1)
+    if saved is None:
+        text = json.dumps({"folds": folds, "recipe": str(recipe_path), "overrides": list(overrides),
+                           "settings": settings}, indent=1)
         atomic_write(marker, lambda fh: fh.write(text.encode("utf-8")))
     result = CrossValResult(parent, "finished")
     for fold in range(1, folds + 1):
@@ -90,6 +92,67 @@ def run_folds(recipe_path: str | Path, overrides: tuple[str, ...], folds: int, *
             return result
     result.summary = summarise_folds(parent, result.folds, log=log)
     return result
+
+
+def _settings(recipe: Any) -> dict[str, Any]:
+    """What the folds are trained with: the recipe less the keys a resumed run may change (more
+    epochs, another device …) and the fold number, with paths made absolute, as plain JSON."""
+    import copy
+
+    from .engine.data_pipeline import data_root
+    from .engine.resume import RESUME_MUTABLE
+
+    sections = copy.deepcopy(recipe.sections)
+    results = {("train", "epochs"), ("train", "patience"), ("train", "early_stopping")}  # a finished fold's figures
+    for section, key in (*(RESUME_MUTABLE - results), ("data", "fold")):
+        sections.get(section, {}).pop(key, None)
+    root = data_root(recipe)
+    if root is not None:
+        sections["data"]["root"] = str(root.resolve())
+    sections["plugins"]["modules"] = [str(recipe.resolve_path(m).resolve()) if m.endswith(".py") else m
+                                      for m in sections["plugins"]["modules"]]
+    return json.loads(json.dumps(sections, sort_keys=True, default=str))
+
+
+def _read_marker(marker: Path) -> dict[str, Any]:
+    try:
+        saved = json.loads(marker.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise TkError(f"{marker}: not a cross-validation record tk wrote ({exc}); use another --out.") from None
+    if not isinstance(saved, dict):
+        raise TkError(f"{marker}: not a cross-validation record tk wrote; use another --out.")
+    return saved
+
+
+def _check_same(parent: Path, saved: dict[str, Any], folds: int, settings: dict[str, Any]) -> None:
+    """Refuse to continue a cross-validation in ``parent`` with another fold count or other settings:
+    its finished folds would be reported as the new settings' results."""
+    if saved.get("folds") != folds:
+        raise TkError(f"{parent} holds a {saved.get('folds')}-fold cross-validation; use another --out for "
+                      f"{folds} folds.")
+    old = saved.get("settings")
+    if old is None or old == settings:  # None: written by tk 0.2, which recorded no settings
+        return
+    changed = sorted({f"{s}.{k}" for s in {*old, *settings} for k in {*(old.get(s) or {}), *(settings.get(s) or {})}
+                      if (old.get(s) or {}).get(k) != (settings.get(s) or {}).get(k)})
+    shown = ", ".join(f"{key} {_dotted(old, key)!r} → {_dotted(settings, key)!r}" for key in changed[:3])
+    more = f" and {len(changed) - 3} more" if len(changed) > 3 else ""
+    raise TkError(f"{parent} holds a cross-validation trained with other settings ({shown}{more}); its folds are not "
+                  f"results of these. Use another --out, or delete {parent} to start again.")
+
+
+def _dotted(sections: dict[str, Any], key: str) -> Any:
+    section, _, name = key.partition(".")
+    return (sections.get(section) or {}).get(name)
+
+
+def _check_folds(recipe: Any, folds: int) -> None:
+    """Scan, group and split fold 1 the way its run will (the image store keeps the decoded images
+    for it), so a fold count the data cannot hold is one line before any fold starts."""
+    from .engine.data_pipeline import prepare_data
+    from .engine.train import load_run_plugins
+
+    prepare_data(recipe, load_run_plugins(recipe))
 
 
 def _mean_std(values: list[float]) -> dict[str, float]:

@@ -219,7 +219,9 @@ def tk_register_callbacks(register: Register) -> None:
     exactly). They are called on every process, in the order the recipe lists them; see
     `toolkit.callbacks` for when each runs. ``register(..., metrics=[...])`` names the metrics
     the callback adds (``swa_val_accuracy`` …), so ``train.best_metric`` and ``train.monitor``
-    may name them.
+    may name them. A recipe may list a callback once; ``register(..., repeatable=True)`` says
+    that copies with other parameters can run side by side (they then must not share state or
+    metric names).
 
     Context: ``name``.
 

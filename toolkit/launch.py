@@ -169,6 +169,7 @@ def launch(tk_args: list[str], *, nproc: int, nnodes: str = "1", rdzv_endpoint: 
     os.environ.setdefault("OMP_NUM_THREADS", str(max(1, available_cores()[0] // nproc)))
     os.environ["PYTHONUNBUFFERED"] = "1"  # progress from rank 0 appears as it happens
     logging.getLogger("torch.distributed.elastic").setLevel(logging.CRITICAL)  # tk reports failures itself
+    logging.getLogger("torch.multiprocessing").setLevel(logging.ERROR)  # "Terminating process …": tk says why
     echo(f"launching {nproc} process{'es' if nproc > 1 else ''} per machine: {equivalent_command(args)}")
     parsed = torchrun.parse_args(args)
     start = worker_start() if run is not None else "exec"

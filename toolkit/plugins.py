@@ -54,12 +54,26 @@ _TRUSTED: contextvars.ContextVar[tuple[bool, frozenset[str]]] = contextvars.Cont
     "tk_trusted_modules", default=(False, frozenset()))
 
 
+def _is_file_spec(spec: str) -> bool:
+    return spec.endswith(".py") or "/" in spec or os.sep in spec
+
+
+def _module_path(spec: str, base_dir: Path | None) -> Path:
+    """The file a ``.py`` module entry names: relative entries are relative to ``base_dir``.
+
+    The one place that decides which file an entry means: the trust check and the import both
+    call it with the same ``base_dir``, so what is checked is exactly what is imported.
+    """
+    path = Path(spec)
+    if not path.is_absolute() and base_dir is not None:
+        path = base_dir / path
+    return path
+
+
 def _module_key(spec: str, base_dir: Path | None = None) -> str:
     """A module named in a recipe, as one comparable string (a file's resolved path, or the dotted name)."""
-    if spec.endswith(".py") or "/" in spec or os.sep in spec:
-        path = Path(spec)
-        if not path.is_absolute() and base_dir is not None:
-            path = base_dir / path
+    if _is_file_spec(spec):
+        path = _module_path(spec, base_dir)
         try:
             return str(path.resolve())
         except (OSError, RuntimeError):
@@ -85,11 +99,16 @@ def _trusts(key: str) -> bool:
     return everything or key in modules or os.environ.get(TRUST_ENV, "").strip().lower() in ("1", "true", "yes")
 
 
-def check_trusted(modules: Iterable[str], *, origin: str) -> None:
+def check_trusted(modules: Iterable[str], *, origin: str, base_dir: Path | None = None) -> None:
     """Raise a one-line `PluginError` for the first of ``modules`` (named in ``origin``, a file tk was
-    given) that the user has not trusted for this command (see `trusting`)."""
+    given) that the user has not trusted for this command (see `trusting`).
+
+    ``base_dir`` must be the folder the loader will resolve relative entries against: a stored
+    recipe's ``plugins.modules = ["plug.py"]`` is the user's ``plug.py`` only if it resolves to the
+    very file the user's own recipe named, wherever the checkpoint says its recipe lived.
+    """
     for spec in modules:
-        if not _trusts(_module_key(str(spec))):
+        if not _trusts(_module_key(str(spec), base_dir)):
             raise PluginError(
                 f"{origin} asks to import the plugin module {str(spec)!r}; tk never runs code named inside a "
                 f"checkpoint or run folder on its own say-so. If you trust where the file came from, add "
@@ -106,8 +125,7 @@ def load_stored_plugins(recipe: dict[str, Any] | None, *, origin: str) -> "Plugi
     section = (recipe or {}).get("plugins") or {}
     modules = [str(m) for m in section.get("modules") or []]
     disable = [str(d) for d in section.get("disable") or []]
-    check_trusted(modules, origin=origin)
-    return load_plugins(modules, disable=disable)
+    return load_plugins(modules, disable=disable, origin=origin)
 
 
 @dataclass
@@ -291,10 +309,8 @@ def _dist_name(ep: metadata.EntryPoint) -> str:
 
 def _load_recipe_module(spec: str, base_dir: Path | None) -> Any:
     """Import ``spec``: a path to a ``.py`` file (relative to the recipe) or a dotted module."""
-    if spec.endswith(".py") or "/" in spec or os.sep in spec:
-        path = Path(spec)
-        if not path.is_absolute() and base_dir is not None:
-            path = base_dir / path
+    if _is_file_spec(spec):
+        path = _module_path(spec, base_dir)
         if not path.is_file():
             raise PluginError(f"plugins.modules: no such file '{path}'.")
         mod_name = f"tk_recipe_plugin_{path.stem}"
@@ -314,12 +330,17 @@ def load_plugins(
     disable: Iterable[str] = (),
     extra: Iterable[tuple[str, Any]] = (),
     entry_points: bool = True,
+    origin: str | None = None,
 ) -> Plugins:
     """A fresh `Plugins`: entry points, then ``modules`` (recipe ``[plugins] modules``), then
     ``extra`` (``(name, plugin object)`` pairs, used by tests), less the disabled names.
 
-    ``disable`` adds to the names in ``TK_DISABLE_PLUGINS``.
+    ``disable`` adds to the names in ``TK_DISABLE_PLUGINS``. ``origin`` names the file the modules
+    were read from when it is not the user's own recipe (a checkpoint, a run folder, a study):
+    each module must then be trusted (`check_trusted`), checked as the very file it will import.
     """
+    if origin is not None:
+        check_trusted(modules, origin=origin, base_dir=base_dir)
     pm = pluggy.PluginManager(ENTRY_POINT_GROUP)
     pm.add_hookspecs(hookspecs)
     plugins = Plugins(pm)

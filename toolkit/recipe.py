@@ -80,6 +80,8 @@ def _check_value(key: Key, value: Any) -> str | None:
         return f"must be {_type_name(key.type)}, not {value!r}"
     if isinstance(value, float) and not math.isfinite(value):
         return f"must be a finite number, not {value!r}"
+    if _holds_nul(value):
+        return "holds a NUL byte (\\0), which no path or name can contain"
     if key.choices is not None and value not in key.choices:
         return f"must be one of {', '.join(repr(c) for c in key.choices)}, not {value!r}"
     if key.min is not None and isinstance(value, (int, float)) and value < key.min:
@@ -87,6 +89,41 @@ def _check_value(key: Key, value: Any) -> str | None:
     if key.max is not None and isinstance(value, (int, float)) and value > key.max:
         return f"must be at most {key.max}, not {value!r}"
     return None
+
+
+def _holds_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, list):
+        return any(_holds_nul(v) for v in value)
+    if isinstance(value, dict):
+        return any(_holds_nul(k) or _holds_nul(v) for k, v in value.items())
+    return False
+
+
+def compile_group_pattern(pattern: str) -> Any:
+    """``data.group_by`` as a regular expression with at least one capture group.
+
+    Compiled with RE2 (``google-re2``), which matches in time linear in the path's length: a
+    pattern such as ``(a+)+$`` that makes Python's backtracking ``re`` run for hours on one file
+    name costs microseconds. RE2 has no backreferences or lookarounds, which a path-grouping
+    pattern does not need; such a pattern is refused in one line.
+    """
+    import re2
+
+    options = re2.Options()
+    options.log_errors = False  # the error goes into our one-line message, not onto stderr
+    try:
+        compiled = re2.compile(pattern, options=options)
+    except re2.error as exc:
+        reason = exc.args[0].decode("utf-8", "replace") if exc.args and isinstance(exc.args[0], bytes) else str(exc)
+        raise RecipeError(f"data.group_by: {pattern!r} is not a valid regular expression ({reason}; tk matches "
+                          f"with RE2, which has no backreferences or lookarounds); use 'near_duplicates', 'none' or "
+                          f"a regular expression whose first group names the group.") from None
+    if compiled.groups < 1:
+        raise RecipeError(f"data.group_by: {pattern!r} has no capture group: put the part of the path that names "
+                          f"the group in parentheses, e.g. '^[^/]+/(rec\\d+)_'.")
+    return compiled
 
 
 class Recipe:
@@ -138,6 +175,16 @@ class Recipe:
         return path if path.is_absolute() else (self.base_dir / path)
 
     # -- messages --------------------------------------------------------------------------
+    def override_args(self) -> list[str]:
+        """The ``--set SECTION.KEY=VALUE`` arguments this recipe was loaded with, as a command line
+        repeats them (a suggested ``--resume`` command must load the same recipe)."""
+        args = []
+        for section, key in sorted(self._overridden):
+            value = self.sections.get(section, {}).get(key)
+            if value is not None:
+                args += ["--set", f"{section}.{key}={_toml_value(value)}"]
+        return args
+
     def where(self, section: str, key: str | None = None) -> str:
         """``file:line: `` (or ``--set: ``) for messages about ``section.key``."""
         if key is not None and (section, key) in self._overridden:
@@ -181,9 +228,18 @@ class Recipe:
             entry = self._wrap("augment", "ops", lambda: plugins.entry("augmentations", op["name"], f"{where}.name"))
             params = {k: v for k, v in op.items() if k != "name"}
             self._wrap("augment", "ops", lambda: entry.check_params(params, where))
+        listed: dict[str, int] = {}
         for i, cb in enumerate(self.sections["train"]["callbacks"]):
             where = f"train.callbacks[{i}]"
             entry = self._wrap("train", "callbacks", lambda: plugins.entry("callbacks", cb["name"], f"{where}.name"))
+            if entry.info.get("builtin"):
+                raise RecipeError(f"{self.where('train', 'callbacks')}{where}.name: '{cb['name']}' is built in and set "
+                                  f"by [train] keys (e.g. train.ema, train.patience); remove it from train.callbacks.")
+            if cb["name"] in listed and not entry.info.get("repeatable"):
+                raise RecipeError(f"{self.where('train', 'callbacks')}{where}.name: '{cb['name']}' is listed twice "
+                                  f"(also as train.callbacks[{listed[cb['name']]}]); two copies would write over each "
+                                  f"other's state and metrics, so list it once.")
+            listed.setdefault(cb["name"], i)
             params = {k: v for k, v in cb.items() if k != "name"}
             self._wrap("train", "callbacks", lambda: entry.check_params(params, where))
         for name in self.sections["train"]["loggers"]:
@@ -349,13 +405,9 @@ def _check_cross(recipe: Recipe) -> None:
                                            f"or 2..100, and fold between 1 and folds (tk run --folds K sets both).")
     if data["group_by"] not in ("near_duplicates", "none"):
         try:
-            groups = re.compile(data["group_by"]).groups
-        except re.error as exc:
-            raise recipe.error("data", "group_by", f"{data['group_by']!r} is not a valid regular expression ({exc}); "
-                                                   f"use 'near_duplicates', 'none' or a regular expression.") from None
-        if groups < 1:
-            raise recipe.error("data", "group_by", f"{data['group_by']!r} has no capture group: put the part of the "
-                                                   f"path that names the group in parentheses, e.g. '(rec\\d+)_'.")
+            compile_group_pattern(data["group_by"])
+        except RecipeError as exc:
+            raise recipe.error("data", "group_by", str(exc).removeprefix("data.group_by: ")) from None
     for i, op in enumerate(recipe["augment"]["ops"]):
         if not isinstance(op, dict) or not isinstance(op.get("name"), str):
             raise recipe.error("augment", "ops", f"item {i} must be a table with a 'name', e.g. {{ name = \"hflip\" }}.")

@@ -9,15 +9,15 @@ from __future__ import annotations
 
 from toolkit import hookimpl
 
-from .optimizers import adam, adamw, sgd
+from .optimizers import adam, adamw, check_adam, check_sgd, sgd
 from .schedules import check_cosine, constant, cosine, onecycle, plateau, step
 
 
 @hookimpl
 def tk_register_optimizers(register):
-    register("adamw", adamw)
-    register("adam", adam)
-    register("sgd", sgd)
+    register("adamw", adamw, check=check_adam)
+    register("adam", adam, check=check_adam)
+    register("sgd", sgd, check=check_sgd)
 
 
 @hookimpl

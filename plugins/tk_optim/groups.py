@@ -40,15 +40,20 @@ def _depths(model: Any) -> tuple[dict[str, int], int]:
     return depth, len(children)
 
 
-def build_groups(model: Any, lr: float, weight_decay: float, no_decay_norm_bias: bool = True,
-                 layer_decay: float = 0.0) -> list[dict[str, Any]]:
-    """Groups with their own ``lr`` (and ``weight_decay``), ready for a torch optimiser."""
+def check_groups(lr: float, weight_decay: float, layer_decay: float = 0.0) -> None:
+    """The values every optimiser's groups need (also each optimiser's registered ``check``)."""
     if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not 0 < lr <= 10:
         raise RecipeError(f"optim.lr: must be a number in (0, 10], not {lr!r}.")
     if isinstance(weight_decay, bool) or not isinstance(weight_decay, (int, float)) or not 0 <= weight_decay <= 1:
         raise RecipeError(f"optim.weight_decay: must be a number in [0, 1], not {weight_decay!r}.")
     if isinstance(layer_decay, bool) or not isinstance(layer_decay, (int, float)) or not 0 <= layer_decay <= 1:
         raise RecipeError(f"optim.layer_decay: must be 0 (off) or a factor in (0, 1], not {layer_decay!r}.")
+
+
+def build_groups(model: Any, lr: float, weight_decay: float, no_decay_norm_bias: bool = True,
+                 layer_decay: float = 0.0) -> list[dict[str, Any]]:
+    """Groups with their own ``lr`` (and ``weight_decay``), ready for a torch optimiser."""
+    check_groups(lr, weight_decay, layer_decay)
     base = param_groups(model, weight_decay, no_decay_norm_bias=no_decay_norm_bias)
     if not layer_decay:
         return [{**g, "lr": lr} for g in base]

@@ -78,9 +78,14 @@ def run(recipe: str, overrides: tuple[str, ...], out: Path | None, resume: Path 
             raise click.UsageError("--dry-run checks one process; drop --nproc/--nnodes.")
         from ..launch import forward_args, launch, precheck
 
-        launch(forward_args(click.get_current_context()), nproc=nproc, nnodes=nnodes, rdzv_endpoint=rdzv_endpoint,
-               rdzv_id=rdzv_id, echo=click.echo, run=_run_in_worker,
-               check=lambda: precheck(loaded, out=out, resume=resume, fresh=fresh, recipe_arg=recipe))
+        before = _run_folders(loaded, out, resume)
+        try:
+            launch(forward_args(click.get_current_context()), nproc=nproc, nnodes=nnodes,
+                   rdzv_endpoint=rdzv_endpoint, rdzv_id=rdzv_id, echo=click.echo, run=_run_in_worker,
+                   check=lambda: precheck(loaded, out=out, resume=resume, fresh=fresh, recipe_arg=recipe))
+        except TkError as exc:
+            hint = _distributed_resume_hint(loaded, out, resume, before, nproc) if nnodes == "1" else ""
+            raise TkError(f"{exc}{hint}") from None
         return
     try:
         if dry_run:
@@ -90,7 +95,10 @@ def run(recipe: str, overrides: tuple[str, ...], out: Path | None, resume: Path 
 
         result = run_and_ship(loaded, out=out, resume=resume, fresh=fresh, quiet=quiet, log=click.echo)
     except KeyboardInterrupt:
-        click.echo("Interrupted before training started; no run to resume.", err=True)
+        from ..launch import under_launcher
+
+        if not under_launcher():  # a worker's launcher says where the run stands (`_distributed_resume_hint`)
+            click.echo("Interrupted before training started; no run to resume.", err=True)
         sys.exit(EXIT_INTERRUPTED)
     except TkError as exc:  # a plugin's or the data's complaint about a key: say which file it is in
         located = loaded.locate(str(exc))
@@ -108,6 +116,37 @@ def run(recipe: str, overrides: tuple[str, ...], out: Path | None, resume: Path 
         _leave_worker(code)
     if code:
         sys.exit(code)
+
+
+def _run_folders(recipe, out: Path | None, resume: Path | None) -> set[Path]:
+    """The run folders a distributed run may write: the one named, else the recipe's numbered ones."""
+    from ..engine.run import _numbered
+
+    if out is not None:
+        return {Path(out)}
+    if resume is not None:
+        return {Path(resume) if Path(resume).is_dir() else Path(resume).parent}
+    base = Path(recipe["train"]["out"]) / recipe.name
+    return {base / str(n) for n in _numbered(base)}
+
+
+def _distributed_resume_hint(recipe, out: Path | None, resume: Path | None, before: set[Path], nproc: int) -> str:
+    """After a failed distributed run: where its last.pt stands and the command that resumes it."""
+    import shlex
+
+    from ..engine.run import read_status
+
+    candidates = _run_folders(recipe, out, resume)
+    if out is None and resume is None:
+        candidates -= before  # the numbered folder this run created
+    for folder in sorted(candidates, key=lambda p: p.name):
+        status = read_status(folder)
+        if status is None or status[1] < 1 or status[0] == "unreadable":
+            continue
+        words = [str(recipe.path), *recipe.override_args(), "--resume", str(folder), "--nproc", str(nproc)]
+        return (f" {folder / 'last.pt'} holds epoch {status[1]} of {status[2]}; resume with: tk run "
+                f"{' '.join(shlex.quote(w) for w in words)}")
+    return ""
 
 
 def _cross_validate(recipe_path, overrides: tuple[str, ...], folds: int, out: Path | None, quiet: bool) -> None:

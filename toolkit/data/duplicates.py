@@ -24,12 +24,11 @@ group on one side of the split (`toolkit.data.split`).
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from toolkit.errors import RecipeError
+from toolkit.recipe import compile_group_pattern
 
 if TYPE_CHECKING:
     import numpy as np
@@ -85,19 +84,6 @@ def near_duplicate_groups(hashes: Sequence[int] | np.ndarray, max_bits: int = DE
                     parent[max(a, b)] = min(a, b)
     ids: dict[int, int] = {}
     return [ids.setdefault(find(i), len(ids)) for i in range(n)]
-
-
-def compile_group_pattern(pattern: str) -> re.Pattern[str]:
-    """``data.group_by`` as a regular expression with at least one capture group."""
-    try:
-        compiled = re.compile(pattern)
-    except re.error as exc:
-        raise RecipeError(f"data.group_by: {pattern!r} is not a valid regular expression ({exc}); use "
-                          f"'near_duplicates', 'none' or a regular expression whose first group names the group.") from None
-    if compiled.groups < 1:
-        raise RecipeError(f"data.group_by: {pattern!r} has no capture group: put the part of the path that names "
-                          f"the group in parentheses, e.g. '^[^/]+/(rec\\d+)_'.")
-    return compiled
 
 
 def regex_groups(relpaths: Sequence[str], pattern: str) -> list[int]:

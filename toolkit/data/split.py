@@ -269,11 +269,19 @@ def fold_indices(
     rest = outer.train
     n_groups = len({gids[i] for i in rest})
     if n_groups < folds:
-        raise DataError(f"{folds} folds need at least {folds} groups of images; there are {n_groups}")
+        raise DataError(f"{folds} folds need at least {folds} groups of images; there are {n_groups}: use at most "
+                        f"{n_groups} folds")
+    largest = max(sum(1 for i in rest if labels[i] == y) for y in set(labels[i] for i in rest))
+    if largest < folds:  # scikit-learn refuses to stratify when every class has fewer images than folds
+        raise DataError(f"{folds} folds need a class with at least {folds} images; the largest has {largest}: use "
+                        f"at most {largest} folds")
     splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed % 2**32)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # "the least populated class has only n members"
-        chosen = list(splitter.split(rest, [labels[i] for i in rest], [gids[i] for i in rest]))[fold - 1]
+        try:
+            chosen = list(splitter.split(rest, [labels[i] for i in rest], [gids[i] for i in rest]))[fold - 1]
+        except ValueError as exc:
+            raise DataError(f"cannot make {folds} stratified folds of these images ({exc}); use fewer folds") from None
     train, val = sorted(rest[j] for j in chosen[0]), sorted(rest[j] for j in chosen[1])
     notes = list(outer.notes)
     names = class_names or [str(y) for y in range(max(labels) + 1)]

@@ -52,6 +52,7 @@ def _dry_run(recipe: Any, progress: Any) -> dict[str, Any]:
 
     from .components import build_components
     from .batches import Batches
+    from .calibrate import unknown_images
     from .data_pipeline import prepare_data
     from .device import describe_device, pick_device, pick_precision, prepare_model, setup_threads
     from .loop import StepParts, batch_count
@@ -64,6 +65,7 @@ def _dry_run(recipe: Any, progress: Any) -> dict[str, Any]:
     precision = pick_precision(train["amp"], device)
     threads, threads_why, _ = setup_threads(device, int(train["threads"]))
     data = prepare_data(recipe, plugins, progress=progress)
+    unknown_images(recipe)  # a wrong data.unknown_root is refused now, not after the last epoch
     seed_everything(int(train["seed"]))
     comps = build_components(recipe, plugins, class_names=data.class_names, train_labels=data.train.labels,
                              class_counts=data.train_counts(), device=device)

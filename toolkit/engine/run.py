@@ -107,7 +107,7 @@ def discard_unstarted_run(run_dir: Path, created: list[Path]) -> None:
     """Undo a run that failed before its first checkpoint (a plugin refused its parameters, the
     model cannot take the image size): remove the files it wrote and the folders it created,
     so a refused recipe leaves nothing behind and the next run does not skip a number."""
-    for name in ("recipe.toml", "split.json", "bad_images.txt"):
+    for name in ("recipe.toml", "split.json", "bad_images.txt", ".tk-run.lock"):  # the lock: see `FolderLock`
         try:
             (run_dir / name).unlink()
         except FileNotFoundError:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import signal
 import threading
 from dataclasses import dataclass, field
@@ -32,13 +33,17 @@ class RunResult:
     metrics: dict[str, Any] = field(default_factory=dict)
 
 
-def load_run_plugins(recipe: Any, extra_plugins: Iterable[tuple[str, Any]] = ()) -> Any:
-    """Plugins for a run: load, refuse broken ones, validate the recipe against them."""
+def load_run_plugins(recipe: Any, extra_plugins: Iterable[tuple[str, Any]] = (), *,
+                     origin: str | None = None) -> Any:
+    """Plugins for a run: load, refuse broken ones, validate the recipe against them.
+
+    ``origin``: the checkpoint ``recipe`` was read from when it is not the user's (a resumed run);
+    its modules are then imported only where trusted (`toolkit.plugins.check_trusted`)."""
     from ..plugins import load_plugins
     from .components import check_metric_keys
 
     plugins = load_plugins(recipe["plugins"]["modules"], base_dir=recipe.base_dir,
-                           disable=recipe["plugins"]["disable"], extra=list(extra_plugins))
+                           disable=recipe["plugins"]["disable"], extra=list(extra_plugins), origin=origin)
     plugins.raise_if_broken()
     recipe.validate(plugins)
     check_metric_keys(recipe, plugins)
@@ -63,17 +68,25 @@ def _sigterm_as_interrupt():
 
 
 def _recipe_arg(recipe: Any) -> str:
-    """How to name the recipe in a suggested command: a bundled name, else its path."""
+    """How to name the recipe in a suggested command: a bundled name, else its path, followed by
+    the ``--set`` overrides it was loaded with and, in a distributed run, ``--nproc``, so that the
+    suggested ``tk run … --resume`` loads the same recipe the run has (shell-quoted)."""
+    import shlex
+
     from ..recipe import RECIPE_DIRS
+    from .distributed import DistEnv
 
     path = recipe.path
-    if path is None:
-        return "RECIPE"
-    for folder in RECIPE_DIRS:
+    name = "RECIPE" if path is None else str(path)
+    for folder in RECIPE_DIRS if path is not None else ():
         with contextlib.suppress(OSError):
             if path.resolve() == (folder / path.name).resolve() and path.suffix == ".toml":
-                return path.stem
-    return str(path)
+                name = path.stem
+    words = [name, *recipe.override_args()]
+    env = DistEnv.from_environ()
+    if env.distributed and int(os.environ.get("LOCAL_WORLD_SIZE", env.world_size)) == env.world_size:
+        words += ["--nproc", str(env.world_size)]
+    return " ".join(shlex.quote(w) for w in words)
 
 
 def run_recipe(recipe: Any, *, out: Path | None = None, resume: Path | None = None, fresh: bool = False,
@@ -101,7 +114,6 @@ def _run_recipe(recipe: Any, out: Path | None, resume: Path | None, fresh: bool,
     from .device import describe_device, pick_device, pick_precision, setup_threads
     from .distributed import DistEnv
     from .run import resolve_resume
-    from ..plugins import check_trusted
     from .lock import FolderLock
     from .resume import resolved_sections, resumed_recipe
 
@@ -123,8 +135,7 @@ def _run_recipe(recipe: Any, out: Path | None, resume: Path | None, fresh: bool,
                 held.enter_context(FolderLock(ckpt_path.parent))
             start = load_checkpoint(ckpt_path)
             recipe, notes = resumed_recipe(start, recipe, plugins)
-            check_trusted(recipe["plugins"]["modules"], origin=str(ckpt_path))
-            plugins = load_run_plugins(recipe, extra_plugins)
+            plugins = load_run_plugins(recipe, extra_plugins, origin=str(ckpt_path))
             _check_resumable(start, recipe, ckpt_path)
             run_dir = ckpt_path.parent
         device = pick_device(recipe["train"]["device"], env.local_rank)
@@ -174,6 +185,22 @@ def _trained_but_unreported(ckpt: dict[str, Any], path: Path) -> bool:
     return trained and not (path.parent / "report.html").is_file()
 
 
+def _refuse_out_inside_data(recipe: Any, folder: Path, what: str) -> None:
+    """A run folder inside ``data.root`` would make its plots and reports training images of a class."""
+    from .data_pipeline import data_root
+
+    root = data_root(recipe)
+    if root is None:
+        return
+    try:
+        inside = folder.resolve().is_relative_to(root.resolve())
+    except (OSError, RuntimeError, ValueError):
+        return
+    if inside:
+        raise TkError(f"{what} {folder} is inside the data folder {root}: the run's plots and reports would "
+                      f"become training images. Choose a folder outside it.")
+
+
 def _choose_run_dir(recipe: Any, out: Path | None, fresh: bool, recipe_arg: str, env: Any,
                     held: contextlib.ExitStack) -> tuple[Path, bool]:
     """Rank 0 checks the folder is free (before any data is read) and names it; others follow.
@@ -186,6 +213,8 @@ def _choose_run_dir(recipe: Any, out: Path | None, fresh: bool, recipe_arg: str,
 
     chosen: str | None = None
     if env.is_main:
+        _refuse_out_inside_data(recipe, Path(out) if out is not None else Path(recipe["train"]["out"]),
+                                "--out" if out is not None else f"{recipe.where('train', 'out')}train.out")
         if out is not None:
             held.enter_context(FolderLock(Path(out)))  # before --fresh clears it, and until the run ends
             check_out_dir(Path(out), recipe_arg, fresh)
@@ -203,6 +232,7 @@ def _run(recipe: Any, plugins: Any, env: Any, console: Any, device: Any, precisi
          device_facts: tuple[str, tuple[int, str, bool]], resume_hint: bool = True) -> RunResult:
     from ..recipe import dumps_toml
     from ..atomic import atomic_write, remove_stale_temp_files
+    from .calibrate import unknown_images
     from .data_pipeline import prepare_data
     from .finalize import final_metrics, write_bad_images
     from .lock import FolderLock
@@ -221,6 +251,7 @@ def _run(recipe: Any, plugins: Any, env: Any, console: Any, device: Any, precisi
         # meanwhile, and no scikit-learn in their memory.
         saved_split = env.broadcast_object(None)
     data = prepare_data(recipe, plugins, saved_split=saved_split, progress=console.stage("decoding images"))
+    unknown_images(recipe)  # a wrong data.unknown_root is refused now, not after the last epoch
     if env.distributed and env.is_main:
         env.broadcast_object(data.split_json())
     created = missing_folders(run_dir) if env.is_main and not resuming else []
