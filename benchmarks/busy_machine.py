@@ -1,23 +1,23 @@
 """Epoch time of `tk run` on an idle machine and with one core kept busy, for tk's default and the alternatives.
 
-The same short training (generated 128 px images, mobilenetv4_conv_small, CPU) runs as a real
-``tk run`` subprocess in each setting, idle and then with a busy loop in another process (a
-``while True: pass``, started and stopped by this script, like a browser tab or another job
-taking one core). Settings:
+The same short training (generated images, CPU) runs as a real ``tk run`` subprocess in each
+setting, idle and then with a busy loop in another process (a ``while True: pass``, started and
+stopped by pid by this script, like a browser tab or another job taking one core). Settings:
 
-* **tk default** — no thread settings: every available core, `toolkit.threads.ThreadGovernor`
-  giving up the cores other processes use and taking them back.
-* **2 threads, spinning** — ``--threads 2`` with OpenMP's default wait policy: tk before this
-  change (a fixed pool, threads spin while they wait).
-* **2 threads, OMP_WAIT_POLICY=PASSIVE** — the same pool, idle threads sleep.
+* **tk default** — no thread settings: every available core, fixed for the run (results
+  repeat), threads spin for ``GOMP_SPINCOUNT`` = `toolkit.threads.WAIT_ENV` iterations, then sleep.
+* **adaptive (0.2 default)** — ``train.threads = "adaptive"`` with libgomp's own spin
+  (300,000): tk 0.2's default, the governor changing the count with the load.
+* **2 threads, spin 300000** — a fixed pool with libgomp's default wait (tk 0.1).
+* **2 threads, spin N** — other ``GOMP_SPINCOUNT`` values, ``OMP_WAIT_POLICY=PASSIVE`` (spin 0).
 * **1 thread** — ``--threads 1``.
 
 Each setting reports the median epoch time (from ``history.jsonl``, epochs 2 on; the first
-pays warm-up) idle and busy, the slowdown busy/idle, and idle time relative to the old default.
-Settings take turns (idle A, B, C, D, then busy A, B, C, D, then the idle round again, and the
+pays warm-up) idle and busy, the slowdown busy/idle, and idle time relative to the 0.2 default.
+Settings take turns (idle A, B, C …, then busy A, B, C …, then the idle round again, and the
 two idle rounds are pooled) so that drift in the machine's own load is spread over all of them.
 
-    python benchmarks/busy_machine.py                      # about 4 minutes on a 2-core machine
+    python benchmarks/busy_machine.py                      # about 12 minutes on a 2-core machine
     python benchmarks/busy_machine.py --json benchmarks/results/busy_machine.json
 """
 
@@ -36,19 +36,24 @@ from pathlib import Path
 
 SETTINGS = {
     "tk default": ([], {}),
-    "2 threads, spinning": (["--threads", "2"], {}),
-    "2 threads, OMP_WAIT_POLICY=PASSIVE": (["--threads", "2"], {"OMP_WAIT_POLICY": "PASSIVE"}),
+    "adaptive (0.2 default)": (["--set", 'train.threads="adaptive"'], {"GOMP_SPINCOUNT": "300000"}),
+    "2 threads, spin 300000": (["--threads", "2"], {"GOMP_SPINCOUNT": "300000"}),
+    "2 threads, spin 100000": (["--threads", "2"], {"GOMP_SPINCOUNT": "100000"}),
+    "2 threads, spin 1000": (["--threads", "2"], {"GOMP_SPINCOUNT": "1000"}),
+    "2 threads, PASSIVE": (["--threads", "2"], {"OMP_WAIT_POLICY": "PASSIVE"}),
     "1 thread": (["--threads", "1"], {}),
 }
-OLD_DEFAULT = "2 threads, spinning"
+OLD_DEFAULT = "adaptive (0.2 default)"
+MODELS = {"tiny": ("test_efficientnet", 64), "mobilenetv4-128": ("mobilenetv4_conv_small", 128)}
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--images", type=int, default=120, help="images per class (3 classes)")
-    p.add_argument("--size", type=int, default=128)
     p.add_argument("--epochs", type=int, default=4)
-    p.add_argument("--model", default="mobilenetv4_conv_small")
+    p.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS),
+                   help="tiny: timm's test_efficientnet at 64 px; mobilenetv4-128: mobilenetv4_conv_small at 128 px")
+    p.add_argument("--settings", nargs="+", default=list(SETTINGS), choices=list(SETTINGS))
     p.add_argument("--json", type=Path, help="write the figures here")
     return p.parse_args(argv)
 
@@ -59,7 +64,8 @@ def busy_loop() -> subprocess.Popen:
 
 
 def one_run(work: Path, recipe: Path, name: str, extra: list[str], env_extra: dict[str, str], tag: str) -> list[float]:
-    env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "OMP_WAIT_POLICY", "MKL_NUM_THREADS")}
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("OMP_NUM_THREADS", "OMP_WAIT_POLICY", "MKL_NUM_THREADS", "GOMP_SPINCOUNT")}
     env.update(env_extra, HF_HUB_OFFLINE="1", PYTHONUNBUFFERED="1")
     out = work / "runs" / f"{tag}-{abs(hash(name))}"
     tk = Path(sys.executable).with_name("tk")
@@ -71,48 +77,60 @@ def one_run(work: Path, recipe: Path, name: str, extra: list[str], env_extra: di
     return [float(h["epoch_time"]) for h in history[1:]]
 
 
-def main(argv: list[str] | None = None) -> dict:
-    args = parse_args(argv)
+def measure(work: Path, model: str, size: int, args: argparse.Namespace) -> list[dict]:
     from toolkit.testing import make_image_folder, make_recipe
-    from toolkit.threads import available_cores
 
-    work = Path(tempfile.mkdtemp(prefix="tk-busy-"))
-    images = make_image_folder(work / "images", {"a": args.images, "b": args.images, "c": args.images},
-                               size=args.size)
-    recipe = make_recipe(work / "busy.toml", images, epochs=args.epochs, batch_size=16, backbone=args.model,
+    images = make_image_folder(work / f"images{size}", {"a": args.images, "b": args.images, "c": args.images},
+                               size=size)
+    recipe = make_recipe(work / f"busy-{model}.toml", images, epochs=args.epochs, batch_size=16, backbone=model,
                          train_extra="early_stopping = false")
-    recipe.write_text(recipe.read_text().replace("image_size = 32", f"image_size = {args.size}"))
-    times: dict[str, dict[str, list[float]]] = {name: {"idle": [], "busy": []} for name in SETTINGS}
+    recipe.write_text(recipe.read_text().replace("image_size = 32", f"image_size = {size}"))
+    times: dict[str, dict[str, list[float]]] = {name: {"idle": [], "busy": []} for name in args.settings}
     for round_, state in enumerate(("idle", "busy", "idle")):
         loop = busy_loop() if state == "busy" else None
         try:
-            for name, (extra, env_extra) in SETTINGS.items():
+            for name in args.settings:
+                extra, env_extra = SETTINGS[name]
                 started = time.perf_counter()
-                times[name][state] += one_run(work, recipe, name, extra, env_extra, f"{state}{round_}")
-                print(f"{state:>4} {name:<36} {time.perf_counter() - started:6.1f}s run", flush=True)
+                times[name][state] += one_run(work, recipe, name, extra, env_extra, f"{model}-{state}{round_}")
+                print(f"{model:<24} {state:>4} {name:<28} {time.perf_counter() - started:6.1f}s run", flush=True)
         finally:
             if loop is not None:
                 loop.kill()
                 loop.wait()
-    old_idle = statistics.median(times[OLD_DEFAULT]["idle"])
+    base = OLD_DEFAULT if OLD_DEFAULT in times else args.settings[0]
+    old_idle = statistics.median(times[base]["idle"])
     rows = []
-    for name in SETTINGS:
+    for name in args.settings:
         idle, busy = statistics.median(times[name]["idle"]), statistics.median(times[name]["busy"])
-        rows.append({"setting": name, "idle_epoch_s": round(idle, 3), "busy_epoch_s": round(busy, 3),
-                     "slowdown_busy_over_idle": round(busy / idle, 2),
-                     "idle_vs_old_default": round(idle / old_idle, 2),
-                     "busy_vs_old_default_idle": round(busy / old_idle, 2)})
+        rows.append({"model": model, "size": size, "setting": name, "idle_epoch_s": round(idle, 3),
+                     "busy_epoch_s": round(busy, 3), "slowdown_busy_over_idle": round(busy / idle, 2),
+                     "idle_vs_0.2_default": round(idle / old_idle, 2),
+                     "busy_vs_0.2_default_idle": round(busy / old_idle, 2)})
+    return rows
+
+
+def main(argv: list[str] | None = None) -> dict:
+    args = parse_args(argv)
+    from toolkit.threads import WAIT_ENV, available_cores
+
+    work = Path(tempfile.mkdtemp(prefix="tk-busy-"))
+    load_before = os.getloadavg()[0]
+    rows = []
+    for key in args.models:
+        model, size = MODELS[key]
+        rows += measure(work, model, size, args)
     cores, how = available_cores()
     result = {"created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "machine": platform.platform(),
-              "python": platform.python_version(), "cores": cores, "cores_from": how,
-              "load_before": os.getloadavg()[0], "model": args.model, "size": args.size,
+              "python": platform.python_version(), "cores": cores, "cores_from": how, "tk_wait_env": WAIT_ENV,
+              "load_before": load_before, "load_after": os.getloadavg()[0],
               "images": 3 * args.images, "epochs": args.epochs, "rows": rows}
-    print(f"\n{args.model} at {args.size}px, {3 * args.images} images, {cores} cores ({how}); median epoch, "
-          f"epochs 2-{args.epochs}; busy = one other process spinning on a core")
-    print(f"{'setting':<36} {'idle s':>8} {'busy s':>8} {'busy/idle':>10} {'idle vs old':>12}")
+    print(f"\n{3 * args.images} images, {cores} cores ({how}); median epoch, epochs 2-{args.epochs}; "
+          f"busy = one other process spinning on a core; tk default waits with {WAIT_ENV}")
+    print(f"{'model':<24} {'setting':<28} {'idle s':>8} {'busy s':>8} {'busy/idle':>10} {'idle vs 0.2':>12}")
     for r in rows:
-        print(f"{r['setting']:<36} {r['idle_epoch_s']:>8.2f} {r['busy_epoch_s']:>8.2f} "
-              f"{r['slowdown_busy_over_idle']:>9.2f}x {r['idle_vs_old_default']:>11.2f}x")
+        print(f"{r['model']:<24} {r['setting']:<28} {r['idle_epoch_s']:>8.2f} {r['busy_epoch_s']:>8.2f} "
+              f"{r['slowdown_busy_over_idle']:>9.2f}x {r['idle_vs_0.2_default']:>11.2f}x")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(result, indent=1) + "\n")

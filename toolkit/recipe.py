@@ -392,6 +392,10 @@ def load_recipe(path: str | Path | None = None, overrides: Iterable[str] = (), *
 
 def _check_cross(recipe: Recipe) -> None:
     """Checks that involve several keys or the shape of list items."""
+    threads = recipe["train"]["threads"]
+    if isinstance(threads, str) and threads != "adaptive":
+        raise recipe.error("train", "threads", f"must be a number of threads (0: every core, fixed for the run) or "
+                                               f"\"adaptive\", not {threads!r}.")
     data = recipe["data"]
     if data["val_fraction"] + data["test_fraction"] >= 0.95:
         raise recipe.error("data", "test_fraction", "val_fraction + test_fraction must leave images to train on (< 0.95).")

@@ -89,8 +89,9 @@ SCHEMA: dict[str, Section] = {
             "amp": Key(str, "auto", "mixed precision", choices=("auto", "off", "bf16", "fp16")),
             "channels_last": Key(bool, False, "channels-last memory format (faster convolutions on GPUs)"),
             "compile": Key(bool, False, "torch.compile the model"),
-            "threads": Key(int, 0, "CPU threads for torch (0: every core available, fewer while other processes use "
-                                   "them; a number fixes it, which repeatable results on a busy machine need)",
+            "threads": Key((int, str), 0, "CPU threads for torch (0: every core this process may use, fixed for the "
+                                          "run so results repeat; a number sets the count; \"adaptive\": fewer "
+                                          "while other processes use the cores, results then do not repeat)",
                            min=0, max=1024),
             "accumulate": Key(int, 1, "optimiser step every N batches", min=1, max=1024),
             "grad_clip": Key(_NUM, 0.0, "clip the gradient norm to this (0: off)", min=0.0, max=1e6),

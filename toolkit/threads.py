@@ -1,23 +1,27 @@
-"""CPU threads: how many tk uses, and how they wait, so that a busy machine does not stall a run.
+"""CPU threads: how many tk uses, and how they wait, so that a run repeats and a busy machine does not stall it.
 
-With the cores shared (a browser, a video call, another job, every CI runner), torch's
-OpenMP threads lose most of their speed: every parallel region waits for its slowest thread,
-and with another process on a core, one of tk's threads is the one descheduled while the
-others spin on it. benchmarks/busy_machine.py measured it on a 2-core machine with one core
-kept busy: 2 spinning threads ran a training step 3–4× slower than idle; one thread lost only
-what the busy core took. Letting the threads sleep (``OMP_WAIT_POLICY=PASSIVE``) helps under
-load but costs 30–45% on an idle machine, so tk does not do that. Instead:
+**The count is fixed for a run.** PyTorch's CPU kernels split reductions by thread, so a
+different thread count gives different floating-point sums (one forward+backward of
+MobileNetV4: outputs differ by ~1e-6, gradients by ~1e-4 between 1 and 2 threads) and two
+runs drift apart from the first step. tk therefore picks the count once, from the machine —
+the CPU affinity mask (``os.sched_getaffinity``: taskset, containers) and the cgroup CPU quota
+(``cpu.max``: Docker ``--cpus``, Kubernetes limits), never a momentary load sample — prints it
+in the run header, records it in the run's resolved recipe (``train.threads``), and a resumed
+run uses the count it started with. ``train.threads = N`` (``tk run --threads N``) or
+``OMP_NUM_THREADS`` choose another count.
 
-* the intra-op pool is sized from the cores this process may really use: the CPU affinity
-  mask (``os.sched_getaffinity``: taskset, containers) and the cgroup CPU quota (``cpu.max``:
-  Docker ``--cpus``, Kubernetes limits), not ``os.cpu_count()``;
-* while training, `ThreadGovernor` looks every couple of seconds at how much CPU *other*
-  processes used on those cores (``/proc/stat`` less this process's own time) and gives
-  torch the cores that are left (at least one), and all of them again when the others go
-  quiet. Changing the pool between two batches is cheap;
-* ``train.threads`` (or ``tk run --threads N``) and ``OMP_NUM_THREADS`` fix the count and
-  switch the governor off: results are bit-identical only for one thread count, so set it
-  when you need runs to repeat exactly on a busy machine (the test suite runs with one).
+**How the threads wait decides the speed on a busy machine.** Every parallel region waits for
+its slowest thread; with another process on a core, one of tk's threads is descheduled while
+the others spin on it (2 spinning threads ran a step 3–4× slower with one core busy).
+Sleeping at once (``OMP_WAIT_POLICY=PASSIVE``) avoids that but costs 30–60% on an idle
+machine. The CLI entry point sets GNU OpenMP's ``GOMP_SPINCOUNT`` (`WAIT_ENV`) before torch
+loads: threads spin briefly, catching the short gaps between regions of an idle machine, then
+sleep, handing a shared core to whoever needs it (benchmarks/busy_machine.py measures it).
+A value the user set in the environment wins.
+
+``train.threads = "adaptive"`` keeps the former governor (`ThreadGovernor`), which changes the
+count with the load: faster on some busy machines, but results then depend on what else ran,
+so the run header and ``last.pt`` say the run is not reproducible.
 """
 
 from __future__ import annotations
@@ -27,7 +31,8 @@ import os
 import time
 from pathlib import Path
 
-__all__ = ["available_cores", "choose_threads", "apply_threads", "ThreadGovernor"]
+__all__ = ["available_cores", "choose_threads", "apply_threads", "set_wait_policy", "ThreadGovernor", "ADAPTIVE",
+           "WAIT_ENV"]
 
 
 def _cgroup_quota() -> float | None:
@@ -62,21 +67,40 @@ def available_cores() -> tuple[int, str]:
     return max(1, cores), how
 
 
-def choose_threads(requested: int = 0) -> tuple[int, str, bool]:
+WAIT_ENV = {"GOMP_SPINCOUNT": "10000"}
+"""OpenMP wait settings the CLI sets (where the user has not) before torch loads; see the module
+docstring and benchmarks/busy_machine.py for how the value was chosen."""
+
+
+def set_wait_policy() -> None:
+    """Apply `WAIT_ENV` unless the user chose a wait policy; call before ``import torch``."""
+    if "OMP_WAIT_POLICY" in os.environ:
+        return
+    for key, value in WAIT_ENV.items():
+        os.environ.setdefault(key, value)
+
+
+ADAPTIVE = "adaptive"
+
+
+def choose_threads(requested: int | str = 0) -> tuple[int, str, bool]:
     """``(intra-op threads, why, adaptive)``: ``requested`` (``train.threads``) when above 0,
-    else ``OMP_NUM_THREADS`` when set, else every core this process may use, adapted to the
-    load while training (``adaptive``)."""
-    if requested and requested > 0:
+    else ``OMP_NUM_THREADS`` when set, else every core this process may use. ``adaptive`` is
+    true only for ``train.threads = "adaptive"``: the count then follows the load while training."""
+    if requested == ADAPTIVE:
+        cores, how = available_cores()
+        return cores, (f"adaptive: {cores} core{'s' if cores != 1 else ''} available ({how}), fewer while other "
+                       f"processes use them; results depend on the load and do not repeat"), cores > 1
+    if requested and int(requested) > 0:
         return int(requested), f"train.threads = {requested}", False
     env = os.environ.get("OMP_NUM_THREADS", "").strip()
     if env.isdigit() and int(env) > 0:
         return int(env), f"OMP_NUM_THREADS = {env}", False
     cores, how = available_cores()
-    return cores, (f"{cores} core{'s' if cores != 1 else ''} available ({how}); fewer while other "
-                   f"processes use them"), cores > 1
+    return cores, f"{cores} core{'s' if cores != 1 else ''} available ({how}); fixed for the run", False
 
 
-def apply_threads(requested: int = 0) -> tuple[int, str, bool]:
+def apply_threads(requested: int | str = 0) -> tuple[int, str, bool]:
     """Set torch's intra-op pool by `choose_threads`; returns what `choose_threads` returned."""
     import torch
 

@@ -130,7 +130,7 @@ def prepare_model(model: Any, device: Any, *, channels_last: bool, compile: bool
     return model, forward_model
 
 
-def setup_threads(device: Any, requested: int = 0) -> tuple[int, str, bool]:
+def setup_threads(device: Any, requested: int | str = 0) -> tuple[int, str, bool]:
     """Size torch's CPU pool (`toolkit.threads.apply_threads`): ``(threads, why, adaptive)``.
 
     On a GPU the CPU pool only feeds it; the same rule applies, without adapting to load."""

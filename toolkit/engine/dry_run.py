@@ -63,7 +63,7 @@ def _dry_run(recipe: Any, progress: Any) -> dict[str, Any]:
     train = recipe["train"]
     device = pick_device(train["device"])
     precision = pick_precision(train["amp"], device)
-    threads, threads_why, _ = setup_threads(device, int(train["threads"]))
+    threads, threads_why, _ = setup_threads(device, train["threads"])
     data = prepare_data(recipe, plugins, progress=progress)
     unknown_images(recipe)  # a wrong data.unknown_root is refused now, not after the last epoch
     seed_everything(int(train["seed"]))

@@ -20,7 +20,7 @@ __all__ = ["RESUME_MUTABLE", "resolved_sections", "resumed_recipe"]
 
 RESUME_MUTABLE = frozenset({
     ("train", "epochs"), ("train", "patience"), ("train", "early_stopping"), ("train", "loggers"),
-    ("train", "device"), ("train", "amp"), ("train", "compile"), ("train", "channels_last"), ("train", "out"), ("train", "threads"),
+    ("train", "device"), ("train", "amp"), ("train", "compile"), ("train", "channels_last"), ("train", "out"),
     ("data", "workers"), ("data", "cache"), ("data", "cache_dir"),
     ("export", "formats"), ("export", "after_train"), ("export", "out"),
     ("bench", "batches"), ("bench", "iters"), ("bench", "warmup"), ("bench", "runtimes"),
@@ -57,8 +57,8 @@ def resumed_recipe(ckpt: dict[str, Any], given: Any, plugins: Any) -> tuple[Any,
     for section, table in current.items():
         for key, value in table.items():
             old = saved.get(section, {}).get(key)
-            if old == value:
-                continue
+            if old == value or ((section, key) == ("train", "threads") and value == 0):
+                continue  # threads = 0 (the default) means "the machine's count": the run's recorded count stays
             if (section, key) in RESUME_MUTABLE:
                 saved.setdefault(section, {})[key] = value
                 if given.where(section, key) == "--set: " or old is not None:

@@ -140,7 +140,12 @@ def _run_recipe(recipe: Any, out: Path | None, resume: Path | None, fresh: bool,
             run_dir = ckpt_path.parent
         device = pick_device(recipe["train"]["device"], env.local_rank)
         precision = pick_precision(recipe["train"]["amp"], device)
-        threads = setup_threads(device, int(recipe["train"]["threads"]))
+        threads = setup_threads(device, recipe["train"]["threads"])
+        if start is not None and not threads[2]:
+            threads = (threads[0], "the count the run started with: the resumed run stays bit-identical", False)
+        notes += _thread_notes(recipe, threads, resuming=start is not None)
+        if not threads[2]:  # the count is part of the result: recorded in recipe.toml and last.pt, kept on resume
+            recipe["train"]["threads"] = threads[0]
         env.init(device)
         try:
             numbered = False
@@ -183,6 +188,22 @@ def _trained_but_unreported(ckpt: dict[str, Any], path: Path) -> bool:
     stopped = bool((ckpt.get("early_stopping") or {}).get("stopped"))
     trained = ckpt.get("status") in ("finished", "stopped") or int(ckpt["epoch"]) >= planned or stopped
     return trained and not (path.parent / "report.html").is_file()
+
+
+def _thread_notes(recipe: Any, threads: tuple[int, str, bool], *, resuming: bool) -> list[str]:
+    """What a user must know about the thread count: a resumed adaptive run does not repeat, and a
+    recorded count above the cores there are now is kept (slower, but the same sums)."""
+    from ..threads import available_cores
+
+    if threads[2]:
+        return ["train.threads = \"adaptive\": the thread count follows the load, so this run's result depends on "
+                "what else the machine does and a resumed run will not match an uninterrupted one"] if resuming else []
+    cores, _ = available_cores()
+    if resuming and threads[0] > cores:
+        return [f"the run trained with {threads[0]} threads and this machine gives {cores} core"
+                f"{'s' if cores != 1 else ''}: keeping {threads[0]} so that the resumed run stays bit-identical "
+                f"(slower)"]
+    return []
 
 
 def _refuse_out_inside_data(recipe: Any, folder: Path, what: str) -> None:
