@@ -13,8 +13,10 @@ def test_the_choice_and_its_reason(monkeypatch):
     assert cores >= 1 and how
     assert choose_threads(3)[:1] == (3,) and choose_threads(3)[2] is False
     assert "train.threads = 3" in choose_threads(3)[1]
-    auto = choose_threads(0)
-    assert auto[0] == cores and "available" in auto[1] and auto[2] == (cores > 1)
+    auto = choose_threads(0)  # the machine's count, fixed for the run (#28): never adapted to the load
+    assert auto[0] == cores and "available" in auto[1] and "fixed" in auto[1] and auto[2] is False
+    adaptive = choose_threads("adaptive")  # the governor only when asked for, and it says results do not repeat
+    assert adaptive[0] == cores and adaptive[2] == (cores > 1) and "do not repeat" in adaptive[1]
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     assert choose_threads(0) == (1, "OMP_NUM_THREADS = 1", False)
 
@@ -55,6 +57,8 @@ def test_dry_run_and_run_header_say_how_many_threads_and_why(tmp_path, monkeypat
     assert "Threads: 1 (train.threads = 1)" in ran.output
     refused = run_cli("recipes", "check", recipe, "--set", "train.threads=-1")
     assert refused.exit_code == 1 and "train.threads" in refused.stderr
+    refused = run_cli("recipes", "check", recipe, "--set", 'train.threads="fast"')
+    assert refused.exit_code == 1 and "adaptive" in refused.stderr
 
 
 def test_the_epoch_line_fits_the_terminal():
