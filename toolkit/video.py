@@ -64,6 +64,13 @@ def _av():
 def sample_frames(path: str, every: float) -> tuple[float, Iterator[tuple[float, int, Any]]]:
     """(duration in seconds, iterator of (time, frame index, PIL RGB image)) for one frame per
     ``every`` seconds: the first frame whose presentation time reaches each multiple of ``every``."""
+    from .data.images import _file_problem
+
+    # Regular files only, as for images: FFmpeg would wait forever on a FIFO (or /dev/stdin)
+    # for a writer that never comes.
+    problem = _file_problem(os.fspath(path))
+    if problem:
+        raise TkError(f"{path}: {problem}.")
     av = _av()
     try:
         container = av.open(str(path))
@@ -141,7 +148,7 @@ def predict_video(predictor: Any, path: str, *, every: float = 0.5, window: int 
     from .data.cache import resize_rgb
     from .geometry import input_hw
 
-    if every <= 0:
+    if not every > 0 or every == float("inf"):  # nan and inf too: they would sample one frame
         raise TkError(f"--every must be a positive number of seconds, not {every}.")
     hw = input_hw(predictor.image_size)
     duration, frames = sample_frames(path, every)

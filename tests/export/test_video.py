@@ -93,11 +93,11 @@ def test_segments_of_a_generated_recording_come_back_within_one_step(trained, tm
     every = 0.5
     result = run_cli("predict", model_path, video, "--every", str(every), "--out", tmp_path / "out")
     assert result.exit_code == 0, result.output
-    got = _segments(tmp_path / "out" / "talk.segments.csv")
+    got = _segments(tmp_path / "out" / "talk.mp4.segments.csv")
     assert [s[2] for s in got] == [s[0] for s in SCRIPT], got  # the glitch is smoothed away
     for (start, end, _), (_, w_start, w_end) in zip(got, SCRIPT):
         assert abs(start - w_start) <= every + 1e-6 and abs(end - w_end) <= every + 1e-6, (got, SCRIPT)
-    with open(tmp_path / "out" / "talk.frames.csv", newline="") as fh:
+    with open(tmp_path / "out" / "talk.mp4.frames.csv", newline="") as fh:
         frames = list(csv.DictReader(fh))
     assert len(frames) == 20 and [float(r["time"]) for r in frames[:3]] == [0.0, 0.5, 1.0]
     assert frames[3]["class"] == "green"  # the raw row keeps the odd frame at 1.5 s
@@ -113,8 +113,8 @@ def test_a_folder_of_videos_and_a_broken_one(trained, tmp_path):
     result = run_cli("predict", work / "run", folder, "--out", tmp_path / "out")
     assert result.exit_code == 1
     assert "broken.mp4: cannot open the video" in result.output
-    assert (tmp_path / "out" / "a.segments.csv").is_file()
-    assert _segments(tmp_path / "out" / "a.segments.csv")[0][2] == "green"
+    assert (tmp_path / "out" / "a.mp4.segments.csv").is_file()
+    assert _segments(tmp_path / "out" / "a.mp4.segments.csv")[0][2] == "green"
     single = run_cli("predict", work / "run", folder / "broken.mp4")
     assert single.exit_code == 1 and single.output.count("\n") <= 2 and "cannot open the video" in single.output
 

@@ -37,24 +37,53 @@ def prediction_rows(paths: list[str], probs, class_names: list[str], top_k: int,
     return rows
 
 
-def _videos(args: tuple[Path, ...]) -> list[Path]:
-    """The video files among the arguments (folders searched for videos when they hold no images)."""
+def _videos(args: tuple[Path, ...]) -> list[tuple[Path, Path]]:
+    """The video files among the arguments (folders searched for videos when they hold no images),
+    each with the name its outputs take under --out: its path inside the folder given (its file
+    name when given by itself), suffix kept, so ``a/x.mp4``, ``b/x.mp4`` and ``x.mov`` write three
+    pairs of files. Two videos that would share a name are refused before any work."""
     from ..data.images import is_image_name
+    from ..errors import TkError
     from ..video import is_video
 
-    found: list[Path] = []
+    found: list[tuple[Path, Path]] = []
     for arg in args:
         path = Path(arg)
         if path.is_dir():
-            files = [p for p in sorted(path.rglob("*")) if p.is_file() and not p.name.startswith(".")]
+            # Not only regular files: a FIFO, a device or a broken link named like a video is
+            # reported by name when it is reached (`predict_video`), never left out unsaid.
+            files = [p for p in sorted(path.rglob("*")) if not p.is_dir() and not p.name.startswith(".")]
             if any(is_video(p) for p in files) and not any(is_image_name(p.name) for p in files):
-                found += [p for p in files if is_video(p)]
+                found += [(p, p.relative_to(path)) for p in files if is_video(p)]
         elif is_video(path):
-            found.append(path)
-    return found
+            found.append((path, Path(path.name)))
+    named: dict[Path, Path] = {}
+    unique: list[tuple[Path, Path]] = []
+    for video, name in found:
+        if name in named:
+            if _same_file(named[name], video):
+                continue  # the same video given twice
+            raise TkError(f"{named[name]} and {video} would both write {name}.frames.csv: give videos with the same "
+                          f"name in separate tk predict runs (each with its own --out), or give the folder that holds "
+                          f"both.")
+        named[name] = video
+        unique.append((video, name))
+    return unique
 
 
-def _predict_videos(predictor, videos: list[Path], out: Path, every: float, window: int, batch: int,
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve()
+    except OSError:  # a link loop
+        return False
+
+
+def _outputs(out: Path, name: Path) -> tuple[Path, Path]:
+    """``OUT/<name>.frames.csv`` and ``OUT/<name>.segments.csv`` for a video's output name."""
+    return out / name.parent / f"{name.name}.frames.csv", out / name.parent / f"{name.name}.segments.csv"
+
+
+def _predict_videos(predictor, videos: list[tuple[Path, Path]], out: Path, every: float, window: int, batch: int,
                     top_k: int) -> None:
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -66,7 +95,7 @@ def _predict_videos(predictor, videos: list[Path], out: Path, every: float, wind
     if out.suffix.lower() == ".csv":
         raise TkError(f"--out {out}: for videos --out is a folder (each video writes two CSV files into it).")
     failures = []
-    for video in videos:
+    for video, name in videos:
         with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
                       TimeRemainingColumn(), transient=True) as bar:
             task = bar.add_task(printable(video.name), total=1.0)
@@ -82,12 +111,12 @@ def _predict_videos(predictor, videos: list[Path], out: Path, every: float, wind
                 failures.append(str(exc))
                 click.echo(f"Skipped: {exc}", err=True)
                 continue
-        out.mkdir(parents=True, exist_ok=True)
-        stem = video.stem
+        frames_path, segments_path = _outputs(out, name)
+        frames_path.parent.mkdir(parents=True, exist_ok=True)
         frames_text = frames_csv(pred, list(predictor.class_names), top_k).encode("utf-8")
         segments_text = segments_csv(pred).encode("utf-8")
-        atomic_write(out / f"{stem}.frames.csv", lambda fh: fh.write(frames_text))
-        atomic_write(out / f"{stem}.segments.csv", lambda fh: fh.write(segments_text))
+        atomic_write(frames_path, lambda fh: fh.write(frames_text))
+        atomic_write(segments_path, lambda fh: fh.write(segments_text))
         click.echo(f"{printable(str(video))}: {pred.duration:.1f} s, {len(pred.times)} frames sampled every {every:g} s, "
                    f"{len(pred.segments)} segment(s):")
         for seg in pred.segments[:30]:
@@ -95,7 +124,7 @@ def _predict_videos(predictor, videos: list[Path], out: Path, every: float, wind
                        f"({seg.frames} frames, mean probability {seg.mean_probability:.3f})")
         if len(pred.segments) > 30:
             click.echo(f"  … {len(pred.segments) - 30} more in the segments file")
-        click.echo(f"Wrote {out / f'{stem}.frames.csv'} and {out / f'{stem}.segments.csv'}.")
+        click.echo(f"Wrote {printable(str(frames_path))} and {printable(str(segments_path))}.")
     if failures:
         raise TkError(f"{len(failures)} of {len(videos)} videos could not be read (first: {failures[0]})")
 
@@ -110,6 +139,23 @@ def _csv_text(rows: list[dict[str, str]]) -> str:
     return buffer.getvalue()
 
 
+MIN_EVERY = 0.001
+"""The shortest --every (seconds): finer than any recording's frame rate."""
+
+
+def _seconds(ctx: click.Context, param: click.Parameter, value: float) -> float:
+    """--every must be a finite number of seconds, at least `MIN_EVERY`: ``nan`` or ``inf`` would
+    pass a range check (every comparison with nan is false) and sample one frame."""
+    import math
+
+    from ..errors import TkError
+
+    if not math.isfinite(value) or value < MIN_EVERY:
+        raise TkError(f"--every {value}: give the seconds between sampled frames, a finite number of at least "
+                      f"{MIN_EVERY:g}.")
+    return value
+
+
 @click.command(short_help="Classify images with a checkpoint, .onnx or .mlpackage.")
 @click.argument("model", type=click.Path(path_type=Path))
 @click.argument("images", nargs=-1, required=True, type=click.Path(path_type=Path))
@@ -118,7 +164,7 @@ def _csv_text(rows: list[dict[str, str]]) -> str:
 @click.option("--device", default=None, help="Runtime device: cpu/cuda/mps (checkpoint), cpu/cuda/coreml (ONNX), "
                                               "CPU_ONLY/CPU_AND_GPU/CPU_AND_NE/ALL (Core ML).")
 @click.option("--batch", type=click.IntRange(1), default=32, show_default=True, help="Images per model call.")
-@click.option("--every", type=click.FloatRange(min=0.001), default=0.5, show_default=True, metavar="SECONDS",
+@click.option("--every", type=float, default=0.5, show_default=True, metavar="SECONDS", callback=_seconds,
               help="Videos: classify one frame per this many seconds.")
 @click.option("--smooth", type=click.IntRange(1, 99), default=3, show_default=True, metavar="N",
               help="Videos: majority vote over N consecutive samples before cutting segments (1: none).")
@@ -134,7 +180,9 @@ def predict(model: Path, images: tuple[Path, ...], out: Path | None, top_k: int,
     \b
     Videos (.mp4, .mov, .mkv, .webm …, or folders of them) are sampled every --every seconds;
     for each, <name>.frames.csv (one row per sampled frame) and <name>.segments.csv (start,
-    end, class, frames, mean probability) go to --out (a folder, default ./predictions).
+    end, class, frames, mean probability) go to --out (a folder, default ./predictions), where
+    <name> is the video's path inside the folder given, suffix kept (a/x.mp4 writes
+    a/x.mp4.frames.csv), or its file name when given by itself.
     Needs PyAV: pip install 'tk-train[video]'.
     """
     from rich.console import Console
