@@ -28,7 +28,7 @@ from . import __version__
 from .errors import TkError
 from .evaluate import EvalSet, eval_set, evaluate, source_for_model
 from .export.loading import exporter_for_path, exporter_plugins, is_model_file, verify_model_file
-from .export.manifest import MANIFEST_NAME, path_size, read_export_record, read_manifest
+from .export.manifest import MANIFEST_NAME, check_model_file, path_size, read_export_record, read_manifest
 from .export.source import ModelSource, resolve_source
 
 __all__ = ["BenchSettings", "bench_run", "RUNTIME_ALIASES"]
@@ -161,6 +161,7 @@ def _candidates(target: Any, plugins: Any, threads: int | None,
     if _is_exported_file(target):
         path = Path(target)
         verify_model_file(path, plugins)  # a file named on the command line that is broken fails the command
+        check_model_file(path)  # so does one whose export did not finish, or that its manifest did not check
         try:
             source: ModelSource | None = source_for_model(path)
         except TkError:
@@ -173,8 +174,16 @@ def _candidates(target: Any, plugins: Any, threads: int | None,
     candidates = [_torch_candidate(source)]
     exported = _run_exports(source)
     for fmt, file, precision, note in exported:
-        if file.exists():
-            candidates.append(_file_candidate(source.label, file, plugins, threads, precision, note))
+        if not file.exists():
+            continue
+        try:
+            check_model_file(file)
+        except TkError as exc:  # an export killed before its check is a row that says so, never a measured one
+            placeholders.append({"model": source.label, "format": fmt, "runtime": _runtime_name(fmt), "device": "-",
+                                 "precision": precision or "-", "file": str(file), "status": "failed",
+                                 "reason": str(exc)})
+            continue
+        candidates.append(_file_candidate(source.label, file, plugins, threads, precision, note))
     have = {fmt for fmt, *_ in exported}
     for entry in plugins.registry("exporters"):
         if entry.name in have:

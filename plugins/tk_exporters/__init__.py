@@ -27,7 +27,7 @@ COREML_QUANTIZE = ("none", "int8", "palettize6", "palettize4")
 def check_onnx(opset: int = 23, uint8_input: bool = False) -> None:
     """The ONNX exporter's option checks (registered as ``check``: `tk recipes check` runs them)."""
     if isinstance(opset, bool) or not isinstance(opset, int) or not ONNX_OPSETS[0] <= opset <= ONNX_OPSETS[1]:
-        raise RecipeError(f"export.onnx.opset: must be an opset from {ONNX_OPSETS[0]} to {ONNX_OPSETS[1]}, "
+        raise RecipeError(f"export.onnx.opset (--opset): must be an opset from {ONNX_OPSETS[0]} to {ONNX_OPSETS[1]}, "
                           f"not {opset!r}.")
     if not isinstance(uint8_input, bool):
         raise RecipeError(f"export.onnx.uint8_input: must be true or false, not {uint8_input!r}.")

@@ -81,7 +81,7 @@ class OnnxExporter:
 
         height, width = input_hw(image_size)
         uint8 = bool(options.get("onnx_uint8") or self.options["onnx_uint8"])
-        opset = int(options.get("opset") or self.options["opset"])
+        opset = self.options["opset"]  # export.onnx.opset (or --opset), range-checked by `check_onnx`
         wrapped = deployable_model(model, input_scale=1.0 / 255.0, uint8_input=uint8, unknown="output")
         outputs = [OUTPUT_NAME, UNKNOWN_NAME] if wrapped.unknown == "output" else [OUTPUT_NAME]
         dtype = torch.uint8 if uint8 else torch.float32
@@ -99,6 +99,10 @@ class OnnxExporter:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise ExportError(f"ONNX export of this model failed in torch.onnx.export: {first[:300]}") from exc
         proto = program.model_proto
+        written = file_opset(proto)
+        if written != opset:  # torch falls back to its own opset when it cannot convert, and only logs it
+            raise ExportError(f"ONNX export at opset {opset} failed: torch's exporter could not convert this model to "
+                              f"opset {opset} and would have written opset {written}; choose --opset {written}.")
         self._annotate(proto, (height, width), metadata, uint8)
         try:
             onnx.checker.check_model(proto, full_check=True)
@@ -154,7 +158,7 @@ class OnnxExporter:
             "input": {"name": inp.name, "shape": shape(inp), "dtype": dtype(inp), "range": [0, 255], "layout": "NCHW",
                       "color": "RGB"},
             "outputs": [{"name": o.name, "shape": shape(o), "dtype": dtype(o)} for o in outs],
-            "opset": max(o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")),
+            "opset": file_opset(proto),
             "ir_version": proto.ir_version,
             "checker": "passed (onnx.checker, full_check)",
             "metadata_keys": sorted(meta),
@@ -163,6 +167,11 @@ class OnnxExporter:
 
     def load(self, path: Path, *, device: str | None = None, threads: int | None = None) -> OnnxPredictor:
         return OnnxPredictor(Path(path), device=device or "cpu", threads=threads)
+
+
+def file_opset(proto: Any) -> int:
+    """The default-domain opset a model proto declares: the opset actually in the file."""
+    return max(o.version for o in proto.opset_import if o.domain in ("", "ai.onnx"))
 
 
 def save_model(proto: Any, path: Path) -> None:

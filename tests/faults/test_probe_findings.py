@@ -322,7 +322,7 @@ def test_export_clears_litter_and_never_leaves_a_stale_manifest(exported, tmp_pa
     litter[0].write_bytes(b"half a model")
     litter[1].mkdir()
     (litter[1] / "x").write_bytes(b"x")
-    manifest_seen: list[bool] = []
+    manifest_seen: list[dict] = []
 
     from tk_exporters import onnx_exporter
 
@@ -330,13 +330,17 @@ def test_export_clears_litter_and_never_leaves_a_stale_manifest(exported, tmp_pa
 
     def spy(path, write):  # the moment the new model replaces the old one
         if Path(path).suffix == ".onnx":
-            manifest_seen.append((folder / "manifest.json").exists())
+            manifest = folder / "manifest.json"
+            manifest_seen.append(json.loads(manifest.read_text()) if manifest.exists() else {})
         return real(path, write)
 
     monkeypatch.setattr(onnx_exporter, "atomic_write", spy)
     result = run_cli("export", exported["run"], "--onnx", "--out", out)
     assert result.exit_code == 0, result.output
-    assert manifest_seen == [False], "the old manifest was still there when the new model went in"
+    # The manifest there then says the export is under way and vouches for nothing (#25, 22).
+    assert len(manifest_seen) == 1 and "parity" not in manifest_seen[0], \
+        "the old manifest was still there when the new model went in"
+    assert manifest_seen[0].get("status") == "exporting"
     assert not any(p.exists() for p in litter)
     assert json.loads((folder / "manifest.json").read_text())["parity"]["passed"] is True
     record_figure("probe findings", "export: old manifest gone before the model is replaced; earlier litter removed",

@@ -23,7 +23,8 @@ from ._trust import trust_plugins_option
 @click.option("--coreml-target", default=None, metavar="OS",
               help="Core ML minimum deployment target, e.g. macOS15 or iOS18 [macOS14].")
 @click.option("--onnx-uint8", is_flag=True, help="ONNX input as uint8 pixels instead of float32 0–255.")
-@click.option("--opset", type=int, default=None, help="ONNX opset [23].")
+@click.option("--opset", type=int, default=None,
+              help="ONNX opset, 18 to 23 [23]: shorthand for --set export.onnx.opset=N, checked the same way.")
 @click.option("--calibration-images", type=click.IntRange(1), default=64, show_default=True,
               help="Training images used to calibrate --int8.")
 @click.option("--int8-tolerance", type=click.FloatRange(0), default=2.0, show_default=True, metavar="POINTS",

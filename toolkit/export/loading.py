@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import TkError
+from .manifest import check_model_file
 from .protocol import ExportError, Predictor
 
 __all__ = ["get_exporter", "exporter_for_path", "load_predictor", "verify_model_file", "is_model_file", "model_path",
@@ -97,6 +98,7 @@ def load_predictor(path: str | Path, *, device: str | None = None, plugins: Any 
 
         return TorchPredictor.from_checkpoint(path, device or "cpu")
     name, exporter = exporter_for_path(path, plugins)
+    check_model_file(path)  # an export that did not finish, or a file its manifest did not check
     ok, why = exporter.can_run()
     if not ok:
         verify_model_file(path, plugins)  # a broken file is reported as broken, not as "needs macOS"

@@ -18,10 +18,14 @@ from ..atomic import atomic_write
 from ..errors import TkError
 from ..geometry import size_text
 
-__all__ = ["model_metadata", "preprocessing", "tool_versions", "path_size", "write_manifest", "read_manifest",
-           "MANIFEST_NAME", "metadata_int", "metadata_list"]
+__all__ = ["model_metadata", "preprocessing", "tool_versions", "path_size", "path_digest", "write_manifest",
+           "read_manifest", "check_model_file", "MANIFEST_NAME", "EXPORTING", "metadata_int", "metadata_list"]
 
 MANIFEST_NAME = "manifest.json"
+
+EXPORTING = "exporting"
+"""``status`` of the manifest `tk export` writes before it replaces a model: the export is under
+way and nothing in the folder is checked yet. The finished manifest has no ``status``."""
 
 _TOOLS = ("torch", "timm", "onnx", "onnxscript", "onnxruntime", "coremltools", "numpy", "pillow")
 
@@ -169,6 +173,57 @@ def path_size(path: Path) -> int:
     if path.is_dir():
         return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
     return path.stat().st_size if path.exists() else 0
+
+
+def path_digest(path: Path) -> str:
+    """SHA-256 of a model file; for a folder model (``.mlpackage``, ``.hf``), of each file's
+    relative name and SHA-256, in name order."""
+    import hashlib
+    import os
+
+    def file_digest(file: Path) -> str:
+        digest = hashlib.sha256()
+        with open(file, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(chunk)
+        return digest.hexdigest()
+
+    path = Path(path)
+    if not path.is_dir():
+        return file_digest(path)
+    digest = hashlib.sha256()
+    for file in sorted((p for p in path.rglob("*") if p.is_file()), key=lambda p: os.fsencode(p.relative_to(path))):
+        digest.update(os.fsencode(file.relative_to(path)) + b"\0" + file_digest(file).encode() + b"\n")
+    return digest.hexdigest()
+
+
+def check_model_file(path: str | Path) -> None:
+    """Refuse, in one line, an exported model that the ``manifest.json`` beside it names but does
+    not vouch for: an export that did not finish (a kill or a crash after the model was written
+    and before it was checked against the trained model), or a file whose SHA-256 is not the one
+    the export checked. A model with no manifest beside it, or one its manifest does not name (a
+    copy on a device), is left to the caller: the model file alone is enough to predict with."""
+    path = Path(path)
+    manifest_path = path.parent / MANIFEST_NAME
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return
+    if not isinstance(manifest, dict):
+        return
+    int8 = manifest.get("int8") if isinstance(manifest.get("int8"), dict) else {}
+    if path.name == manifest.get("file"):
+        recorded = manifest.get("sha256")
+    elif path.name == int8.get("file"):
+        recorded = int8.get("sha256")
+    else:
+        return
+    if manifest.get("status") == EXPORTING:
+        raise TkError(f"{path}: its export did not finish ({manifest_path} says tk export stopped before checking the "
+                      f"model against the trained one); run tk export again.")
+    if isinstance(recorded, str) and recorded != path_digest(path):
+        raise TkError(f"{path}: not the model tk export checked ({manifest_path} records another SHA-256: the file "
+                      f"changed since); run tk export again.")
 
 
 def write_manifest(path: Path, manifest: dict[str, Any]) -> Path:

@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from .loading import get_exporter
-from .manifest import (MANIFEST_NAME, model_metadata, path_size, preprocessing, read_manifest, record_export,
-                       tool_versions, write_manifest)
+from .manifest import (EXPORTING, MANIFEST_NAME, model_metadata, path_digest, path_size, preprocessing, read_manifest,
+                       record_export, tool_versions, write_manifest)
 from .parity import calibration_images, calibration_split, check_images, compare
 from .protocol import ExportError, ExportResult, Parity, Tolerance
 from .source import RUNS_ROOT, ModelSource, plugins_for_checkpoint, resolve_source
@@ -53,6 +53,11 @@ def export_run(target: str | Path | None = None, formats: Iterable[str] | None =
     format, and after writing everything when any model fails its parity tolerance.
     """
     say: Log = log or (lambda _line: None)
+    options = dict(options)
+    opset = options.pop("opset", None)
+    if opset is not None:  # --opset is shorthand for export.onnx.opset: the exporter's own check judges it
+        onnx_options = {**((exporter_options or {}).get("onnx") or {}), "opset": opset}
+        exporter_options = {**(exporter_options or {}), "onnx": onnx_options}
     source = resolve_source(target, runs_root=runs_root)
     if source.note:
         say(source.note)
@@ -103,14 +108,18 @@ def export_run(target: str | Path | None = None, formats: Iterable[str] | None =
         _remove_litter(folder, path.name)
         say(f"{name}: exporting {source.checkpoint} → {path}")
         started = time.perf_counter()
-        with _manifest_aside(folder / MANIFEST_NAME, path):
+        pending = {"format": name, "file": path.name, "status": EXPORTING,
+                   **({"int8": {"file": f"{path.stem}.int8{path.suffix}"}} if options.get("int8") else {}),
+                   "note": "tk export was writing this model and had not checked it yet; if this is still here, it "
+                           "stopped (killed or failed): run tk export again.", "source": common["source"]}
+        with _manifest_pending(folder / MANIFEST_NAME, path, pending):
             written = Path(exporter.export(model, path, image_size=reference.image_size,
                                            class_names=reference.class_names, metadata=meta, options=dict(options)))
         seconds = time.perf_counter() - started
         described = exporter.describe(written)
         tolerance: Tolerance = exporter.tolerance(dict(options))
         manifest: dict[str, Any] = {
-            "format": name, "file": written.name, "size_bytes": path_size(written),
+            "format": name, "file": written.name, "sha256": path_digest(written), "size_bytes": path_size(written),
             "size_mb": round(path_size(written) / 1e6, 3), "export_seconds": round(seconds, 2),
             **described, **common, "options": {k: v for k, v in options.items() if v not in (None, False)},
             "exporter_options": dict(getattr(exporter, "options", {}) or {}),
@@ -189,23 +198,31 @@ def _metrics_summary(path: Path) -> str:
 
 
 @contextlib.contextmanager
-def _manifest_aside(manifest: Path, model: Path):
-    """The old manifest describes the old model: it is moved aside before the new model replaces
-    that one, so a kill in between leaves a model without a manifest, never a manifest that
-    vouches ("parity passed") for a model it did not check. An export that fails with the old
-    model untouched (a full disk) puts it back."""
+def _manifest_pending(manifest: Path, model: Path, pending: dict[str, Any]):
+    """Before the new model replaces the old one, ``manifest.json`` becomes a manifest that says
+    the export is under way (``status = "exporting"``) and vouches for nothing; the checked one
+    replaces it only at the end. So a kill at any moment in between leaves a model whose manifest
+    says it was never checked — `tk predict`, `tk eval` and `tk bench` refuse it — never a
+    model without a manifest, nor a manifest that vouches for a model it did not check. An export
+    that fails with the old model untouched (a full disk) puts the old manifest back."""
     aside = manifest.with_name(f".{manifest.name}.stale")
     aside.unlink(missing_ok=True)  # from an export killed earlier
-    if not manifest.exists():
-        yield
-        return
+    had = manifest.exists()
     before = _identity(model)
-    os.replace(manifest, aside)
+    if had:
+        os.replace(manifest, aside)
     try:
+        try:
+            write_manifest(manifest, pending)
+        except OSError as exc:  # a full disk: say which model was not exported, and why
+            raise ExportError(f"{model}: not exported: {exc}") from None
         yield
     except BaseException:
-        if _identity(model) == before and not manifest.exists():
-            os.replace(aside, manifest)
+        if _identity(model) == before:
+            if had:
+                os.replace(aside, manifest)
+            else:
+                manifest.unlink(missing_ok=True)  # ours: the folder had no manifest before
         raise
     aside.unlink(missing_ok=True)
 
@@ -274,7 +291,7 @@ def _quantize(exporter: Any, written: Path, source: ModelSource, reference: Torc
     vs_torch: Parity = compare(ref_probs, q_probs, what)
     size = path_size(q_path)
     section: dict[str, Any] = {
-        "file": q_path.name, "size_bytes": size, "size_mb": round(size / 1e6, 3),
+        "file": q_path.name, "sha256": path_digest(q_path), "size_bytes": size, "size_mb": round(size / 1e6, 3),
         "fp32_size_bytes": manifest["size_bytes"], "size_ratio": round(size / max(1, manifest["size_bytes"]), 4),
         "calibration_images": len(calibration),
         "calibration_source": {"train": "training split", "val": "validation split"}[calibration_split(source)],
