@@ -28,12 +28,40 @@ def _read_json(path: Path) -> Any | None:
         return None
 
 
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _check_metrics(path: Path, chosen: dict[str, Any]) -> None:
+    """The fields `tk compare` reads from ``metrics.json``, each of the type tk writes; a file edited
+    by hand or damaged is one line naming it, never a traceback."""
+    def wrong(key: str, expected: str) -> TkError:
+        shown = json.dumps(chosen.get(key), default=str)
+        return TkError(f"{path}: '{key}' is {shown[:80]}, not {expected}; the file was edited or damaged (delete it "
+                       f"and tk compare evaluates the run's best.pt instead).")
+
+    for key in ("accuracy", "macro_f1"):
+        if not _number(chosen[key]):
+            raise wrong(key, "a number")
+    for key in ("accuracy_ci", "macro_f1_ci"):
+        value = chosen.get(key)
+        if value is not None and not (isinstance(value, list) and len(value) == 2 and all(map(_number, value))):
+            raise wrong(key, "a [low, high] interval")
+    if "split" in chosen and not isinstance(chosen["split"], str):
+        raise wrong("split", "a split name")
+    per_class = chosen["per_class"]
+    if not isinstance(per_class, dict) or not all(isinstance(v, dict) and _number(v.get("f1"))
+                                                  for v in per_class.values()):
+        raise wrong("per_class", "a table of classes, each with its f1")
+
+
 def _quality(source: ModelSource) -> dict[str, Any]:
     """accuracy, macro-F1, per-class F1 and the split they were measured on."""
     metrics = _read_json(source.run_dir / "metrics.json") if source.run_dir else None
     if isinstance(metrics, dict):
         chosen = metrics.get("test") if isinstance(metrics.get("test"), dict) else metrics
         if {"accuracy", "macro_f1", "per_class"} <= set(chosen):
+            _check_metrics(source.run_dir / "metrics.json", chosen)
             return {"split": chosen.get("split", "val"), "accuracy": chosen["accuracy"], "macro_f1": chosen["macro_f1"],
                     "accuracy_ci": chosen.get("accuracy_ci"), "macro_f1_ci": chosen.get("macro_f1_ci"),
                     "per_class_f1": {k: v["f1"] for k, v in chosen["per_class"].items()}, "from": "metrics.json"}
@@ -63,15 +91,31 @@ def _training_seconds(source: ModelSource) -> float | None:
     return sum(times) if times else None
 
 
+def _bench_rows(source: ModelSource) -> list[dict[str, Any]]:
+    """The rows of the run's ``bench.json`` (none when it has none); a file edited by hand or damaged
+    into another shape is one line naming it."""
+    path = source.run_dir / "bench.json" if source.run_dir else None
+    bench = _read_json(path) if path is not None else None
+    if bench is None:
+        return []
+    rows = bench.get("rows") if isinstance(bench, dict) else None
+    for row in rows if isinstance(rows, list) else [None]:
+        if not isinstance(row, dict) or any(row.get(k) is not None and not _number(row[k])
+                                            for k in ("latency_ms", "accuracy", "size_mb")):
+            raise TkError(f"{path}: not a bench.json tk bench wrote (rows of measurements expected, found "
+                          f"{json.dumps(row if isinstance(rows, list) else bench, default=str)[:80]}); the file was edited "
+                          f"or damaged: run tk bench on the run again.")
+    return rows
+
+
 def _latency(source: ModelSource) -> dict[str, Any]:
     """Batch-1 median latencies from bench.json: PyTorch CPU, ONNX Runtime CPU fp32, and the fastest ok row."""
-    bench = _read_json(source.run_dir / "bench.json") if source.run_dir else None
-    rows = [r for r in (bench or {}).get("rows", []) if r.get("status") == "ok" and r.get("latency_ms") is not None]
+    rows = [r for r in _bench_rows(source) if r.get("status") == "ok" and r.get("latency_ms") is not None]
     out: dict[str, Any] = {}
     for row in rows:
-        if row["format"] == "pytorch" and row["device"] == "cpu":
+        if row.get("format") == "pytorch" and row.get("device") == "cpu":
             out["pytorch_cpu_ms"] = row["latency_ms"]
-        if row["format"] == "onnx" and row["device"] == "cpu" and row.get("precision") == "fp32":
+        if row.get("format") == "onnx" and row.get("device") == "cpu" and row.get("precision") == "fp32":
             out["onnx_cpu_ms"] = row["latency_ms"]
     # The fastest row counts only with its accuracy measured and within a point of the run's best
     # row: a fast int8 model that lost accuracy is not "the fastest way to run this model".
@@ -81,14 +125,13 @@ def _latency(source: ModelSource) -> dict[str, Any]:
         fair = [r for r in scored if r["accuracy"] >= top - 0.01]
         best = min(fair, key=lambda r: r["latency_ms"])
         out["fastest_ms"] = best["latency_ms"]
-        out["fastest"] = f"{best['runtime']} {best['device']} {best.get('precision', '')} " \
+        out["fastest"] = f"{best.get('runtime', '')} {best.get('device', '')} {best.get('precision', '')} " \
                          f"(acc {best['accuracy']:.1%})".replace("  ", " ").strip()
     return out
 
 
 def _size_mb(source: ModelSource, params: int) -> tuple[float, str]:
-    bench = _read_json(source.run_dir / "bench.json") if source.run_dir else None
-    for row in (bench or {}).get("rows", []):
+    for row in _bench_rows(source):
         if row.get("format") == "onnx" and row.get("precision") == "fp32" and row.get("size_mb"):
             return float(row["size_mb"]), "ONNX fp32"
     return params * 4 / 1e6, "fp32 weights"
