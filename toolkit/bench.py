@@ -7,16 +7,28 @@ ML compute units). A device this machine lacks becomes a row that says so and wh
 than a silent gap; a runtime that fails becomes a row with the error.
 
 Per row: load time; batch-1 latency (warm-up calls first, then ``iters`` timed calls; the
-median is the figure, p90 beside it); throughput at each larger batch (fewer calls:
+median is the figure, with a distribution-free 95% interval on it (`median_interval`) and the
+p90 beside it); throughput at each larger batch (fewer calls:
 ``max(3, iters // batch)``); accuracy on the run's test split (validation when there is
 none) through `toolkit.evaluate` — the code `tk eval` uses — and top-1 agreement with the
 PyTorch model on those images. The figures go to ``bench.json`` in the run folder, and to JSON
 or Markdown files on request (`toolkit.bench_report`).
+
+**A fair comparison on a shared machine.** Every runtime gets the same intra-op thread count
+(``--threads``, else the count training would use: `toolkit.threads.choose_threads`), stated
+on screen and in ``bench.json``. The machine's load is recorded before and after
+(``os.getloadavg``), and `LoadProbe` measures the CPU time other processes took on this
+process's CPUs while measuring (``/proc/stat`` less ``/proc/self/stat``). When that left the
+bench fewer CPUs than its threads, when a row's p90 is far above its median, or when the median
+intervals of two rows on one device overlap, the report carries one ``warning`` line saying why
+the comparison cannot be trusted and how to rerun. A model file reached twice (recorded in a run
+and given on the command line) is benched once.
 """
 
 from __future__ import annotations
 
 import inspect
+import os
 import platform
 import statistics
 import time
@@ -31,7 +43,8 @@ from .export.loading import exporter_for_path, exporter_plugins, is_model_file, 
 from .export.manifest import MANIFEST_NAME, check_model_file, path_size, read_export_record, read_manifest
 from .export.source import ModelSource, resolve_source
 
-__all__ = ["BenchSettings", "bench_run", "RUNTIME_ALIASES"]
+__all__ = ["BenchSettings", "bench_run", "RUNTIME_ALIASES", "median_interval", "LoadProbe", "bench_warning",
+           "thread_policy"]
 
 RUNTIME_ALIASES = {"torch": "pytorch", "eager": "pytorch", "onnxruntime": "onnx", "ort": "onnx"}
 
@@ -75,13 +88,13 @@ class Candidate:
 
 
 def _machine(threads: int | None) -> dict[str, Any]:
-    import os
-
     import torch
 
+    from .threads import available_cores
+
     info = {"platform": platform.platform(), "machine": platform.machine(), "processor": platform.processor(),
-            "cpu_count": os.cpu_count(), "python": platform.python_version(), "torch": torch.__version__,
-            "torch_threads": threads or torch.get_num_threads()}
+            "cpu_count": os.cpu_count(), "cpus_available": available_cores()[0], "python": platform.python_version(),
+            "torch": torch.__version__, "torch_threads": threads or torch.get_num_threads()}
     try:
         import onnxruntime
 
@@ -134,16 +147,50 @@ def _run_exports(source: ModelSource) -> list[tuple[str, Path, str, str]]:
                 manifests.setdefault(path.resolve(), path)
     found = []
     for manifest_path in manifests.values():
-        manifest = read_manifest(manifest_path)
-        parity = manifest.get("parity") or {}
-        note = "parity FAILED at export" if parity.get("passed") is False else ""
-        precision = manifest.get("compute_precision") or "fp32"
-        if manifest.get("compression") not in (None, "none"):
-            precision = f"{precision}+{manifest['compression']}"  # e.g. fp16+palettize4
-        found.append((manifest["format"], manifest_path.parent / manifest["file"], precision, note))
-        if manifest.get("int8"):
-            found.append((manifest["format"], manifest_path.parent / manifest["int8"]["file"], "int8", ""))
+        found += _manifest_models(manifest_path, read_manifest(manifest_path))
     return found
+
+
+def _manifest_models(manifest_path: Path, manifest: dict[str, Any]) -> list[tuple[str, Path, str, str]]:
+    """``(format, file, precision, note)`` of the model (and its int8 variant) a manifest describes."""
+    parity = manifest.get("parity") or {}
+    note = "parity FAILED at export" if parity.get("passed") is False else ""
+    precision = manifest.get("compute_precision") or "fp32"
+    if manifest.get("compression") not in (None, "none"):
+        precision = f"{precision}+{manifest['compression']}"  # e.g. fp16+palettize4
+    found = [(manifest["format"], manifest_path.parent / manifest["file"], precision, note)]
+    if isinstance(manifest.get("int8"), dict) and manifest["int8"].get("file"):
+        found.append((manifest["format"], manifest_path.parent / manifest["int8"]["file"], "int8", ""))
+    return found
+
+
+def _file_facts(path: Path) -> tuple[str, str]:
+    """``(precision, note)`` of an exported file as the manifest beside it records them, so a file
+    given on the command line reads like the same file found through its run (``("", "")`` when
+    no manifest names it)."""
+    manifest_path = path.parent / MANIFEST_NAME
+    try:
+        manifest = read_manifest(manifest_path) if manifest_path.is_file() else None
+        for _fmt, file, precision, note in (_manifest_models(manifest_path, manifest) if isinstance(manifest, dict) else []):
+            if _same_path(file, path):
+                return precision, note
+    except (TkError, KeyError, TypeError):
+        pass
+    return "", ""
+
+
+def _same_path(a: Path, b: Path) -> bool:
+    try:
+        return Path(a).resolve() == Path(b).resolve()
+    except OSError:
+        return False
+
+
+def _resolved(path: Path) -> str:
+    try:
+        return str(Path(path).resolve())
+    except OSError:
+        return str(path)
 
 
 def _is_exported_file(target: Any) -> bool:
@@ -167,7 +214,8 @@ def _candidates(target: Any, plugins: Any, threads: int | None,
         except TkError:
             source = None
         label = source.label if source else path.stem
-        return source, [_file_candidate(label, path, plugins, threads)], placeholders
+        precision, note = _file_facts(path)
+        return source, [_file_candidate(label, path, plugins, threads, precision, note)], placeholders
     source = resolve_source(target)
     if source.note:
         say(source.note)
@@ -214,6 +262,158 @@ def _p90(values: Sequence[float]) -> float:
     return ordered[min(len(ordered) - 1, int(round(0.9 * (len(ordered) - 1))))]
 
 
+CONFIDENCE = 0.95
+"""Level of the interval on each median."""
+
+
+def median_interval(values: Sequence[float], confidence: float = CONFIDENCE) -> tuple[float, float, float]:
+    """``(low, high, coverage)``: the distribution-free interval on the median of ``values``.
+
+    The median lies between the j-th and k-th smallest of n timings with probability
+    ``P(j ≤ B ≤ k−1)``, B ~ Binomial(n, 1/2) (the number of timings below the median), whatever
+    the distribution of the timings. j is the largest rank (k = n + 1 − j, symmetric) whose
+    coverage reaches ``confidence``; with too few timings for that (fewer than 6 at 95%) the
+    interval is the full range and ``coverage`` says how much it covers. The interval always
+    contains the sample median.
+    """
+    from scipy.stats import binom
+
+    ordered = sorted(float(v) for v in values)
+    n = len(ordered)
+    if n == 0:
+        raise ValueError("no timings")
+
+    def coverage(j: int) -> float:
+        return float(binom.cdf(n - j, n, 0.5) - binom.cdf(j - 1, n, 0.5))
+
+    j = 1
+    for rank in range(n // 2, 0, -1):  # narrowest first
+        if coverage(rank) >= confidence:
+            j = rank
+            break
+    return ordered[j - 1], ordered[n - j], coverage(j)
+
+
+def _cpu_sample() -> tuple[float, float, float] | None:
+    """``(wall seconds, busy CPU seconds of this process's CPUs, this process's CPU seconds)``
+    from ``/proc`` (None where there is none, e.g. macOS)."""
+    try:
+        cpus = {f"cpu{i}" for i in os.sched_getaffinity(0)}
+        hz = os.sysconf("SC_CLK_TCK")
+        busy = 0
+        with open("/proc/stat", "rb") as fh:
+            for line in fh:
+                if not line.startswith(b"cpu"):
+                    break
+                parts = line.split()
+                if parts[0].decode() in cpus:
+                    v = [int(x) for x in parts[1:9]]  # user nice system idle iowait irq softirq steal
+                    busy += v[0] + v[1] + v[2] + v[5] + v[6] + v[7]
+        with open("/proc/self/stat", "rb") as fh:
+            fields = fh.read().rsplit(b")", 1)[1].split()
+        own = int(fields[11]) + int(fields[12])  # utime, stime of every thread of this process
+    except (AttributeError, OSError, ValueError, IndexError):
+        return None
+    return time.monotonic(), busy / hz, own / hz
+
+
+def _loadavg() -> list[float] | None:
+    try:
+        return [round(v, 2) for v in os.getloadavg()]
+    except (AttributeError, OSError):
+        return None
+
+
+class LoadProbe:
+    """The machine's load around a measurement: load averages before and after, and the CPUs
+    other processes kept busy meanwhile (busy time of this process's CPUs in ``/proc/stat`` less
+    this process's own CPU time, spinning threads included, per wall second)."""
+
+    def __init__(self) -> None:
+        from .threads import available_cores
+
+        self.cpus = available_cores()[0]
+        self.before = _loadavg()
+        self._start = _cpu_sample()
+
+    def stop(self) -> dict[str, Any]:
+        end = _cpu_sample()
+        others = seconds = None
+        if self._start is not None and end is not None and end[0] > self._start[0]:
+            seconds = end[0] - self._start[0]
+            others = max(0.0, ((end[1] - self._start[1]) - (end[2] - self._start[2])) / seconds)
+        return {"cpus": self.cpus, "loadavg_before": self.before, "loadavg_after": _loadavg(),
+                "others_cpu": None if others is None else round(others, 2),
+                "seconds": None if seconds is None else round(seconds, 2),
+                "how": "/proc/stat busy time of this process's CPUs less its own" if others is not None
+                       else "load averages only (no /proc/stat here)"}
+
+
+SPREAD = 2.0
+"""A row whose batch-1 p90 is more than this many times its median is too noisy to rank."""
+
+
+def _merge_load(loads: list[dict[str, Any]]) -> dict[str, Any]:
+    """One load record for several measured targets: the first one's before, the last one's after,
+    the most others used."""
+    if len(loads) == 1:
+        return loads[0]
+    others = [x["others_cpu"] for x in loads if x.get("others_cpu") is not None]
+    return {**loads[-1], "loadavg_before": loads[0].get("loadavg_before"), "others_cpu": max(others) if others else None,
+            "seconds": round(sum(x.get("seconds") or 0 for x in loads), 2)}
+
+
+def _row_name(row: dict[str, Any]) -> str:
+    return f"{row.get('runtime')} {row.get('precision')}".strip()
+
+
+def bench_warning(rows: list[dict[str, Any]], load: dict[str, Any], threads: int, iters: int) -> str | None:
+    """One line saying why these timings cannot be compared, and how to rerun; None when they can.
+
+    Untrustworthy when other processes left the bench fewer CPUs than its ``threads`` (more than
+    ``cpus − threads + 0.25`` CPUs busy with other work while measuring, or a load average above
+    that before or after where ``/proc/stat`` is missing), when a row's p90 is more than `SPREAD`
+    times its median, or when the median intervals of two rows on one device overlap (they cannot
+    be ranked).
+    """
+    reasons, quiet = [], False
+    cpus = int(load.get("cpus") or 1)
+    spare = cpus - threads + 0.25
+    others = load.get("others_cpu")
+    averages = [v[0] for v in (load.get("loadavg_before"), load.get("loadavg_after")) if v]
+    if others is not None and others > spare:
+        reasons.append(f"other processes kept {others:.1f} of {cpus} CPU{'s' if cpus != 1 else ''} busy while "
+                       f"measuring, with {threads} thread{'s' if threads != 1 else ''} wanted")
+        quiet = True
+    elif others is None and averages and max(averages) > cpus:
+        reasons.append(f"load average {max(averages):.1f} on {cpus} CPU{'s' if cpus != 1 else ''}")
+        quiet = True
+    ok = [r for r in rows if r.get("status") == "ok" and r.get("latency_ms")]
+    noisy = [r for r in ok if r.get("latency_p90_ms", 0) > SPREAD * r["latency_ms"]]
+    if noisy:
+        worst = max(noisy, key=lambda r: r["latency_p90_ms"] / r["latency_ms"])
+        reasons.append(f"{_row_name(worst)} on {worst['device']}: p90 {worst['latency_p90_ms'] / worst['latency_ms']:.1f}× "
+                       f"its median" + (f" ({len(noisy)} rows)" if len(noisy) > 1 else ""))
+    overlaps = []
+    for i, a in enumerate(ok):
+        for b in ok[i + 1:]:
+            ca, cb = a.get("latency_ci_ms"), b.get("latency_ci_ms")
+            if a["device"] == b["device"] and ca and cb and ca[0] <= cb[1] and cb[0] <= ca[1]:
+                overlaps.append(f"{_row_name(a)} and {_row_name(b)} on {a['device']}")
+    if overlaps:
+        reasons.append(f"the median intervals of {overlaps[0]} overlap" + (f" (and {len(overlaps) - 1} more pairs)"
+                                                                            if len(overlaps) > 1 else ""))
+    levels = [r.get("latency_ci_level") for r in ok if r.get("latency_ci_level") is not None]
+    if levels and min(levels) < CONFIDENCE:
+        reasons.append(f"{iters} timed call{'s' if iters != 1 else ''} give no 95% interval")
+    if not reasons:
+        return None
+    how = ["on a quiet machine"] if quiet else []
+    if noisy or overlaps or (levels and min(levels) < CONFIDENCE) or quiet:
+        how.append(f"with more timed calls (--iters {max(100, 4 * iters)})")
+    return f"these timings cannot be compared with confidence: {'; '.join(reasons)}. Rerun {' and '.join(how)}."
+
+
 def _inputs(data: EvalSet | None, size: int, batch: int) -> Any:
     import numpy as np
 
@@ -239,8 +439,10 @@ def _bench_row(cand: Candidate, device: str, settings: BenchSettings, data_for: 
         data = data_for(predictor)
         x1 = _inputs(data, predictor.image_size, 1)
         times = _timed(lambda: predictor.predict(x1), settings.iters, settings.warmup)
-        row.update(latency_ms=round(statistics.median(times) * 1e3, 3), latency_p90_ms=round(_p90(times) * 1e3, 3))
-        per_batch = {"1": {"median_ms": row["latency_ms"], "p90_ms": row["latency_p90_ms"],
+        low, high, level = median_interval(times)
+        row.update(latency_ms=round(statistics.median(times) * 1e3, 3), latency_p90_ms=round(_p90(times) * 1e3, 3),
+                   latency_ci_ms=[round(low * 1e3, 3), round(high * 1e3, 3)], latency_ci_level=round(level, 4))
+        per_batch = {"1": {"median_ms": row["latency_ms"], "p90_ms": row["latency_p90_ms"], "ci_ms": row["latency_ci_ms"],
                            "images_per_s": round(1.0 / statistics.median(times), 2)}}
         for batch in settings.batches:
             if batch == 1:
@@ -287,28 +489,55 @@ def bench_run(target: Any = None, *, batches: Iterable[int] | None = None, iters
     given = [r for r in (runtimes or []) if r not in known]
     if given:  # a typo on the command line fails before any run is picked or loaded
         raise TkError(f"Unknown runtime '{given[0]}' in bench runtimes; known: {', '.join(sorted(known))}.")
+    count, policy = thread_policy(threads)
+    seen: set[str] = set()  # resolved model files already benched: each file is one set of rows
+    loads: list[dict[str, Any]] = []
     for item in targets:
-        source, candidates, placeholders = _candidates(item, plugins, threads, say)
+        source, candidates, placeholders = _candidates(item, plugins, count, say)
+        fresh = []
+        for cand in candidates:
+            key = _resolved(cand.path)
+            if key in seen:
+                say(f"bench: {cand.path} is already benched above; not measured twice.")
+                continue
+            seen.add(key)
+            fresh.append(cand)
         recipe = source.ckpt.get("recipe") if source is not None and source.checkpoint.exists() else None
         settings = BenchSettings.from_recipe(recipe, batches=list(batches) if batches else None, iters=iters,
-                                             warmup=warmup, runtimes=list(runtimes) if runtimes else None, threads=threads)
+                                             warmup=warmup, runtimes=list(runtimes) if runtimes else None, threads=count)
         unknown = [r for r in settings.runtimes if r not in known]
         if unknown:
             raise TkError(f"Unknown runtime '{unknown[0]}' in bench runtimes; known: {', '.join(sorted(known))}.")
-        rows = _bench_target(source, candidates, placeholders, settings, say)
+        probe = LoadProbe()
+        rows = _bench_target(source, fresh, placeholders, settings, say)
+        loads.append(probe.stop())
         all_rows.extend(rows)
-        report = _report(rows, settings)
+        report = _report(rows, settings, policy, loads[-1])
         if write_run_file and source is not None and source.run_dir is not None and not _is_exported_file(item):
             write_report_json(source.run_dir / "bench.json", report)
             say(f"Wrote {source.run_dir / 'bench.json'}")
-    return _report(all_rows, settings) if len(targets) > 1 else report
+    return _report(all_rows, settings, policy, _merge_load(loads)) if len(targets) > 1 else report
 
 
-def _report(rows: list[dict[str, Any]], settings: BenchSettings) -> dict[str, Any]:
+def thread_policy(threads: int | None = None) -> tuple[int, str]:
+    """``(intra-op threads for every runtime, why)``: ``--threads`` when given, else the count
+    training would use (``OMP_NUM_THREADS``, else the cores this process may use)."""
+    from .threads import choose_threads
+
+    if threads:
+        return int(threads), "set with --threads"
+    count, why, _adaptive = choose_threads(0)
+    return count, why.replace("; fixed for the run", "")
+
+
+def _report(rows: list[dict[str, Any]], settings: BenchSettings, policy: str, load: dict[str, Any]) -> dict[str, Any]:
+    threads = int(settings.threads or 1)
     return {"tk": __version__, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "machine": _machine(settings.threads),
             "settings": {"batches": settings.batches, "iters": settings.iters, "warmup": settings.warmup,
-                         "runtimes": settings.runtimes or "all", "threads": settings.threads},
-            "rows": rows}
+                         "runtimes": settings.runtimes or "all", "threads": settings.threads,
+                         "thread_policy": f"{threads} intra-op thread{'s' if threads != 1 else ''} for every runtime "
+                                          f"(PyTorch and ONNX Runtime alike): {policy}"},
+            "load": load, "warning": bench_warning(rows, load, threads, settings.iters), "rows": rows}
 
 
 def _bench_target(source: ModelSource | None, candidates: list[Candidate], placeholders: list[dict],
@@ -333,7 +562,7 @@ def _bench_target(source: ModelSource | None, candidates: list[Candidate], place
 
     rows: list[dict[str, Any]] = []
     old_threads = torch.get_num_threads()
-    if settings.threads:
+    if settings.threads and settings.threads != old_threads:
         torch.set_num_threads(settings.threads)
     try:
         for cand in candidates:

@@ -2,8 +2,10 @@
 
 Every view shows the same columns in the same order, so a row on screen, in the Markdown
 page and in ``bench.json`` reads the same: format, runtime, device, precision, status, size,
-load time, batch-1 latency (median and p90), throughput at the largest batch, accuracy and
-agreement with PyTorch; an unavailable or failed row carries its reason instead of figures.
+load time, batch-1 latency (median, the 95% interval on the median, p90), throughput at the
+largest batch, accuracy and agreement with PyTorch; an unavailable or failed row carries its
+reason instead of figures. Below the rows: the thread count every runtime had, the machine's
+load while measuring, and the report's one-line ``warning`` when there is one (`load_lines`).
 """
 
 from __future__ import annotations
@@ -14,15 +16,43 @@ from typing import Any
 
 from .atomic import atomic_write
 
-__all__ = ["write_report_json", "report_table", "report_markdown", "write_markdown", "COLUMNS"]
+__all__ = ["write_report_json", "report_table", "report_markdown", "write_markdown", "load_lines", "COLUMNS"]
 
 COLUMNS = ("model", "format", "runtime", "device", "precision", "status", "size MB", "load s", "p50 ms (b1)",
-           "p90 ms (b1)", "img/s", "accuracy", "agreement", "notes")
+           "p50 95% CI", "p90 ms (b1)", "img/s", "accuracy", "agreement", "notes")
 """Column order of every view (the table drops ``model`` when all rows share one)."""
 
 
 def _fmt(value: Any, spec: str) -> str:
     return "-" if value is None else format(value, spec)
+
+
+def _ci(row: dict[str, Any]) -> str:
+    """``1.02–1.31`` (the interval on the batch-1 median, ms), ``~`` marking one below 95%."""
+    ci = row.get("latency_ci_ms")
+    if not ci:
+        return "-"
+    level = row.get("latency_ci_level")
+    return f"{ci[0]:.2f}–{ci[1]:.2f}" + (f" ({level:.0%})" if level is not None and level < 0.95 else "")
+
+
+def load_lines(report: dict[str, Any]) -> list[str]:
+    """The lines below the table: threads, load while measuring, and the warning (when any)."""
+    settings, load = report.get("settings", {}), report.get("load") or {}
+    lines = []
+    if settings.get("thread_policy"):
+        lines.append(f"Threads: {settings['thread_policy']}.")
+    if load:
+        before, after = load.get("loadavg_before"), load.get("loadavg_after")
+        text = f"Load: {load.get('cpus')} CPUs"
+        if before and after:
+            text += f", load average {before[0]:.2f} before and {after[0]:.2f} after"
+        if load.get("others_cpu") is not None:
+            text += f"; other processes kept {load['others_cpu']:.2f} CPUs busy while measuring ({load.get('seconds')} s)"
+        lines.append(text + ".")
+    if report.get("warning"):
+        lines.append(f"Warning: {report['warning']}")
+    return lines
 
 
 def row_cells(row: dict[str, Any]) -> list[str]:
@@ -42,7 +72,7 @@ def row_cells(row: dict[str, Any]) -> list[str]:
         str(row.get("model", "")), str(row.get("format", "")), str(row.get("runtime", "")), str(row.get("device", "")),
         str(row.get("precision", "")), str(row.get("status", "")),
         _fmt(row.get("size_mb"), ".2f") if row.get("size_mb") else "-", _fmt(row.get("load_s"), ".3f"),
-        _fmt(row.get("latency_ms"), ".2f"), _fmt(row.get("latency_p90_ms"), ".2f"), throughput,
+        _fmt(row.get("latency_ms"), ".2f"), _ci(row), _fmt(row.get("latency_p90_ms"), ".2f"), throughput,
         _fmt(row.get("accuracy"), ".2%"), _fmt(row.get("agreement"), ".2%"), "; ".join(notes),
     ]
 
@@ -56,7 +86,7 @@ def report_table(report: dict[str, Any]):
                         f"{settings.get('iters')} timed calls at batch 1, median")
     rows = report.get("rows", [])
     keep = [i for i, name in enumerate(COLUMNS) if name != "model" or len({r.get("model") for r in rows}) > 1]
-    numeric = {"size MB", "load s", "p50 ms (b1)", "p90 ms (b1)", "img/s", "accuracy", "agreement"}
+    numeric = NUMERIC
     for i in keep:
         name = COLUMNS[i]
         table.add_column(name, justify="right" if name in numeric else "left", no_wrap=name != "notes",
@@ -81,8 +111,8 @@ def report_rows(report: dict[str, Any]) -> tuple[str, list[str], list[list[str]]
             [styles.get(r.get("status"), "") for r in rows])
 
 
-NUMERIC = {"size MB", "load s", "p50 ms (b1)", "p90 ms (b1)", "img/s", "accuracy", "agreement"}
-DROP_FIRST = ("p90 ms (b1)", "load s", "agreement", "size MB", "runtime", "notes", "status")
+NUMERIC = {"size MB", "load s", "p50 ms (b1)", "p50 95% CI", "p90 ms (b1)", "img/s", "accuracy", "agreement"}
+DROP_FIRST = ("p90 ms (b1)", "load s", "agreement", "size MB", "p50 95% CI", "runtime", "notes", "status")
 """Bench columns a narrow terminal loses first."""
 
 
@@ -93,11 +123,11 @@ def report_markdown(report: dict[str, Any]) -> str:
         f"Machine: {machine.get('platform', '?')} ({machine.get('cpu_count', '?')} CPUs), Python {machine.get('python', '?')}, "
         f"torch {machine.get('torch', '?')}, onnxruntime {machine.get('onnxruntime', '-')}.",
         f"Settings: batches {settings.get('batches')}, {settings.get('warmup')} warm-up + {settings.get('iters')} timed calls "
-        f"at batch 1 (median and p90), throughput at the largest batch.",
+        f"at batch 1 (median, its 95% interval, p90), throughput at the largest batch.",
+        *load_lines(report),
         "",
         "| " + " | ".join(COLUMNS) + " |",
-        "|" + "|".join("---:" if c in {"size MB", "load s", "p50 ms (b1)", "p90 ms (b1)", "img/s", "accuracy", "agreement"}
-                       else "---" for c in COLUMNS) + "|",
+        "|" + "|".join("---:" if c in NUMERIC else "---" for c in COLUMNS) + "|",
     ]
     for row in report.get("rows", []):
         lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in row_cells(row)) + " |")

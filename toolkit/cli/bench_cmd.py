@@ -29,7 +29,7 @@ def _batches(text: str | None) -> list[int] | None:
 @click.option("--runtime", "runtimes", multiple=True, metavar="NAME",
               help="Only these runtimes: pytorch, onnx, coreml (repeatable) [bench.runtimes].")
 @click.option("--threads", type=click.IntRange(1), default=None,
-              help="CPU threads for PyTorch and ONNX Runtime alike [each runtime's default].")
+              help="Intra-op CPU threads for PyTorch and ONNX Runtime alike [the count tk run uses].")
 @click.option("--json", "json_path", type=click.Path(path_type=Path), help="Also write the results as JSON here.")
 @click.option("--md", "md_path", type=click.Path(path_type=Path), help="Also write a Markdown table here.")
 @trust_plugins_option
@@ -40,11 +40,14 @@ def bench(targets: tuple[Path, ...], batch_text: str | None, iters: int | None, 
     A run is benched as its checkpoint (PyTorch eager on each device present) and every model
     `tk export` wrote for it, on every runtime device its format offers; devices this machine
     lacks are listed with the reason (Core ML needs macOS). Each row: load time, batch-1
-    latency (median, p90), throughput at the largest batch, accuracy on the run's test split
-    (else validation) and agreement with PyTorch. bench.json is written into the run folder.
+    latency (median, its 95% interval, p90), throughput at the largest batch, accuracy on the
+    run's test split (else validation) and agreement with PyTorch. Every runtime gets the same
+    thread count; the machine's load while measuring is recorded, and one Warning: line says
+    when load or spread make the timings unfit to compare. A model file given twice (or also
+    recorded in a run given) is benched once. bench.json is written into the run folder.
     """
     from ..bench import bench_run
-    from ..bench_report import DROP_FIRST, NUMERIC, report_rows, write_markdown, write_report_json
+    from ..bench_report import DROP_FIRST, NUMERIC, load_lines, report_rows, write_markdown, write_report_json
     from ._tables import print_table
 
     report = bench_run(list(targets) if len(targets) > 1 else (targets[0] if targets else None),
@@ -52,6 +55,8 @@ def bench(targets: tuple[Path, ...], batch_text: str | None, iters: int | None, 
                        threads=threads, log=lambda line: click.echo(line, err=True))
     title, headers, rows, styles = report_rows(report)
     print_table(title, headers, rows, right=NUMERIC, drop_first=DROP_FIRST, styles=styles)
+    for line in load_lines(report):  # threads, load while measuring, and the one-line warning
+        click.echo(line)
     unavailable = [r for r in report["rows"] if r.get("status") == "unavailable" and "macOS" in str(r.get("reason"))]
     if unavailable:
         click.echo(f"{len(unavailable)} row(s) need macOS (Core ML): run `tk bench` on a Mac to fill them.")
