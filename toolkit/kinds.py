@@ -36,7 +36,10 @@ class PluginKind:
     of tables each naming one (``augment.ops[]``), ``"section.key*"`` for a list of names
     (``train.loggers*``), or ``""`` when only commands choose (``export.formats*`` is the
     default list, options live in ``[export.NAME]``). ``returns`` says what a factory must
-    return; ``made_ok`` checks it.
+    return; ``made_ok`` checks it. ``built_to_check``: factories of this kind are cheap and have
+    no effect outside the object they return, so one registered without ``check=`` that takes
+    nothing from the run (no context but ``name``) is called once by the recipe checks, before any
+    data is read, to run its own value checks (`toolkit.registry.Entry.check_params`).
     """
 
     name: str
@@ -46,6 +49,7 @@ class PluginKind:
     context: tuple[str, ...]
     returns: str
     made_ok: Callable[[Any], bool]
+    built_to_check: bool = False
 
     @property
     def section(self) -> str | None:
@@ -62,12 +66,12 @@ KINDS: tuple[PluginKind, ...] = (
     PluginKind("backbones", "tk_register_backbones", "backbone", "model.backbone",
                ("num_classes", "image_size", "name"), "a torch.nn.Module", _module),
     PluginKind("augmentations", "tk_register_augmentations", "augmentation", "augment.ops[]",
-               ("num_classes", "image_size", "name"), "a callable", callable),
+               ("num_classes", "image_size", "name"), "a callable", callable, built_to_check=True),
     PluginKind("losses", "tk_register_losses", "loss", "loss.name",
-               ("num_classes", "class_counts", "class_names", "name"), "a callable", callable),
+               ("num_classes", "class_counts", "class_names", "name"), "a callable", callable, built_to_check=True),
     PluginKind("samplers", "tk_register_samplers", "sampler", "sampler.name",
                ("labels", "num_classes", "class_counts", "seed", "name"), "an object with indices(epoch)",
-               lambda made: callable(getattr(made, "indices", None))),
+               lambda made: callable(getattr(made, "indices", None)), built_to_check=True),
     PluginKind("optimizers", "tk_register_optimizers", "optimizer", "optim.name", ("model", "name"),
                "a torch.optim.Optimizer",
                lambda made: callable(getattr(made, "step", None)) and hasattr(made, "param_groups")),
@@ -81,7 +85,8 @@ KINDS: tuple[PluginKind, ...] = (
     PluginKind("loggers", "tk_register_loggers", "logger", "train.loggers*", ("run_dir", "recipe", "name"),
                "an object with event hooks", lambda made: True),
     PluginKind("callbacks", "tk_register_callbacks", "callback", "train.callbacks[]", ("name",),
-               "a callback (an object with on_train_epoch_end … methods; see toolkit.Callback)", _callback),
+               "a callback (an object with on_train_epoch_end … methods; see toolkit.Callback)", _callback,
+               built_to_check=True),
 )
 """The kinds, in the order `tk plugins` lists them."""
 

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from toolkit import hookimpl
 
-from .cross_entropy import cross_entropy, soft_target_cross_entropy
-from .distill import distill
-from .focal import focal
+from .cross_entropy import check_cross_entropy, cross_entropy, soft_target_cross_entropy
+from .distill import check_distill, distill
+from .focal import check_focal, focal
 
 
 @hookimpl
 def tk_register_losses(register):
-    register("cross_entropy", cross_entropy)
-    register("focal", focal)
+    register("cross_entropy", cross_entropy, check=check_cross_entropy)
+    register("focal", focal, check=check_focal)
     register("soft_target_cross_entropy", soft_target_cross_entropy)
-    register("distill", distill, example={"teacher": "{checkpoint}"})
+    register("distill", distill, check=check_distill, example={"teacher": "{checkpoint}"})

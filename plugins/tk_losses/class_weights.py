@@ -31,6 +31,18 @@ def class_weights_for(spec: Any, class_counts: list[int] | None, num_classes: in
     raise RecipeError(f"{key}: must be 'inverse_frequency', 'none' or a list of numbers, not {spec!r}.")
 
 
+def check_class_weights(spec: Any, key: str = "loss.class_weights") -> None:
+    """What `class_weights_for` refuses that can be told without the run's classes (the count of a
+    list is checked when the run knows how many classes it has)."""
+    if spec in (None, "none", "", "inverse_frequency"):
+        return
+    if isinstance(spec, (list, tuple)):
+        if not all(isinstance(w, (int, float)) and not isinstance(w, bool) and w >= 0 for w in spec):
+            raise RecipeError(f"{key}: weights must be numbers >= 0, not {list(spec)!r}.")
+        return
+    raise RecipeError(f"{key}: must be 'inverse_frequency', 'none' or a list of numbers, not {spec!r}.")
+
+
 def check_smoothing(value: Any, key: str = "loss.label_smoothing") -> float:
     """A label-smoothing amount in [0, 1)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value < 1.0:

@@ -8,7 +8,13 @@ mixup/cutmix loss of timm, ``mean_i(-Σ_c y_ic·log p_ic)``, which also takes cl
 
 from __future__ import annotations
 
-from .class_weights import check_smoothing, class_weights_for
+from .class_weights import check_class_weights, check_smoothing, class_weights_for
+
+
+def check_cross_entropy(class_weights: str | list = "none", label_smoothing: float = 0.0) -> None:
+    """`cross_entropy`'s value checks, run by `tk recipes check` and before a run reads data."""
+    check_smoothing(label_smoothing)
+    check_class_weights(class_weights)
 
 
 def cross_entropy(num_classes: int, class_counts: list[int], class_weights: str | list = "none",

@@ -11,7 +11,21 @@ from __future__ import annotations
 
 from toolkit import RecipeError
 
-from .class_weights import check_smoothing, class_weights_for
+from .class_weights import check_class_weights, check_smoothing, class_weights_for
+
+
+def check_distill(teacher: str, temperature: float = 4.0, alpha: float = 0.5, teacher_pretrained: bool = False,
+                  teacher_pretrained_path: str = "", class_weights: str | list = "none",
+                  label_smoothing: float = 0.0) -> None:
+    """`distill`'s value checks that need no run and load nothing (the teacher is checked at build)."""
+    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not 0.1 <= temperature <= 100:
+        raise RecipeError(f"loss.temperature: must be a number in [0.1, 100], not {temperature!r}.")
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0.0 <= alpha <= 1.0:
+        raise RecipeError(f"loss.alpha: must be a number in [0, 1] (the share of the teacher's term), not {alpha!r}.")
+    if not isinstance(teacher, str) or not teacher:
+        raise RecipeError("loss.teacher: give a tk checkpoint (e.g. runs/big/1/best.pt) or a timm model name.")
+    check_smoothing(label_smoothing)
+    check_class_weights(class_weights)
 
 
 def distill(num_classes: int, class_counts: list[int], class_names: list[str], teacher: str,
@@ -23,10 +37,8 @@ def distill(num_classes: int, class_counts: list[int], class_names: list[str], t
 
     from .teacher import load_teacher
 
-    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not 0.1 <= temperature <= 100:
-        raise RecipeError(f"loss.temperature: must be a number in [0.1, 100], not {temperature!r}.")
-    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0.0 <= alpha <= 1.0:
-        raise RecipeError(f"loss.alpha: must be a number in [0, 1] (the share of the teacher's term), not {alpha!r}.")
+    check_distill(teacher, temperature, alpha, teacher_pretrained, teacher_pretrained_path, class_weights,
+                  label_smoothing)
     label_smoothing = check_smoothing(label_smoothing)
     weight = class_weights_for(class_weights, class_counts, num_classes)
     teacher_net = load_teacher(teacher, num_classes, class_names, teacher_pretrained, teacher_pretrained_path)

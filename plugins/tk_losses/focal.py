@@ -19,7 +19,7 @@ from typing import Any
 
 from toolkit import RecipeError
 
-from .class_weights import check_smoothing, class_weights_for, smooth
+from .class_weights import check_class_weights, check_smoothing, class_weights_for, smooth
 
 
 def _alpha(alpha: Any, num_classes: int):
@@ -36,14 +36,28 @@ def _alpha(alpha: Any, num_classes: int):
                       f"not {alpha!r}.")
 
 
+def check_focal(gamma: float = 2.0, alpha: float | list = 1.0, class_weights: str | list = "none",
+                label_smoothing: float = 0.0) -> None:
+    """`focal`'s value checks that need no run (a per-class list's length is checked at build)."""
+    if isinstance(gamma, bool) or not isinstance(gamma, (int, float)) or not 0.0 <= gamma <= 10.0:
+        raise RecipeError(f"loss.gamma: must be a number in [0, 10], not {gamma!r}.")
+    number = isinstance(alpha, (int, float)) and not isinstance(alpha, bool)
+    if number and alpha <= 0:
+        raise RecipeError(f"loss.alpha: must be > 0, not {alpha!r}.")
+    if not number and not (isinstance(alpha, list) and all(
+            isinstance(a, (int, float)) and not isinstance(a, bool) and a >= 0 for a in alpha)):
+        raise RecipeError(f"loss.alpha: must be a number > 0 or a list of numbers >= 0 (one per class), not {alpha!r}.")
+    check_smoothing(label_smoothing)
+    check_class_weights(class_weights)
+
+
 def focal(num_classes: int, class_counts: list[int], gamma: float = 2.0, alpha: float | list = 1.0,
           class_weights: str | list = "none", label_smoothing: float = 0.0):
     """Focal loss: gamma focuses on hard examples; alpha (scalar or per class); class_weights; smoothing."""
     import torch
     import torch.nn.functional as F
 
-    if isinstance(gamma, bool) or not isinstance(gamma, (int, float)) or not 0.0 <= gamma <= 10.0:
-        raise RecipeError(f"loss.gamma: must be a number in [0, 10], not {gamma!r}.")
+    check_focal(gamma, alpha, class_weights, label_smoothing)
     label_smoothing = check_smoothing(label_smoothing)
     alphas = _alpha(alpha, num_classes)
     weight = class_weights_for(class_weights, class_counts, num_classes)
