@@ -167,6 +167,9 @@ class Plugins:
         self.info: dict[str, PluginInfo] = {}
         self.broken: list[BrokenPlugin] = []
         self.disabled: list[str] = []
+        self._note_broken = False
+        for reg in self.registries.values():  # an unknown name is then blamed on them (Registry.get)
+            reg.broken = self.broken
 
     # -- registries ------------------------------------------------------------------------
     def registry(self, kind: str) -> Registry:
@@ -183,12 +186,14 @@ class Plugins:
     def create(self, kind: str, name: str, params: dict[str, Any] | None = None, *, where: str,
                context: dict[str, Any] | None = None) -> Any:
         """Build ``name`` of ``kind`` with recipe ``params`` and run ``context``."""
+        self.note_broken()
         return self.entry(kind, name, where).create(dict(params or {}), dict(context or {}), where)
 
     def build(self, kind: str, name: str, params: dict[str, Any] | None = None, *, where: str,
               context: dict[str, Any] | None = None) -> Any:
         """`create`, then check the object is what a factory of ``kind`` must return; a run's parts
         are built with this, so a plugin returning the wrong type is named with its distribution."""
+        self.note_broken()
         entry = self.entry(kind, name, where)
         return entry.check_made(entry.create(dict(params or {}), dict(context or {}), where), where)
 
@@ -287,9 +292,18 @@ class Plugins:
             pass
         self.broken.append(BrokenPlugin(name, info.dist, info.version, error))
 
-    def raise_if_broken(self) -> None:
-        """For a run: any broken plugin is an error (listing shows it instead)."""
-        if self.broken:
+    def raise_if_broken(self, *, strict: bool = False) -> None:
+        """For a command about to use these plugins (a run, `tk recipes check`).
+
+        A broken plugin registered nothing, so it stops only what names one of its parts: such a
+        name is unknown, and `Registry.get` says which plugin is broken instead of "did you mean".
+        Everything else goes on, with one ``Note:`` line on stderr (`note_broken`) naming the
+        broken plugins, printed when the first part is built or the command says it is done —
+        never before an ``Error:`` line. ``strict``: raise for any broken plugin (tests, tools).
+        """
+        if not self.broken:
+            return
+        if strict:
             b = self.broken[0]
             where = f" ({b.dist} {b.version})" if b.dist else ""
             more = f" (and {len(self.broken) - 1} more; see `tk plugins`)" if len(self.broken) > 1 else ""
@@ -297,6 +311,30 @@ class Plugins:
                 f"Plugin '{b.name}'{where} is broken: {b.error}{more}. "
                 f"Fix or uninstall it, or switch it off with TK_DISABLE_PLUGINS={b.name}."
             )
+        self._note_broken = True
+
+    def note_broken(self) -> None:
+        """Print the ``Note:`` line `raise_if_broken` promised (once per process for the same plugins)."""
+        if not self._note_broken or not self.broken:
+            return
+        self._note_broken = False
+        key = tuple(sorted((b.name, b.error) for b in self.broken))
+        if key in _NOTED:
+            return
+        _NOTED.add(key)
+        import click
+
+        names = ", ".join(f"'{b.name}'" + (f" ({f'{b.dist} {b.version}'.strip()})" if b.dist else "")
+                          for b in self.broken)
+        many = len(self.broken) > 1
+        why = "" if many else f" ({self.broken[0].error.rstrip('.')})"
+        click.echo(f"Note: plugin{'s' if many else ''} {names} {'are' if many else 'is'} broken and "
+                   f"{'were' if many else 'was'} left out{why}; nothing this command uses comes from "
+                   f"{'them' if many else 'it'}. `tk plugins` lists {'them' if many else 'it'}; "
+                   f"TK_DISABLE_PLUGINS={','.join(b.name for b in self.broken)} silences this.", err=True)
+
+
+_NOTED: set[tuple[tuple[str, str], ...]] = set()
 
 
 def _entry_points() -> Iterable[metadata.EntryPoint]:

@@ -202,6 +202,9 @@ class Registry:
     def __init__(self, kind: str):
         self.kind = kind
         self._entries: dict[str, Entry] = {}
+        self.broken: list[Any] = []
+        """Plugins that could not be loaded (`toolkit.plugins.BrokenPlugin`), shared by every kind's
+        registry: any of them might have provided a name that is not here."""
 
     def add(self, entry: Entry) -> None:
         if not isinstance(entry.name, str) or not entry.name:
@@ -248,6 +251,8 @@ class Registry:
         entry = self.find(name)
         if entry is not None:
             return entry
+        if self.broken:  # a broken plugin registered nothing: the name may well be one of its own
+            raise RecipeError(f"{where}: unknown {singular(self.kind)} '{name}', and {_blame(self.broken)}")
         pool = list(self._entries)
         for candidate in self:
             suggest = candidate.info.get("suggest")
@@ -259,3 +264,19 @@ class Registry:
             f"{where}: unknown {singular(self.kind)} '{name}'.{hint} "
             f"See them all with `tk plugins --kind {self.kind}`."
         )
+
+
+def _blame(broken: list[Any]) -> str:
+    """The end of an "unknown name" message when plugins are broken: each one named with its
+    distribution and error, and how to get past it."""
+
+    def named(b: Any) -> str:
+        return f"'{b.name}'" + (f" ({f'{b.dist} {b.version}'.strip()})" if b.dist else "")
+
+    off = f"TK_DISABLE_PLUGINS={','.join(b.name for b in broken)}"
+    if len(broken) == 1:
+        return (f"plugin {named(broken[0])}, which might provide it, is broken: {broken[0].error.rstrip('.')}. "
+                f"Fix or uninstall it, or switch it off with {off}.")
+    return (f"{len(broken)} plugins that might provide it are broken: "
+            + "; ".join(f"{named(b)}: {b.error.rstrip('.')}" for b in broken)
+            + f". Fix or uninstall them, or switch them off with {off}.")

@@ -109,7 +109,7 @@ def test_misspelt_hook_marks_plugin_broken(tk_plugins):
     plugins = tk_plugins(Typo(), names=["typo"])
     assert plugins.broken[0].name == "typo" and "does not exist" in plugins.broken[0].error
     with pytest.raises(PluginError, match="Plugin 'typo' is broken"):
-        plugins.raise_if_broken()
+        plugins.raise_if_broken(strict=True)
 
 
 def test_plugin_raising_while_registering_is_isolated(tk_plugins):

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ..errors import TkError
+from ..errors import PluginError, TkError
 from .manifest import check_model_file
 from .protocol import ExportError, Predictor
 
@@ -33,24 +33,58 @@ def get_exporter(name: str, plugins: Any | None = None, *, where: str = "--forma
     """The exporter object registered as ``name``, built with its options ``params`` (checked
     against the factory's signature, like every plugin's); unknown names get close matches."""
     plugins = exporter_plugins(plugins)
-    return plugins.create("exporters", name, params or {}, where=where, context={"name": name})
+    exporter = plugins.create("exporters", name, params or {}, where=where, context={"name": name})
+    _refuse_shared_suffix(plugins, name, str(getattr(exporter, "suffix", "")).lower())
+    return exporter
 
 
 def _suffix(path: Path) -> str:
     return path.suffix.lower()
 
 
+def _exporters(plugins: Any) -> list[tuple[Any, Any, str]]:
+    """``(entry, exporter, suffix)`` of every registered exporter, built with its defaults."""
+    out = []
+    for entry in plugins.registry("exporters"):
+        exporter = entry.create({}, {"name": entry.name}, where="exporters")
+        out.append((entry, exporter, str(getattr(exporter, "suffix", "")).lower()))
+    return out
+
+
+def _clash(suffix: str, claims: list[Any]) -> PluginError:
+    """Two exporters writing files of one suffix: tk could not tell which one reads such a file."""
+    named = " and ".join(f"'{e.name}' ({e.origin})" for e in claims)
+    return PluginError(f"Exporters {named} both write '{suffix}' files, so tk cannot tell which of them reads one; "
+                   f"switch one off with TK_DISABLE_PLUGINS={claims[-1].plugin}.")
+
+
+def _refuse_shared_suffix(plugins: Any, name: str, suffix: str) -> None:
+    """A `TkError` naming both plugins when another exporter than ``name`` claims ``suffix`` too."""
+    if not suffix:
+        return
+    claims = [entry for entry in plugins.registry("exporters") if entry.name == name]
+    for entry in plugins.registry("exporters"):
+        if entry.name == name:
+            continue
+        try:
+            other = entry.create({}, {"name": entry.name}, where="exporters")
+        except Exception:  # noqa: BLE001 - an exporter that cannot be built with its defaults claims nothing here
+            continue
+        if str(getattr(other, "suffix", "")).lower() == suffix:
+            raise _clash(suffix, [*claims, entry])
+
+
 def exporter_for_path(path: str | Path, plugins: Any | None = None) -> tuple[str, Any]:
     """``(name, exporter)`` whose ``suffix`` matches ``path``, or a `TkError` listing the known suffixes."""
     path = Path(path)
     plugins = exporter_plugins(plugins)
-    known = []
-    for entry in plugins.registry("exporters"):
-        exporter = entry.create({}, {"name": entry.name}, where="exporters")
-        suffix = str(getattr(exporter, "suffix", "")).lower()
-        known.append(suffix)
-        if suffix and _suffix(path) == suffix:
-            return entry.name, exporter
+    built = _exporters(plugins)
+    known = [suffix for _, _, suffix in built]
+    claims = [(entry, exporter) for entry, exporter, suffix in built if suffix and _suffix(path) == suffix]
+    if len(claims) > 1:  # never attribute one plugin's file to another
+        raise _clash(_suffix(path), [entry for entry, _ in claims])
+    if claims:
+        return claims[0][0].name, claims[0][1]
     listed = ", ".join(sorted({".pt", *filter(None, known)}))
     raise TkError(f"{path}: not a model tk can load (known model files: {listed}).")
 

@@ -18,7 +18,7 @@ def plugins():
     from toolkit.plugins import load_plugins
 
     loaded = load_plugins()
-    loaded.raise_if_broken()
+    loaded.raise_if_broken(strict=True)
     return loaded
 
 

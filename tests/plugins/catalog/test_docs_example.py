@@ -39,7 +39,7 @@ def test_the_doc_recipe_checks(doc_recipe, tk_cli):
 def test_each_doc_entry_trains_a_step(doc_recipe, one_step):
     recipe = load_recipe(doc_recipe)
     plugins = load_plugins(recipe["plugins"]["modules"], base_dir=recipe.base_dir)
-    plugins.raise_if_broken()
+    plugins.raise_if_broken(strict=True)
     registered = plugins.info["tk_more"].registered
     assert registered == {"backbones": ["tiny_cnn"], "augmentations": ["channel_shuffle"], "losses": ["bootstrap_ce"],
                           "samplers": ["epoch_subset"], "optimizers": ["rmsprop"], "schedulers": ["exponential"]}
