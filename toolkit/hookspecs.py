@@ -238,11 +238,14 @@ def tk_register_callbacks(register: Register) -> None:
 def tk_register_commands(cli: Any) -> None:
     """Add subcommands to the `tk` click group (``cli.add_command(my_command)``).
 
-    Called only when the command line needs the full list (``tk --help``, or a name that is not
-    one of tk's own commands), so a plugin that adds a command costs nothing to the others. Keep
-    the module that implements this hook light: import heavy libraries inside the command's
-    function, as tk's own commands do. A command named like one of tk's is ignored (tk's wins)
-    and reported by `tk plugins`.
+    ``cli`` is a click group that collects them. Called in two cases only: when tk rebuilds its
+    cached list of plugin commands (the installed distributions or a plugin's module file
+    changed; see `toolkit.cli.plugin_commands`), and when one of this plugin's commands runs —
+    then only this plugin is imported. ``tk --help`` and shell completion otherwise read names and
+    help from the cache and import no plugin. A command named like one of tk's is ignored (tk's
+    wins) and reported by `tk plugins`. A distribution can instead declare its commands in the
+    ``tk.commands`` entry-point group (``name = "pkg.module:command"``); it is then never
+    imported to list them.
 
     Added in 0.2.
     """

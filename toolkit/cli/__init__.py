@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+from typing import Any
 
 import click
 
@@ -38,34 +39,33 @@ COMMANDS: dict[str, str] = {
 class LazyGroup(click.Group):
     """A group that imports a command's module only when that command is asked for.
 
-    Commands that plugins add (``tk_register_commands``) are collected only when the full list
-    is needed (``tk --help``) or a name is not one of tk's: ``tk run`` never loads them.
+    Commands that plugins add (``tk_register_commands``) are listed from a cache of their names
+    and help (`toolkit.cli.plugin_commands`): ``tk --help`` and shell completion import no
+    plugin, ``tk run`` never looks at them, and a plugin's module is imported only when one of
+    its commands runs (`resolve_command`).
     """
 
-    _plugin_commands_loaded = False
-    shadowed: list[str] = []
+    _listing: tuple[tuple[Any, ...], Any] | None = None
 
-    def _load_plugin_commands(self) -> None:
-        if self._plugin_commands_loaded:
-            return
-        self._plugin_commands_loaded = True
-        from ..plugins import load_plugins
+    def _plugin_listing(self) -> Any:
+        """The plugin commands (`toolkit.cli.plugin_commands.Listing`), read once per environment."""
+        from .plugin_commands import listing
 
-        before = dict(self.commands)
-        loaded = load_plugins()
-        for impl in loaded.pm.hook.tk_register_commands.get_hookimpls():
-            try:
-                impl.function(cli=self)
-            except Exception as exc:  # one plugin's bug must not take the command line down
-                click.echo(f"Warning: plugin '{impl.plugin_name}' failed to add its commands: "
-                           f"{type(exc).__name__}: {exc}", err=True)
-        self.shadowed = sorted(name for name in self.commands if name in COMMANDS and name not in before)
-        for name in self.shadowed:  # tk's own command keeps its name
-            del self.commands[name]
+        where = (tuple(sys.path), os.environ.get("TK_CACHE_DIR"), os.environ.get("TK_DISABLE_PLUGINS"))
+        if self._listing is None or self._listing[0] != where:
+            found = listing(set(COMMANDS))
+            for warning in found.warnings:
+                click.echo(f"Warning: {warning}", err=True)
+            self._listing = (where, found)
+        return self._listing[1]
+
+    @property
+    def shadowed(self) -> list[str]:
+        """Plugin commands named like one of tk's own (tk's wins; they are left out)."""
+        return list(self._plugin_listing().shadowed)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        self._load_plugin_commands()
-        return sorted({*super().list_commands(ctx), *COMMANDS})
+        return sorted({*super().list_commands(ctx), *COMMANDS, *self._plugin_listing().names()})
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         if name in COMMANDS:
@@ -73,9 +73,19 @@ class LazyGroup(click.Group):
             return getattr(importlib.import_module(module), attr)
         found = super().get_command(ctx, name)
         if found is None:
-            self._load_plugin_commands()
-            found = super().get_command(ctx, name)
+            found = self._plugin_listing().stub(name)  # name and help only, for listings
         return found
+
+    def resolve_command(self, ctx: click.Context, args: list[str]):  # noqa: ANN201 - click's signature
+        from .plugin_commands import CachedCommand
+
+        name, cmd, rest = super().resolve_command(ctx, args)
+        if isinstance(cmd, CachedCommand):  # a listed plugin command about to run: import its plugin now
+            try:
+                cmd = cmd.load()
+            except TkError as exc:
+                raise click.ClickException(str(exc)) from None
+        return name, cmd, rest
 
     def invoke(self, ctx: click.Context):  # noqa: ANN201 - click's signature
         try:
