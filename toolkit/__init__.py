@@ -38,6 +38,7 @@ _LAZY = {
     "Callback": "toolkit.callbacks",
     "TrainState": "toolkit.callbacks",
     "FinalEvaluation": "toolkit.callbacks",
+    "Batch": "toolkit.callbacks",
     "param_groups": "toolkit.params",
     "norm_stats": "toolkit.engine.model",
     # files

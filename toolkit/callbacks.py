@@ -10,33 +10,58 @@ parameters, checked against its signature like every other kind)::
     start_epoch = 8
 
 A callback is any object with some of the methods of `Callback` (subclassing it is optional).
-Every method receives the run's `TrainState`; all of them are called on every process of a
-distributed run (``state.is_main`` tells the one process that should write files):
+The names are Lightning's where Lightning has the moment, so an author coming from Lightning
+finds them. Every method receives the run's `TrainState`; all of them are called on every
+process of a distributed run (``state.is_main`` tells the one process that should write
+files). A moment no callback implements costs the loop nothing.
 
-============================  =====================================================================
-``on_train_start(state)``     once, after the parts are built and a resumed run's state restored
-``on_train_epoch_start``      before each epoch (``state.epoch`` is the 0-based epoch about to run)
-``on_train_batch_end``        after every optimiser step (``state.step`` counts them)
-``on_validation_end``         after the validation pass; may add numbers to ``state.metrics`` (e.g.
-                              ``swa_val_accuracy``), which then reach the history, best-model
-                              selection, early stopping, loggers and ``tk tune``; may offer other
-                              weights for ``best.pt`` with ``state.offer_weights``
-``on_train_epoch_end``        after the epoch's metrics are final, before its checkpoints are
-                              written (so what the callback changes is in them)
-``on_train_end(state)``       once, when training ends (finished or stopped)
-``on_final_evaluation``       once, after training, on rank 0 only: ``state.final`` (`FinalEvaluation`)
-                              holds best.pt's validation predictions; a callback may change the
-                              model that ships (e.g. its ``temperature`` buffer: tk's calibration is
-                              such a callback) and best.pt's contents, and add sections to
-                              metrics.json and report.html
-``state_dict()``              what the callback must remember; saved in ``last.pt`` with each epoch
-``load_state_dict(d)``        given that back when a run resumes, before ``on_train_start``
-============================  =====================================================================
+==================================  =================================================================
+``on_train_start(state)``           once, after the parts are built and a resumed run's state restored
+``on_train_epoch_start``            before each epoch (``state.epoch`` is the 0-based epoch about to run)
+``on_train_batch_start``            before each training batch's forward pass: ``state.batch`` (`Batch`:
+                                    the augmented inputs, targets, sample indices), ``state.batch_idx``
+``on_after_backward``               after each batch's backward pass: gradients are in ``.grad``
+                                    (accumulated over ``train.accumulate`` batches, scaled under fp16)
+``on_before_optimizer_step``        before each optimiser step: gradients present and unscaled, not yet
+                                    clipped (``train.grad_clip`` comes after)
+``on_train_batch_end``              after every training batch: ``state.batch``, ``state.outputs`` (the
+                                    logits), ``state.loss`` (the batch's loss, detached), ``state.stepped``
+                                    (the optimiser stepped on this batch; ``state.step`` counts steps);
+                                    gradients are still in ``.grad`` (cleared before the next backward)
+``on_validation_start``             before the validation pass over the model
+``on_validation_batch_end``         after each validation batch: ``state.batch``, ``state.outputs``
+``on_validation_end``               after the validation pass; may add numbers to ``state.metrics`` (e.g.
+                                    ``swa_val_accuracy``), which then reach the history, best-model
+                                    selection, early stopping, loggers and ``tk tune``; may offer other
+                                    weights for ``best.pt`` with ``state.offer_weights``
+``on_train_epoch_end``              after the epoch's metrics are final; tk's own callbacks write the
+                                    history, best.pt and last.pt here (see their order below)
+``on_save_checkpoint(state, ckpt)`` rank 0, just before ``best.pt``/``last.pt`` is written: ``ckpt`` is
+                                    the dict about to be saved (``ckpt["kind"]``); plain data added to it
+                                    is saved too
+``on_load_checkpoint(state, ckpt)`` when a run resumes, after every callback's ``load_state_dict``
+``on_train_end(state)``             once, when training ends (finished or stopped)
+``on_exception(state, exc)``        when training ends with an exception (a plugin's bug, out of memory,
+                                    Ctrl-C): always called, then the ``tk_run_end`` event, so loggers
+                                    and trackers close their runs
+``on_final_evaluation``             once, after training, on rank 0 only: ``state.final`` (`FinalEvaluation`)
+                                    holds best.pt's validation predictions; a callback may change the
+                                    model that ships (e.g. its ``temperature`` buffer: tk's calibration is
+                                    such a callback) and best.pt's contents, and add sections to
+                                    metrics.json and report.html
+``state_dict()``                    what the callback must remember; saved in ``last.pt`` with each epoch
+``load_state_dict(d)``              given that back when a run resumes, before ``on_train_start``
+==================================  =================================================================
 
-Callbacks run in the order the recipe lists them; ``state.request_stop(reason)`` ends the run
-after the current epoch (status ``stopped``). A callback whose state is restored by
+Callbacks run in the order the recipe lists them, between tk's own (``threads``, ``ema``,
+``calibration`` before; ``history``, ``early_stopping``, ``best_checkpoint``, ``last_checkpoint``,
+``events``, ``epoch_line`` after). ``after = "best_checkpoint"`` (or ``before = ...``) in a
+``[[train.callbacks]]`` table places a callback elsewhere, e.g. after best.pt is chosen, where
+``state.improved`` says whether this epoch wrote it. ``state.request_stop(reason)`` ends the
+run after the current epoch (status ``stopped``). A callback whose state is restored by
 ``load_state_dict`` and whose behaviour depends only on that state and the ``TrainState`` keeps
-a killed-and-resumed run bit-identical to an uninterrupted one.
+a killed-and-resumed run bit-identical to an uninterrupted one. An exception a recipe's
+callback raises ends the run with one line naming the callback, its plugin and the moment.
 """
 
 from __future__ import annotations
@@ -45,10 +70,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-__all__ = ["Callback", "TrainState", "FinalEvaluation", "CALLBACK_METHODS", "CallbackList"]
+from .errors import PluginError, TkError
 
-CALLBACK_METHODS = ("on_train_start", "on_train_epoch_start", "on_train_batch_end", "on_validation_end",
-                    "on_train_epoch_end", "on_train_end", "on_final_evaluation")
+__all__ = ["Batch", "Callback", "TrainState", "FinalEvaluation", "CALLBACK_METHODS", "CallbackList"]
+
+CALLBACK_METHODS = ("on_train_start", "on_train_epoch_start", "on_train_batch_start", "on_after_backward",
+                    "on_before_optimizer_step", "on_train_batch_end", "on_validation_start",
+                    "on_validation_batch_end", "on_validation_end", "on_train_epoch_end", "on_save_checkpoint",
+                    "on_load_checkpoint", "on_train_end", "on_exception", "on_final_evaluation")
 """The moments of the loop a callback may act on, in the order a run meets them."""
 
 
@@ -57,10 +86,18 @@ class Callback:
 
     def on_train_start(self, state: "TrainState") -> None: ...
     def on_train_epoch_start(self, state: "TrainState") -> None: ...
+    def on_train_batch_start(self, state: "TrainState") -> None: ...
+    def on_after_backward(self, state: "TrainState") -> None: ...
+    def on_before_optimizer_step(self, state: "TrainState") -> None: ...
     def on_train_batch_end(self, state: "TrainState") -> None: ...
+    def on_validation_start(self, state: "TrainState") -> None: ...
+    def on_validation_batch_end(self, state: "TrainState") -> None: ...
     def on_validation_end(self, state: "TrainState") -> None: ...
     def on_train_epoch_end(self, state: "TrainState") -> None: ...
+    def on_save_checkpoint(self, state: "TrainState", checkpoint: dict[str, Any]) -> None: ...
+    def on_load_checkpoint(self, state: "TrainState", checkpoint: dict[str, Any]) -> None: ...
     def on_train_end(self, state: "TrainState") -> None: ...
+    def on_exception(self, state: "TrainState", exception: BaseException) -> None: ...
     def on_final_evaluation(self, state: "TrainState") -> None: ...
 
     def state_dict(self) -> dict[str, Any]:
@@ -68,6 +105,18 @@ class Callback:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         return None
+
+
+@dataclass(frozen=True)
+class Batch:
+    """One batch as the model sees it (read-only): ``inputs`` (N×C×H×W, on the device, augmented
+    for training), ``targets`` (N class indices, or N×K soft targets after mixup/cutmix) and
+    ``indices`` (the samples' positions in the split: ``state.class_names``/the run's split.json
+    name them)."""
+
+    inputs: Any
+    targets: Any
+    indices: tuple[int, ...]
 
 
 @dataclass
@@ -106,6 +155,10 @@ class TrainState:
     epoch wrote a new best.pt; ``run`` is the `toolkit.engine.run.RunInfo` the event hooks get;
     ``planned_epochs`` is what a resumed run's checkpoint was planned for (0 for a new run);
     ``final`` is the `FinalEvaluation` during ``on_final_evaluation`` (None before).
+    During a batch's moments ``batch`` (a read-only `Batch`), ``batch_idx`` (0-based within the
+    epoch), ``outputs`` (the logits, once computed), ``loss`` (the training batch's loss,
+    detached, once computed) and ``stepped`` describe it; between batches they are None.
+    ``exception`` is what ended the run, during ``on_exception``.
 
     The engine's services, used by tk's own callbacks: ``save(kind, metrics, weights=None)``
     writes ``best.pt`` or ``last.pt``; ``sync(module)`` makes every process hold rank 0's buffers
@@ -134,6 +187,12 @@ class TrainState:
     planned_epochs: int = 0
     run: Any = None
     final: FinalEvaluation | None = None
+    batch: Batch | None = None
+    batch_idx: int = 0
+    outputs: Any = None
+    loss: Any = None
+    stepped: bool = False
+    exception: BaseException | None = None
     evaluate: Callable[[Any], dict[str, float]] | None = field(default=None, repr=False)
     train_inputs: Callable[[], Iterator[Any]] | None = field(default=None, repr=False)
     offered: dict[str, Callable[[], dict[str, Any]]] = field(default_factory=dict, repr=False)
@@ -170,11 +229,14 @@ class CallbackList:
 
     Keys name each one's saved state: ``"<index>:<name>"`` for the recipe's (two callbacks of one
     kind keep theirs apart), and for tk's own the historical top-level checkpoint key
-    (``checkpoint_key``: ``ema``, ``early_stopping``, ``best``) or their name.
+    (``checkpoint_key``: ``ema``, ``early_stopping``, ``best``) or their name. ``origins`` maps a
+    recipe callback's key to ``(name, "plugin 'x' (dist version)")``: an exception it raises
+    becomes one `PluginError` naming it and the moment.
     """
 
-    def __init__(self, callbacks: list[tuple[str, Any]]):
+    def __init__(self, callbacks: list[tuple[str, Any]], origins: dict[str, tuple[str, str]] | None = None):
         self.items = list(callbacks)
+        self.origins = dict(origins or {})
 
     def __bool__(self) -> bool:
         return bool(self.items)
@@ -182,11 +244,40 @@ class CallbackList:
     def get(self, key: str) -> Any:
         return next(cb for k, cb in self.items if k == key)
 
-    def call(self, method: str, state: TrainState) -> None:
-        for _, callback in self.items:
+    def call(self, method: str, state: TrainState, *args: Any) -> None:
+        for key, callback in self.items:
             fn = getattr(callback, method, None)
-            if fn is not None:
-                fn(state)
+            if fn is None:
+                continue
+            if key not in self.origins:  # tk's own: its errors are tk's, with tk's messages
+                fn(state, *args)
+                continue
+            try:
+                fn(state, *args)
+            except (KeyboardInterrupt, TkError):
+                raise
+            except Exception as exc:
+                raise self.blame(key, method, exc) from exc
+
+    def blame(self, key: str, method: str, exc: BaseException) -> "PluginError":
+        name, origin = self.origins[key]
+        return PluginError(f"Callback '{name}' ({origin}) failed in {method}: {type(exc).__name__}: {exc}")
+
+    def call_exception(self, state: TrainState, exception: BaseException) -> list[str]:
+        """``on_exception`` on every callback, each whatever the others do; returns the one-line
+        reports of those that failed (the run's own exception stays the one raised)."""
+        state.exception = exception
+        failed = []
+        for key, callback in self.items:
+            fn = getattr(callback, "on_exception", None)
+            if fn is None:
+                continue
+            try:
+                fn(state, exception)
+            except Exception as exc:  # noqa: BLE001 - reported, never masking the run's exception
+                failed.append(str(self.blame(key, "on_exception", exc)) if key in self.origins
+                              else f"{key} failed in on_exception: {type(exc).__name__}: {exc}")
+        return failed
 
     def wants(self, method: str) -> bool:
         """Whether any callback really implements ``method`` (not `Callback`'s no-op)."""

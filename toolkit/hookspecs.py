@@ -213,8 +213,10 @@ def tk_register_callbacks(register: Register) -> None:
     """Register training-loop callbacks (`[[train.callbacks]]` tables: ``name`` and parameters).
 
     A factory returns a callback: an object with any of the methods of `toolkit.Callback`
-    (``on_train_start``, ``on_train_epoch_start``, ``on_train_batch_end``, ``on_validation_end``,
-    ``on_train_epoch_end``, ``on_train_end``, each taking the run's `toolkit.TrainState`, plus
+    (Lightning's moments: ``on_train_start``, ``on_train_batch_start``, ``on_after_backward``,
+    ``on_before_optimizer_step``, ``on_train_batch_end``, ``on_validation_batch_end``,
+    ``on_validation_end``, ``on_save_checkpoint``, ``on_exception`` …; `toolkit.callbacks` lists
+    them all with what the run's `toolkit.TrainState` holds at each), plus
     ``state_dict()``/``load_state_dict(d)``, saved in ``last.pt`` so a resumed run goes on
     exactly). They are called on every process, in the order the recipe lists them; see
     `toolkit.callbacks` for when each runs. ``register(..., metrics=[...])`` names the metrics

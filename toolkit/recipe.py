@@ -240,7 +240,16 @@ class Recipe:
                                   f"(also as train.callbacks[{listed[cb['name']]}]); two copies would write over each "
                                   f"other's state and metrics, so list it once.")
             listed.setdefault(cb["name"], i)
-            params = {k: v for k, v in cb.items() if k != "name"}
+            for how in ("before", "after"):  # placement, not the factory's: checked here, applied by the engine
+                target = cb.get(how)
+                if target is None:
+                    continue
+                if not isinstance(target, str) or plugins.registry("callbacks").find(target) is None:
+                    raise RecipeError(f"{self.where('train', 'callbacks')}{where}.{how}: {target!r} is not a callback "
+                                      f"name (tk's own: {', '.join(_builtin_callbacks(plugins))}).")
+                if cb.get("after" if how == "before" else "before") is not None:
+                    raise RecipeError(f"{self.where('train', 'callbacks')}{where}: give 'before' or 'after', not both.")
+            params = {k: v for k, v in cb.items() if k not in ("name", "before", "after")}
             self._wrap("train", "callbacks", lambda: entry.check_params(params, where))
         for name in self.sections["train"]["loggers"]:
             self._wrap("train", "loggers", lambda: plugins.entry("loggers", name, "train.loggers"))
@@ -284,6 +293,10 @@ class Recipe:
 
     def to_toml(self, plugins: Any | None = None) -> str:
         return dumps_toml(self.resolved(plugins))
+
+
+def _builtin_callbacks(plugins: Any) -> list[str]:
+    return [e.name for e in plugins.registry("callbacks") if e.info.get("builtin")]
 
 
 def _tomlable(value: Any) -> bool:

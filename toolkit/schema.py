@@ -196,8 +196,14 @@ def recipe_schema(plugins: Any) -> dict[str, Any]:
         sections[name] = table
     sections["augment"]["properties"]["ops"] = {**_listed(entries["augmentations"]),
                                                 "description": SCHEMA["augment"].keys["ops"].doc}
-    sections["train"]["properties"]["callbacks"] = {**_listed(entries["callbacks"]),
-                                                    "description": SCHEMA["train"].keys["callbacks"].doc}
+    callbacks = _listed(entries["callbacks"])
+    everyone = sorted(e.name for e in plugins.registry("callbacks"))
+    for how in ("before", "after"):  # placement keys every callback table takes (not its factory's)
+        place = {"enum": everyone, "description": f"run this callback just {how} the named one"}
+        callbacks["items"]["properties"][how] = place
+        for branch in callbacks["items"]["allOf"]:
+            branch["then"]["properties"][how] = place
+    sections["train"]["properties"]["callbacks"] = {**callbacks, "description": SCHEMA["train"].keys["callbacks"].doc}
     exporters = entries["exporters"]
     sections["export"]["properties"]["formats"]["items"] = {"enum": [e["name"] for e in exporters]}
     for e in exporters:  # [export.NAME]: that exporter's options

@@ -8,7 +8,9 @@ epoch). Gradients are accumulated over ``train.accumulate`` batches (the last, s
 of an epoch still steps, so every epoch ends with a clean optimiser state — what makes
 resuming at an epoch boundary exact), unscaled before clipping, and skipped by the fp16
 scaler when they overflow. A non-finite loss raises `NonFiniteLoss` at once, before the
-bad gradient reaches the weights.
+bad gradient reaches the weights. Gradients are cleared just before the backward pass that
+starts an accumulation group, not after the step, so callbacks see them after the step too
+(`StepHooks`: the callbacks' batch moments, each None when no callback implements it).
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ from typing import Any, Callable
 
 from ..errors import TkError
 
-__all__ = ["NonFiniteLoss", "StepParts", "EvalResult", "batch_chunks", "batch_count", "train_epoch", "evaluate"]
+__all__ = ["NonFiniteLoss", "StepParts", "StepHooks", "EvalResult", "batch_chunks", "batch_count", "train_epoch",
+           "evaluate"]
 
 
 class NonFiniteLoss(TkError):
@@ -60,6 +63,25 @@ class StepParts:
         return self.loss_fn(logits, targets)
 
 
+@dataclass
+class StepHooks:
+    """The callbacks' moments inside a training step; a hook left None costs nothing.
+
+    ``batch_start(index, ids, x, targets)`` before the forward pass (after augmentation);
+    ``after_backward()`` after each backward; ``before_optimizer_step()`` before each step
+    (gradients unscaled, not clipped); ``batch_end(index, ids, x, targets, logits, loss, stepped)``
+    after each batch (gradients still present).
+    """
+
+    batch_start: Callable[..., None] | None = None
+    after_backward: Callable[[], None] | None = None
+    before_optimizer_step: Callable[[], None] | None = None
+    batch_end: Callable[..., None] | None = None
+
+
+_NO_HOOKS = StepHooks()
+
+
 def _hard(targets: Any) -> Any:
     """Class indices from indices or soft targets (mixup)."""
     return targets.argmax(dim=1) if targets.ndim == 2 else targets
@@ -91,24 +113,28 @@ def batch_count(n: int, batch_size: int) -> int:
 
 def train_epoch(parts: StepParts, batches: Any, order: list[int], batch_size: int, epoch: int,
                 on_batch: Callable[[int, int, float, float], None] | None = None,
-                after_step: Callable[[], None] | None = None) -> dict[str, float]:
+                hooks: StepHooks | None = None) -> dict[str, float]:
     """Train on ``order`` (this process's sample indices); return loss, accuracy, images, seconds.
 
     ``epoch`` is 1-based, for messages. ``on_batch(done, total, mean loss, accuracy)`` drives the
-    progress bar; ``after_step()`` runs after every optimiser step (callbacks' ``on_train_batch_end``).
+    progress bar; ``hooks`` are the callbacks' batch moments (`StepHooks`).
     """
     import torch
 
+    hooks = hooks or _NO_HOOKS
     parts.forward_model.train()
     step_scheduler = parts.scheduler is not None and getattr(parts.scheduler, "tk_interval", "epoch") == "step"
     chunks = batch_chunks(order, batch_size)
     loss_sum, correct, seen, micro = 0.0, 0, 0, 0
     started = time.perf_counter()
-    parts.optimizer.zero_grad(set_to_none=True)
     stream = batches.iterate(chunks) if hasattr(batches, "iterate") else (batches.batch(ids) for ids in chunks)
     for number, (ids, (x, targets)) in enumerate(zip(chunks, stream), start=1):
         for op in parts.ops:
             x, targets = op(x, targets)
+        if hooks.batch_start is not None:
+            hooks.batch_start(number - 1, ids, x, targets)
+        if micro == 0:  # a new accumulation group: the last step's gradients go now, not after it
+            parts.optimizer.zero_grad(set_to_none=True)
         micro += 1
         steps_now = micro == parts.accumulate or number == len(chunks)
         with _no_sync(parts.forward_model, not steps_now):
@@ -120,13 +146,15 @@ def train_epoch(parts: StepParts, batches: Any, order: list[int], batch_size: in
                 raise NonFiniteLoss(epoch, number, value)
             scaled = loss / parts.accumulate
             (parts.scaler.scale(scaled) if parts.scaler is not None else scaled).backward()
+        if hooks.after_backward is not None:
+            hooks.after_backward()
         if steps_now:
-            _optimizer_step(parts)
+            _optimizer_step(parts, hooks.before_optimizer_step)
             if step_scheduler:
                 parts.scheduler.step()
             micro = 0
-            if after_step is not None:
-                after_step()
+        if hooks.batch_end is not None:
+            hooks.batch_end(number - 1, ids, x, targets, logits.detach(), loss.detach(), steps_now)
         n = len(ids)
         loss_sum += value * n
         correct += int((logits.detach().argmax(dim=1) == _hard(targets)).sum())
@@ -139,19 +167,20 @@ def train_epoch(parts: StepParts, batches: Any, order: list[int], batch_size: in
             "seconds": time.perf_counter() - started}
 
 
-def _optimizer_step(parts: StepParts) -> None:
+def _optimizer_step(parts: StepParts, before_step: Callable[[], None] | None = None) -> None:
     import torch
 
+    if parts.scaler is not None and (parts.grad_clip > 0 or before_step is not None):
+        parts.scaler.unscale_(parts.optimizer)
+    if before_step is not None:
+        before_step()
     if parts.grad_clip > 0:
-        if parts.scaler is not None:
-            parts.scaler.unscale_(parts.optimizer)
         torch.nn.utils.clip_grad_norm_(parts.model.parameters(), parts.grad_clip)
     if parts.scaler is not None:
         parts.scaler.step(parts.optimizer)
         parts.scaler.update()
     else:
         parts.optimizer.step()
-    parts.optimizer.zero_grad(set_to_none=True)
     if parts.ema is not None:
         parts.ema.update(parts.model)
     parts.global_step += 1
@@ -175,11 +204,13 @@ class EvalResult:
 
 
 def evaluate(model: Any, batches: Any, batch_size: int, loss_fn: Any, precision: Any, device: Any,
-             ids: list[int] | None = None, *, keep_logits: bool = False) -> EvalResult:
+             ids: list[int] | None = None, *, keep_logits: bool = False,
+             on_batch: Callable[[int, list[int], Any, Any, Any], None] | None = None) -> EvalResult:
     """Predict every sample of ``batches`` (or ``ids``) with ``model`` in eval mode.
 
     ``keep_logits`` also keeps each sample's raw outputs (the final evaluation: predictions.csv,
-    calibration).
+    calibration); ``on_batch(index, ids, x, y, logits)`` sees each batch (callbacks'
+    ``on_validation_batch_end``).
     The loss is the training loss (class weights included), so val_loss and train_loss are
     comparable; a loss that needs soft targets or inputs gets them as in training.
     """
@@ -191,10 +222,12 @@ def evaluate(model: Any, batches: Any, batch_size: int, loss_fn: Any, precision:
     needs_inputs = bool(getattr(loss_fn, "needs_inputs", False))
     try:
         with torch.inference_mode():
-            for chunk, x, y in batches.sequential(batch_size, ids):
+            for index, (chunk, x, y) in enumerate(batches.sequential(batch_size, ids)):
                 with precision.autocast(device):
                     logits = model(x)
                     loss = loss_fn(logits, y, x) if needs_inputs else loss_fn(logits, y)
+                if on_batch is not None:
+                    on_batch(index, list(chunk), x, y, logits)
                 probs = torch.softmax(logits.float(), dim=1)
                 conf, pred = probs.max(dim=1)
                 result.loss_sum += float(loss) * len(chunk)

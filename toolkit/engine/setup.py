@@ -21,7 +21,6 @@ class RunParts:
     def __init__(self, recipe: Any, plugins: Any, data: Any, env: Any, device: Any, precision: Any, console: Any,
                  adapt_threads: int = 0):
         self.precision = precision
-        from .callbacks import builtin_callbacks
         from .components import build_components
         from .batches import Batches
         from .device import make_scaler, prepare_model
@@ -50,19 +49,14 @@ class RunParts:
         self.train_batches = Batches(data.train, device, channels_last=t["channels_last"])
         self.val_batches = Batches(data.val, device, channels_last=t["channels_last"])
         self._trainable = self._signature()
-        before, after = builtin_callbacks(recipe, adapt_threads)
-        mine = [(name, params, name) for name, params in before]
-        mine += [(cb["name"], {k: v for k, v in cb.items() if k != "name"}, f"train.callbacks[{i}]")
-                 for i, cb in enumerate(t["callbacks"])]
-        mine += [(name, params, name) for name, params in after]
-        self.callbacks = []
-        user = 0
-        for name, params, where in mine:
+        self.callbacks: list[tuple[str, Any]] = []
+        self.callback_origins: dict[str, tuple[str, str]] = {}
+        for name, params, where, key in callback_order(recipe, adapt_threads):
             made = plugins.build("callbacks", name, params, where=where)
-            if where.startswith("train.callbacks["):
-                key, user = f"{user}:{name}", user + 1
-            else:
+            if key is None:  # tk's own
                 key = getattr(made, "checkpoint_key", None) or name
+            else:
+                self.callback_origins[key] = (name, plugins.entry("callbacks", name, where).origin)
             self.callbacks.append((key, made))
 
     # -- distributed wrapping --------------------------------------------------------------
@@ -115,15 +109,16 @@ class RunParts:
         for start in range(0, n, size):
             yield self.train_batches.batch(list(range(start, min(n, start + size))))[0]
 
-    def validate(self, model: Any, prefix: str) -> dict[str, float]:
-        """Loss, accuracy and macro-F1 of ``model`` on the validation split (all processes)."""
+    def validate(self, model: Any, prefix: str, on_batch: Any = None) -> dict[str, float]:
+        """Loss, accuracy and macro-F1 of ``model`` on the validation split (all processes);
+        ``on_batch`` sees each batch (`toolkit.engine.loop.evaluate`)."""
         from .loop import evaluate
         from .metrics import classification_metrics
 
         env = self.env
         ids = list(range(len(self.val_batches)))[env.rank::env.world_size]
         res = evaluate(model, self.val_batches, self.batch_size * 2, self.comps.loss_fn, self.precision,
-                       self.device, ids)
+                       self.device, ids, on_batch=on_batch)
         loss_sum, seen = env.all_reduce_sum([res.loss_sum, float(res.seen)], self.device)
         pairs = sorted(env.gather_lists(list(zip(res.indices, res.preds))))
         scores = None
@@ -145,6 +140,38 @@ class RunParts:
 
         text = "".join(json.dumps(h) + "\n" for h in history)
         atomic_write(run_dir / "history.jsonl", lambda fh: fh.write(text.encode()))
+
+
+PLACEMENT = ("before", "after")
+"""Keys of a ``[[train.callbacks]]`` table that place it instead of going to its factory."""
+
+
+def callback_order(recipe: Any, adapt_threads: int = 0) -> list[tuple[str, dict[str, Any], str, str | None]]:
+    """The run's callbacks in calling order: ``(name, parameters, recipe location, state key)``;
+    the key is None for tk's own (`toolkit.engine.callbacks.builtin_callbacks`) and
+    ``"<index>:<name>"`` for the recipe's, in the recipe's order whatever their placement (the
+    key names their state in last.pt). A recipe callback with ``before``/``after = NAME`` moves
+    next to the first callback of that name; the others keep their place between tk's."""
+    from ..errors import RecipeError
+    from .callbacks import builtin_callbacks
+
+    first, last = builtin_callbacks(recipe, adapt_threads)
+    listed = [(cb["name"], {k: v for k, v in cb.items() if k != "name" and k not in PLACEMENT},
+               f"train.callbacks[{i}]", f"{i}:{cb['name']}", cb) for i, cb in enumerate(recipe["train"]["callbacks"])]
+    order = [(n, p, n, None) for n, p in first]
+    order += [(n, p, w, k) for n, p, w, k, cb in listed if not any(cb.get(x) for x in PLACEMENT)]
+    order += [(n, p, n, None) for n, p in last]
+    for name, params, where, key, cb in listed:
+        how = next((x for x in PLACEMENT if cb.get(x)), None)
+        if how is None:
+            continue
+        target = cb[how]
+        at = next((i for i, item in enumerate(order) if item[0] == target), None)
+        if at is None:
+            raise RecipeError(f"{where}.{how}: no callback named {target!r} runs in this run; it has "
+                              f"{', '.join(dict.fromkeys(item[0] for item in order))}.")
+        order.insert(at + (how == "after"), (name, params, where, key))
+    return order
 
 
 def checkpoint_payload(trainer: Any, kind: str, status: str, metrics: dict[str, Any],

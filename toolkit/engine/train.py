@@ -311,9 +311,12 @@ def _run(recipe: Any, plugins: Any, env: Any, console: Any, device: Any, precisi
         raise
     try:
         status = trainer.fit()
-    except TkError:
-        if env.is_main:
-            plugins.emit("tk_run_end", run=run, status="failed", metrics={})
+    except BaseException:  # a TkError, a plugin's bug, out of memory: the end event always comes, so
+        if env.is_main:  # loggers close their files and trackers mark their runs failed
+            try:
+                plugins.emit("tk_run_end", run=run, status="failed", metrics={})
+            except Exception as exc:  # noqa: BLE001 - never in place of the exception that ended the run
+                console.warn(f"{exc}")
         raise
     if status == "interrupted":
         if env.is_main:

@@ -23,10 +23,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ..callbacks import CallbackList, TrainState
+from ..callbacks import Batch, CallbackList, TrainState
 from ..checkpoint import load_checkpoint, save_checkpoint
 from ..errors import TkError
-from .loop import NonFiniteLoss, batch_count, train_epoch
+from .loop import NonFiniteLoss, StepHooks, batch_count, train_epoch
 from .setup import RunParts, checkpoint_payload, non_finite_advice
 
 __all__ = ["Trainer", "TrainingFailed"]
@@ -51,7 +51,7 @@ class Trainer:
         self.history: list[dict[str, Any]] = []
         self.epoch = 0  # epochs completed
         self.last_saved_epoch = 0  # the epoch last.pt holds, once `mark_last` has read it
-        self.callbacks = CallbackList(self.p.callbacks)
+        self.callbacks = CallbackList(self.p.callbacks, self.p.callback_origins)
         self.state = TrainState(
             model=self.model, optimizer=self.comps.optimizer, scheduler=self.comps.scheduler, device=device,
             recipe=recipe, run_dir=run.dir, rank=env.rank, world_size=env.world_size, epochs=self.epochs,
@@ -83,12 +83,14 @@ class Trainer:
         self.epoch = int(ckpt["epoch"])
         self.state.planned_epochs = int(((ckpt.get("recipe") or {}).get("train") or {}).get("epochs", self.epochs))
         self.callbacks.load_checkpoint(ckpt)
+        self.callbacks.call("on_load_checkpoint", self.state, ckpt)
         restore_rng(ckpt["rng"])
 
     def save(self, kind: str, metrics: dict[str, Any], model_state: Any = None, status: str = "running") -> Path | None:
         if not self.env.is_main:
             return None
         payload = checkpoint_payload(self, kind, status, metrics, model_state)
+        self.callbacks.call("on_save_checkpoint", self.state, payload)
         path = save_checkpoint(self.run.dir / f"{kind}.pt", payload)
         self.emit("tk_checkpoint_saved", run=self.run, path=path, kind=kind)
         return path
@@ -128,21 +130,30 @@ class Trainer:
         try:
             while not self._stopping() and self.epoch < self.epochs:
                 self.train_one()
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as exc:
             self.mark_last("interrupted")
+            self._on_exception(exc)
             return "interrupted"
         except NonFiniteLoss as exc:
             self.mark_last("failed")
+            self._on_exception(exc)
             raise TrainingFailed(f"Training stopped: {exc}. The last good checkpoint is {self.run.dir / 'last.pt'} "
                                  f"(epoch {self.epoch}). {non_finite_advice(self)}") from None
-        except BaseException:
+        except BaseException as exc:
             self.mark_last("failed")
+            self._on_exception(exc)
             raise
         state.status = "stopped" if self.run.stop_reason else "finished"
         self.callbacks.call("on_train_end", state)
         self.save("last", self.history[-1] if self.history else {}, status=state.status)
         self.run.epoch = self.epoch
         return state.status
+
+    def _on_exception(self, exc: BaseException) -> None:
+        """``on_exception`` on every callback: it always runs, and a callback failing in it is
+        reported as a warning, never in place of the exception that ended the run."""
+        for line in self.callbacks.call_exception(self.state, exc):
+            self.console.warn(line)
 
     def _stopping(self) -> bool:
         """A callback or event hook asked to stop (on any process: all stop together)."""
@@ -168,14 +179,18 @@ class Trainer:
         batches = batch_count(len(order), self.batch_size)
         with self.console.epoch_bar(index + 1, self.epochs, batches, self.batch_size) as bar:
             stats = train_epoch(self.parts, self.p.train_batches, order, self.batch_size, index + 1, bar,
-                                self._after_step if self.callbacks.wants("on_train_batch_end") else None)
+                                self._step_hooks)
         loss_sum, correct, seen = self.env.all_reduce_sum([stats["loss_sum"], stats["correct"], stats["seen"]],
                                                           self.device)
         self.env.broadcast_buffers(self.model)  # validate (and save) one model: rank 0's
         state.step = self.parts.global_step
         with self.console.validating(index + 1, self.epochs):
+            self.callbacks.call("on_validation_start", state)
+            on_val_batch = self._val_batch_end if self.callbacks.wants("on_validation_batch_end") else None
+            scores = self.p.validate(self.p.compiled, "val", on_batch=on_val_batch)
+            self._clear_batch()
             state.metrics = {"epoch": index + 1, "train_loss": loss_sum / max(seen, 1),
-                             "train_accuracy": correct / max(seen, 1), **self.p.validate(self.p.compiled, "val")}
+                             "train_accuracy": correct / max(seen, 1), **scores}
             self.callbacks.call("on_validation_end", state)
         sched = self.comps.scheduler
         if sched is not None and getattr(sched, "tk_interval", "epoch") != "step":
@@ -185,6 +200,45 @@ class Trainer:
         self.epoch = index + 1
         self.callbacks.call("on_train_epoch_end", state)  # history, early stopping, best.pt, last.pt, events …
 
-    def _after_step(self) -> None:
-        self.state.step = self.parts.global_step
-        self.callbacks.call("on_train_batch_end", self.state)
+    # -- the callbacks' batch moments (each hook exists only when a callback implements it) --
+    @property
+    def _step_hooks(self) -> StepHooks | None:
+        wants = self.callbacks.wants
+        hooks = StepHooks(
+            batch_start=self._batch_start if wants("on_train_batch_start") else None,
+            after_backward=(lambda: self.callbacks.call("on_after_backward", self.state))
+            if wants("on_after_backward") else None,
+            before_optimizer_step=(lambda: self.callbacks.call("on_before_optimizer_step", self.state))
+            if wants("on_before_optimizer_step") else None,
+            batch_end=self._batch_end if wants("on_train_batch_end") else None)
+        if not any(vars(hooks).values()):
+            return None
+        if hooks.after_backward or hooks.before_optimizer_step:  # they read state.batch too
+            hooks.batch_start = self._batch_start
+        return hooks
+
+    def _batch_start(self, index: int, ids: list[int], x: Any, targets: Any) -> None:
+        state = self.state
+        state.batch, state.batch_idx, state.outputs, state.loss, state.stepped = \
+            Batch(x, targets, tuple(ids)), index, None, None, False
+        self.callbacks.call("on_train_batch_start", state)
+
+    def _batch_end(self, index: int, ids: list[int], x: Any, targets: Any, logits: Any, loss: Any,
+                   stepped: bool) -> None:
+        state = self.state
+        if state.batch is None or state.batch_idx != index:
+            state.batch, state.batch_idx = Batch(x, targets, tuple(ids)), index
+        state.outputs, state.loss, state.stepped, state.step = logits, loss, stepped, self.parts.global_step
+        self.callbacks.call("on_train_batch_end", state)
+        state.batch = state.outputs = state.loss = None
+
+    def _val_batch_end(self, index: int, ids: list[int], x: Any, y: Any, logits: Any) -> None:
+        state = self.state
+        state.batch, state.batch_idx, state.outputs, state.loss, state.stepped = \
+            Batch(x, y, tuple(ids)), index, logits, None, False
+        self.callbacks.call("on_validation_batch_end", state)
+
+    def _clear_batch(self) -> None:
+        state = self.state
+        state.batch = state.outputs = state.loss = None
+        state.batch_idx, state.stepped = 0, False

@@ -10,7 +10,7 @@ __all__ = ["EmaCallback"]
 
 
 class EmaCallback(Callback):
-    """Updates `toolkit.engine.ema.ModelEma` after every optimiser step; after validation scores
+    """Updates `toolkit.engine.ema.ModelEma` after every optimiser step (``state.stepped``); after validation scores
     the average (``ema_val_loss``, ``ema_val_accuracy``, ``ema_val_macro_f1``) and offers its
     weights for best.pt (``metrics.weights = "ema"`` when they win). Saved under ``ema``."""
 
@@ -35,7 +35,8 @@ class EmaCallback(Callback):
         self._average(state)
 
     def on_train_batch_end(self, state: TrainState) -> None:
-        self._average(state).update(state.model)
+        if state.stepped:  # once per optimiser step, not per accumulated batch
+            self._average(state).update(state.model)
 
     def on_validation_end(self, state: TrainState) -> None:
         module = self._average(state).module
