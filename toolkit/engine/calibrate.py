@@ -26,8 +26,8 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-__all__ = ["calibrate", "fit_temperature", "ece", "auroc", "choose_threshold", "operating_points", "reliability_png",
-           "risk_coverage_png", "COVERAGES"]
+__all__ = ["calibrate", "fit_temperature", "ece", "auroc", "choose_threshold", "operating_points",
+           "operating_points_html", "reliability_png", "reliability_figure", "risk_coverage_png", "COVERAGES"]
 
 #: Coverages of the operating-point table.
 COVERAGES = (1.0, 0.99, 0.95, 0.9, 0.8, 0.7, 0.5)
@@ -184,7 +184,8 @@ def _png(fig: Any) -> bytes:
     import matplotlib.pyplot as plt
 
     buf = io.BytesIO()
-    fig.tight_layout()
+    if fig.get_layout_engine() is None:
+        fig.tight_layout()
     fig.savefig(buf, format="png")
     plt.close(fig)
     return buf.getvalue()
@@ -192,6 +193,12 @@ def _png(fig: Any) -> bytes:
 
 def reliability_png(probs_before: Any, probs_after: Any, labels: Sequence[int], bins: int = 15) -> bytes:
     """The reliability diagram (accuracy against confidence per bin), before and after scaling."""
+    return _png(reliability_figure(probs_before, probs_after, labels, bins))
+
+
+def reliability_figure(probs_before: Any, probs_after: Any, labels: Sequence[int], bins: int = 15) -> Any:
+    """`reliability_png`'s figure; the legend stands below the axes, where it can cover no point
+    (an under-confident model's points sit in the upper left, where it used to be)."""
 
     import matplotlib
 
@@ -199,7 +206,7 @@ def reliability_png(probs_before: Any, probs_after: Any, labels: Sequence[int], 
     import matplotlib.pyplot as plt
     import numpy as np
 
-    fig, ax = plt.subplots(figsize=(5, 4.2), dpi=110)
+    fig, ax = plt.subplots(figsize=(5, 4.8), dpi=110, layout="constrained")
     ax.plot([0, 1], [0, 1], color="#999", lw=1, ls="--", label="perfect calibration")
     edges = np.linspace(0, 1, bins + 1)
     y = np.asarray(labels)
@@ -217,9 +224,9 @@ def reliability_png(probs_before: Any, probs_after: Any, labels: Sequence[int], 
     ax.set_ylabel("accuracy")
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1.02)
-    ax.legend(loc="upper left", fontsize=8)
+    fig.legend(loc="outside lower center", fontsize=8, ncols=2, frameon=False)
     ax.set_title("Reliability on the validation split")
-    return _png(fig)
+    return fig
 
 
 def risk_coverage_png(conf: Any, correct: Any, chosen: float | None) -> bytes:
@@ -236,13 +243,13 @@ def risk_coverage_png(conf: Any, correct: Any, chosen: float | None) -> bytes:
     order = np.argsort(-conf, kind="stable")
     answered = np.arange(1, len(order) + 1)
     risk = np.cumsum(~correct[order]) / answered
-    fig, ax = plt.subplots(figsize=(5, 4.2), dpi=110)
+    fig, ax = plt.subplots(figsize=(5, 4.5), dpi=110, layout="constrained")
     ax.plot(answered / max(len(order), 1), risk, color="#3060c0")
     if chosen is not None:
         cov = float((conf >= chosen).mean())
         k = max(1, int((conf >= chosen).sum()))
         ax.scatter([cov], [risk[k - 1]], color="#c03030", zorder=3, label=f"chosen threshold {chosen:.3f}")
-        ax.legend(loc="upper left", fontsize=8)
+        fig.legend(loc="outside lower center", fontsize=8, frameon=False)  # the curve starts in the upper left
     ax.set_xlabel("coverage (share of validation images answered)")
     ax.set_ylabel("risk (error rate of the answers)")
     ax.set_xlim(0, 1)
@@ -355,13 +362,6 @@ def calibrate(state: Any, cfg: dict[str, Any]) -> tuple[dict[str, Any], str]:
         return f'<img class="plot" src="data:image/png;base64,{base64.b64encode(data).decode("ascii")}">'
 
     sep = out["separation"]
-    rows = "".join(
-        f"<tr><td>{p['threshold']:.3f}</td><td>{p['coverage']:.1%}</td><td>{p['precision']:.1%}</td>"
-        + "".join(f"<td>{'-' if v is None else f'{v:.0%}'}</td>" for v in p["per_class_precision"].values())
-        + (f"<td>{p['unknown_rejected']:.0%}</td>" if "unknown_rejected" in p else "") + "</tr>"
-        for p in out["operating_points"])
-    heads = "".join(f"<th>{html.escape(n)}</th>" for n in state.class_names)
-    unknown_head = "<th>unknown images rejected</th>" if len(unknown_conf) else ""
     chosen_html = ""
     if "unknown" in out:
         u = out["unknown"]
@@ -383,6 +383,26 @@ def calibrate(state: Any, cfg: dict[str, Any]) -> tuple[dict[str, Any], str]:
         f"{html.escape(sep['against'])} (AUROC): calibrated maximum probability {auc(sep['auroc_max_probability'])}, "
         f"energy score {auc(sep['auroc_energy'])}.</p>{chosen_html}"
         f"{png(risk_coverage_png(conf, correct, threshold if cfg['unknown'] else None))}"
-        f"<table><tr><th>threshold</th><th>coverage</th><th>precision</th>{heads}{unknown_head}</tr>{rows}</table>"
-        f"<p class='ci'>Per-class columns: precision of the answers of that class at that threshold.</p>")
+        f"{operating_points_html(out['operating_points'], state.class_names)}"
+        f"<p class='ci'>Per-class rows: precision of the answers of that class at that threshold.</p>")
     return out, section
+
+
+def operating_points_html(points: Sequence[dict[str, Any]], class_names: Sequence[str]) -> str:
+    """The operating-point table, one column per threshold and one row per figure and class, so
+    that many classes (or long class names) make it longer, not wider than the page; a
+    horizontally scrolling container holds it should a row of thresholds still not fit."""
+    import html
+
+    def row(head: str, cells: Sequence[str]) -> str:
+        return f"<tr><th>{head}</th>{''.join(f'<td>{c}</td>' for c in cells)}</tr>"
+
+    rows = [row("threshold", [f"{p['threshold']:.3f}" for p in points]),
+            row("coverage", [f"{p['coverage']:.1%}" for p in points]),
+            row("precision", [f"{p['precision']:.1%}" for p in points])]
+    if points and all("unknown_rejected" in p for p in points):
+        rows.append(row("unknown images rejected", [f"{p['unknown_rejected']:.0%}" for p in points]))
+    for name in class_names:
+        values = [p["per_class_precision"].get(name) for p in points]
+        rows.append(row(f"precision of {html.escape(name)}", ["-" if v is None else f"{v:.0%}" for v in values]))
+    return f'<div class="wide" style="overflow-x:auto"><table class="ops">{"".join(rows)}</table></div>'

@@ -18,14 +18,14 @@ from typing import Any, Sequence
 from ..text import printable
 from ..atomic import atomic_write
 
-__all__ = ["plot_curves", "plot_confusion", "write_report", "worst_misclassified"]
+__all__ = ["plot_curves", "plot_confusion", "confusion_figure", "write_report", "worst_misclassified"]
 
 
-def _figure(width: float, height: float):
+def _figure(width: float, height: float, layout: str | None = None):
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(width, height), dpi=100)
+    fig = Figure(figsize=(width, height), dpi=100, layout=layout)
     FigureCanvasAgg(fig)
     return fig
 
@@ -67,15 +67,28 @@ def plot_curves(history: Sequence[dict[str, Any]], path: Path, best_epoch: int |
 
 
 def plot_confusion(matrix: Sequence[Sequence[int]], class_names: Sequence[str], path: Path) -> bytes:
+    """Write `confusion_figure` to ``path``; returns the PNG bytes."""
+    data = _png_bytes(confusion_figure(matrix, class_names))
+    atomic_write(path, lambda fh: fh.write(data))
+    return data
+
+
+def confusion_figure(matrix: Sequence[Sequence[int]], class_names: Sequence[str]):
     """The confusion matrix (rows true, columns predicted): counts, and beside them each row as a
-    share of its class (recall on the diagonal), which an imbalanced split needs to be read."""
+    share of its class (recall on the diagonal), which an imbalanced split needs to be read.
+
+    The two panels share their rows, so the class names stand once, left of the counts; the
+    layout is constrained, so long names take the room they need instead of being drawn over
+    the other panel."""
     k = len(class_names)
     side = max(4.5, 0.7 * k + 2.5)
-    fig = _figure(2 * side, side)
+    fig = _figure(2 * side, side, layout="constrained")
     names = [printable(n) for n in class_names]
     shares = [[v / max(1, sum(row)) for v in row] for row in matrix]
+    first = None
     for i, (values, title, fmt) in enumerate(((matrix, "counts", "{:d}"), (shares, "share of each true class", "{:.0%}"))):
-        ax = fig.add_subplot(1, 2, i + 1)
+        ax = fig.add_subplot(1, 2, i + 1, sharey=first)
+        first = first or ax
         ax.imshow(values, cmap="Blues", vmin=0)
         top = max((max(row) for row in values), default=0)
         for r in range(k):
@@ -83,15 +96,16 @@ def plot_confusion(matrix: Sequence[Sequence[int]], class_names: Sequence[str], 
                 value = values[r][c]
                 ax.text(c, r, fmt.format(value), ha="center", va="center", fontsize=8,
                         color="white" if top and value > top / 2 else "black")
-        ax.set_xticks(range(k), names, rotation=45, ha="right", fontsize=8)
-        ax.set_yticks(range(k), names, fontsize=8)
+        ax.set_xticks(range(k), names, rotation=45, ha="right", rotation_mode="anchor", fontsize=8)
         ax.set_xlabel("predicted")
-        ax.set_ylabel("true")
         ax.set_title(title, fontsize=10)
+        if ax is first:
+            ax.set_yticks(range(k), names, fontsize=8)
+            ax.set_ylabel("true")
+        else:
+            ax.tick_params(labelleft=False)  # the same rows: named once, left of the counts
     fig.suptitle("confusion matrix (validation)")
-    data = _png_bytes(fig)
-    atomic_write(path, lambda fh: fh.write(data))
-    return data
+    return fig
 
 
 def worst_misclassified(labels: Sequence[int], preds: Sequence[int], confidences: Sequence[float],
@@ -122,7 +136,7 @@ td,th{border:1px solid #ddd;padding:4px 10px;text-align:right}th{background:#f4f
 .facts td{text-align:left}.grid{display:flex;flex-wrap:wrap;gap:16px}
 .grid figure{margin:0;width:200px;font-size:12px;overflow-wrap:anywhere}.grid figcaption{margin-top:4px}
 .grid img{border:1px solid #ccc;width:200px;image-rendering:pixelated}img.plot{max-width:100%}.low{color:#b00}
-small{color:#777}.ci{color:#555;font-size:13px}"""
+small{color:#777}.ci{color:#555;font-size:13px}.wide{overflow-x:auto;max-width:100%}table.ops th{text-align:left}"""
 
 
 _CLASS_HEADER = "<tr><th>class</th><th>precision</th><th>recall</th><th>F1</th><th>support</th></tr>"
