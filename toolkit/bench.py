@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
 from . import __version__
+from .engine.metrics import CONFIDENCE, median_interval
 from .errors import TkError
 from .evaluate import EvalSet, eval_set, evaluate, source_for_model
 from .export.loading import exporter_for_path, exporter_plugins, is_model_file, verify_model_file
@@ -260,38 +261,6 @@ def _timed(call: Callable[[], Any], iters: int, warmup: int) -> list[float]:
 def _p90(values: Sequence[float]) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(0.9 * (len(ordered) - 1))))]
-
-
-CONFIDENCE = 0.95
-"""Level of the interval on each median."""
-
-
-def median_interval(values: Sequence[float], confidence: float = CONFIDENCE) -> tuple[float, float, float]:
-    """``(low, high, coverage)``: the distribution-free interval on the median of ``values``.
-
-    The median lies between the j-th and k-th smallest of n timings with probability
-    ``P(j ≤ B ≤ k−1)``, B ~ Binomial(n, 1/2) (the number of timings below the median), whatever
-    the distribution of the timings. j is the largest rank (k = n + 1 − j, symmetric) whose
-    coverage reaches ``confidence``; with too few timings for that (fewer than 6 at 95%) the
-    interval is the full range and ``coverage`` says how much it covers. The interval always
-    contains the sample median.
-    """
-    from scipy.stats import binom
-
-    ordered = sorted(float(v) for v in values)
-    n = len(ordered)
-    if n == 0:
-        raise ValueError("no timings")
-
-    def coverage(j: int) -> float:
-        return float(binom.cdf(n - j, n, 0.5) - binom.cdf(j - 1, n, 0.5))
-
-    j = 1
-    for rank in range(n // 2, 0, -1):  # narrowest first
-        if coverage(rank) >= confidence:
-            j = rank
-            break
-    return ordered[j - 1], ordered[n - j], coverage(j)
 
 
 def _cpu_sample() -> tuple[float, float, float] | None:

@@ -36,7 +36,7 @@ def test_dry_run_reports_and_writes_nothing(tmp_path, monkeypatch):
     loss = float(re.search(r"Loss of one batch: ([0-9.]+); gradient norm: ([0-9.]+)", out).group(1))
     assert 0 < loss < 10
     assert re.search(r"Peak memory: \d+ MiB \(peak resident memory of the process\)", out)
-    assert re.search(r"Estimated time: \S+ per epoch, \S+ for 3 epochs", out)
+    assert re.search(r"Estimated time: about \S+ per epoch \(\S+–\S+\), about \S+ for 3 epochs", out)
     assert "test_efficientnet" in out
     assert not (tmp_path / "runs").exists()
 

@@ -186,6 +186,19 @@ def _leave_worker(code: int) -> None:
     os._exit(code)
 
 
+def _how_sure(facts: dict) -> str:
+    """How far to trust the dry run's estimate, in words."""
+    n = facts["timed_steps"]
+    if facts["confidence"] >= 0.95:
+        sure = f"95% interval on the median of {n} timed steps"
+    else:
+        sure = f"rough: the fastest and slowest of only {n} timed steps"
+    low, high = facts["step_time_range"]
+    if high > 2 * low:  # steps that vary this much: the machine is busy, or the data loading varies
+        sure += "; steps varied over 2×, so a busy machine may stretch it"
+    return sure
+
+
 def _dry_run(recipe) -> None:
     from ..engine.console import RunConsole, format_seconds
     from ..engine.dry_run import dry_run
@@ -211,8 +224,12 @@ def _dry_run(recipe) -> None:
     echo(f"Input batch: {' x '.join(str(s) for s in facts['input_shape'])} (float 0-1)")
     echo(f"Loss of one batch: {facts['loss']:.4f}; gradient norm: {facts['grad_norm']:.4f}")
     echo(f"Peak memory: {facts['peak_memory'] / 2**20:.0f} MiB ({facts['peak_memory_what']})")
-    echo(f"Step time: {facts['step_time'] * 1000:.0f} ms; {facts['train_batches']} batches and "
-         f"{facts['steps_per_epoch']} optimiser steps per epoch")
-    echo(f"Estimated time: {format_seconds(facts['epoch_time'])} per epoch, "
-         f"{format_seconds(facts['run_time'])} for {facts['epochs']} epochs")
+    low, high = facts["step_time_range"]
+    echo(f"Step time: {facts['step_time'] * 1000:.0f} ms ({low * 1000:.0f}–{high * 1000:.0f} ms), the median of "
+         f"{facts['timed_steps']} timed steps after {facts['warmup_steps']} warm-up steps; {facts['train_batches']} "
+         f"batches and {facts['steps_per_epoch']} optimiser steps per epoch")
+    echo(f"Estimated time: about {format_seconds(facts['epoch_time'])} per epoch "
+         f"({'–'.join(format_seconds(v) for v in facts['epoch_time_range'])}), about "
+         f"{format_seconds(facts['run_time'])} for {facts['epochs']} epochs "
+         f"({'–'.join(format_seconds(v) for v in facts['run_time_range'])}); {_how_sure(facts)}")
     echo("Nothing was written (no run folder); the image store may have been filled.")

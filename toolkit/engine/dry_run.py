@@ -6,6 +6,14 @@ optimiser, schedule — then one forward and backward pass on a real training ba
 the class counts, the input shape, the loss and gradient norm of that batch (a NaN or a zero
 gradient shows up here, not an hour into a run), peak memory, and an estimate of the epoch and
 run time from timed steps. No run folder is created and the weights are not updated.
+
+**The estimate.** The first steps of a process are slow (kernels chosen, memory mapped and
+faulted in), so `WARMUP_STEPS` steps run untimed; then steps are timed until there are at least
+`MIN_STEPS` and `MIN_SECONDS` of them (at most `MAX_STEPS`; a model slower than `MAX_SECONDS`
+stops after `FEW_STEPS`). The epoch estimate is the median step time (evaluation likewise,
+after one untimed call) times the batches; its range is the distribution-free 95% interval on
+those medians (`toolkit.engine.metrics.median_interval`), or the fastest and slowest timed step
+when too few were timed for one — which the printed line then says.
 """
 
 from __future__ import annotations
@@ -15,7 +23,19 @@ import sys
 import time
 from typing import Any
 
-__all__ = ["dry_run"]
+__all__ = ["dry_run", "WARMUP_STEPS", "MIN_STEPS", "MIN_SECONDS"]
+
+WARMUP_STEPS = 2
+"""Untimed steps before the timed ones (the first of them gives the printed loss and gradient norm)."""
+MIN_STEPS, MIN_SECONDS = 6, 2.0
+"""Time at least this many steps (six are the fewest that give a 95% interval on their median), and
+steps for at least this long."""
+MAX_STEPS = 100
+"""Enough: stop timing here however short the steps are."""
+MAX_SECONDS, FEW_STEPS = 30.0, 3
+"""A slow model: past this many seconds of timed steps, stop once this many are timed."""
+EVAL_CALLS, EVAL_SECONDS = 3, 1.0
+"""Timed evaluation calls (after one untimed): at least this many, or this long."""
 
 
 def _peak_memory(device: Any) -> tuple[int, str]:
@@ -43,13 +63,11 @@ def dry_run(recipe: Any, *, progress: Any = None) -> dict[str, Any]:
     """Build the run and time one batch; return the facts (printed by `tk run --dry-run`)."""
     from ..plugins import trusting
 
-    with trusting(modules=recipe["plugins"]["modules"], base_dir=recipe.base_dir):
+    with trusting(modules=recipe["plugins"]["modules"], base_dir=recipe.base_for("plugins", "modules")):
         return _dry_run(recipe, progress)
 
 
 def _dry_run(recipe: Any, progress: Any) -> dict[str, Any]:
-    import torch
-
     from .components import build_components
     from .batches import Batches
     from .calibrate import unknown_images
@@ -59,7 +77,9 @@ def _dry_run(recipe: Any, progress: Any) -> dict[str, Any]:
     from .rng import seed_everything
     from .train import load_run_plugins
 
-    plugins = load_run_plugins(recipe)
+    plugins = load_run_plugins(recipe)  # a mistake in the recipe or a missing data folder: before torch loads
+    import torch
+
     train = recipe["train"]
     device = pick_device(train["device"])
     precision = pick_precision(train["amp"], device)
@@ -92,33 +112,66 @@ def _dry_run(recipe: Any, progress: Any) -> dict[str, Any]:
     forward.train()
     loss, grad_norm, shape = step()  # also warms up kernels and allocators
     _sync(device)
-    timings = []
-    for _ in range(2):
-        started = time.perf_counter()
+    for _ in range(WARMUP_STEPS - 1):
         step()
         _sync(device)
-        timings.append(time.perf_counter() - started)
-    step_time = min(timings)
+    timings = _time_calls(step, device, MIN_STEPS, MIN_SECONDS, MAX_STEPS)
     model.zero_grad(set_to_none=True)
     forward.eval()
     with torch.inference_mode():
         x, _ = batches.batch(ids)
-        started = time.perf_counter()
-        with precision.autocast(device):
-            forward(x)
+
+        def evaluate() -> None:
+            with precision.autocast(device):
+                forward(x)
+
+        evaluate()  # untimed: the first call in evaluation mode picks its kernels
         _sync(device)
-        eval_time = time.perf_counter() - started
+        eval_timings = _time_calls(evaluate, device, EVAL_CALLS, EVAL_SECONDS, MAX_STEPS)
     train_batches = batch_count(len(order), train["batch_size"])
     val_batches = math.ceil(len(data.val) / (train["batch_size"] * 2)) * 2  # eval uses batches twice as large
+    step_time, step_low, step_high, step_level = _median_range(timings)
+    eval_time, eval_low, eval_high, eval_level = _median_range(eval_timings)
     epoch_time = train_batches * step_time + val_batches * eval_time
+    epoch_range = [train_batches * step_low + val_batches * eval_low, train_batches * step_high + val_batches * eval_high]
     peak, peak_what = _peak_memory(device)
     return {
         "class_names": data.class_names, "train_counts": data.train_counts(),
         "val_counts": [data.val.labels.count(i) for i in range(data.num_classes)],
         "test_size": len(data.test), "bad_images": data.bad_images, "notes": data.notes, "grouping": data.grouping,
         "input_shape": list(shape), "loss": loss, "grad_norm": grad_norm, "peak_memory": peak,
-        "peak_memory_what": peak_what, "step_time": step_time, "train_batches": train_batches,
-        "epoch_time": epoch_time, "run_time": epoch_time * int(train["epochs"]), "epochs": int(train["epochs"]),
+        "peak_memory_what": peak_what, "step_time": step_time, "step_time_range": [step_low, step_high],
+        "timed_steps": len(timings), "warmup_steps": WARMUP_STEPS, "confidence": min(step_level, eval_level),
+        "train_batches": train_batches, "epoch_time": epoch_time, "epoch_time_range": epoch_range,
+        "run_time": epoch_time * int(train["epochs"]), "run_time_range": [v * int(train["epochs"]) for v in epoch_range],
+        "epochs": int(train["epochs"]),
         "device": describe_device(device), "threads": threads, "threads_why": threads_why, "precision": precision.name, "params": sum(p.numel() for p in model.parameters()),
         "model": recipe["model"]["backbone"], "steps_per_epoch": comps.steps_per_epoch,
     }
+
+
+def _time_calls(call: Any, device: Any, min_calls: int, min_seconds: float, max_calls: int) -> list[float]:
+    """Seconds of each timed call: at least ``min_calls`` and ``min_seconds`` of them, at most
+    ``max_calls``; past `MAX_SECONDS`, `FEW_STEPS` are enough (a slow model is not timed for minutes)."""
+    timings: list[float] = []
+    while True:
+        started = time.perf_counter()
+        call()
+        _sync(device)
+        timings.append(time.perf_counter() - started)
+        spent = sum(timings)
+        if len(timings) >= max_calls or (len(timings) >= min_calls and spent >= min_seconds):
+            return timings
+        if spent >= MAX_SECONDS and len(timings) >= FEW_STEPS:
+            return timings
+
+
+def _median_range(timings: list[float]) -> tuple[float, float, float, float]:
+    """``(median, low, high, coverage)``: the median with its distribution-free 95% interval
+    (the full range, and its lower coverage, when there are too few timings for 95%)."""
+    import statistics
+
+    from .metrics import median_interval
+
+    low, high, level = median_interval(timings)
+    return statistics.median(timings), low, high, level

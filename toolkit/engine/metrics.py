@@ -13,6 +13,9 @@ a 95% interval, because a per-class recall of "100%" on a class of 4 images mean
 * F1 and macro-F1 are not proportions: a percentile bootstrap over images (`bootstrap_f1`:
   1,000 resamples of the evaluated images with replacement, seeded, so the interval is the
   same on every run of the same predictions).
+
+`median_interval` gives timings (``tk bench``, ``tk run --dry-run``) the same treatment: the
+distribution-free interval on a median, from the order statistics.
 """
 
 from __future__ import annotations
@@ -26,7 +29,8 @@ def ci_text(interval: Sequence[float] | None, spec: str = ".3f") -> str:
         return ""
     return f" [{format(interval[0], spec)}–{format(interval[1], spec)}]"
 
-__all__ = ["classification_metrics", "accuracy", "ci_text", "wilson", "bootstrap_f1", "CONFIDENCE", "RESAMPLES", "mcnemar"]
+__all__ = ["classification_metrics", "accuracy", "ci_text", "wilson", "bootstrap_f1", "CONFIDENCE", "RESAMPLES", "mcnemar",
+           "median_interval"]
 
 #: Level of every interval tk reports.
 CONFIDENCE = 0.95
@@ -47,6 +51,34 @@ def wilson(successes: int, total: int, confidence: float = CONFIDENCE) -> tuple[
     half = z * ((p * (1 - p) / total + z * z / (4 * total * total)) ** 0.5) / denom
     low = 0.0 if successes == 0 else max(0.0, centre - half)
     return low, 1.0 if successes == total else min(1.0, centre + half)
+
+
+def median_interval(values: Sequence[float], confidence: float = CONFIDENCE) -> tuple[float, float, float]:
+    """``(low, high, coverage)``: the distribution-free interval on the median of ``values``.
+
+    The median lies between the j-th and k-th smallest of n timings with probability
+    ``P(j ≤ B ≤ k−1)``, B ~ Binomial(n, 1/2) (the number of timings below the median), whatever
+    the distribution of the timings. j is the largest rank (k = n + 1 − j, symmetric) whose
+    coverage reaches ``confidence``; with too few timings for that (fewer than 6 at 95%) the
+    interval is the full range and ``coverage`` says how much it covers. The interval always
+    contains the sample median.
+    """
+    from scipy.stats import binom
+
+    ordered = sorted(float(v) for v in values)
+    n = len(ordered)
+    if n == 0:
+        raise ValueError("no timings")
+
+    def coverage(j: int) -> float:
+        return float(binom.cdf(n - j, n, 0.5) - binom.cdf(j - 1, n, 0.5))
+
+    j = 1
+    for rank in range(n // 2, 0, -1):  # narrowest first
+        if coverage(rank) >= confidence:
+            j = rank
+            break
+    return ordered[j - 1], ordered[n - j], coverage(j)
 
 
 def bootstrap_f1(labels: Sequence[int], preds: Sequence[int], num_classes: int, *, resamples: int = RESAMPLES,
