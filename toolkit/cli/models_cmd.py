@@ -60,9 +60,12 @@ def models(pattern: str, pretrained: bool, cached: bool, fetch: str | None, as_j
     if cached:
         rows = [(name, entry.name) for entry in plugins.registry("backbones")
                 if callable(entry.info.get("cached_models")) for name in entry.info["cached_models"](pattern)]
-        if not rows and not as_json:
-            click.echo("No pretrained weights are cached yet: tk models --download NAME fetches some.", err=True)
-            raise SystemExit(1)
+        if not rows and not as_json:  # an empty cache is an answer, not a failure
+            which = "are cached yet" if pattern == "*" else f"matching '{pattern}' are cached"
+            click.echo(f"No pretrained weights {which}: `tk models --download NAME` fetches one (names: "
+                       f"tk models --pretrained), and a run with model.pretrained = true on a machine that reaches "
+                       f"the Hugging Face hub caches what it uses.")
+            return
     else:
         rows = collect_models(plugins, pattern, pretrained)
     if as_json:

@@ -65,7 +65,22 @@ def _print_summary(path: Path, overrides: list[str], storage: str | None, study_
                f"{counts['pruned']} pruned, {counts['fail']} failed, {counts['running']} running")
     for rank, row in enumerate(result.best, start=1):
         params = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row["params"].items())
-        click.echo(f"{rank:>2}. trial {row['number']}: {result.metric}={row['value']:.4g}  {params}  {row['run_dir']}")
+        ci = row.get("interval")
+        interval = f" [{ci[0]:.3f}–{ci[1]:.3f}]" if ci else ""
+        click.echo(f"{rank:>2}. trial {row['number']}: {result.metric}={row['value']:.4g}{interval}  {params}  "
+                   f"{row['run_dir']}")
+    if any(row.get("interval") for row in result.best):
+        sizes = sorted({row["images"] for row in result.best if row.get("images")})
+        on = f" on {sizes[0]} validation images" if len(sizes) == 1 else ""
+        click.echo(f"In brackets: 95% intervals{on} (Wilson for accuracy; the run's bootstrap for macro-F1).")
+    if result.overlapping:
+        best = result.best[0]
+        others = result.overlapping
+        named = ", ".join(str(n) for n in others[:-1]) + (" and " if len(others) > 1 else "") + str(others[-1])
+        runner = next(r for r in result.best if r["number"] == others[0])
+        click.echo(f"The 95% interval of trial {best['number']} overlaps that of trial{'s' if len(others) > 1 else ''} "
+                   f"{named}: their order may be chance. tk compare {best['run_dir']} {runner['run_dir']} tests "
+                   f"two of them on the same images (McNemar).")
     click.echo(f"best recipe: {result.recipe_file}  (train it: tk run {result.recipe_file})")
     for kind, plot in result.plots.items():
         click.echo(f"{kind} plot: {plot}")

@@ -4,6 +4,12 @@ The best recipe is rebuilt from the recipe file and the ``--set`` overrides the 
 started with (kept in the study's user attributes) plus the best trial's values, resolved
 (every default spelt out) without the ``[tune]`` table, and with the paths in it made
 absolute, so ``tk run <that file>`` trains the winner from anywhere.
+
+Each listed trial carries the 95% interval of its value where one can be had (`trial_interval`):
+a Wilson interval for an accuracy measured on the trial's validation images (their number from
+its ``split.json``), the run's bootstrap interval for a macro-F1 that is the one ``metrics.json``
+holds; ``Summary.overlapping`` names the listed trials whose interval overlaps the best's, whose
+order may be chance.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ from ..errors import TkError
 from .space import TuneSpec
 from .study import describe_storage, import_optuna, open_storage, open_study, refuse_stored_modules, tune_folder
 
-__all__ = ["Summary", "summarize"]
+__all__ = ["Summary", "summarize", "trial_interval"]
 
 
 @dataclass
@@ -33,6 +39,55 @@ class Summary:
     recipe_file: Path | None = None
     plots: dict[str, Path] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    overlapping: list[int] = field(default_factory=list)  # listed trials whose interval overlaps the best's
+
+
+def _val_images(run_dir: Path) -> int | None:
+    """How many validation images the trial's run scored (its split.json, else metrics.json)."""
+    import json
+
+    try:
+        split = json.loads((run_dir / "split.json").read_text(encoding="utf-8"))
+        if isinstance(split.get("val"), list) and split["val"]:
+            return len(split["val"])
+    except (OSError, ValueError, AttributeError):
+        pass
+    try:
+        n = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8")).get("num_samples")
+        return int(n) if isinstance(n, int) and n > 0 else None
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def trial_interval(metric: str, value: float, run_dir: str | Path) -> tuple[list[float] | None, int | None]:
+    """``([low, high], images)``: the 95% interval of a trial's ``value`` of ``metric``, or None.
+
+    An accuracy on validation images is a proportion: Wilson's interval over the trial's number
+    of validation images (when the value is a whole count of them). A macro-F1 gets the run's
+    own bootstrap interval (``metrics.json``) when that is the value. Losses and training
+    figures get none.
+    """
+    import json
+
+    from ..engine.metrics import wilson
+
+    if not run_dir or "val" not in metric:
+        return None, None
+    run = Path(run_dir)
+    n = _val_images(run)
+    if metric.endswith("val_accuracy") and n:
+        correct = round(value * n)
+        if abs(value * n - correct) < 1e-6:
+            return [round(v, 6) for v in wilson(correct, n)], n
+        return None, n
+    if metric.endswith("val_macro_f1"):
+        try:
+            metrics = json.loads((run / "metrics.json").read_text(encoding="utf-8"))
+            if abs(float(metrics["macro_f1"]) - value) < 1e-9 and len(metrics["macro_f1_ci"]) == 2:
+                return [float(v) for v in metrics["macro_f1_ci"]], n
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+    return None, n
 
 
 def _absolute_paths(sections: dict[str, dict[str, Any]], base: Path) -> None:
@@ -71,7 +126,13 @@ def summarize(recipe_path: Path, overrides: list[str], *, storage: str | None = 
     complete.sort(key=lambda t: t.value, reverse=(direction == "maximize"))
     best_rows = [{"number": t.number, "value": t.value, "state": "finished", "params": dict(t.params),
                   "run_dir": t.user_attrs.get("run_dir", "")} for t in complete[:top]]
+    for row in best_rows:
+        row["interval"], row["images"] = trial_interval(metric, float(row["value"]), str(row["run_dir"] or ""))
     summary = Summary(name, metric, direction, counts, best_rows)
+    first = best_rows[0]["interval"]
+    if first:
+        summary.overlapping = [r["number"] for r in best_rows[1:]
+                               if r["interval"] and r["interval"][0] <= first[1] and first[0] <= r["interval"][1]]
 
     folder = tune_folder(recipe, name)
     folder.mkdir(parents=True, exist_ok=True)
