@@ -6,7 +6,9 @@ every ``every`` seconds of presentation time, resizes it by the model's own rule
 it with any model format tk loads (checkpoint, ONNX, Core ML). It writes:
 
 * ``<video>.frames.csv``: ``time, frame, class, probability`` (and the next classes) per
-  sampled frame — ``class`` is the model's answer, ``unknown`` below its threshold;
+  sampled frame — ``class`` is the model's answer, ``unknown`` below its threshold, and for a
+  model with such a threshold a ``best_class`` column keeps the likeliest class, as in
+  `tk predict`'s CSV for images;
 * ``<video>.segments.csv``: ``start, end, class, frames, mean_probability``: runs of one class
   after smoothing (a majority vote over ``smooth`` consecutive samples, so one odd frame does
   not split a segment); ``end`` is where the next segment starts (or the video ends).
@@ -186,7 +188,9 @@ def predict_video(predictor: Any, path: str, *, every: float = 0.5, window: int 
     return result
 
 
-def frames_csv(pred: VideoPrediction, class_names: list[str], top_k: int = 3) -> str:
+def frames_csv(pred: VideoPrediction, class_names: list[str], top_k: int = 3, *, best_class: bool = False) -> str:
+    """One row per sampled frame; ``best_class`` (for a model that can answer unknown) adds the
+    likeliest class after ``class``, so an ``unknown`` answer still says what it looked like."""
     import numpy as np
 
     from .text import csv_row, printable
@@ -194,12 +198,13 @@ def frames_csv(pred: VideoPrediction, class_names: list[str], top_k: int = 3) ->
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     k = min(top_k, len(class_names))
-    writer.writerow(["time", "frame", "class", "probability", *[c for r in range(2, k + 1)
-                                                                for c in (f"top{r}_class", f"top{r}_probability")]])
+    writer.writerow(["time", "frame", "class", *(["best_class"] if best_class else []), "probability",
+                     *[c for r in range(2, k + 1) for c in (f"top{r}_class", f"top{r}_probability")]])
     for t, n, answer, p in zip(pred.times, pred.frame_numbers, pred.answers, pred.probs):
         order = np.argsort(-p, kind="stable")[:k]
         rest = [v for idx in order[1:] for v in (printable(class_names[idx]), f"{float(p[idx]):.6f}")]
-        writer.writerow(csv_row([f"{t:.3f}", n, printable(answer), f"{float(p[order[0]]):.6f}", *rest]))
+        likeliest = [printable(class_names[order[0]])] if best_class else []
+        writer.writerow(csv_row([f"{t:.3f}", n, printable(answer), *likeliest, f"{float(p[order[0]]):.6f}", *rest]))
     return buf.getvalue()
 
 

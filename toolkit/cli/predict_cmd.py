@@ -113,20 +113,48 @@ def _predict_videos(predictor, videos: list[tuple[Path, Path]], out: Path, every
                 continue
         frames_path, segments_path = _outputs(out, name)
         frames_path.parent.mkdir(parents=True, exist_ok=True)
-        frames_text = frames_csv(pred, list(predictor.class_names), top_k).encode("utf-8")
+        can_refuse = float(getattr(predictor, "unknown_threshold", 0.0) or 0.0) > 0
+        frames_text = frames_csv(pred, list(predictor.class_names), top_k, best_class=can_refuse).encode("utf-8")
         segments_text = segments_csv(pred).encode("utf-8")
         atomic_write(frames_path, lambda fh: fh.write(frames_text))
         atomic_write(segments_path, lambda fh: fh.write(segments_text))
         click.echo(f"{printable(str(video))}: {pred.duration:.1f} s, {len(pred.times)} frames sampled every {every:g} s, "
                    f"{len(pred.segments)} segment(s):")
-        for seg in pred.segments[:30]:
-            click.echo(f"  {seg.start:8.2f}–{seg.end:8.2f} s  {printable(seg.label)}  "
+        likeliest = _segment_likeliest(pred, list(predictor.class_names)) if can_refuse else {}
+        for i, seg in enumerate(pred.segments[:30]):
+            click.echo(f"  {seg.start:8.2f}–{seg.end:8.2f} s  {printable(seg.label)}{likeliest.get(i, '')}  "
                        f"({seg.frames} frames, mean probability {seg.mean_probability:.3f})")
         if len(pred.segments) > 30:
             click.echo(f"  … {len(pred.segments) - 30} more in the segments file")
         click.echo(f"Wrote {printable(str(frames_path))} and {printable(str(segments_path))}.")
     if failures:
         raise TkError(f"{len(failures)} of {len(videos)} videos could not be read (first: {failures[0]})")
+
+
+def _segment_likeliest(pred, class_names: list[str]) -> dict[int, str]:
+    """`` (likeliest: slide)`` for each segment whose answer is not a class (``unknown``): the class
+    most of its frames found likeliest. Segments are consecutive runs of the sampled frames."""
+    from collections import Counter
+
+    from ..text import printable
+
+    out: dict[int, str] = {}
+    start = 0
+    for i, seg in enumerate(pred.segments):
+        frames = pred.probs[start:start + seg.frames]
+        start += seg.frames
+        if seg.label not in class_names and len(frames):
+            best = Counter(int(p.argmax()) for p in frames).most_common(1)[0][0]
+            out[i] = f" (likeliest: {printable(class_names[best])})"
+    return out
+
+
+def _answer_cell(row: dict[str, str]) -> str:
+    """The class column on screen: an ``unknown`` answer keeps the likeliest class beside it
+    (``unknown (likeliest: slide 0.41)``), which the CSV holds in ``best_class``."""
+    if "best_class" in row and row["class"] != row["best_class"]:
+        return f"{row['class']} (likeliest: {row['best_class']} {float(row['probability']):.2f})"
+    return row["class"]
 
 
 def _csv_text(rows: list[dict[str, str]]) -> str:
@@ -227,7 +255,7 @@ def predict(model: Path, images: tuple[Path, ...], out: Path | None, top_k: int,
     shown = rows if out is None else rows[:20]
     for row in shown:
         others = ", ".join(f"{row[f'top{r}_class']} {float(row[f'top{r}_probability']):.3f}" for r in range(2, k + 1))
-        table.add_row(row["path"], row["class"], f"{float(row['probability']):.4f}", *([others] if k > 1 else []))
+        table.add_row(row["path"], _answer_cell(row), f"{float(row['probability']):.4f}", *([others] if k > 1 else []))
     console.print(table)
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
