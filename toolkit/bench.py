@@ -340,14 +340,17 @@ def bench_warning(rows: list[dict[str, Any]], load: dict[str, Any], threads: int
     """One line saying why these timings cannot be compared, and how to rerun; None when they can.
 
     Untrustworthy when other processes left the bench fewer CPUs than its ``threads`` (more than
-    ``cpus − threads + 0.25`` CPUs busy with other work while measuring, or a load average above
-    that before or after where ``/proc/stat`` is missing), when a row's p90 is more than `SPREAD`
+    ``max(cpus − threads, 0) + 0.25`` CPUs busy with other work while measuring, or a load
+    average above ``cpus`` before or after where ``/proc/stat`` is missing), when ``threads``
+    exceeds the CPUs, when a row's p90 is more than `SPREAD`
     times its median, or when the median intervals of two rows on one device overlap (they cannot
     be ranked).
     """
     reasons, quiet = [], False
     cpus = int(load.get("cpus") or 1)
-    spare = cpus - threads + 0.25
+    spare = max(cpus - threads, 0) + 0.25
+    if threads > cpus:  # more threads than CPUs: the runtime's own threads wait for each other
+        reasons.append(f"{threads} threads on {cpus} CPU{'s' if cpus != 1 else ''}")
     others = load.get("others_cpu")
     averages = [v[0] for v in (load.get("loadavg_before"), load.get("loadavg_after")) if v]
     if others is not None and others > spare:
@@ -378,6 +381,8 @@ def bench_warning(rows: list[dict[str, Any]], load: dict[str, Any], threads: int
     if not reasons:
         return None
     how = ["on a quiet machine"] if quiet else []
+    if threads > cpus:
+        how.append(f"with --threads {cpus} or fewer")
     if noisy or overlaps or (levels and min(levels) < CONFIDENCE) or quiet:
         how.append(f"with more timed calls (--iters {max(100, 4 * iters)})")
     return f"these timings cannot be compared with confidence: {'; '.join(reasons)}. Rerun {' and '.join(how)}."

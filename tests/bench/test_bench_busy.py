@@ -124,5 +124,7 @@ def test_the_warning_names_what_makes_the_comparison_untrustworthy():
     one_core = {**QUIET, "others_cpu": 1.0}  # one other process on one of two cores
     assert bench_warning(apart, one_core, threads=1, iters=50) is None  # one thread had the other core to itself
     assert "kept 1.0 of 2 CPUs busy" in bench_warning(apart, one_core, threads=2, iters=50)
+    assert bench_warning(apart, QUIET, threads=4, iters=50).endswith(
+        "4 threads on 2 CPUs. Rerun with --threads 2 or fewer.")
     few = [dict(r, latency_ci_level=0.75) for r in apart]
     assert "3 timed calls give no 95% interval" in bench_warning(few, QUIET, threads=2, iters=3)
