@@ -22,8 +22,9 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/tk run quickstart
 
-## The test suite (what CI runs).
+## The test suite (what CI runs): the import contracts of pyproject.toml first, then pytest.
 test: $(STAMP)
+	$(BIN)/lint-imports
 	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -n 2 -m "not slow and not macos"
 
 ## Acceptance runs that train a real model for minutes (CI runs these after `make test`).

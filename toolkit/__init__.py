@@ -12,14 +12,11 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-import pluggy
-
 from .errors import DataError, PluginError, RecipeError, TkError
+from .hookspecs import hookimpl
 
 __version__ = "0.1.0"
 
-hookimpl = pluggy.HookimplMarker("tk")
-"""Marks a plugin function as the implementation of the tk hook of the same name."""
 
 _LAZY = {
     # plugins and recipes

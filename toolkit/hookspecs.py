@@ -59,6 +59,13 @@ from .kinds import KINDS
 
 hookspec = pluggy.HookspecMarker("tk")
 
+hookimpl = pluggy.HookimplMarker("tk")
+"""Marks a plugin function as the implementation of the tk hook of the same name.
+
+Plugins import it as `toolkit.hookimpl`; it lives here, beside the specs, so that tk's own
+modules below the facade (the engine's callbacks) can mark hooks without importing the facade.
+"""
+
 Register = Callable[..., None]
 
 # ---------------------------------------------------------------------------------------------

@@ -137,7 +137,8 @@ class OnnxExporter:
     def quantize(self, path: Path, out_path: Path, calibration: Any) -> Path:
         from .onnx_quantize import quantize_int8
 
-        return quantize_int8(Path(path), Path(out_path), calibration)
+        save_model(quantize_int8(Path(path), calibration), Path(out_path))
+        return Path(out_path)
 
     # -- reading -----------------------------------------------------------------------------
     def describe(self, path: Path) -> dict[str, Any]:

@@ -29,14 +29,16 @@ class _Images:
         return next(self._items, None)
 
 
-def quantize_int8(path: Path, out_path: Path, calibration: Any) -> Path:
-    """Write ``out_path``: ``path`` quantised to int8, calibrated on ``calibration`` (uint8 ``N×3×S×S``)."""
+def quantize_int8(path: Path, calibration: Any) -> Any:
+    """``path`` quantised to int8, calibrated on ``calibration`` (uint8 ``N×3×S×S``): a checked ONNX model.
+
+    The exporter writes it (`OnnxExporter.quantize`): this module only transforms, so it needs
+    nothing from the exporter that imports it.
+    """
     import numpy as np
     import onnx
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
-
-    from .onnx_exporter import save_model
 
     if len(calibration) == 0:
         raise ExportError("int8 quantisation needs at least one calibration image.")
@@ -66,5 +68,4 @@ def quantize_int8(path: Path, out_path: Path, calibration: Any) -> Path:
         entry.key, entry.value = key, value
     model.doc_string = source.doc_string + " Quantised to int8."
     onnx.checker.check_model(model, full_check=True)
-    save_model(model, out_path)
-    return out_path
+    return model

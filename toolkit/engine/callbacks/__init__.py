@@ -34,8 +34,7 @@ import functools
 from typing import Any
 
 from ...callbacks import TrainState
-from ...errors import RecipeError
-from ... import hookimpl
+from ...hookspecs import hookimpl
 from .calibration import CalibrationCallback
 from .checkpoints import BestCheckpoint, LastCheckpoint
 from .ema import EmaCallback
