@@ -37,6 +37,7 @@ from typing import Any, Callable
 
 from .atomic import atomic_write
 from .errors import TkError
+from .doctor_review import REVIEW_STYLE, review_section
 from .text import csv_row, csv_value, printable
 
 __all__ = ["Diagnosis", "diagnose", "find_duplicates", "write_doctor", "apply_fixes", "FIX_COLUMNS"]
@@ -380,11 +381,14 @@ def _page(diag: Diagnosis, fixes: list[tuple[str, str, str]]) -> str:
                        for p, r in diag.unusable)
     fix_counts = Counter(s.split(" ")[0] for _, _, s in fixes)
     return f"""<!doctype html><html><head><meta charset="utf-8"><title>tk data doctor: {esc(printable(str(diag.root)))}</title>
-<style>{_STYLE}</style></head><body>
+<style>{_STYLE}
+{REVIEW_STYLE}</style></head><body>
 <h1>tk data doctor</h1>
 <p>{esc(printable(str(diag.root)))} ({esc(diag.source)}): {len(diag.paths)} images in {len(diag.class_names)} classes.
 fixes.csv suggests {len(fixes)} change(s): {fix_counts.get('remove', 0)} to remove, {fix_counts.get('move', 0)} to move,
-{fix_counts.get('review', 0)} to review. Apply them to a copy with <code>tk data apply fixes.csv --out CLEAN_DIR</code>.</p>
+{fix_counts.get('review', 0)} to review. Accept, reject or change each one <a href="#review">at the end of this page</a>
+and save the reviewed fixes.csv (or edit it by hand), then apply them to a copy with
+<code>tk data apply fixes.csv --out CLEAN_DIR</code>.</p>
 <h2>Class balance (largest to smallest: {ratio})</h2>
 <table><tr><th>class</th><th>images</th><th>share</th><th></th></tr>{balance}</table>
 <h2>Image sizes and aspect ratios</h2>
@@ -399,6 +403,7 @@ fixes.csv suggests {len(fixes)} change(s): {fix_counts.get('remove', 0)} to remo
 {''.join(groups) or '<p>None.</p>'}
 <h2>Unusable files: {len(diag.unusable)}</h2>
 {f"<table><tr><th>file</th><th>reason</th></tr>{unusable}</table>" if unusable else "<p>None.</p>"}
+{review_section(diag, fixes, _thumb, FIX_COLUMNS)}
 </body></html>
 """
 
