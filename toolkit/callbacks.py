@@ -228,8 +228,8 @@ class CallbackList:
     """The run's callbacks in order, each called where it defines the method.
 
     Keys name each one's saved state: ``"<index>:<name>"`` for the recipe's (two callbacks of one
-    kind keep theirs apart), and for tk's own the historical top-level checkpoint key
-    (``checkpoint_key``: ``ema``, ``early_stopping``, ``best``) or their name. ``origins`` maps a
+    kind keep theirs apart) and the name for tk's own, which keep theirs exactly like anyone's
+    (``state_dict``/``load_state_dict``). ``origins`` maps a
     recipe callback's key to ``(name, "plugin 'x' (dist version)")``: an exception it raises
     becomes one `PluginError` naming it and the moment.
     """
@@ -289,28 +289,12 @@ class CallbackList:
                 and getattr(type(cb), "state_dict", None) is not Callback.state_dict]
 
     def state_dict(self) -> dict[str, Any]:
-        """The recipe's callbacks' state, by key (what ``last.pt`` keeps under ``callbacks``)."""
-        return {k: cb.state_dict() for k, cb in self._stateful() if not hasattr(cb, "checkpoint_key")}
+        """Every callback's ``state_dict()`` by key — tk's own and the recipe's alike (what last.pt
+        keeps under ``callbacks``)."""
+        return {k: cb.state_dict() for k, cb in self._stateful()}
 
     def load_state_dict(self, saved: dict[str, Any]) -> None:
+        """Give every callback its saved state back (`state_dict`'s keys); one not saved keeps its own."""
         for key, callback in self._stateful():
-            if key in saved and not hasattr(callback, "checkpoint_key"):
+            if saved.get(key) is not None:
                 callback.load_state_dict(saved[key])
-
-    def checkpoint_state(self, kind: str) -> dict[str, Any]:
-        """What a ``best.pt``/``last.pt`` holds of the callbacks: tk's own at their top-level keys,
-        the recipe's under ``callbacks`` (in last.pt, which runs resume from)."""
-        out: dict[str, Any] = {"callbacks": self.state_dict() if kind == "last" else {}}
-        for _, cb in self.items:
-            key = getattr(cb, "checkpoint_key", None)
-            if key:
-                out[key] = cb.checkpoint_state(kind) if hasattr(cb, "checkpoint_state") else cb.state_dict()
-        return out
-
-    def load_checkpoint(self, ckpt: dict[str, Any]) -> None:
-        """Give every callback its state back from a checkpoint (see `checkpoint_state`)."""
-        for _, cb in self.items:
-            key = getattr(cb, "checkpoint_key", None)
-            if key and ckpt.get(key) is not None:
-                cb.load_state_dict(ckpt[key])
-        self.load_state_dict(ckpt.get("callbacks") or {})

@@ -249,6 +249,8 @@ class Recipe:
                                       f"name (tk's own: {', '.join(_builtin_callbacks(plugins))}).")
                 if cb.get("after" if how == "before" else "before") is not None:
                     raise RecipeError(f"{self.where('train', 'callbacks')}{where}: give 'before' or 'after', not both.")
+            if entry.info.get("builtin"):
+                continue  # its parameters come from [train] keys
             params = {k: v for k, v in cb.items() if k not in ("name", "before", "after")}
             self._wrap("train", "callbacks", lambda: entry.check_params(params, where))
         for name in self.sections["train"]["loggers"]:

@@ -177,7 +177,7 @@ def recipe_schema(plugins: Any) -> dict[str, Any]:
     """The JSON Schema of a recipe, with the parameters of every loaded plugin entry."""
     from .kinds import KINDS
 
-    # tk's own callbacks (registered with builtin=True) are set by [train] keys, not listed in a recipe
+    # tk's own callbacks (registered with builtin=True) take their parameters from [train] keys
     entries = {k.name: [entry_json(e) for e in plugins.registry(k.name) if not e.info.get("resolve")
                         and not e.info.get("builtin")] for k in KINDS}
     resolvers = {k.name: next((entry_json(e) for e in plugins.registry(k.name) if e.info.get("resolve")), None)
@@ -198,6 +198,13 @@ def recipe_schema(plugins: Any) -> dict[str, Any]:
                                                 "description": SCHEMA["augment"].keys["ops"].doc}
     callbacks = _listed(entries["callbacks"])
     everyone = sorted(e.name for e in plugins.registry("callbacks"))
+    own = sorted(e.name for e in plugins.registry("callbacks") if e.info.get("builtin"))
+    callbacks["items"]["properties"]["name"]["enum"] += own  # tk's own: listed to place or switch them off
+    callbacks["items"]["allOf"].append({
+        "if": {"properties": {"name": {"enum": own}}},
+        "then": {"properties": {"name": {"enum": own}, "enabled": {
+            "type": "boolean", "description": "false switches tk's own callback off (not best_checkpoint or "
+                                              "last_checkpoint)"}}, "additionalProperties": False}})
     for how in ("before", "after"):  # placement keys every callback table takes (not its factory's)
         place = {"enum": everyone, "description": f"run this callback just {how} the named one"}
         callbacks["items"]["properties"][how] = place

@@ -51,7 +51,7 @@ def test_interrupted_and_resumed_run_ends_with_identical_weights(tmp_path, tiny_
     b = load_checkpoint(tmp_path / "split" / "last.pt")
     assert a["epoch"] == b["epoch"] == 4
     assert _models_equal(a["model"], b["model"])
-    assert _models_equal(a["ema"]["model"], b["ema"]["model"])
+    assert _models_equal(a["callbacks"]["ema"]["model"], b["callbacks"]["ema"]["model"])
     for sa, sb in zip(a["optimizer"]["state"].values(), b["optimizer"]["state"].values()):
         assert all(torch.equal(sa[k], sb[k]) for k in sa if torch.is_tensor(sa[k]))
     assert [h["train_loss"] for h in a["history"]] == [h["train_loss"] for h in b["history"]]

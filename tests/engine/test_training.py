@@ -53,7 +53,7 @@ def test_early_stopping_restores_the_best_weights(tmp_path, tiny_recipe):
     last = load_checkpoint(tmp_path / "run" / "last.pt")
     assert last["status"] == "stopped" and last["epoch"] == 3
     assert len(last["history"]) == 3
-    assert last["early_stopping"]["best_epoch"] == 1
+    assert last["callbacks"]["early_stopping"]["best_epoch"] == 1
     trained_on = spy.weights[3]
     assert not all(torch.equal(spy.weights[1][k], trained_on[k]) for k in trained_on)  # training moved them
     assert all(torch.equal(spy.weights[1][k], last["model"][k]) for k in last["model"])  # and they came back
@@ -155,7 +155,7 @@ def test_ema_and_accumulation_and_clipping_run(tmp_path, tiny_recipe):
     assert best["metrics"]["weights"] in ("model", "ema")
     # 22 training images, batch 8 -> 3 batches -> 2 optimiser steps per epoch with accumulate = 2
     assert last["global_step"] == 4
-    assert last["ema"]["updates"] == 4
+    assert last["callbacks"]["ema"]["updates"] == 4
     assert math.isfinite(result.metrics["loss"])
 
 

@@ -240,7 +240,9 @@ CHECK_CASES = {
     "optim.lr = -1": ("[optim]\nlr = 0.01\n", "[optim]\nlr = -1\n", "optim.lr"),
     "sgd without momentum but nesterov": ("[optim]\nlr = 0.01\n", '[optim]\nname = "sgd"\nlr = 0.01\nmomentum = 0\n',
                                           "optim.nesterov"),
-    "a built-in callback listed": ("", '[[train.callbacks]]\nname = "ema"\n', "'ema' is built in"),
+    "a built-in callback given parameters": ("", '[[train.callbacks]]\nname = "ema"\ndecay = 0.5\n', "'ema' is built in"),
+    "tk's best.pt switched off": ("", '[[train.callbacks]]\nname = "best_checkpoint"\nenabled = false\n',
+                                  "cannot be switched off"),
     "a callback listed twice": ("", '[[train.callbacks]]\nname = "swa"\n[[train.callbacks]]\nname = "swa"\n',
                                 "listed twice"),
 }

@@ -103,6 +103,7 @@ def final_metrics(trainer: Any, status: str) -> dict[str, Any]:
     from .calibrate import softmax
 
     best = load_checkpoint(best_path)
+    chosen = _chosen_by(best, trainer.recipe)
     trainer.model.load_state_dict(best["model"])
     with torch.no_grad():  # the callbacks see the raw logits (calibration is fitted afresh on a re-finalised run)
         trainer.model.temperature.fill_(1.0)
@@ -119,8 +120,8 @@ def final_metrics(trainer: Any, status: str) -> dict[str, Any]:
     res.logits = final.logits / temperature  # what the shipped model outputs
     res.confidences = softmax(res.logits).max(1).tolist()
     metrics.update({
-        "split": "val", "status": status, "best_epoch": int(best["epoch"]), "best_metric": trainer.best_metric,
-        "best_value": trainer.best["value"], "weights": best["metrics"].get("weights", "model"),
+        "split": "val", "status": status, "best_epoch": int(best["epoch"]), "best_metric": chosen[0],
+        "best_value": chosen[1], "weights": best["metrics"].get("weights", "model"),
         "epochs_completed": trainer.epoch, "stop_reason": trainer.run.stop_reason,
         "data": {"train": len(data.train), "val": len(data.val), "test": len(data.test),
                  "bad_images": len(data.bad_images), "class_counts_train": data.train_counts()},
@@ -148,7 +149,7 @@ def final_metrics(trainer: Any, status: str) -> dict[str, Any]:
                   f"{trainer.model_info()['params']:,} parameters"),
         ("data", f"{len(data.train)} train / {len(data.val)} val / {len(data.test)} test images, "
                  f"{len(names)} classes" + (f", {len(data.bad_images)} bad images left out" if data.bad_images else "")),
-        ("best.pt", f"epoch {best['epoch']} of {trainer.epoch}, {trainer.best_metric} = {trainer.best['value']:.4f} "
+        ("best.pt", f"epoch {best['epoch']} of {trainer.epoch}, {chosen[0]} = {chosen[1]:.4f} "
                     f"({metrics['weights']} weights)"),
         ("split", grouping_text(data.grouping)),
         ("device", f"{trainer.run.device}, precision {trainer.precision.name}"),
@@ -175,3 +176,16 @@ def _key_settings(recipe: Any) -> str:
     return (f"{recipe.path.name if recipe.path else 'recipe'}: {epochs}, batch {t['batch_size']}, "
             f"{optim['name']} lr {optim.get('lr', '-')}, {sched['name']} schedule, {loss['name']} loss, "
             f"augment: {ops}" + (f", {', '.join(extra)}" if extra else ""))
+
+
+def _chosen_by(best: dict[str, Any], recipe: Any) -> tuple[str, float]:
+    """``(metric, value)`` that made best.pt: what the best-checkpoint callback recorded in it (a
+    best.pt of tk 0.2 recorded neither: its metrics and the recipe's best_metric say the same)."""
+    metrics = best.get("metrics") or {}
+    name = str(metrics.get("best_metric") or recipe["train"]["best_metric"])
+    value = metrics.get("best_value")
+    if value is None:
+        weights = metrics.get("weights", "model")
+        value = metrics.get(f"{weights}_{name}") if weights != "model" and not name.startswith(f"{weights}_") \
+            else metrics.get(name)
+    return name, float(value) if value is not None else float("nan")

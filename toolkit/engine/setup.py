@@ -1,9 +1,10 @@
 """A run's parts, built once: the model (compiled, DDP-wrapped), optimiser and friends, batches, callbacks.
 
 `RunParts` is what the trainer's loop works with; `checkpoint_payload` is what a checkpoint of
-the run holds (see `toolkit.checkpoint` for the format), every callback's state included:
-tk's own under their historical keys (``ema``, ``early_stopping``, ``best``), the recipe's
-under ``callbacks``, keyed ``"<index>:<name>"``.
+the run holds (see `toolkit.checkpoint` for the format), every callback's state included under
+``callbacks``: tk's own by name, the recipe's keyed ``"<index>:<name>"``. `callback_states`
+reads them back, from tk 0.2's layout too (tk's own at the top-level keys ``ema``,
+``early_stopping`` and ``best``).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-__all__ = ["RunParts", "checkpoint_payload", "non_finite_advice"]
+__all__ = ["RunParts", "callback_order", "callback_states", "checkpoint_payload", "non_finite_advice"]
 
 
 class RunParts:
@@ -53,8 +54,8 @@ class RunParts:
         self.callback_origins: dict[str, tuple[str, str]] = {}
         for name, params, where, key in callback_order(recipe, adapt_threads):
             made = plugins.build("callbacks", name, params, where=where)
-            if key is None:  # tk's own
-                key = getattr(made, "checkpoint_key", None) or name
+            if key is None:  # tk's own: saved under its name
+                key = name
             else:
                 self.callback_origins[key] = (name, plugins.entry("callbacks", name, where).origin)
             self.callbacks.append((key, made))
@@ -147,20 +148,32 @@ PLACEMENT = ("before", "after")
 
 
 def callback_order(recipe: Any, adapt_threads: int = 0) -> list[tuple[str, dict[str, Any], str, str | None]]:
-    """The run's callbacks in calling order: ``(name, parameters, recipe location, state key)``;
-    the key is None for tk's own (`toolkit.engine.callbacks.builtin_callbacks`) and
-    ``"<index>:<name>"`` for the recipe's, in the recipe's order whatever their placement (the
-    key names their state in last.pt). A recipe callback with ``before``/``after = NAME`` moves
-    next to the first callback of that name; the others keep their place between tk's."""
+    """The run's callbacks in calling order: ``(name, parameters, recipe location, state key)``.
+
+    tk's own (`toolkit.engine.callbacks.builtin_callbacks`, key None) come first and last, the
+    recipe's in between in the recipe's order (key ``"<index>:<name>"``, whatever their place).
+    A ``[[train.callbacks]]`` table that names one of tk's own moves it to the recipe's place,
+    or switches it off with ``enabled = false``; ``before``/``after = NAME`` puts any callback
+    next to the first callback of that name.
+    """
     from ..errors import RecipeError
     from .callbacks import builtin_callbacks
 
     first, last = builtin_callbacks(recipe, adapt_threads)
-    listed = [(cb["name"], {k: v for k, v in cb.items() if k != "name" and k not in PLACEMENT},
-               f"train.callbacks[{i}]", f"{i}:{cb['name']}", cb) for i, cb in enumerate(recipe["train"]["callbacks"])]
-    order = [(n, p, n, None) for n, p in first]
+    own = {n: p for n, p in (*first, *last)}
+    listed = []
+    for i, cb in enumerate(recipe["train"]["callbacks"]):
+        name = cb["name"]
+        if name in own:  # tk's own, placed or switched off by the recipe
+            params = own.pop(name)
+            if cb.get("enabled", True) is not False:
+                listed.append((name, params, name, None, cb))
+        else:
+            listed.append((name, {k: v for k, v in cb.items() if k != "name" and k not in PLACEMENT},
+                           f"train.callbacks[{i}]", f"{i}:{name}", cb))
+    order = [(n, p, n, None) for n, p in first if n in own]
     order += [(n, p, w, k) for n, p, w, k, cb in listed if not any(cb.get(x) for x in PLACEMENT)]
-    order += [(n, p, n, None) for n, p in last]
+    order += [(n, p, n, None) for n, p in last if n in own]
     for name, params, where, key, cb in listed:
         how = next((x for x in PLACEMENT if cb.get(x)), None)
         if how is None:
@@ -172,6 +185,19 @@ def callback_order(recipe: Any, adapt_threads: int = 0) -> list[tuple[str, dict[
                               f"{', '.join(dict.fromkeys(item[0] for item in order))}.")
         order.insert(at + (how == "after"), (name, params, where, key))
     return order
+
+
+_LEGACY_KEYS = {"ema": "ema", "early_stopping": "early_stopping", "best_checkpoint": "best"}
+"""Where tk 0.2 kept three built-in callbacks' state in last.pt (top-level keys): still read."""
+
+
+def callback_states(ckpt: dict[str, Any]) -> dict[str, Any]:
+    """The callbacks' saved state by key, from this format or tk 0.2's."""
+    states = dict(ckpt.get("callbacks") or {})
+    for name, old in _LEGACY_KEYS.items():
+        if name not in states and ckpt.get(old) is not None:
+            states[name] = ckpt[old]
+    return states
 
 
 def checkpoint_payload(trainer: Any, kind: str, status: str, metrics: dict[str, Any],
@@ -187,12 +213,14 @@ def checkpoint_payload(trainer: Any, kind: str, status: str, metrics: dict[str, 
         "optimizer": comps.optimizer.state_dict(),
         "scheduler": sched.state_dict() if sched is not None and hasattr(sched, "state_dict") else None,
         "scaler": parts.scaler.state_dict() if parts.scaler is not None else None,
-        "ema": None, "rng": capture_rng(), "history": list(trainer.history),
+        "rng": capture_rng(), "history": list(trainer.history),
         "class_names": list(trainer.data.class_names), "recipe": trainer.resolved,
         "recipe_path": trainer.recipe_path, "model_info": trainer.model_info(), "metrics": dict(metrics),
         "status": status,
     }
-    payload.update(trainer.callbacks.checkpoint_state(kind))
+    # Every callback's state, tk's own included, in last.pt (which runs resume from); best.pt holds
+    # the weights and what inference and the report need, not training state.
+    payload["callbacks"] = trainer.callbacks.state_dict() if kind == "last" else {}
     if kind == "best":  # the weights and what inference needs: training state lives in last.pt,
         # which runs resume from (as Ultralytics strips optimiser state when training ends)
         payload.update({"optimizer": None, "scheduler": None, "scaler": None, "rng": None})

@@ -185,7 +185,9 @@ def _trained_but_unreported(ckpt: dict[str, Any], path: Path) -> bool:
     leave it without metrics, plots and report for good, so resuming finishes those instead.
     """
     planned = int(ckpt["recipe"]["train"]["epochs"])
-    stopped = bool((ckpt.get("early_stopping") or {}).get("stopped"))
+    from .setup import callback_states
+
+    stopped = bool((callback_states(ckpt).get("early_stopping") or {}).get("stopped"))
     trained = ckpt.get("status") in ("finished", "stopped") or int(ckpt["epoch"]) >= planned or stopped
     return trained and not (path.parent / "report.html").is_file()
 

@@ -27,7 +27,7 @@ from ..callbacks import Batch, CallbackList, TrainState
 from ..checkpoint import load_checkpoint, save_checkpoint
 from ..errors import TkError
 from .loop import NonFiniteLoss, StepHooks, batch_count, train_epoch
-from .setup import RunParts, checkpoint_payload, non_finite_advice
+from .setup import RunParts, callback_states, checkpoint_payload, non_finite_advice
 
 __all__ = ["Trainer", "TrainingFailed"]
 
@@ -62,15 +62,7 @@ class Trainer:
         if start is not None:
             self._load(start)
 
-    # -- what the callbacks and the report read ------------------------------------------
-    @property
-    def best(self) -> dict[str, Any]:
-        return self.callbacks.get("best").best
-
-    @property
-    def best_metric(self) -> str:
-        return self.best["metric"]
-
+    # -- what the report reads -------------------------------------------------------------
     def model_info(self) -> dict[str, Any]:
         return self.p.model_info()
 
@@ -82,7 +74,7 @@ class Trainer:
         self.history[:] = list(ckpt.get("history") or [])
         self.epoch = int(ckpt["epoch"])
         self.state.planned_epochs = int(((ckpt.get("recipe") or {}).get("train") or {}).get("epochs", self.epochs))
-        self.callbacks.load_checkpoint(ckpt)
+        self.callbacks.load_state_dict(callback_states(ckpt))
         self.callbacks.call("on_load_checkpoint", self.state, ckpt)
         restore_rng(ckpt["rng"])
 

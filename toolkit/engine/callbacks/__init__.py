@@ -54,10 +54,6 @@ def builtin_callbacks(recipe: Any, adapt_threads: int = 0) -> tuple[list[tuple[s
     as ``(name, parameters)`` from the recipe's ``[train]`` keys (``adapt_threads``: the cores
     the thread governor may use, 0 when the thread count is fixed)."""
     t = recipe["train"]
-    for i, cb in enumerate(t["callbacks"]):
-        if cb["name"] in BUILTIN:
-            raise RecipeError(f"train.callbacks[{i}].name: '{cb['name']}' is built in and set by [train] keys "
-                              f"(e.g. train.ema, train.patience); remove it from train.callbacks.")
     before = [("threads", {"cores": adapt_threads})] if adapt_threads > 1 else []
     before += [("ema", {"decay": t["ema_decay"]})] if t["ema"] else []
     before += [("calibration", dict(recipe["calibration"]))]
@@ -76,14 +72,15 @@ def builtin_callbacks(recipe: Any, adapt_threads: int = 0) -> tuple[list[tuple[s
 
 @hookimpl
 def tk_register_callbacks(register):
-    register = functools.partial(register, builtin=True)  # a recipe cannot list these (see BUILTIN)
+    register = functools.partial(register, builtin=True)  # set by [train] keys; a recipe may place or switch them off
     register("threads", ThreadsCallback, description="give CPU threads up to other processes, take them back")
     register("ema", EmaCallback, description="exponential moving average of the weights (train.ema)")
     register("calibration", CalibrationCallback,
              description="temperature scaling and the unknown threshold on best.pt's validation predictions")
     register("history", HistoryCallback, description="the epoch's metrics into the history and history.jsonl")
     register("early_stopping", EarlyStoppingCallback, description="stop when train.monitor stops improving")
-    register("best_checkpoint", BestCheckpoint, description="best.pt when train.best_metric improves")
-    register("last_checkpoint", LastCheckpoint, description="last.pt after every epoch (what --resume reads)")
+    register("best_checkpoint", BestCheckpoint, description="best.pt when train.best_metric improves", required=True)
+    register("last_checkpoint", LastCheckpoint, description="last.pt after every epoch (what --resume reads)",
+             required=True)
     register("events", EventHooks, description="the tk_run_start and tk_epoch_end event hooks")
     register("epoch_line", EpochLine, description="the console's one-line epoch summary")

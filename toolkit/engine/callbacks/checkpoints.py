@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...callbacks import Callback, TrainState
-from ..early_stopping import improves, metric_mode
+from .early_stopping import improves, metric_mode
 
 __all__ = ["BestCheckpoint", "LastCheckpoint"]
 
@@ -14,9 +14,8 @@ class BestCheckpoint(Callback):
     """best.pt whenever ``train.best_metric`` improves. The candidate is the model's value, or —
     for a ``val_*`` metric — a callback's offered weights when theirs is better (``ema_val_*``,
     ``swa_val_*``); a metric named after offered weights (``ema_val_accuracy``) always picks
-    those. ``metrics.weights`` in best.pt says whose weights it holds. Saved under ``best``."""
-
-    checkpoint_key = "best"
+    those. ``metrics.weights`` in best.pt says whose weights it holds; its state (which metric,
+    its best value, the epoch, whose weights) is what the report reads back from best.pt."""
 
     def __init__(self, metric: str = "val_accuracy"):
         self.best: dict[str, Any] = {"metric": metric, "value": None, "epoch": 0, "weights": "model"}
@@ -40,7 +39,8 @@ class BestCheckpoint(Callback):
         if state.improved:
             self.best.update(value=value, epoch=state.epoch + 1, weights=which)
             weights = state.offered[which]() if which in state.offered else None
-            state.save("best", {**state.metrics, "weights": which}, weights)
+            state.save("best", {**state.metrics, "weights": which, "best_metric": self.best["metric"],
+                                "best_value": value}, weights)
 
     def state_dict(self) -> dict[str, Any]:
         return dict(self.best)
