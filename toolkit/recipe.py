@@ -233,8 +233,16 @@ class Recipe:
             where = f"train.callbacks[{i}]"
             entry = self._wrap("train", "callbacks", lambda: plugins.entry("callbacks", cb["name"], f"{where}.name"))
             if entry.info.get("builtin"):
-                raise RecipeError(f"{self.where('train', 'callbacks')}{where}.name: '{cb['name']}' is built in and set "
-                                  f"by [train] keys (e.g. train.ema, train.patience); remove it from train.callbacks.")
+                extra = sorted(set(cb) - {"name", "before", "after", "enabled"})
+                if extra:
+                    raise RecipeError(f"{self.where('train', 'callbacks')}{where}.{extra[0]}: '{cb['name']}' is built "
+                                      f"in and set by [train] keys (e.g. train.ema_decay, train.patience); list it "
+                                      f"only to place it (before/after) or switch it off (enabled = false).")
+                if cb.get("enabled", True) is not True and (cb.get("enabled") is not False or entry.info.get("required")):
+                    raise RecipeError(f"{self.where('train', 'callbacks')}{where}.enabled: " + (
+                        f"'{cb['name']}' cannot be switched off: it writes the checkpoint that evaluation, export "
+                        f"and --resume read; place your callback after it instead." if entry.info.get("required")
+                        else "must be true or false."))
             if cb["name"] in listed and not entry.info.get("repeatable"):
                 raise RecipeError(f"{self.where('train', 'callbacks')}{where}.name: '{cb['name']}' is listed twice "
                                   f"(also as train.callbacks[{listed[cb['name']]}]); two copies would write over each "
