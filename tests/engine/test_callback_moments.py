@@ -238,3 +238,16 @@ def test_a_raising_callback_is_one_line_and_the_end_events_come(folder, tmp_path
     assert (tmp_path / "run" / "on_exception.txt").read_text() == "PluginError"
     assert (tmp_path / "run" / "run_end.txt").read_text() == "failed"  # loggers and trackers are told
     assert load_checkpoint(tmp_path / "run" / "last.pt")["status"] == "failed"
+
+
+def test_tks_own_callbacks_can_be_switched_off_and_placed(folder, tmp_path, monkeypatch):
+    monkeypatch.chdir(folder)
+    recipe = _recipe(folder, "own", '[[train.callbacks]]\nname = "epoch_line"\nenabled = false\n\n'
+                                    '[[train.callbacks]]\nname = "history"\nafter = "best_checkpoint"\n')
+    result = run_cli("run", recipe, "--out", tmp_path / "run")
+    assert result.exit_code == 0, result.output
+    assert not [line for line in result.output.splitlines() if line.startswith("epoch ")]  # its line is off
+    assert len((tmp_path / "run" / "history.jsonl").read_text().splitlines()) == 2  # moved, still there
+    refused = run_cli("recipes", "check", recipe, "--set",
+                      'train.callbacks=[{name = "last_checkpoint", enabled = false}]')
+    assert refused.exit_code == 1 and "cannot be switched off" in refused.stderr
