@@ -23,7 +23,8 @@ if TYPE_CHECKING:
 
     from .export.protocol import Predictor
 
-__all__ = ["EvalSet", "Evaluation", "evaluate", "eval_set", "folder_set", "source_for_model", "SPLIT_NAMES"]
+__all__ = ["EvalSet", "Evaluation", "evaluate", "eval_set", "folder_set", "source_for_model", "SPLIT_NAMES",
+           "recorded_source", "split_overlap"]
 
 SPLIT_NAMES = {"val": "validation", "test": "test", "train": "training", "folder": "labelled"}
 
@@ -85,6 +86,69 @@ def source_for_model(model: str | Path, run: str | Path | None = None) -> ModelS
                 return resolve_source(Path(run_dir))
     raise TkError(f"{path}: no labelled images to evaluate on (no run folder or export manifest names its split); "
                   f"pass the run with --run RUN_DIR.")
+
+
+def recorded_source(model: str | Path) -> ModelSource | None:
+    """The run a model records (`source_for_model`), or None when it records none or its record
+    cannot be read: for notes about the model's own training data, never an error."""
+    try:
+        source = source_for_model(model)
+        return source if source.split is not None else None
+    except TkError:
+        return None
+
+
+def _digest(path: str) -> str | None:
+    import hashlib
+
+    try:
+        with open(path, "rb") as fh:
+            return hashlib.file_digest(fh, "sha256").hexdigest()
+    except OSError:
+        return None
+
+
+def split_overlap(source: ModelSource, paths: list[str]) -> dict[str, int]:
+    """How many of ``paths`` are images of the run's ``train``, ``val`` and ``test`` splits
+    (``split.json``): the same file (resolved path) or a copy of it (same size and SHA-256), so a
+    folder copied elsewhere is recognised too. Splits with no such image are left out."""
+    import os
+
+    def key(path: str) -> str:
+        return os.path.realpath(path)
+
+    def size(path: str) -> int | None:
+        try:
+            return os.stat(path).st_size
+        except OSError:
+            return None
+
+    found: dict[str, int] = {}
+    wanted = {key(p): p for p in paths}
+    for name in ("train", "val", "test"):
+        recorded = [str(p) for p, _label in source.samples(name)]
+        if not recorded or not wanted:
+            continue
+        same = wanted.keys() & {key(p) for p in recorded}
+        rest = [p for k, p in wanted.items() if k not in same]
+        copies = 0
+        if rest:  # copies: compare contents only where the byte sizes meet
+            by_size: dict[int, list[str]] = {}
+            for p in recorded:
+                if (n := size(p)) is not None:
+                    by_size.setdefault(n, []).append(p)
+            candidates = [p for p in rest if size(p) in by_size]
+            if candidates:
+                digests = {_digest(r) for p in candidates for r in by_size[size(p)]} - {None}
+                hits = [p for p in candidates if _digest(p) in digests]
+                copies = len(hits)
+                for p in hits:
+                    wanted.pop(key(p), None)
+        for k in same:
+            wanted.pop(k, None)
+        if len(same) + copies:
+            found[name] = len(same) + copies
+    return found
 
 
 def eval_set(source: ModelSource, split: str | None, image_size: int, resize: str, class_names: list[str]) -> EvalSet:
