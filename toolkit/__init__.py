@@ -14,8 +14,7 @@ from typing import Any
 
 from .errors import DataError, PluginError, RecipeError, TkError
 from .hookspecs import hookimpl
-
-__version__ = "0.1.0"
+from .version import __version__
 
 
 _LAZY = {

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
-from . import __version__
+from .version import __version__
 from .engine.metrics import CONFIDENCE, median_interval
 from .errors import TkError
 from .evaluate import EvalSet, eval_set, evaluate, source_for_model

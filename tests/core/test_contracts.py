@@ -97,11 +97,3 @@ def test_the_floors_are_test_layers_layers_in_the_same_order():
     assert all(len(r) == 1 for r in ranks), ranks
     ranks = [r.pop() for r in ranks]
     assert ranks == sorted(ranks, reverse=True), ranks
-
-
-def test_the_facade_contract_covers_every_floor_below_export():
-    """Below export nothing imports `toolkit`, whose lazy names (toolkit._LAZY) reach up to export."""
-    floors = _floors("layers")
-    below = [m for floor in floors[[f[0] for f in floors].index("toolkit.export") + 1:] for m in floor]
-    sources = {m.removesuffix(".**") for m in _contract("facade")["source_modules"]}
-    assert sources == set(below)

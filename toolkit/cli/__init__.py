@@ -16,7 +16,7 @@ from typing import Any
 
 import click
 
-from .. import __version__
+from ..version import __version__
 from ..errors import TkError
 
 COMMANDS: dict[str, str] = {

@@ -13,7 +13,7 @@ from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any
 
-from .. import __version__
+from ..version import __version__
 from ..atomic import atomic_write
 from ..errors import TkError
 from ..geometry import size_text

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from .. import hookimpl
+from ..hookspecs import hookimpl
 from ..errors import PluginError, RecipeError, TkError
 from .space import TuneSpec, parse_tune
 
