@@ -97,3 +97,12 @@ def test_the_floors_are_test_layers_layers_in_the_same_order():
     assert all(len(r) == 1 for r in ranks), ranks
     ranks = [r.pop() for r in ranks]
     assert ranks == sorted(ranks, reverse=True), ranks
+
+
+def test_the_import_picture_in_docs_is_current():
+    """docs/imports.md is what docs/make_import_graph.py draws from this code."""
+    spec = importlib.util.spec_from_file_location("make_import_graph", ROOT / "docs" / "make_import_graph.py")
+    drawer = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(drawer)
+    committed = (ROOT / "docs" / "imports.md").read_text(encoding="utf-8")
+    assert drawer.render(ROOT) == committed, "docs/imports.md is out of date: run python docs/make_import_graph.py"
