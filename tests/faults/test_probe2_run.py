@@ -335,3 +335,18 @@ def test_a_killed_worker_of_nproc_2_says_what_resumes(trained, tmp_path):
     assert load_checkpoint(tmp_path / "run/last.pt")["epoch"] == 4
     record_figure("killed runs", "SIGKILL of one --nproc 2 worker: the message names last.pt's epoch and the "
                   "resume command, which works", 1, 1)
+
+
+# -- the README's advice: look at a stranger's recipe before running it ------------------------------
+def test_recipes_check_show_lists_modules_without_importing_them(trained, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    marker = tmp_path / "IMPORTED"
+    (tmp_path / "theirs.py").write_text(EVIL.format(marker=str(marker)))
+    recipe = write_recipe(tmp_path / "theirs.toml", trained["images"], epochs=1,
+                          extra='[plugins]\nmodules = ["theirs.py"]\n')
+    shown = run_cli("recipes", "check", recipe, "--show")
+    assert shown.exit_code == 0, shown.output
+    assert not marker.exists()  # seeing is not running
+    assert str(tmp_path / "theirs.py") in shown.output and "not imported here" in shown.output
+    checked = run_cli("recipes", "check", recipe)  # checking a recipe imports what it names, as running it does
+    assert checked.exit_code == 0 and marker.exists()

@@ -51,7 +51,9 @@ def list_recipes() -> None:
 @recipes.command("check")
 @click.argument("recipe")
 @click.option("--set", "overrides", multiple=True, metavar="SECTION.KEY=VALUE", help="Override a recipe key.")
-@click.option("--show", is_flag=True, help="Print the resolved recipe (every default spelt out).")
+@click.option("--show", is_flag=True, help="Print the resolved recipe (every default spelt out). A recipe that names "
+                                          "its own plugin modules is shown without importing them: look before you run "
+                                          "a recipe from elsewhere.")
 def check(recipe: str, overrides: tuple[str, ...], show: bool) -> None:
     """Validate RECIPE (keys, types, plugin names and parameters) without running it."""
     from ..engine.train import load_run_plugins
@@ -59,8 +61,11 @@ def check(recipe: str, overrides: tuple[str, ...], show: bool) -> None:
     from ..recipe import find_recipe, load_recipe
 
     loaded_recipe = load_recipe(find_recipe(recipe), overrides)
+    if show and loaded_recipe["plugins"]["modules"]:
+        _show_unimported(loaded_recipe)
+        return
     try:
-        plugins = load_run_plugins(loaded_recipe)  # the very checks `tk run` makes before it reads data
+        plugins = load_run_plugins(loaded_recipe, reads_data=False)  # the checks `tk run` makes before it reads data
     except TkError as exc:
         located = loaded_recipe.locate(str(exc))
         if located == str(exc):
@@ -70,6 +75,21 @@ def check(recipe: str, overrides: tuple[str, ...], show: bool) -> None:
     if show:
         click.echo(loaded_recipe.to_toml(plugins))
     click.echo(f"{loaded_recipe.path}: ok")
+
+
+def _show_unimported(recipe) -> None:
+    """``--show`` of a recipe that names plugin modules: the recipe and the files it would import,
+    importing none of them (installed plugin packages load as always: they are already trusted)."""
+    from ..plugins import _is_file_spec, load_plugins
+
+    modules = recipe["plugins"]["modules"]
+    click.echo(f"# {recipe.path} imports these plugin modules when it runs or is checked (not imported here):")
+    for spec in modules:
+        where = recipe.resolve_path(spec) if _is_file_spec(spec) else None
+        click.echo(f"#   {spec}" + (f"  ->  {where.resolve()}" if where is not None else "  (a module on sys.path)"))
+    click.echo(recipe.to_toml(load_plugins()))
+    click.echo(f"{recipe.path}: not checked yet: read those modules, then run tk recipes check {recipe.path} "
+               f"(without --show), which imports and checks them.")
 
 
 @recipes.command("schema")
