@@ -16,7 +16,8 @@ from typing import Any
 
 from .atomic import atomic_write
 
-__all__ = ["write_report_json", "report_table", "report_markdown", "write_markdown", "load_lines", "COLUMNS"]
+__all__ = ["write_report_json", "report_table", "report_markdown", "write_markdown", "load_lines", "COLUMNS",
+           "DROP_FIRST", "WRAP_FIRST", "NUMERIC"]
 
 COLUMNS = ("model", "format", "runtime", "device", "precision", "status", "size MB", "load s", "p50 ms (b1)",
            "p50 95% CI", "p90 ms (b1)", "img/s", "accuracy", "agreement", "notes")
@@ -112,8 +113,11 @@ def report_rows(report: dict[str, Any]) -> tuple[str, list[str], list[list[str]]
 
 
 NUMERIC = {"size MB", "load s", "p50 ms (b1)", "p50 95% CI", "p90 ms (b1)", "img/s", "accuracy", "agreement"}
-DROP_FIRST = ("p90 ms (b1)", "load s", "agreement", "size MB", "p50 95% CI", "runtime", "notes", "status")
-"""Bench columns a narrow terminal loses first."""
+DROP_FIRST = ("p90 ms (b1)", "load s", "agreement", "size MB", "p50 95% CI", "runtime", "precision", "img/s")
+"""Bench columns a narrow terminal loses first. ``status`` and ``notes`` are never dropped: an empty
+row must say why it is empty (Core ML needs macOS, a failure's reason); they wrap instead."""
+WRAP_FIRST = ("notes", "model", "format", "device", "status")
+"""Bench columns a narrow terminal wraps first (after `DROP_FIRST` went)."""
 
 
 def report_markdown(report: dict[str, Any]) -> str:

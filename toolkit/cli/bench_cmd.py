@@ -47,19 +47,20 @@ def bench(targets: tuple[Path, ...], batch_text: str | None, iters: int | None, 
     recorded in a run given) is benched once. bench.json is written into the run folder.
     """
     from ..bench import bench_run
-    from ..bench_report import DROP_FIRST, NUMERIC, load_lines, report_rows, write_markdown, write_report_json
-    from ._tables import print_table
+    from ..bench_report import (DROP_FIRST, NUMERIC, WRAP_FIRST, load_lines, report_rows, write_markdown,
+                                write_report_json)
+    from ._tables import echo_fitted, print_table
 
     report = bench_run(list(targets) if len(targets) > 1 else (targets[0] if targets else None),
                        batches=_batches(batch_text), iters=iters, warmup=warmup, runtimes=runtimes or None,
                        threads=threads, log=lambda line: click.echo(line, err=True))
     title, headers, rows, styles = report_rows(report)
-    print_table(title, headers, rows, right=NUMERIC, drop_first=DROP_FIRST, styles=styles)
+    print_table(title, headers, rows, right=NUMERIC, drop_first=DROP_FIRST, wrap_first=WRAP_FIRST, styles=styles)
     for line in load_lines(report):  # threads, load while measuring, and the one-line warning
-        click.echo(line)
+        echo_fitted(line)
     unavailable = [r for r in report["rows"] if r.get("status") == "unavailable" and "macOS" in str(r.get("reason"))]
     if unavailable:
-        click.echo(f"{len(unavailable)} row(s) need macOS (Core ML): run `tk bench` on a Mac to fill them.")
+        echo_fitted(f"{len(unavailable)} row(s) need macOS (Core ML): run `tk bench` on a Mac to fill them.")
     if json_path is not None:
         click.echo(f"Wrote {write_report_json(json_path, report)}.")
     if md_path is not None:

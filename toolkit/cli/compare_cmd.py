@@ -28,7 +28,7 @@ def compare(runs: tuple[Path, ...], md_path: Path | None, png_path: Path | None)
     from ..compare import (compare_chart, compare_markdown, compare_runs, paired_tests, paired_text,
                            recipe_differences, table_rows)
     from ..atomic import atomic_write
-    from ._tables import print_table
+    from ._tables import echo_fitted, print_table
 
     rows = compare_runs(list(runs))
     headers, cells = table_rows(rows)
@@ -37,9 +37,10 @@ def compare(runs: tuple[Path, ...], md_path: Path | None, png_path: Path | None)
     per_class = [h for h in headers if h.startswith("F1 ")]
     print_table(title, headers, cells, right=right,
                 drop_first=("train time", "split", "px", "PyTorch CPU ms", *per_class, "size MB", "params (M)",
-                            "backbone"))
+                            "backbone"),
+                wrap_first=("fastest", "ONNX CPU ms", "macro-F1", "accuracy", "run"))
     for test in paired_tests(rows):
-        click.echo(paired_text(test))
+        echo_fitted(paired_text(test))
     diffs = recipe_differences(rows)
     if len(rows) > 1:
         if diffs:
@@ -48,7 +49,7 @@ def compare(runs: tuple[Path, ...], md_path: Path | None, png_path: Path | None)
         else:
             click.echo("The runs' recipes are identical.")
     if any(r.get("fastest_ms") is None for r in rows):
-        click.echo("Latency is shown for benched runs only: run `tk bench RUN_DIR` to add it.")
+        echo_fitted("Latency is shown for benched runs only: run `tk bench RUN_DIR` to add it.")
     if md_path is not None:
         data = compare_markdown(rows).encode("utf-8")
         md_path.parent.mkdir(parents=True, exist_ok=True)

@@ -7,53 +7,52 @@ from pathlib import Path
 
 import click
 
+from ._tables import echo_fitted, print_table
 from ._trust import trust_plugins_option
 
 
-def report_table(metrics: dict, title: str):
-    """sklearn-style classification report as a rich table, 95% intervals in brackets."""
-    from rich.table import Table
+REPORT_HEADERS = ["class", "precision", "recall", "f1", "support"]
+
+
+def report_rows(metrics: dict) -> tuple[list[list], list[int]]:
+    """sklearn-style classification report: ``(rows, sections)`` for `print_table`, each figure with
+    its 95% interval in brackets (dimmed); the averages start a section."""
+    from rich.text import Text
 
     from ..engine.metrics import ci_text
 
-    def cell(row: dict, key: str) -> str:
-        return f"{row[key]:.3f}" + (f"[dim]{ci_text(row.get(key + '_ci'), '.2f')}[/dim]" if key + "_ci" in row else "")
+    def cell(row: dict, key: str) -> Text:
+        interval = ci_text(row.get(key + "_ci"), ".2f") if key + "_ci" in row else ""
+        return Text.assemble(f"{row[key]:.3f}", (interval, "dim"))
 
-    table = Table(title=title)
-    for name, justify in (("class", "left"), ("precision", "right"), ("recall", "right"), ("f1", "right"),
-                          ("support", "right")):
-        table.add_column(name, justify=justify)
     per_class = metrics["per_class"]
-    for name, row in per_class.items():
-        table.add_row(name.replace("[", "\\["), cell(row, "precision"), cell(row, "recall"), cell(row, "f1"),
-                      str(row["support"]))
+    rows: list[list] = [[name, cell(row, "precision"), cell(row, "recall"), cell(row, "f1"), str(row["support"])]
+                        for name, row in per_class.items()]
+    sections = []
     total = sum(r["support"] for r in per_class.values())
     present = [r for r in per_class.values() if r["support"] > 0]
     if present:
         macro = {k: sum(r[k] for r in present) / len(present) for k in ("precision", "recall")}
         weighted = {k: sum(r[k] * r["support"] for r in present) / total for k in ("precision", "recall", "f1")}
-        table.add_section()
-        table.add_row("accuracy", "", "", cell(metrics, "accuracy"), str(total))
-        table.add_row("macro avg", f"{macro['precision']:.3f}", f"{macro['recall']:.3f}", cell(metrics, "macro_f1"),
-                      str(total))
-        table.add_row("weighted avg", f"{weighted['precision']:.3f}", f"{weighted['recall']:.3f}",
-                      f"{weighted['f1']:.3f}", str(total))
-    return table
+        sections.append(len(rows))
+        rows += [["accuracy", "", "", cell(metrics, "accuracy"), str(total)],
+                 ["macro avg", f"{macro['precision']:.3f}", f"{macro['recall']:.3f}", cell(metrics, "macro_f1"),
+                  str(total)],
+                 ["weighted avg", f"{weighted['precision']:.3f}", f"{weighted['recall']:.3f}", f"{weighted['f1']:.3f}",
+                  str(total)]]
+    return rows, sections
 
 
-def confusion_table(metrics: dict):
+def confusion_rows(metrics: dict) -> tuple[list[str], list[list]]:
     """Confusion matrix: rows are true classes, columns predicted (numbered, keyed in the row labels)."""
-    from rich.table import Table
+    from rich.text import Text
 
     names = list(metrics["per_class"])
-    table = Table(title="confusion matrix (rows: true class, columns: predicted)")
-    table.add_column("true \\ predicted")
-    for i in range(len(names)):
-        table.add_column(str(i), justify="right")
-    for i, (name, row) in enumerate(zip(names, metrics["confusion_matrix"])):
-        cells = [f"[bold]{v}[/bold]" if i == j else (str(v) if v else "[dim]0[/dim]") for j, v in enumerate(row)]
-        table.add_row(f"{i} {name}", *cells)
-    return table
+    headers = ["true \\ predicted", *(str(i) for i in range(len(names)))]
+    rows = [[f"{i} {name}", *(Text(str(v), "bold") if i == j else Text(str(v), "" if v else "dim")
+                              for j, v in enumerate(row))]
+            for i, (name, row) in enumerate(zip(names, metrics["confusion_matrix"]))]
+    return headers, rows
 
 
 def _overlap_note(overlap: dict[str, int], total: int, source) -> str:
@@ -94,8 +93,6 @@ def eval_(target: Path | None, split: str | None, run_dir: Path | None, data_dir
     how many of the folder's images the model trained on (its run's split.json, found through
     the run folder or the export manifest), which makes the figures optimistic.
     """
-    from rich.console import Console
-
     from ..atomic import atomic_write
     from ..evaluate import SPLIT_NAMES, eval_set, evaluate, folder_set, recorded_source, source_for_model, split_overlap
     from ..export.loading import load_predictor, model_path
@@ -122,15 +119,17 @@ def eval_(target: Path | None, split: str | None, run_dir: Path | None, data_dir
     result = evaluate(predictor, data)
     predictor.close()
 
-    console = Console(soft_wrap=False)
     title = (f"{model} — {predictor.runtime} ({predictor.device}) on {len(data)} "
              f"{SPLIT_NAMES.get(data.split, data.split)} images of {data_dir if data_dir is not None else source.run_dir}")
-    console.print(report_table(result.metrics, title))
-    console.print(confusion_table(result.metrics))
+    rows, sections = report_rows(result.metrics)  # at any width: intervals wrap under values, names fold whole
+    print_table(title, REPORT_HEADERS, rows, right=set(REPORT_HEADERS[1:]), sections=sections,
+                wrap_first=("precision", "recall", "f1", "class"))
+    headers, rows = confusion_rows(result.metrics)
+    print_table("confusion matrix (rows: true class, columns: predicted)", headers, rows, right=set(headers[1:]))
     from ..engine.metrics import ci_text
 
     m = result.metrics
-    click.echo(f"accuracy {result.accuracy:.4f} ({sum(int(a == b) for a, b in zip(result.predictions, data.labels))}"
+    echo_fitted(f"accuracy {result.accuracy:.4f} ({sum(int(a == b) for a, b in zip(result.predictions, data.labels))}"
                   f"/{len(data)}){ci_text(m.get('accuracy_ci'))}, macro-F1 {m['macro_f1']:.4f}"
                   f"{ci_text(m.get('macro_f1_ci'))}"
                   + (f", top-5 accuracy {m['top5_accuracy']:.4f}" if "top5_accuracy" in m else "")

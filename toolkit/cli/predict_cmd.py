@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from ._tables import print_table
 from ._trust import trust_plugins_option
 
 
@@ -213,8 +214,7 @@ def predict(model: Path, images: tuple[Path, ...], out: Path | None, top_k: int,
     a/x.mp4.frames.csv), or its file name when given by itself.
     Needs PyAV: pip install 'tk-train[video]'.
     """
-    from rich.console import Console
-    from rich.table import Table
+    from rich.text import Text
 
     from ..atomic import atomic_write
     from ..errors import TkError
@@ -245,18 +245,16 @@ def predict(model: Path, images: tuple[Path, ...], out: Path | None, top_k: int,
     rule = (float(getattr(predictor, "unknown_threshold", 0.0)), str(getattr(predictor, "unknown_label", "unknown")))
     rows = prediction_rows(readable, probs, predictor.class_names, k, rule)
 
-    console = Console(soft_wrap=False)
-    table = Table(title=f"{model} — {predictor.runtime} ({predictor.device}), {size_words(predictor.image_size)} {predictor.resize}")
-    table.add_column("image", overflow="fold")
-    table.add_column("class", style="bold")
-    table.add_column("probability", justify="right")
-    if k > 1:
-        table.add_column(f"next {k - 1}")
+    title = f"{model} — {predictor.runtime} ({predictor.device}), {size_words(predictor.image_size)} {predictor.resize}"
+    headers = ["image", "class", "probability", *([f"next {k - 1}"] if k > 1 else [])]
     shown = rows if out is None else rows[:20]
+    cells = []
     for row in shown:
         others = ", ".join(f"{row[f'top{r}_class']} {float(row[f'top{r}_probability']):.3f}" for r in range(2, k + 1))
-        table.add_row(row["path"], _answer_cell(row), f"{float(row['probability']):.4f}", *([others] if k > 1 else []))
-    console.print(table)
+        cells.append([row["path"], Text(_answer_cell(row), "bold"), f"{float(row['probability']):.4f}",
+                      *([others] if k > 1 else [])])
+    # a narrow terminal wraps the other classes and the path first; a class name is never cut
+    print_table(title, headers, cells, right={"probability"}, wrap_first=(*headers[3:], "image", "class"))
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
         data = _csv_text(rows).encode("utf-8")
