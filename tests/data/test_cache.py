@@ -49,7 +49,7 @@ def test_shape_dtype_and_resize_rule(tmp_path):
     assert result.images.is_contiguous() and result.failed == [] and result.decoded == 2
     expected = np.asarray(Image.open(paths[1]).convert("RGB").resize((20, 12), Image.BICUBIC))
     assert np.array_equal(result.images[1].permute(1, 2, 0).numpy(), expected)
-    assert cache_mod.RESIZE == "bicubic" and cache_mod.CROP is None
+    assert cache_mod.RESIZE == "bicubic"
 
 
 def test_cache_is_reused_then_invalidated(tmp_path, counted_loads):

@@ -10,8 +10,8 @@ images out of the store (or decodes them without one) for the commands that want
 memory: `tk data check`, `tk data doctor`, calibration; training reads the store in place.
 
 The resize rule is part of the model: exported models document it and predictors must apply
-it, so it is spelled out in constants and never changes silently (`CACHE_VERSION` is bumped
-when it does, which also invalidates old cache files).
+it, so it is spelled out in a constant and never changes silently
+(`toolkit.data.store.STORE_VERSION` is bumped when it does, which invalidates old stores).
 """
 
 from __future__ import annotations
@@ -31,18 +31,10 @@ if TYPE_CHECKING:
     import numpy as np
     import torch
 
-__all__ = ["CACHE_VERSION", "CROP", "RESIZE", "DecodedImages", "decode_images", "resize_rgb"]
+__all__ = ["RESIZE", "DecodedImages", "decode_images", "resize_rgb"]
 
 #: Resampling filter used to reach the model's input size (PIL's BICUBIC, antialiased).
 RESIZE = "bicubic"
-#: No crop: the whole image is kept (squeezed, or letterboxed with ``data.resize``), so slides
-#: keep their layout.
-CROP = None
-#: Bump when the decode or resize rule changes: old cache files then stop matching.
-#: 2: entries carry a checksum; the key holds the change time (st_ctime_ns).
-#: 3: entries carry the image's perceptual hash (`toolkit.data.duplicates`).
-#: 4: one memory-mapped store per image set (`toolkit.data.store`) replaces the per-image files.
-CACHE_VERSION = 4
 
 ProgressFn = Callable[[int, int], None]
 
