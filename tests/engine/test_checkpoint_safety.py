@@ -8,7 +8,7 @@ import pickle
 import pytest
 import torch
 
-from toolkit.engine.checkpoint import CheckpointError, load_checkpoint
+from toolkit.checkpoint import CheckpointError, load_checkpoint
 from toolkit.testing import run_cli
 
 

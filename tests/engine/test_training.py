@@ -9,7 +9,7 @@ from pathlib import Path
 import torch
 
 from toolkit import hookimpl
-from toolkit.engine.checkpoint import load_checkpoint
+from toolkit.checkpoint import load_checkpoint
 from toolkit.engine.train import run_recipe
 from toolkit.recipe import load_recipe
 from toolkit.testing import make_image_folder, run_cli

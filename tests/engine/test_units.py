@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from toolkit.engine.checkpoint import load_checkpoint, save_checkpoint
+from toolkit.checkpoint import load_checkpoint, save_checkpoint
 from toolkit.engine.components import steps_per_epoch
 from toolkit.engine.device import pick_device, pick_precision
 from toolkit.engine.distributed import DistEnv, shard

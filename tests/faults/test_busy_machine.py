@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from toolkit.engine.checkpoint import load_checkpoint
+from toolkit.checkpoint import load_checkpoint
 from toolkit.testing import make_image_folder
 from toolkit.threads import available_cores
 

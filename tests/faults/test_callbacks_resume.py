@@ -11,7 +11,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from toolkit.engine.checkpoint import load_checkpoint
+from toolkit.checkpoint import load_checkpoint
 from toolkit.engine.train import run_recipe
 from toolkit.recipe import load_recipe
 

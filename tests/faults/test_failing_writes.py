@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from toolkit.engine.checkpoint import load_checkpoint
+from toolkit.checkpoint import load_checkpoint
 from toolkit.engine.train import run_recipe
 from toolkit.recipe import load_recipe
 from toolkit.testing import run_cli

@@ -212,7 +212,7 @@ def test_a_model_file_that_is_not_what_it_claims_fails_with_a_message(fake, trai
 def test_a_checkpoint_cannot_send_exports_outside_the_working_folder(trained, tmp_path, monkeypatch):
     """A checkpoint is data, but its recipe is data from a stranger too: export.out = "../escaped"
     in it must not make `tk export` write outside the working folder."""
-    from toolkit.engine.checkpoint import load_checkpoint, save_checkpoint
+    from toolkit.checkpoint import load_checkpoint, save_checkpoint
 
     work = tmp_path / "work"
     work.mkdir()

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from toolkit.engine.checkpoint import load_checkpoint, save_checkpoint
+from toolkit.checkpoint import load_checkpoint, save_checkpoint
 from toolkit.engine.train import run_recipe
 from toolkit.recipe import load_recipe
 from toolkit.testing import make_image_folder, run_cli

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from toolkit.engine.checkpoint import load_checkpoint, save_checkpoint
+from toolkit.checkpoint import load_checkpoint, save_checkpoint
 from toolkit.engine.loop import batch_chunks, batch_count
 from toolkit.engine.train import run_recipe
 from toolkit.recipe import load_recipe

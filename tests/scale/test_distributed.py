@@ -211,7 +211,7 @@ def test_unfinished_run_is_reported_once_before_launching(tmp_path, make_recipe,
     recipe = make_recipe("guard", epochs=1)
     run_dir = tmp_path / "runs" / "guard" / "1"
     run_dir.mkdir(parents=True)
-    from toolkit.engine.checkpoint import save_checkpoint
+    from toolkit.checkpoint import save_checkpoint
 
     save_checkpoint(run_dir / "last.pt", {"epoch": 0, "status": "running", "recipe": {"train": {"epochs": 1}}})
     result = CliRunner().invoke(cli, ["run", str(recipe), "--nproc", "2"])

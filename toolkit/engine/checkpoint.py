@@ -1,19 +1,13 @@
-"""Rebuilding a trained model from a checkpoint; the format itself lives in `toolkit.checkpoint`.
-
-The names below are re-exported for code written against tk 0.1 (``from
-toolkit.engine.checkpoint import atomic_write``); new code imports them from `toolkit`.
-"""
+"""Rebuilding a trained model from a checkpoint; the format itself lives in `toolkit.checkpoint`."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-from ..atomic import WriteError, atomic_write, remove_stale_temp_files
-from ..checkpoint import FORMAT, VERSION, CheckpointError, load_checkpoint, save_checkpoint
+from ..checkpoint import load_checkpoint
 
-__all__ = ["FORMAT", "VERSION", "CheckpointError", "WriteError", "atomic_write", "remove_stale_temp_files",
-           "save_checkpoint", "load_checkpoint", "load_model"]
+__all__ = ["load_model"]
 
 
 def load_model(path: str | Path, plugins: Any | None = None, map_location: Any = "cpu"):

@@ -41,7 +41,7 @@ def dataset(image_root):
 @pytest.fixture(scope="session")
 def teacher_checkpoint(tmp_path_factory, plugins, dataset):
     """A real tk checkpoint (contract keys) of a tiny model for the dataset's classes."""
-    from toolkit.engine.checkpoint import save_checkpoint
+    from toolkit.checkpoint import save_checkpoint
     from toolkit.engine.model import build_model, count_parameters
     from toolkit.recipe import load_recipe
 

@@ -236,7 +236,7 @@ def test_tk_models_lists_plain_backbone_entries_too():
 
 def test_pretrained_path_accepts_a_tk_checkpoint(plugins, teacher_checkpoint):
     """A run's best.pt starts another run of the same architecture (its head is replaced)."""
-    from toolkit.engine.checkpoint import load_checkpoint
+    from toolkit.checkpoint import load_checkpoint
 
     saved = load_checkpoint(teacher_checkpoint)["model"]
     model = _model(plugins, f'backbone = "test_resnet"\npretrained_path = "{teacher_checkpoint}"\n', k=5)
