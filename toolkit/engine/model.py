@@ -64,14 +64,14 @@ def build_model(recipe: Any, plugins: Any, num_classes: int, *, for_loading: boo
     weights are not fetched (``pretrained`` is set false and ``pretrained_path`` dropped, the
     convention backbone plugins follow), so loading a checkpoint works offline.
     """
-    model_cfg = recipe["model"] if not isinstance(recipe, dict) else recipe["model"]
+    model_cfg = recipe["model"]
     name = model_cfg["backbone"]
     params = {k: v for k, v in model_cfg.items() if k != "backbone"}
     if for_loading:
         if "pretrained" in params:
             params["pretrained"] = False
         params.pop("pretrained_path", None)
-    image_size = (recipe["data"] if isinstance(recipe, dict) else recipe["data"])["image_size"]
+    image_size = recipe["data"]["image_size"]
     backbone = plugins.build("backbones", name, params, where="model.backbone",
                              context={"num_classes": num_classes, "image_size": _context_size(image_size),
                                       "name": name})
