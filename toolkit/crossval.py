@@ -109,7 +109,7 @@ def _settings(recipe: Any) -> dict[str, Any]:
     root = data_root(recipe)
     if root is not None:
         sections["data"]["root"] = str(root.resolve())
-    sections["plugins"]["modules"] = [str(recipe.resolve_path(m).resolve()) if m.endswith(".py") else m
+    sections["plugins"]["modules"] = [str(recipe.path_of("plugins", "modules", m).resolve()) if m.endswith(".py") else m
                                       for m in sections["plugins"]["modules"]]
     return json.loads(json.dumps(sections, sort_keys=True, default=str))
 

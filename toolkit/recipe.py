@@ -152,8 +152,29 @@ class Recipe:
 
     @property
     def base_dir(self) -> Path:
-        """Folder that relative paths in the recipe are resolved against."""
+        """The recipe file's folder (the working directory for a recipe without a file)."""
         return self.path.parent if self.path else Path.cwd()
+
+    def base_for(self, section: str, key: str) -> Path:
+        """The folder a relative path in ``section.key`` is relative to — the one rule for every path
+        a recipe names (data.root, data.unknown_root, data.cache_dir, plugins.modules, and plugin
+        parameters registered as ``paths``: model.pretrained_path, loss.teacher …): the working
+        directory when the value was given with ``--set`` (a path typed on the command line means
+        what the shell means), else the recipe file's folder (a recipe works from anywhere).
+        ``train.out`` and ``export.out`` name where output goes and stay relative to the working
+        directory."""
+        if (section, key) in self._overridden or self.path is None:
+            return Path.cwd()
+        return self.path.parent
+
+    def path_of(self, section: str, key: str, value: Any = None) -> Path | None:
+        """``section.key`` as a path by the rule of `base_for` (``value``: one item of it, e.g. a
+        ``plugins.modules`` entry); None when it is unset or empty."""
+        value = self.get(f"{section}.{key}") if value is None else value
+        if value is None or value == "":
+            return None
+        found = Path(str(value)).expanduser()
+        return found if found.is_absolute() else self.base_for(section, key) / found
 
     def __getitem__(self, section: str) -> dict[str, Any]:
         return self.sections[section]
@@ -162,13 +183,36 @@ class Recipe:
         section, _, key = dotted.partition(".")
         return self.sections.get(section, {}).get(key, default)
 
-    def plugin_params(self, section: str) -> dict[str, Any]:
-        """The keys of a plugin-selecting section that go to the plugin's factory."""
+    def plugin_params(self, section: str, plugins: Any = None) -> dict[str, Any]:
+        """The keys of a plugin-selecting section that go to the plugin's factory.
+
+        Given ``plugins``, the parameters the entry registered as ``paths`` are resolved by the
+        rule of `base_for` (`plugin_path`), so the factory gets a path that works from here."""
         core = SCHEMA[section].keys
-        return {k: v for k, v in self.sections[section].items() if k not in core}
+        params = {k: v for k, v in self.sections[section].items() if k not in core}
+        spec = SCHEMA[section]
+        entry = plugins.registry(spec.kind).find(self.sections[section][spec.plugin]) if plugins and spec.plugin else None
+        for key in (entry.info.get("paths") or ()) if entry is not None else ():
+            if isinstance(params.get(key), str) and params[key]:
+                params[key] = self.plugin_path(section, key, params[key])
+        return params
+
+    def plugin_path(self, section: str, key: str, value: str) -> str:
+        """A plugin's path parameter resolved by the rule of `base_for`. A relative value is taken as
+        a path when it has a folder part (``runs/x/1/best.pt``), starts with ``~``, or names a file
+        or folder that exists there; otherwise it is passed on as written (``loss.teacher`` may also
+        be a model name such as ``resnet50``)."""
+        given = Path(value).expanduser()
+        if given.is_absolute():
+            return str(given)
+        there = self.base_for(section, key) / given
+        if len(given.parts) > 1 or value.startswith("~") or there.exists():
+            return str(there)
+        return value
 
     def resolve_path(self, value: str | None) -> Path | None:
-        """A path from the recipe, relative to the recipe's folder."""
+        """A path written in the recipe file, relative to its folder (prefer `path_of`, which also
+        knows ``--set``)."""
         if value is None:
             return None
         path = Path(value).expanduser()
@@ -213,11 +257,12 @@ class Recipe:
         return RecipeError(f"{self.where(section, key)}{dotted}: {message}")
 
     # -- validation against plugins --------------------------------------------------------
-    def validate(self, plugins: Any) -> None:
+    def validate(self, plugins: Any, *, before_model: Any = None) -> None:
         """Check plugin names and parameters against the loaded registries.
 
         The backbone is checked last: resolving an arbitrary model name may import a model
         library (timm imports torch, seconds), and a typo elsewhere should fail at once.
+        ``before_model``: a callable run just before that (a run checks its data folder there).
         """
         plugin_sections = [s for s, spec in SCHEMA.items() if spec.plugin is not None]
         for section in plugin_sections:
@@ -269,20 +314,29 @@ class Recipe:
             if isinstance(table, dict):  # [export.onnx] opset = 18: the exporter's factory parameters
                 entry = self._wrap("export", name, lambda: plugins.entry("exporters", name, f"export.{name}"))
                 self._wrap("export", name, lambda: entry.check_params(table, f"export.{name}"))
+        if before_model is not None:
+            before_model()
         self._validate_section("model", plugins)
 
     def _validate_section(self, section: str, plugins: Any) -> None:
         spec = SCHEMA[section]
         name = self.sections[section][spec.plugin]
         entry = self._wrap(section, spec.plugin, lambda: plugins.entry(spec.kind, name, f"{section}.{spec.plugin}"))
-        params = self.plugin_params(section)
+        params = self.plugin_params(section, plugins)
         first_key = next(iter(params), spec.plugin)
         self._wrap(section, first_key, lambda: entry.check_params(params, section))
 
     def _wrap(self, section: str, key: str, check: Any) -> Any:
+        """``check()``, its `RecipeError` placed at the key it names (``loss.epsilom: ...`` given with
+        ``--set`` is a ``--set:`` line) or else at ``section.key``."""
         try:
             return check()
         except RecipeError as exc:
+            named = re.match(rf"{re.escape(section)}\.([A-Za-z0-9_]+)", str(exc))
+            if named and (section, named.group(1)) in self._overridden:
+                key = named.group(1)
+            elif named and _locate(self._text, section, named.group(1)) != _locate(self._text, section, None):
+                key = named.group(1)  # written in the file: its own line
             raise RecipeError(f"{self.where(section, key)}{exc}") from None
 
     def resolved(self, plugins: Any | None = None) -> dict[str, dict[str, Any]]:

@@ -45,7 +45,7 @@ SCHEMA: dict[str, Section] = {
     "data": Section(
         {
             "source": Key(str, "folder", "dataset plugin: 'folder' reads data.root; 'screens' draws the quickstart data"),
-            "root": Key(str, None, "image folder (one sub-folder per class), relative to the recipe file", optional=True),
+            "root": Key(str, None, "image folder (one sub-folder per class), relative to the recipe file (to the working directory with --set)", optional=True),
             "image_size": Key((int, list), 224, "model input in pixels: a square side, or [height, width] "
                               "(e.g. [224, 384] for 16:9 screens)", min=16, max=4096),
             "resize": Key(str, "squeeze", "how images reach image_size: 'squeeze' (the whole image, aspect "
@@ -61,10 +61,10 @@ SCHEMA: dict[str, Section] = {
                          min=0, max=100),
             "fold": Key(int, 0, "which fold (1..folds) this run validates on", min=0, max=100),
             "unknown_root": Key(str, None, "optional folder of images of none of the classes (out of scope), "
-                                "relative to the recipe: used to choose the unknown threshold", optional=True),
+                                "relative to the recipe (--set: to the working directory): used to choose the unknown threshold", optional=True),
             "on_bad_image": Key(str, "skip", "what to do with unreadable images", choices=("skip", "fail")),
             "cache": Key(str, "disk", "decoded-image cache: 'disk' reuses decodes across runs", choices=("disk", "memory")),
-            "cache_dir": Key(str, None, "where decoded images are cached (default ~/.cache/tk)", optional=True),
+            "cache_dir": Key(str, None, "where decoded images are cached (default ~/.cache/tk), relative like data.root", optional=True),
             "workers": Key(int, 2, "threads that decode images", min=0, max=64),
         },
         "Where the images come from and how they are split.",
@@ -131,7 +131,7 @@ SCHEMA: dict[str, Section] = {
         {
             "formats": Key(list, ["onnx"], "exporter plugins `tk export` uses by default"),
             "after_train": Key(bool, False, "export (and bench) at the end of `tk run`"),
-            "out": Key(str, "exports", "folder that holds exports"),
+            "out": Key(str, "exports", "folder that holds exports, relative to the working directory"),
         },
         "Exported models.",
     ),
@@ -146,7 +146,7 @@ SCHEMA: dict[str, Section] = {
     ),
     "plugins": Section(
         {
-            "modules": Key(list, [], "extra plugin modules: dotted names or .py files relative to the recipe"),
+            "modules": Key(list, [], "extra plugin modules: dotted names or .py files relative to the recipe (--set: the working directory)"),
             "disable": Key(list, [], "plugin names to switch off (like TK_DISABLE_PLUGINS)"),
         },
         "Plugins for this recipe.",

@@ -106,10 +106,12 @@ class Entry:
     def accepts_any(self) -> bool:
         return any(p.kind is p.VAR_KEYWORD for p in self._signature().parameters.values())
 
-    def check_params(self, params: dict[str, Any], where: str) -> None:
-        """Raise `RecipeError` for keys the factory does not take or required ones missing.
+    def check_params(self, params: dict[str, Any], where: str, *, build: bool = True) -> None:
+        """Raise `RecipeError` for keys the factory does not take, required ones missing, and values
+        the factory's own checks refuse (`_run_check`).
 
-        ``where`` is the recipe table, e.g. ``"loss"`` or ``"augment.ops[1]"``.
+        ``where`` is the recipe table, e.g. ``"loss"`` or ``"augment.ops[1]"``. ``build=False``:
+        never call the factory itself to check (`create` is about to call it anyway).
         """
         accepted = {p.name: p for p in self.params()}
         context = set(CONTEXT.get(self.kind, ()))
@@ -133,14 +135,24 @@ class Entry:
         for key, value in params.items():
             if not _finite(value):
                 raise RecipeError(f"{where}.{key}: must be a finite number, not {value!r}.")
-        self._run_check(params, accepted, where)
+        self._run_check(params, accepted, where, build=build)
 
-    def _run_check(self, params: dict[str, Any], accepted: dict[str, Param], where: str) -> None:
-        """The factory's own value checks, registered as ``check=`` (see `toolkit.hookspecs`): called
-        with the recipe's values over the factory's defaults, so `tk recipes check` rejects what
-        the factory would reject at build time, without building anything."""
+    def _run_check(self, params: dict[str, Any], accepted: dict[str, Param], where: str, *, build: bool = True) -> None:
+        """The factory's own value checks, so that `tk recipes check` and `tk run` (before it reads
+        data) refuse what the factory would refuse when the run builds it.
+
+        A ``check=`` registered with the entry (see `toolkit.hookspecs`) is called with the
+        recipe's values over the factory's defaults. Without one, a factory of a kind that is cheap
+        to build (`toolkit.kinds.PluginKind.built_to_check`: losses, augmentations, samplers,
+        callbacks) that takes nothing from the run is itself the check: it is called with exactly
+        the arguments the run will give it, and what it raises is what the run would raise. A
+        factory that needs run context (class counts, labels) cannot be built before the data is
+        read; register a ``check=`` for it.
+        """
         check = self.info.get("check")
         if check is None:
+            if build and self._builds_to_check():
+                self.check_made(self._call_factory(dict(params), {}, where), where)
             return
         values = {p.name: p.default for p in accepted.values() if not p.required}
         values.update(params)
@@ -157,9 +169,20 @@ class Entry:
         except (TypeError, ValueError) as exc:
             raise RecipeError(f"{where}: {singular(self.kind)} '{self.name}' rejected its parameters: {exc}") from exc
 
+    def _builds_to_check(self) -> bool:
+        """Whether the factory is called to check its parameters (see `_run_check`)."""
+        known = BY_NAME.get(self.kind)
+        if known is None or not known.built_to_check:
+            return False
+        needs = set(known.context) - {"name"}
+        return not any(p.name in needs for p in self._signature().parameters.values())
+
     def create(self, params: dict[str, Any], context: dict[str, Any], where: str) -> Any:
         """Call the factory with recipe ``params`` and the ``context`` values it declares."""
-        self.check_params(params, where)
+        self.check_params(params, where, build=False)
+        return self._call_factory(params, context, where)
+
+    def _call_factory(self, params: dict[str, Any], context: dict[str, Any], where: str) -> Any:
         sig = self._signature().parameters
         kwargs = dict(params)
         for key, value in context.items():

@@ -28,7 +28,7 @@ def ship(run_dir: Path, recipe: Any, log: Callable[[str], None]) -> None:
                       f"set export.after_train = false.") from None
     from .plugins import trusting
 
-    with trusting(modules=recipe["plugins"]["modules"], base_dir=recipe.base_dir):
+    with trusting(modules=recipe["plugins"]["modules"], base_dir=recipe.base_for("plugins", "modules")):
         export_run(run_dir, log=log)
         bench_run(run_dir, log=log)
 

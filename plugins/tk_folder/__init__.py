@@ -20,4 +20,4 @@ def folder(root):
 
 @hookimpl
 def tk_register_datasets(register):
-    register("folder", folder)
+    register("folder", folder, needs_root=True)  # a missing data.root is refused before torch loads

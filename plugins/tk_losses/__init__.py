@@ -19,4 +19,5 @@ def tk_register_losses(register):
     register("cross_entropy", cross_entropy, check=check_cross_entropy)
     register("focal", focal, check=check_focal)
     register("soft_target_cross_entropy", soft_target_cross_entropy)
-    register("distill", distill, check=check_distill, example={"teacher": "{checkpoint}"})
+    register("distill", distill, check=check_distill, paths=("teacher", "teacher_pretrained_path"),
+             example={"teacher": "{checkpoint}"})

@@ -20,7 +20,7 @@ from __future__ import annotations
 from toolkit import hookimpl
 
 from .backbone import check_backbone_params, create_backbone, is_timm_model, list_timm_models, suggest_timm_models
-from .weights import cached_models, download
+from .weights import cached_models, check_weights, download
 
 __all__ = ["create_backbone", "is_timm_model", "list_timm_models", "suggest_timm_models"]
 
@@ -29,4 +29,4 @@ __all__ = ["create_backbone", "is_timm_model", "list_timm_models", "suggest_timm
 def tk_register_backbones(register):
     register("timm", create_backbone, description="any timm model by name (model.backbone = 'resnet18')",
              check=check_backbone_params, resolve=is_timm_model, cached_models=cached_models, download=download, suggest=suggest_timm_models, list_models=list_timm_models,
-             example_name="test_resnet", example={"head": "mlp", "head_hidden": [16], "freeze": 0.5})
+             paths=("pretrained_path",), preflight=check_weights, example_name="test_resnet", example={"head": "mlp", "head_hidden": [16], "freeze": 0.5})

@@ -1,10 +1,13 @@
 """Where a backbone's starting weights come from: the Hugging Face Hub (via timm) or a local file.
 
 Hub weights go through timm's normal loading, so the Hugging Face cache (``HF_HOME``,
-``HF_HUB_CACHE``) and ``HF_HUB_OFFLINE`` behave as they do for any timm user; when the weights
-are neither cached nor downloadable, the user gets one sentence that says which model, why,
-and the two ways out (run once online, or ``model.pretrained_path``), not a 40-line hub
-traceback.
+``HF_HUB_CACHE``) and ``HF_HUB_OFFLINE`` behave as they do for any timm user. Whether the hub
+(``HF_ENDPOINT``) can be reached at all is asked once per process, in at most `PROBE_SECONDS`
+(name lookup and connection together: a machine without network used to spend 40 s in the
+resolver and huggingface_hub's retries). When the weights are neither cached nor downloadable,
+`tk run` says so before it reads any data (`check_weights`, the entry's ``preflight``), in one
+sentence with the ways on that work without them (from scratch, or ``model.pretrained_path``),
+never the download that just failed, and not a 40-line hub traceback.
 
 Local files (``.safetensors``, ``.pth``, ``.pt``, ``.bin``) are read here rather than through
 timm's ``pretrained_cfg_overlay``: timm drops to ``strict=False`` whenever the class count
@@ -82,20 +85,77 @@ def is_cached(arch: str) -> bool:
                for name in ("model.safetensors", "pytorch_model.bin", "open_clip_pytorch_model.bin"))
 
 
-def hub_reachable(timeout: float = 3.0) -> bool:
-    """A quick TCP connection to the Hub (``HF_ENDPOINT``): seconds, not huggingface_hub's minute of
-    retries with backoff when there is no network."""
-    import socket
+PROBE_SECONDS = 1.5
+"""How long the hub probe waits for a name lookup and a TCP connection together."""
+
+_PROBED: dict[tuple[str, int], bool] = {}
+"""Probe results of this process, by (host, port): asked once."""
+
+
+def hub_endpoint() -> str:
+    """The hub's address: ``HF_ENDPOINT`` (as huggingface_hub reads it), else huggingface.co."""
+    return (os.environ.get("HF_ENDPOINT") or "https://huggingface.co").rstrip("/")
+
+
+def _probe_target(endpoint: str) -> tuple[str, int]:
+    """``(host, port)`` a connection to ``endpoint`` goes to first: the proxy for its scheme when
+    one is set (``HTTPS_PROXY`` …) and the host is not in ``NO_PROXY``, else the endpoint itself."""
+    import urllib.request
     from urllib.parse import urlparse
 
-    from huggingface_hub import constants
+    url = urlparse(endpoint)
+    scheme = url.scheme or "https"
+    host = url.hostname or "huggingface.co"
+    proxy = urllib.request.getproxies().get(scheme)
+    if proxy and not urllib.request.proxy_bypass(host):
+        via = urlparse(proxy if "://" in proxy else f"http://{proxy}")
+        if via.hostname:
+            return via.hostname, via.port or (443 if via.scheme == "https" else 80)
+    return host, url.port or (80 if scheme == "http" else 443)
 
-    url = urlparse(constants.ENDPOINT)
-    try:
-        socket.create_connection((url.hostname or "huggingface.co", url.port or 443), timeout=timeout).close()
-        return True
-    except OSError:
-        return False
+
+def hub_reachable(timeout: float = PROBE_SECONDS) -> bool:
+    """Whether a TCP connection to the hub (``HF_ENDPOINT``, through the proxy when one is set) opens
+    within ``timeout`` seconds, name lookup included; asked once per process.
+
+    The lookup and connection run in a daemon thread that is waited for at most ``timeout``:
+    ``socket.create_connection``'s own timeout does not bound the resolver, which on a machine
+    without network can take tens of seconds to give up."""
+    import socket
+    import threading
+
+    target = _probe_target(hub_endpoint())
+    if target in _PROBED:
+        return _PROBED[target]
+    answer: list[bool] = []
+
+    def attempt() -> None:
+        try:
+            socket.create_connection(target, timeout=timeout).close()
+            answer.append(True)
+        except (OSError, ValueError):
+            answer.append(False)
+
+    thread = threading.Thread(target=attempt, name="tk-hub-probe", daemon=True)
+    thread.start()
+    thread.join(timeout)
+    _PROBED[target] = bool(answer and answer[0])
+    return _PROBED[target]
+
+
+def check_weights(name: str, pretrained: bool = False, pretrained_path: str = "", **_: object) -> None:
+    """The timm entry's ``preflight``: before a run reads data, the hub weights it asks for must be
+    cached or the hub reachable, else the one line of `_raise_unavailable` (within a second or two)."""
+    if pretrained and not pretrained_path:
+        require_hub_weights(name)
+
+
+def require_hub_weights(arch: str) -> None:
+    """Return when ``arch``'s hub weights are cached, or downloadable from here; raise otherwise."""
+    if _hub_file(arch) is None or is_cached(arch):
+        return
+    if _offline() or not hub_reachable():
+        _raise_unavailable(arch)
 
 
 def create_with_hub_weights(arch: str, **kwargs: Any):
@@ -108,8 +168,8 @@ def create_with_hub_weights(arch: str, **kwargs: Any):
     import timm
 
     cached = is_cached(arch)
-    if not cached and (_offline() or not hub_reachable()):
-        _raise_unavailable(arch)
+    if not cached:
+        require_hub_weights(arch)
     saved = os.environ.get("HF_HUB_OFFLINE")
     try:
         if cached:
@@ -127,19 +187,28 @@ def create_with_hub_weights(arch: str, **kwargs: Any):
                 os.environ["HF_HUB_OFFLINE"] = saved
 
 
-def _raise_unavailable(arch: str) -> None:
-    """One line: why the weights of ``arch`` cannot be had here, and the three ways on."""
+WITHOUT_WEIGHTS = ("train from scratch with --set model.pretrained=false (recipes/quickstart.toml's settings "
+                   "train best from scratch so far: resnet10t at 128 px, AdamW lr 0.002, cosine, 15 epochs; README: "
+                   "'Without the Hugging Face hub'), or point model.pretrained_path at a local .safetensors/.pth file "
+                   "of this architecture")
+"""What to do without pretrained weights: said wherever they cannot be had."""
+
+
+def _raise_unavailable(arch: str, what: str = "model.pretrained") -> None:
+    """One line: why the weights of ``arch`` cannot be had here, and the ways on without them (never
+    a download: that is what just failed, or what ``HF_HUB_OFFLINE`` forbids)."""
     import timm
 
     cfg = timm.models.get_pretrained_cfg(arch)
     where = getattr(cfg, "hf_hub_id", None) or getattr(cfg, "url", None) or arch
-    why = ("HF_HUB_OFFLINE is set and they are not in the Hugging Face cache "
-           f"({hub_cache_dir()})") if _offline() else "the Hugging Face Hub cannot be reached and they are not cached"
-    raise WeightsUnavailable(
-        f"model.pretrained: cannot load the pretrained weights of '{arch}' ({where}): {why}; "
-        f"run once with network access to cache them (tk models --download {arch}), point "
-        f"model.pretrained_path at a local .safetensors/.pth file, or set model.pretrained = false."
-    ) from None
+    if _offline():
+        why = (f"HF_HUB_OFFLINE is set and they are not in the Hugging Face cache ({hub_cache_dir()}); unset it on a "
+               f"machine that reaches the hub to fetch them, or")
+    else:
+        why = (f"they are not in the Hugging Face cache ({hub_cache_dir()}) and the hub ({hub_endpoint()}) cannot be "
+               f"reached from here (no connection within {PROBE_SECONDS:g} s); without them,")
+    raise WeightsUnavailable(f"{what}: cannot load the pretrained weights of '{arch}' ({where}): {why} "
+                             f"{WITHOUT_WEIGHTS}.") from None
 
 
 def cached_models(pattern: str = "*") -> list[str]:
@@ -172,7 +241,7 @@ def download(arch: str) -> str:
     if is_cached(arch):
         return f"{arch}: already cached in {hub_cache_dir()}"
     if _offline() or not hub_reachable():
-        _raise_unavailable(arch)
+        _raise_unavailable(arch, "tk models --download")
     timm.create_model(arch, pretrained=True)
     return f"{arch}: cached in {hub_cache_dir()}"
 

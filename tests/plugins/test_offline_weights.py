@@ -50,5 +50,6 @@ def test_missing_weights_offline_fail_at_once_in_one_line(tmp_path, monkeypatch)
     result = run_cli("run", recipe, "--dry-run")
     assert result.exit_code == 1
     lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and "tk models --download mobilenetv4_conv_small.e2400_r224_in1k" in lines[0]
+    assert len(lines) == 1 and "mobilenetv4_conv_small.e2400_r224_in1k" in lines[0]
+    assert "--set model.pretrained=false" in lines[0] and "tk models --download" not in lines[0]
     assert "Retrying" not in result.output  # no minute of huggingface_hub's retries first

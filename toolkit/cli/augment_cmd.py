@@ -100,25 +100,37 @@ def render_grid(originals, augmented, labels_before: list[str], labels_after: li
 @click.option("--seed", type=int, default=None, help="Seed of the image choice and the augmentations "
               "(default: train.seed).")
 def preview(recipe: str, overrides: tuple[str, ...], out: Path, count: int, seed: int | None) -> None:
-    """Write a grid of training images of RECIPE before and after its augmentations."""
+    """Write a grid of training images of RECIPE before and after its augmentations.
+
+    Paths follow `tk run`'s rule: --set data.root=DIR is relative to the working directory, a
+    root written in the recipe relative to the recipe's folder."""
+    from ..engine.train import load_run_plugins
+    from ..errors import TkError
+    from ..recipe import find_recipe, load_recipe
+
+    rec = load_recipe(find_recipe(recipe), overrides)
+    try:
+        # `tk run`'s checks before it reads data: the recipe, then the data folder, in a second and
+        # before torch or the model is loaded
+        plugins = load_run_plugins(rec)
+        _preview(rec, plugins, out, count, seed)
+    except TkError as exc:  # a plugin's complaint about a key: say where it was written
+        located = rec.locate(str(exc))
+        if located == str(exc):
+            raise
+        raise TkError(located) from None
+
+
+def _preview(rec, plugins, out: Path, count: int, seed: int | None) -> None:
     import torch
 
     from ..data import decode_images, split_from_presplit, split_indices
     from ..atomic import atomic_write
-    from ..engine.data_pipeline import cache_root
-    from ..plugins import load_plugins
-    from ..recipe import find_recipe, load_recipe
+    from ..engine.data_pipeline import load_index
 
-    rec = load_recipe(find_recipe(recipe), overrides)
-    plugins = load_plugins(rec["plugins"]["modules"], base_dir=rec.base_dir, disable=rec["plugins"]["disable"])
-    plugins.raise_if_broken()
-    rec.validate(plugins)
     data = rec["data"]
     seed = rec["train"]["seed"] if seed is None else seed
-    cache_dir = cache_root(rec)
-    index = plugins.create("datasets", data["source"], rec.plugin_params("data"), where="data.source",
-                           context={"root": rec.resolve_path(data["root"]), "seed": data["seed"],
-                                    "cache_dir": cache_dir, "name": data["source"]})
+    index = load_index(rec, plugins)
     if not index.samples:
         raise DataError(f"data: the dataset of {rec.path} has no images to preview.")
     split = (split_from_presplit(index.presplit, index.labels, val_fraction=data["val_fraction"], seed=data["seed"])

@@ -262,16 +262,12 @@ def unknown_images(recipe: Any) -> list[str]:
     """Image files under ``data.unknown_root`` (recursively, sorted); [] when it is not set."""
     import os
 
-    from pathlib import Path
-
     from ..data.images import is_image_name
     from ..errors import DataError
 
-    value = recipe["data"].get("unknown_root")
-    if not value:
+    root = recipe.path_of("data", "unknown_root")
+    if root is None:
         return []
-    root = recipe.resolve_path(value) if recipe.where("data", "unknown_root") != "--set: " else \
-        Path(value).expanduser().resolve()
     if not root.is_dir():
         raise DataError(f"data.unknown_root: {root} is not a folder.")
     found = []

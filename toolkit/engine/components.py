@@ -11,6 +11,7 @@ computed here, once, for every schedule plugin.
 
 from __future__ import annotations
 
+import inspect
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -37,6 +38,30 @@ def check_metric_keys(recipe: Any, plugins: Any | None = None) -> None:
     for key in ("best_metric", "monitor"):
         if train[key] not in allowed:
             raise recipe.error("train", key, f"unknown metric {train[key]!r}; choose one of {', '.join(allowed)}.")
+
+
+def preflight(recipe: Any, plugins: Any) -> None:
+    """What this machine must provide for the run's parts, checked before any data is read: each
+    chosen entry's ``preflight`` callable (registration info), called with the recipe table's
+    parameters over the factory's defaults (paths resolved) and ``name``, raises one `TkError` line
+    when something is missing
+    (tk_timm: pretrained weights neither cached nor downloadable, found in a second or two). Run by
+    `tk run` and ``--dry-run``; `tk recipes check` checks the recipe alone and does not call it."""
+    from ..recipe_schema import SCHEMA
+
+    for section, spec in SCHEMA.items():
+        if spec.plugin is None:
+            continue
+        name = recipe[section][spec.plugin]
+        entry = plugins.registry(spec.kind).find(name)
+        check = entry.info.get("preflight") if entry is not None else None
+        if callable(check):
+            values = {p.name: p.default for p in entry.params() if not p.required}
+            values.update(recipe.plugin_params(section, plugins), name=name)
+            wanted = inspect.signature(check).parameters
+            if not any(q.kind is q.VAR_KEYWORD for q in wanted.values()):
+                values = {k: v for k, v in values.items() if k in wanted}
+            check(**values)
 
 
 @dataclass
@@ -67,12 +92,12 @@ def build_components(recipe: Any, plugins: Any, *, class_names: list[str], train
     train = recipe["train"]
     k = len(class_names)
     model = build_model(recipe, plugins, k).to(device)
-    loss_fn = plugins.build("losses", recipe["loss"]["name"], recipe.plugin_params("loss"), where="loss",
+    loss_fn = plugins.build("losses", recipe["loss"]["name"], recipe.plugin_params("loss", plugins), where="loss",
                             context={"num_classes": k, "class_counts": list(class_counts),
                                      "class_names": list(class_names)})
     if hasattr(loss_fn, "to"):
         loss_fn = loss_fn.to(device)
-    sampler = plugins.build("samplers", recipe["sampler"]["name"], recipe.plugin_params("sampler"), where="sampler",
+    sampler = plugins.build("samplers", recipe["sampler"]["name"], recipe.plugin_params("sampler", plugins), where="sampler",
                             context={"labels": list(train_labels), "num_classes": k,
                                      "class_counts": list(class_counts), "seed": train["seed"]})
     from .model import _context_size
@@ -83,10 +108,10 @@ def build_components(recipe: Any, plugins: Any, *, class_names: list[str], train
         params = {key: v for key, v in op.items() if key != "name"}
         ops.append(plugins.build("augmentations", op["name"], params, where=f"augment.ops[{i}]",
                                  context={"num_classes": k, "image_size": image_size}))
-    optimizer = plugins.build("optimizers", recipe["optim"]["name"], recipe.plugin_params("optim"), where="optim",
+    optimizer = plugins.build("optimizers", recipe["optim"]["name"], recipe.plugin_params("optim", plugins), where="optim",
                               context={"model": model})
     steps = steps_per_epoch(len(sampler.indices(0)), train["batch_size"], world_size, train["accumulate"])
-    scheduler = plugins.build("schedulers", recipe["schedule"]["name"], recipe.plugin_params("schedule"),
+    scheduler = plugins.build("schedulers", recipe["schedule"]["name"], recipe.plugin_params("schedule", plugins),
                               where="schedule", context={"optimizer": optimizer, "epochs": train["epochs"],
                                                          "steps_per_epoch": steps})
     return Components(model, loss_fn, sampler, ops, optimizer, scheduler, steps)

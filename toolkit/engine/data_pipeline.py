@@ -26,17 +26,15 @@ from typing import Any, Callable
 from ..errors import DataError
 from .batches import StoreRows, take
 
-__all__ = ["Part", "PreparedData", "cache_root", "data_root", "prepare_data", "bad_and_ignored", "grouping_text"]
+__all__ = ["Part", "PreparedData", "cache_root", "check_data_root", "data_root", "prepare_data", "bad_and_ignored",
+           "grouping_text"]
 
 Progress = Callable[[str, int, int], None]
 
 
 def cache_root(recipe: Any) -> Path:
-    """``data.cache_dir`` (relative to the recipe), else ``$TK_CACHE_DIR``, else ``~/.cache/tk``."""
-    value = recipe["data"].get("cache_dir")
-    if value:
-        return recipe.resolve_path(value)
-    return default_cache_dir()
+    """``data.cache_dir`` (`toolkit.recipe.Recipe.path_of`), else ``$TK_CACHE_DIR``, else ``~/.cache/tk``."""
+    return recipe.path_of("data", "cache_dir") or default_cache_dir()
 
 
 def default_cache_dir() -> Path:
@@ -46,14 +44,23 @@ def default_cache_dir() -> Path:
 
 def data_root(recipe: Any) -> Path | None:
     """``data.root`` as a path: relative to the recipe file when written there, relative to the
-    working directory when given with ``--set`` (what a user typing a path on the command
-    line means)."""
-    value = recipe["data"].get("root")
-    if value is None:
-        return None
-    if recipe.where("data", "root") == "--set: ":
-        return Path(value).expanduser().resolve()
-    return recipe.resolve_path(value)
+    working directory when given with ``--set`` (`toolkit.recipe.Recipe.base_for`)."""
+    return recipe.path_of("data", "root")
+
+
+def check_data_root(recipe: Any, plugins: Any) -> None:
+    """Refuse a ``data.root`` that is not a folder, in one line, before torch or a model is loaded,
+    when the dataset plugin reads an existing folder (registered with ``needs_root=True``, as tk's
+    ``folder`` is); a plugin that makes its images (``screens``) may be given a new folder."""
+    entry = plugins.registry("datasets").find(recipe["data"]["source"])
+    root = data_root(recipe)
+    if entry is None or not entry.info.get("needs_root") or root is None:
+        return
+    if not root.exists():
+        raise DataError(f"{recipe.where('data', 'root')}data.root: dataset folder {root} does not exist: check the path")
+    if not root.is_dir():
+        raise DataError(f"{recipe.where('data', 'root')}data.root: dataset path {root} is a file, not a folder of "
+                        f"class folders")
 
 
 @dataclass
@@ -145,7 +152,7 @@ def load_index(recipe: Any, plugins: Any) -> Any:
     """The `FolderIndex` from the dataset plugin named by ``data.source``."""
     data = recipe["data"]
     source = data["source"]
-    return plugins.build("datasets", source, recipe.plugin_params("data"), where="data.source",
+    return plugins.build("datasets", source, recipe.plugin_params("data", plugins), where="data.source",
                          context={"root": data_root(recipe), "seed": data["seed"],
                                   "cache_dir": cache_root(recipe), "name": source})
 

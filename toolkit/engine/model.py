@@ -66,7 +66,8 @@ def build_model(recipe: Any, plugins: Any, num_classes: int, *, for_loading: boo
     """
     model_cfg = recipe["model"]
     name = model_cfg["backbone"]
-    params = {k: v for k, v in model_cfg.items() if k != "backbone"}
+    params = (recipe.plugin_params("model", plugins) if hasattr(recipe, "plugin_params")  # paths resolved
+              else {k: v for k, v in model_cfg.items() if k != "backbone"})
     if for_loading:
         if "pretrained" in params:
             params["pretrained"] = False

@@ -34,16 +34,20 @@ def resolved_sections(recipe: Any, plugins: Any) -> dict[str, dict[str, Any]]:
     Paths are made absolute because the resolved recipe is written into the run folder and
     must still work from there (``tk run runs/x/3/recipe.toml`` repeats the run).
     """
-    from .data_pipeline import data_root
+    from ..recipe_schema import SCHEMA
 
     out = recipe.resolved(plugins)
     data = out["data"]
-    if data.get("root"):
-        data["root"] = str(data_root(recipe).resolve())
-    if data.get("cache_dir"):
-        data["cache_dir"] = str(recipe.resolve_path(data["cache_dir"]).resolve())
+    for key in ("root", "cache_dir", "unknown_root"):
+        if data.get(key):
+            data[key] = str(recipe.path_of("data", key).resolve())
     modules = out["plugins"]["modules"]
-    out["plugins"]["modules"] = [str(recipe.resolve_path(m).resolve()) if m.endswith(".py") else m for m in modules]
+    out["plugins"]["modules"] = [str(recipe.path_of("plugins", "modules", m).resolve()) if m.endswith(".py") else m
+                                 for m in modules]
+    for section, spec in SCHEMA.items():  # plugin parameters that name files (model.pretrained_path …)
+        if spec.plugin is not None and section in out:
+            out[section].update({k: str(Path(v).resolve()) for k, v in recipe.plugin_params(section, plugins).items()
+                                 if v != recipe[section].get(k)})
     return out
 
 

@@ -34,19 +34,31 @@ class RunResult:
 
 
 def load_run_plugins(recipe: Any, extra_plugins: Iterable[tuple[str, Any]] = (), *,
-                     origin: str | None = None) -> Any:
+                     origin: str | None = None, reads_data: bool = True) -> Any:
     """Plugins for a run: load, refuse broken ones, validate the recipe against them.
 
     ``origin``: the checkpoint ``recipe`` was read from when it is not the user's (a resumed run);
-    its modules are then imported only where trusted (`toolkit.plugins.check_trusted`)."""
+    its modules are then imported only where trusted (`toolkit.plugins.check_trusted`).
+    ``reads_data``: a run about to read data also checks, after the recipe's own checks, that the
+    data folder is there (before the backbone's check, which loads torch) and what the machine
+    must provide (`preflight`: pretrained weights cached or the hub reachable), so neither fails
+    after the data was read; `tk recipes check` checks the recipe alone."""
     from ..plugins import load_plugins
-    from .components import check_metric_keys
+    from .components import check_metric_keys, preflight
+    from .data_pipeline import check_data_root
 
-    plugins = load_plugins(recipe["plugins"]["modules"], base_dir=recipe.base_dir,
+    plugins = load_plugins(recipe["plugins"]["modules"], base_dir=recipe.base_for("plugins", "modules"),
                            disable=recipe["plugins"]["disable"], extra=list(extra_plugins), origin=origin)
     plugins.raise_if_broken()
-    recipe.validate(plugins)
-    check_metric_keys(recipe, plugins)
+
+    def before_model() -> None:
+        check_metric_keys(recipe, plugins)
+        if reads_data:
+            check_data_root(recipe, plugins)
+
+    recipe.validate(plugins, before_model=before_model)
+    if reads_data:
+        preflight(recipe, plugins)
     return plugins
 
 
@@ -104,7 +116,7 @@ def run_recipe(recipe: Any, *, out: Path | None = None, resume: Path | None = No
 
     # The recipe the user gave is theirs: its plugin modules may also be imported where a stored
     # recipe (a resumed checkpoint, a distillation teacher) names the same ones.
-    with trusting(modules=recipe["plugins"]["modules"], base_dir=recipe.base_dir):
+    with trusting(modules=recipe["plugins"]["modules"], base_dir=recipe.base_for("plugins", "modules")):
         return _run_recipe(recipe, out, resume, fresh, quiet, extra_plugins, resume_hint)
 
 
@@ -121,7 +133,7 @@ def _run_recipe(recipe: Any, out: Path | None, resume: Path | None, fresh: bool,
     console = RunConsole(quiet=quiet, enabled=env.is_main)
     extra_plugins = list(extra_plugins)
     recipe_arg = _recipe_arg(recipe)
-    plugins = load_run_plugins(recipe, extra_plugins)
+    plugins = load_run_plugins(recipe, extra_plugins, reads_data=resume is None)  # resumed: the run's own data
     held = contextlib.ExitStack()  # the run folder's lock (rank 0), released on any exit
 
     with held:
