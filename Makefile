@@ -6,9 +6,18 @@ STAMP := $(VENV)/.tk-installed
 
 .PHONY: demo test test-slow test-acceptance test-faults bench install clean
 
+# TORCH_INDEX: a package index for PyTorch alone, e.g. https://download.pytorch.org/whl/cpu for the
+# ~200 MB CPU build instead of the several-GB CUDA build that PyPI serves on Linux x86_64.
+TORCH_INDEX ?=
+
 $(STAMP): pyproject.toml
+	@echo "Installing tk and what it needs into $(VENV). PyTorch is the large part: on Linux x86_64 the"
+	@echo "package index serves a build that carries CUDA's libraries (several GB to fetch and unpack;"
+	@echo "pip then sits quietly at 'Installing collected packages' for minutes). On a machine without"
+	@echo "an NVIDIA GPU, the CPU build is ~10x smaller: make install TORCH_INDEX=https://download.pytorch.org/whl/cpu"
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install --upgrade pip
+	$(if $(TORCH_INDEX),$(BIN)/python -m pip install torch torchvision --index-url $(TORCH_INDEX))
 	@# tk 0.1 was installed as the distribution "tk": remove that editable install of this checkout first
 	@# (tk-train is the same code; both would register every plugin twice).
 	$(BIN)/python -c "import importlib.metadata as m, sys; d = m.distribution('tk'); sys.exit(0 if 'tk_screens' in (d.read_text('top_level.txt') or '') or (d.read_text('direct_url.json') or '').find('$(CURDIR)') >= 0 else 1)" 2>/dev/null && $(BIN)/python -m pip uninstall -y tk || true

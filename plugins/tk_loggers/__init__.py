@@ -7,7 +7,7 @@ that object for the length of one run, on the process of rank 0 only. The factor
 the run context ``run_dir``, ``recipe`` and ``name`` by parameter name.
 
 Both loggers here are optional: their libraries come with the extras
-``pip install 'tk[tensorboard]'`` and ``pip install 'tk[mlflow]'``. A recipe that asks for one
+``pip install 'tk-train[tensorboard]'`` and ``pip install 'tk-train[mlflow]'``. A recipe that asks for one
 whose library is missing fails before training with one line saying what to install.
 
 Writing your own logger takes a class and a registration::

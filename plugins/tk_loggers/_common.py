@@ -20,7 +20,7 @@ def require(module: str, logger: str, extra: str) -> Any:
     except ImportError as exc:
         raise PluginError(
             f"train.loggers: logger '{logger}' needs the '{module}' package, which is not installed "
-            f"({exc}); install it with: pip install 'tk[{extra}]' (or remove '{logger}' from train.loggers)."
+            f"({exc}); install it with: pip install 'tk-train[{extra}]' (or remove '{logger}' from train.loggers)."
         ) from None
 
 

@@ -94,7 +94,7 @@ def test_missing_optuna_is_one_line(tmp_path, make_recipe):
                           env=tk_env(), capture_output=True, text=True, timeout=120)
     assert proc.returncode == 1
     assert proc.stderr.strip() == ("Error: tk tune needs Optuna, which is not installed; install it with: "
-                                   "pip install 'tk[tune]'.")
+                                   "pip install 'tk-train[tune]'.")
 
 
 def test_summary_reads_a_database_storage_and_skips_importance_with_one_trial(tmp_path, make_recipe, monkeypatch):

@@ -36,7 +36,7 @@ def import_optuna():
     try:
         import optuna
     except ImportError:
-        raise TkError("tk tune needs Optuna, which is not installed; install it with: pip install 'tk[tune]'.") from None
+        raise TkError("tk tune needs Optuna, which is not installed; install it with: pip install 'tk-train[tune]'.") from None
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # tk prints its own lines per trial and its errors
     return optuna
 
