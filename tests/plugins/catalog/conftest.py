@@ -78,58 +78,13 @@ def example_params(teacher_checkpoint):
 @pytest.fixture
 def one_step(plugins, dataset):
     """``one_step(recipe_text or Recipe) -> dict``: build every part of the recipe through the registries
-    (as a run does, with the hookspecs' context) and train one step on 6 real images."""
-    import torch
-
-    from toolkit.engine.model import build_model
-    from toolkit.recipe import load_recipe
+    (as a run does, with the hookspecs' context) and train one step on 6 real images — the very check
+    plugin authors run with `toolkit.testing.check_every_entry` (`toolkit.testing.entries.train_one_step`)."""
+    from toolkit.testing.entries import train_one_step
 
     images, labels, names = dataset
-    k = len(names)
-    counts = [labels.count(i) for i in range(k)]
 
     def run(text_or_recipe, *, batch: int = 6, plugins=plugins) -> dict:
-        recipe = load_recipe(text=text_or_recipe) if isinstance(text_or_recipe, str) else text_or_recipe
-        recipe.validate(plugins)
-        torch.manual_seed(0)
-        model = build_model(recipe, plugins, k)
-        loss_fn = plugins.create("losses", recipe["loss"]["name"], recipe.plugin_params("loss"), where="loss",
-                                 context={"num_classes": k, "class_counts": counts, "class_names": names})
-        sampler = plugins.create("samplers", recipe["sampler"]["name"], recipe.plugin_params("sampler"),
-                                 where="sampler", context={"labels": labels, "num_classes": k,
-                                                           "class_counts": counts, "seed": 0})
-        ops = [plugins.create("augmentations", op["name"], {a: v for a, v in op.items() if a != "name"},
-                              where=f"augment.ops[{i}]", context={"num_classes": k, "image_size": SIZE})
-               for i, op in enumerate(recipe["augment"]["ops"])]
-        optimizer = plugins.create("optimizers", recipe["optim"]["name"], recipe.plugin_params("optim"),
-                                   where="optim", context={"model": model})
-        scheduler = plugins.create("schedulers", recipe["schedule"]["name"], recipe.plugin_params("schedule"),
-                                   where="schedule", context={"optimizer": optimizer, "epochs": 2, "steps_per_epoch": 3})
-        for part in (model.backbone, loss_fn, sampler, *ops):
-            if callable(getattr(part, "on_epoch_start", None)):
-                part.on_epoch_start(0)
-        order = sampler.indices(0)
-        idx = torch.tensor(order[:batch])
-        x = images[idx].float() / 255.0
-        y = torch.tensor(labels)[idx]
-        for op in ops:
-            x, y = op(x, y)
-        before = {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad}
-        model.train()
-        logits = model(x)
-        loss = loss_fn(logits, y, x) if getattr(loss_fn, "needs_inputs", False) else loss_fn(logits, y)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        lr_before = [g["lr"] for g in optimizer.param_groups]
-        if scheduler is not None:
-            if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
-                scheduler.step(float(loss.detach()))
-            else:
-                scheduler.step()
-        changed = sum(not torch.equal(before[n], p) for n, p in model.named_parameters() if n in before)
-        return {"recipe": recipe, "model": model, "loss": loss, "logits": logits, "x": x, "y": y, "order": order,
-                "sampler": sampler, "optimizer": optimizer, "scheduler": scheduler, "changed": changed,
-                "lr_before": lr_before, "num_classes": k}
+        return train_one_step(text_or_recipe, plugins, images, labels, names, batch=batch, image_size=SIZE)
 
     return run

@@ -1,19 +1,20 @@
 """Generated from the registry: every backbone, augmentation, loss, sampler, optimiser and
 schedule that is installed is built from a recipe table and trained for one step on real images.
 
-A new entry is tested here without new test code. Parameters come from the factory's defaults
+A new entry is tested here without new test code. The step and its assertions are those of the
+author's kit (`toolkit.testing.entries`: `train_one_step`, `assert_one_step`), which checks a
+third-party package's entries the same way. Parameters come from the factory's defaults
 plus the entry's ``example`` info (``"{checkpoint}"`` stands for a tk checkpoint of the test
 classes); a backbone entry that answers for many names is tried under its ``example_name``.
 """
 
 from __future__ import annotations
 
-import math
-
 import pytest
 
 from toolkit.plugins import load_plugins
 from toolkit.recipe import dumps_toml
+from toolkit.testing.entries import assert_one_step
 
 SIZE = 32  # the catalog fixtures' image size
 
@@ -39,24 +40,9 @@ def _recipe_text(kind: str, name: str, params: dict) -> str:
 
 
 @pytest.mark.parametrize("kind,name", _entries())
-def test_entry_builds_from_a_recipe_and_trains_a_step(kind, name, plugins, one_step, example_params):
+def test_entry_builds_from_a_recipe_and_trains_a_step(kind, name, plugins, one_step, example_params, dataset):
     entry = plugins.registry(kind).get(name, "test")
     params = example_params(entry)
     asked = entry.info.get("example_name", name) if kind == "backbones" else name
     out = one_step(_recipe_text(kind, asked, params))
-
-    assert out["logits"].shape == (6, out["num_classes"])
-    assert math.isfinite(float(out["loss"].detach())) and out["loss"].dim() == 0
-    assert out["changed"] > 0, "one optimiser step changed no trainable parameter"
-    if kind == "augmentations":
-        x, y = out["x"], out["y"]
-        assert x.shape == (6, 3, SIZE, SIZE) and float(x.min()) >= 0 and float(x.max()) <= 1
-        if y.dim() == 2:  # soft targets: rows of the class count, summing to one
-            assert y.shape == (6, out["num_classes"]) and abs(float(y.sum(1).mean()) - 1) < 1e-5
-    if kind == "samplers":
-        sampler = out["sampler"]
-        assert out["order"] == sampler.indices(0), "indices(epoch) must be deterministic"
-        assert all(0 <= i < 14 for i in out["order"]) and len(out["order"]) > 0
-    if kind == "schedulers" and out["scheduler"] is not None:
-        state = out["scheduler"].state_dict()  # checkpointable as plain data
-        assert isinstance(state, dict)
+    assert_one_step(kind, name, out, len(dataset[1]), image_size=SIZE)  # what authors' entries must pass too

@@ -1,34 +1,15 @@
-"""A pytest fixture kit for plugin authors (installed as a pytest plugin with tk).
+"""Helpers for tests of tk and of tk plugins: plugin managers, image folders, recipes, the CLI.
 
-Test a plugin in a few lines, with a fresh plugin manager that holds only what you give it::
-
-    import my_loss_plugin   # your plugin module
-
-    def test_focal(tk_plugins):
-        plugins = tk_plugins(my_loss_plugin)
-        loss = plugins.create("losses", "my_focal", {"gamma": 2.0}, where="loss",
-                              context={"num_classes": 3, "class_counts": [5, 3, 1]})
-        ...
-
-    def test_in_a_run(tk_image_folder, tk_cli):
-        root = tk_image_folder({"cat": 6, "dog": 6})
-        result = tk_cli("data", "check", str(root))
-        assert result.exit_code == 0
-
-Fixtures: ``tk_plugins`` (a factory of `Plugins`), ``tk_image_folder`` (a factory of class
-folders of real PNG files), ``tk_cli`` (runs the `tk` command in-process and returns click's
-``Result``). The same helpers are importable as plain functions for use outside pytest.
+Importable as ``toolkit.testing`` (which re-exports them); the fixtures live there.
 """
 
 from __future__ import annotations
 
 import random
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Iterable
 
-import pytest
-
-__all__ = ["make_plugins", "make_image_folder", "make_recipe", "run_cli", "tk_plugins", "tk_image_folder", "tk_cli"]
+__all__ = ["make_plugins", "make_image_folder", "make_recipe", "run_cli"]
 
 
 def make_plugins(*plugins: Any, entry_points: bool = False, names: Iterable[str] | None = None):
@@ -38,7 +19,7 @@ def make_plugins(*plugins: Any, entry_points: bool = False, names: Iterable[str]
     point) are loaded too, as in a real run. A plugin that fails to register is reported in
     ``.broken`` rather than raised, exactly as `tk plugins` would show it.
     """
-    from .plugins import load_plugins
+    from ..plugins import load_plugins
 
     names = list(names) if names is not None else [getattr(p, "__name__", type(p).__name__) for p in plugins]
     return load_plugins(extra=list(zip(names, plugins)), entry_points=entry_points)
@@ -109,28 +90,6 @@ def run_cli(*args: str, input: str | None = None):
     """Run ``tk ARGS`` in-process; returns click's ``Result`` (``exit_code``, ``output``, ``stderr``)."""
     from click.testing import CliRunner
 
-    from .cli import cli
+    from ..cli import cli
 
     return CliRunner().invoke(cli, [str(a) for a in args], input=input, catch_exceptions=False)
-
-
-@pytest.fixture
-def tk_plugins() -> Callable[..., Any]:
-    """Factory: ``tk_plugins(*plugin_modules, entry_points=False)`` → a fresh `Plugins`."""
-    return make_plugins
-
-
-@pytest.fixture
-def tk_image_folder(tmp_path: Path) -> Callable[..., Path]:
-    """Factory: ``tk_image_folder({"a": 5, "b": 5}, size=32)`` → a folder of class folders."""
-
-    def make(classes: dict[str, int], **kwargs: Any) -> Path:
-        return make_image_folder(tmp_path / "images", classes, **kwargs)
-
-    return make
-
-
-@pytest.fixture
-def tk_cli() -> Callable[..., Any]:
-    """Factory: ``tk_cli("plugins", "--json")`` → click ``Result``."""
-    return run_cli
