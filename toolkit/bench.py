@@ -40,7 +40,7 @@ from .version import __version__
 from .engine.metrics import CONFIDENCE, median_interval
 from .errors import TkError
 from .evaluate import EvalSet, eval_set, evaluate, source_for_model
-from .export.loading import exporter_for_path, exporter_plugins, is_model_file, verify_model_file
+from .export.loading import build_exporter, exporter_for_path, exporter_plugins, is_model_file, verify_model_file
 from .export.manifest import MANIFEST_NAME, check_model_file, path_size, read_export_record, read_manifest
 from .export.source import ModelSource, resolve_source
 
@@ -237,7 +237,7 @@ def _candidates(target: Any, plugins: Any, threads: int | None,
     for entry in plugins.registry("exporters"):
         if entry.name in have:
             continue
-        exporter = entry.create({}, {"name": entry.name}, where="exporters")
+        exporter = build_exporter(entry)
         ok, why = exporter.can_run()
         reason = f"not exported (tk export --format {entry.name})"
         placeholders.append({"model": source.label, "format": entry.name, "runtime": getattr(exporter, "runtime", entry.name),

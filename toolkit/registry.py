@@ -16,7 +16,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
-from .errors import PluginError, RecipeError
+from .errors import PluginError, RecipeError, TkError
 from .hookspecs import CONTEXT
 from .kinds import BY_NAME
 
@@ -32,6 +32,12 @@ def _finite(value: Any) -> bool:
     if isinstance(value, dict):
         return all(_finite(v) for v in value.values())
     return True
+
+
+def _hook(kind: str) -> str:
+    """The registration hook of ``kind`` (``tk_register_losses``), for messages."""
+    known = BY_NAME.get(kind)
+    return known.hook if known else f"tk_register_{kind}"
 
 
 def singular(kind: str) -> str:
@@ -164,10 +170,14 @@ class Entry:
             pass
         try:
             check(**values)
-        except (RecipeError, PluginError):
+        except TkError:
             raise
-        except (TypeError, ValueError) as exc:
-            raise RecipeError(f"{where}: {singular(self.kind)} '{self.name}' rejected its parameters: {exc}") from exc
+        except Exception as exc:  # check= refuses a value with RecipeError: anything else is the plugin's own bug
+            raise PluginError(
+                f"{where}: {singular(self.kind)} '{self.name}' ({self.origin}) failed in its check= "
+                f"(registered in {_hook(self.kind)}): {type(exc).__name__}: {exc}. That is a bug in the plugin, "
+                f"not a mistake in the recipe (check= must raise RecipeError for a value it refuses)."
+            ) from exc
 
     def _builds_to_check(self) -> bool:
         """Whether the factory is called to check its parameters (see `_run_check`)."""
@@ -207,7 +217,8 @@ class Entry:
         wanted = _unlike(self.kind, made)
         if wanted:
             raise PluginError(f"{where}: {self.origin} returned {type(made).__name__} for {singular(self.kind)} "
-                              f"'{self.name}', not {wanted} (see toolkit.hookspecs); the plugin is broken.")
+                              f"'{self.name}' (the factory it registered in {_hook(self.kind)}), not {wanted} "
+                              f"(see toolkit.hookspecs); the plugin is broken.")
         return made
 
 

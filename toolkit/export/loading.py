@@ -8,6 +8,7 @@ exporter plugin registers them.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,78 @@ from .manifest import check_model_file
 from .protocol import ExportError, Predictor
 
 __all__ = ["get_exporter", "exporter_for_path", "load_predictor", "verify_model_file", "is_model_file", "model_path",
-           "exporter_plugins"]
+           "exporter_plugins", "build_exporter", "Blamed"]
+
+REQUIRED = ("name", "suffix", "available", "can_run", "export", "describe", "load", "devices", "tolerance")
+"""What every exporter object has (`toolkit.export`); ``quantize``, ``compute_plan`` and ``push`` are optional."""
+
+
+class Blamed:
+    """A plugin's exporter (or the predictor its ``load`` returned) whose failures name the plugin.
+
+    Attributes pass through. A method that raises anything but a `TkError` (an exporter's
+    `ExportError` is its own message) raises one `PluginError` instead: ``Exporter 'ts' (plugin
+    'acme' (tk-acme 1.0)) failed in load: RuntimeError: ...``, the original chained behind it; a
+    method the protocol requires and the object lacks is one such line too, not an AttributeError.
+    """
+
+    __slots__ = ("_tk_raw", "_tk_who", "_tk_required")
+
+    def __init__(self, raw: Any, who: str, required: tuple[str, ...] = REQUIRED):
+        object.__setattr__(self, "_tk_raw", raw)
+        object.__setattr__(self, "_tk_who", who)
+        object.__setattr__(self, "_tk_required", required)
+
+    def __getattr__(self, name: str) -> Any:
+        raw, who = self._tk_raw, self._tk_who
+        try:
+            value = getattr(raw, name)
+        except AttributeError:
+            if name in self._tk_required:
+                raise PluginError(f"{who} has no {name!r} ({type(raw).__name__} is not an exporter object; "
+                                  f"see toolkit.export): the plugin is broken.") from None
+            raise
+        if name.startswith("__") or not callable(value) or isinstance(value, type):
+            return value
+
+        @functools.wraps(value)
+        def call(*args: Any, **kwargs: Any) -> Any:
+            try:
+                result = value(*args, **kwargs)
+            except (TkError, KeyboardInterrupt):
+                raise
+            except Exception as exc:
+                raise PluginError(f"{who} failed in {name}: {_one_line(exc)}") from exc
+            if name == "load" and result is not None:  # what the model file's runtime does is the plugin's too
+                return Blamed(result, f"The predictor of {who[0].lower()}{who[1:]}", ("predict",))
+            return result
+
+        return call
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        setattr(self._tk_raw, name, value)
+
+    def __repr__(self) -> str:
+        return f"Blamed({self._tk_raw!r})"
+
+
+def _one_line(exc: BaseException) -> str:
+    """``Type: first line of the message`` (a runtime's message may run to pages)."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    text = lines[0] if lines else ""
+    text = text if len(text) <= 300 else text[:297] + "..."
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def build_exporter(entry: Any, params: dict[str, Any] | None = None, *, where: str = "exporters") -> Any:
+    """Registry ``entry``'s exporter built with ``params``, `Blamed` on its plugin."""
+    raw = entry.create(dict(params or {}), {"name": entry.name}, where=where)
+    return Blamed(raw, f"Exporter '{entry.name}' ({entry.origin})")
+
+
+def unwrapped(exporter: Any) -> Any:
+    """The plugin's own object behind a `Blamed` one."""
+    return exporter._tk_raw if isinstance(exporter, Blamed) else exporter
 
 
 def exporter_plugins(plugins: Any | None = None) -> Any:
@@ -33,8 +105,11 @@ def get_exporter(name: str, plugins: Any | None = None, *, where: str = "--forma
     """The exporter object registered as ``name``, built with its options ``params`` (checked
     against the factory's signature, like every plugin's); unknown names get close matches."""
     plugins = exporter_plugins(plugins)
-    exporter = plugins.create("exporters", name, params or {}, where=where, context={"name": name})
-    _refuse_shared_suffix(plugins, name, str(getattr(exporter, "suffix", "")).lower())
+    plugins.note_broken()
+    entry = plugins.entry("exporters", name, where)
+    exporter = build_exporter(entry, params, where=where)
+    _refuse_shared_suffix(plugins, name, str(getattr(unwrapped(exporter), "suffix", "")).lower())
+    entry.check_made(unwrapped(exporter), where)  # the wrong type is one line naming the plugin
     return exporter
 
 
@@ -46,8 +121,8 @@ def _exporters(plugins: Any) -> list[tuple[Any, Any, str]]:
     """``(entry, exporter, suffix)`` of every registered exporter, built with its defaults."""
     out = []
     for entry in plugins.registry("exporters"):
-        exporter = entry.create({}, {"name": entry.name}, where="exporters")
-        out.append((entry, exporter, str(getattr(exporter, "suffix", "")).lower()))
+        exporter = build_exporter(entry)
+        out.append((entry, exporter, str(getattr(unwrapped(exporter), "suffix", "")).lower()))
     return out
 
 
@@ -114,8 +189,9 @@ def verify_model_file(path: str | Path, plugins: Any | None = None) -> tuple[str
     suffix claims — also where the model could not run anyway (Core ML off macOS)."""
     path = Path(path)
     name, exporter = exporter_for_path(path, plugins)
+    describe = getattr(unwrapped(exporter), "describe", None) or exporter.describe  # a lack of it is the plugin's
     try:
-        exporter.describe(path)
+        describe(path)
     except Exception as exc:  # each format's library raises its own types for a broken file
         detail = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
         raise ExportError(f"{path}: not a valid {name} model ({detail}).") from None
