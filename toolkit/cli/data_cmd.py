@@ -1,5 +1,6 @@
-"""`tk data check DIR`: what a training run would see in a folder of class folders;
-`tk data doctor` and `tk data apply`: find what is wrong with it and fix a copy."""
+"""`tk data check DIR|RECIPE`: what a training run would see in a folder of class folders, or in
+the data a recipe's dataset plugin supplies; `tk data doctor` and `tk data apply`: find what is
+wrong with a folder and fix a copy."""
 
 from __future__ import annotations
 
@@ -14,24 +15,34 @@ def data() -> None:
 
 
 @data.command("check", short_help="Images per class, imbalance, unusable files, near-duplicates.")
-@click.argument("folder", type=click.Path(file_okay=False, path_type=str))
+@click.argument("target", required=False, metavar="FOLDER|RECIPE")
+@click.option("--recipe", "recipe", metavar="RECIPE",
+              help="Check the data this recipe's dataset plugin (data.source) supplies (same as giving RECIPE).")
+@click.option("--set", "overrides", multiple=True, metavar="SECTION.KEY=VALUE",
+              help="Override a key of the recipe (e.g. --set data.root=other/folder).")
 @click.option("--thorough", is_flag=True, help="Decode every image fully (slower; finds damage deep inside files).")
 @click.option("--near-duplicate-bits", "bits", type=click.IntRange(0, 32), default=8, show_default=True,
               help="Hash bits (of 64) two images may differ in and still count as near-duplicates.")
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
-def check(folder: str, thorough: bool, bits: int, as_json: bool) -> None:
+def check(target: str | None, recipe: str | None, overrides: tuple[str, ...], thorough: bool, bits: int,
+          as_json: bool) -> None:
     """Count images per class, show the imbalance, list every unusable or odd file, and the
     groups of exact or near-duplicate images — above all those whose labels disagree.
 
-    Exit status 0 when the folder can be trained on; otherwise 1 with a one-line reason
+    \b
+    FOLDER: a folder of class folders, scanned as tk's `folder` dataset does.
+    RECIPE: a recipe file or a bundled recipe's name (or --recipe): its dataset plugin
+    (data.source, with data.root and the plugin's parameters) supplies the images, exactly
+    as `tk run` would get them; --set overrides recipe keys.
+
+    Exit status 0 when the data can be trained on; otherwise 1 with a one-line reason
     (no class folders, fewer than 2 classes with usable images ...). `tk run` runs the same
     scan first and, with data.on_bad_image = "skip", leaves the unusable images out.
     """
-    from ..data import scan_folder
     from ..data.images import inspect_image
     from ..engine.data_pipeline import bad_and_ignored
 
-    index = scan_folder(folder)
+    index, source = _index(target, recipe, overrides)
     if thorough:
         kept = []
         noted = set(index.notes)
@@ -52,19 +63,76 @@ def check(folder: str, thorough: bool, bits: int, as_json: bool) -> None:
     bad += failed
     if as_json:
         click.echo(json.dumps({
-            "root": str(index.root), "class_names": index.class_names, "counts": counts,
+            **source, "root": str(index.root), "class_names": index.class_names, "counts": counts,
             "images": len(index.samples), "imbalance": ratio, "presplit": bool(index.presplit),
             "bad_images": [[p, r] for p, r in bad], "ignored": [[p, r] for p, r in ignored],
             "notes": [[p, n] for p, n in index.notes], "empty_classes": index.empty_classes, "usable": usable,
             "near_duplicates": {"bits": bits, **dups.to_json(index.paths, index.labels, index.class_names)},
         }, indent=2))
     else:
+        if source:
+            click.echo(f"Dataset '{source['source']}' of {source['recipe']} ({source['plugin']}):")
         _print(index, counts, ratio, bad, ignored)
         _print_duplicates(index, dups, bits)
         if not bad and not ignored and not dups.conflicts:
             click.echo("No problems found.")
     if not usable:
         raise click.ClickException(f"{index.root}: fewer than 2 classes have usable images; nothing to train.")
+
+
+def _index(target: str | None, recipe: str | None, overrides: tuple[str, ...]):
+    """``(FolderIndex, facts)``: a folder scanned as tk's ``folder`` dataset does (facts ``{}``), or
+    what a recipe's dataset plugin returns (facts: ``recipe``, ``source``, ``plugin``)."""
+    from pathlib import Path
+
+    from ..data import scan_folder
+    from ..errors import TkError
+    from ..recipe import find_recipe
+
+    if target is not None and recipe is not None:
+        raise click.UsageError("give a FOLDER or a RECIPE, not both.")
+    if target is None and recipe is None:
+        raise click.UsageError("give a FOLDER of class folders, or a RECIPE (its dataset plugin supplies the data).")
+    if recipe is None:
+        path = Path(target)
+        named = not path.is_dir() and (path.is_file() or path.suffix == ".toml")
+        if not named and not path.is_dir():  # a bundled recipe's name (`tk data check quickstart`)?
+            try:
+                find_recipe(target)
+                named = True
+            except TkError:
+                named = False
+        if not named:
+            if overrides:
+                raise click.UsageError("--set applies to a recipe; FOLDER is not one.")
+            return scan_folder(target), {}
+        recipe = target
+    return _recipe_index(find_recipe(recipe), overrides)
+
+
+def _recipe_index(path, overrides: tuple[str, ...]):
+    """The `FolderIndex` a recipe's dataset plugin returns, after the recipe's own checks (one
+    line naming the file and key when they fail, before any data is read)."""
+    from ..engine.data_pipeline import load_index
+    from ..errors import TkError
+    from ..plugins import load_plugins
+    from ..recipe import load_recipe
+
+    rec = load_recipe(path, overrides)
+    base = rec.base_for("plugins", "modules") if hasattr(rec, "base_for") else rec.base_dir
+    plugins = load_plugins(rec["plugins"]["modules"], base_dir=base, disable=rec["plugins"]["disable"])
+    plugins.raise_if_broken()
+    rec.validate(plugins)
+    name = rec["data"]["source"]
+    try:
+        index = load_index(rec, plugins)
+    except TkError as exc:  # a plugin's complaint about a key: say where it was written
+        located = rec.locate(str(exc))
+        if located == str(exc):
+            raise
+        raise TkError(located) from None
+    entry = plugins.entry("datasets", name, "data.source")
+    return index, {"recipe": str(path), "source": name, "plugin": entry.origin}
 
 
 def _duplicates(index, bits: int, *, quiet: bool):
