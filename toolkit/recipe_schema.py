@@ -41,6 +41,10 @@ class Section:
 _NUM = (int, float)
 SEED_MAX = 2**64 - 1  # what torch.manual_seed takes
 
+LOOP_METRICS = ("val_loss", "val_accuracy", "val_macro_f1", "train_loss", "train_accuracy")
+"""Metrics every epoch reports, which ``train.best_metric`` and ``train.monitor`` may name; with
+``train.ema`` also ``ema_val_*``, and those the recipe's callbacks declare (``metrics=``)."""
+
 SCHEMA: dict[str, Section] = {
     "data": Section(
         {

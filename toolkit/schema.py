@@ -92,8 +92,11 @@ def entry_json(entry: Any) -> dict[str, Any]:
     for p in entry.params():
         annotation = hints.get(p.name, signature[p.name].annotation if p.name in signature else inspect.Parameter.empty)
         params.append(param_json(p, annotation, ranges))
-    return {"name": entry.name, "plugin": entry.plugin, "dist": entry.dist, "version": entry.version,
-            "description": entry.description, "accepts_any": entry.accepts_any(), "params": params}
+    out = {"name": entry.name, "plugin": entry.plugin, "dist": entry.dist, "version": entry.version,
+           "description": entry.description, "accepts_any": entry.accepts_any(), "params": params}
+    if entry.info.get("metrics"):  # what a callback adds to the epoch's metrics (train.best_metric may name them)
+        out["metrics"] = [str(m) for m in entry.info["metrics"]]
+    return out
 
 
 # -- the recipe schema ---------------------------------------------------------------------------
@@ -173,6 +176,18 @@ def _listed(entries: list[dict[str, Any]]) -> dict[str, Any]:
                                        "allOf": branches}}
 
 
+def _metrics(callbacks: list[dict[str, Any]]) -> list[str]:
+    """Every metric ``train.best_metric``/``train.monitor`` may name: the loop's, the EMA's
+    (``train.ema``) and those callbacks declare (``tk recipes check`` then asks that the recipe
+    lists the callback, `toolkit.engine.components.check_metric_keys`)."""
+    from .recipe_schema import LOOP_METRICS
+
+    names = list(LOOP_METRICS) + [f"ema_{m}" for m in LOOP_METRICS if m.startswith("val_")]
+    for entry in callbacks:
+        names += [m for m in entry.get("metrics", []) if m not in names]
+    return names
+
+
 def recipe_schema(plugins: Any) -> dict[str, Any]:
     """The JSON Schema of a recipe, with the parameters of every loaded plugin entry."""
     from .kinds import KINDS
@@ -211,6 +226,9 @@ def recipe_schema(plugins: Any) -> dict[str, Any]:
         for branch in callbacks["items"]["allOf"]:
             branch["then"]["properties"][how] = place
     sections["train"]["properties"]["callbacks"] = {**callbacks, "description": SCHEMA["train"].keys["callbacks"].doc}
+    metrics = _metrics(entries["callbacks"] + [entry_json(e) for e in plugins.registry("callbacks") if e.info.get("builtin")])
+    for key in ("best_metric", "monitor"):  # a misspelt metric is flagged in the editor, as tk recipes check refuses it
+        sections["train"]["properties"][key]["enum"] = metrics
     exporters = entries["exporters"]
     sections["export"]["properties"]["formats"]["items"] = {"enum": [e["name"] for e in exporters]}
     for e in exporters:  # [export.NAME]: that exporter's options

@@ -59,6 +59,8 @@ def plugins(as_json: bool, kind: str | None, verbose: bool) -> None:
                 detail = "\n".join(p.describe() for p in entry.params()) if verbose else entry.description
                 if verbose and entry.description:
                     detail = f"{entry.description}\n{detail}".strip()
+                if entry.info.get("metrics"):  # what a callback adds to the epoch's metrics
+                    detail = f"{detail}\nmetrics: {', '.join(map(str, entry.info['metrics']))}".strip()
                 table.add_row(escape(entry.name), entry.plugin, escape(detail) or "-")  # "[0.1, 2.0]" is not markup
             console.print(table)
         return

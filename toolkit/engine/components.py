@@ -16,28 +16,67 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from ..recipe_schema import LOOP_METRICS
 from .loop import batch_count
 
 
-__all__ = ["Components", "build_components", "steps_per_epoch", "call_epoch_start", "KNOWN_METRICS"]
+__all__ = ["Components", "build_components", "steps_per_epoch", "call_epoch_start", "KNOWN_METRICS", "declared_metrics"]
 
-KNOWN_METRICS = ("val_loss", "val_accuracy", "val_macro_f1", "train_loss", "train_accuracy")
+KNOWN_METRICS = LOOP_METRICS
 """Metrics ``train.best_metric`` and ``train.monitor`` may name (``ema_val_*`` too with train.ema)."""
+
+
+def declared_metrics(recipe: Any, plugins: Any | None) -> list[str]:
+    """The metrics the recipe's callbacks declare (``register(..., metrics=[...])``), in recipe order:
+    what the epoch line, the final ``Best:`` line and ``train.best_metric``/``train.monitor`` know
+    beyond the loop's own."""
+    found: list[str] = []
+    if plugins is None:
+        return found
+    for cb in recipe["train"]["callbacks"]:
+        name = cb.get("name") if isinstance(cb, dict) else None
+        entry = plugins.registry("callbacks").find(name) if isinstance(name, str) else None
+        for metric in (entry.info.get("metrics") or []) if entry is not None else []:
+            if str(metric) not in found:
+                found.append(str(metric))
+    return found
 
 
 def check_metric_keys(recipe: Any, plugins: Any | None = None) -> None:
     """``train.best_metric`` / ``train.monitor`` must name a metric the run reports: the loop's,
     the EMA's when ``train.ema`` is on, and those the recipe's callbacks declare (``metrics=``
-    at registration)."""
+    at registration); a misspelt one gets "did you mean", also among the metrics that callbacks
+    not in the recipe would add (then naming the callback to list)."""
+    import difflib
+
     train = recipe["train"]
     allowed = list(KNOWN_METRICS) + ([f"ema_{m}" for m in KNOWN_METRICS if m.startswith("val_")] if train["ema"] else [])
-    if plugins is not None:
-        for cb in train["callbacks"]:
-            entry = plugins.registry("callbacks").find(cb["name"])
-            allowed += [str(m) for m in (entry.info.get("metrics") or [])] if entry is not None else []
+    allowed += [m for m in declared_metrics(recipe, plugins) if m not in allowed]
     for key in ("best_metric", "monitor"):
-        if train[key] not in allowed:
-            raise recipe.error("train", key, f"unknown metric {train[key]!r}; choose one of {', '.join(allowed)}.")
+        asked = train[key]
+        if asked in allowed:
+            continue
+        elsewhere = _metric_sources(plugins, train["ema"])
+        close = difflib.get_close_matches(str(asked), allowed + [m for m in elsewhere if m not in allowed], n=1)
+        if asked in elsewhere:
+            hint = f" It comes from {elsewhere[asked]}, which the recipe does not list."
+        elif close and close[0] in allowed:
+            hint = f" Did you mean {close[0]!r}?"
+        elif close:
+            hint = f" Did you mean {close[0]!r}? It comes from {elsewhere[close[0]]}, which the recipe does not list."
+        else:
+            hint = ""
+        raise recipe.error("train", key, f"unknown metric {asked!r}.{hint} Choose one of {', '.join(allowed)}.")
+
+
+def _metric_sources(plugins: Any | None, ema: bool) -> dict[str, str]:
+    """Every metric some run could report, and what adds it: ``train.ema`` or a callback (by plugin)."""
+    out = {} if ema else {f"ema_{m}": "train.ema = true" for m in KNOWN_METRICS if m.startswith("val_")}
+    if plugins is not None:
+        for entry in plugins.registry("callbacks"):
+            for metric in entry.info.get("metrics") or []:
+                out.setdefault(str(metric), f"the callback '{entry.name}' ({entry.origin})")
+    return out
 
 
 def preflight(recipe: Any, plugins: Any) -> None:

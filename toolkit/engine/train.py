@@ -315,6 +315,9 @@ def _run(recipe: Any, plugins: Any, env: Any, console: Any, device: Any, precisi
                 logger = plugins.create("loggers", name, {}, where="train.loggers",
                                         context={"run_dir": run_dir, "recipe": recipe})
                 plugins.add_run_plugin(logger, f"logger:{name}")
+        from .components import declared_metrics
+
+        console.declared = tuple(declared_metrics(recipe, plugins))  # the epoch line shows them
         trainer = Trainer(recipe=recipe, resolved=resolved,
                           plugins=plugins, data=data, run=run, env=env, device=device, precision=precision,
                           console=console, recipe_path=str(recipe.path.resolve() if recipe.path else ""), start=start,
@@ -381,6 +384,16 @@ def _print_header(console: Any, recipe: Any, data: Any, run_dir: Path, device_te
         console.info(f"Note: {note}")
 
 
+def _declared_text(trainer: Any, epoch: int) -> str:
+    """``"; accuracy_gap 0.125"``: the metrics the recipe's callbacks declare, as the best epoch reported them."""
+    from .components import declared_metrics
+
+    row = next((h for h in trainer.history if h.get("epoch") == epoch), {})
+    shown = [f"{k} {row[k]:.4g}" for k in declared_metrics(trainer.recipe, trainer.plugins)
+             if isinstance(row.get(k), (int, float))]
+    return "; " + ", ".join(shown) if shown else ""
+
+
 def _print_result(console: Any, run: Any, status: str, metrics: dict[str, Any], trainer: Any) -> None:
     why = f" ({run.stop_reason})" if run.stop_reason else ""
     console.summary(f"Run {status}{why} after {trainer.epoch} epoch{'' if trainer.epoch == 1 else 's'}.")
@@ -390,7 +403,8 @@ def _print_result(console: Any, run: Any, status: str, metrics: dict[str, Any], 
         top5 = f", top-5 {metrics['top5_accuracy']:.4f}" if "top5_accuracy" in metrics else ""
         console.summary(f"Best: epoch {metrics['best_epoch']}, val accuracy {metrics['accuracy']:.4f}"
                         f"{ci_text(metrics.get('accuracy_ci'))}{top5}, macro-F1 {metrics['macro_f1']:.4f}"
-                        f"{ci_text(metrics.get('macro_f1_ci'))}, val loss {metrics['loss']:.4f} (95% intervals)")
+                        f"{ci_text(metrics.get('macro_f1_ci'))}, val loss {metrics['loss']:.4f} (95% intervals)"
+                        f"{_declared_text(trainer, metrics['best_epoch'])}")
         if "test" in metrics:
             test = metrics["test"]
             console.summary(f"Test: accuracy {test['accuracy']:.4f}{ci_text(test.get('accuracy_ci'))}, "
