@@ -8,6 +8,7 @@ import re
 
 import pytest
 
+from toolkit.checkpoint import load_checkpoint
 from toolkit.testing import run_cli
 
 
@@ -44,7 +45,11 @@ def test_package_has_image_input_labels_fp16_weights_and_metadata(shared):
     assert re.fullmatch(r"tiny-1 epoch \d+", model.version) and model.license
     user = model.user_defined_metadata
     assert json.loads(user["tk.class_names"]) == labels and user["tk.resize"] == "bicubic"
-    assert user["tk.image_size"] == "32" and "[model]" in user["tk.recipe"] and float(user["tk.val_accuracy"]) >= 0
+    assert user["tk.image_size"] == "32" and "[model]" in user["tk.recipe"]
+    # the exported checkpoint's own validation accuracy (best.pt, "exporting runs/tiny/1/best.pt"), to 6 places
+    best = load_checkpoint(shared / "runs/tiny/1/best.pt")
+    assert user["tk.val_accuracy"] == f"{best['metrics']['val_accuracy']:.6f}"
+    assert model.version == f"tiny-1 epoch {best['epoch']}"
     assert user["com.apple.coreml.model.preview.type"] == "imageClassifier"
 
 

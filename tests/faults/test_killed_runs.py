@@ -14,6 +14,7 @@ The normal suite kills one run twice and then presses Ctrl-C (SIGINT) on it; the
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import signal
 from pathlib import Path
@@ -27,7 +28,62 @@ from toolkit.testing import make_image_folder
 
 from .conftest import record_figure, subprocess_env, write_recipe
 from .killing import (Moment, after_line, after_start, differences, file_appears, just_written, kill_at,
-                      leftover_temp_files, lost_files, resume_to_end, writing)
+                      leftover_temp_files, lost_files, resume_to_end)
+
+HOLD_SITE = '''"""Test-only (tests/faults/test_killed_runs.py): TK_TEST_HOLD=TARGET:NTH:MARKER stops the process
+inside the NTH atomic write of TARGET, its temp file written, before the rename: it touches MARKER
+and sleeps until it is killed."""
+import os
+import time
+
+_spec = os.environ.get("TK_TEST_HOLD")
+if _spec:
+    _target, _nth, _marker = _spec.split(":", 2)
+    _replace, _seen = os.replace, [0]
+
+    def _held_replace(src, dst, *args, **kwargs):
+        if os.path.basename(os.fspath(dst)) == _target:
+            _seen[0] += 1
+            if _seen[0] == int(_nth):
+                open(_marker, "w").close()
+                while True:
+                    time.sleep(1)
+        return _replace(src, dst, *args, **kwargs)
+
+    os.replace = _held_replace
+'''
+
+
+def held(target: str, nth: int):
+    """The run is stopped inside the ``nth`` write of ``target``: its temp file written, not yet renamed.
+
+    Polling for the temp file (`toolkit.testing.resume.writing`) races a quick write, so whether the kill landed inside
+    it was luck; here the process itself waits there (a ``sitecustomize`` wrapping ``os.replace``,
+    see `HOLD_SITE`; nothing in tk is instrumented), and every such kill lands inside the write.
+    """
+
+    def ready(w, names: set[str]) -> bool:
+        return _marker(w.run_dir).exists()
+
+    ready.held = (target, nth)
+    return ready
+
+
+def _marker(out: Path) -> Path:
+    return out.parent / f".{out.name}.held"
+
+
+def _env_for(moment: Moment, env: dict[str, str], out: Path) -> dict[str, str]:
+    """``env``, plus the hold of `held` when ``moment`` is one."""
+    hold = getattr(moment.ready, "held", None)
+    if hold is None:
+        return env
+    site = out.parent / "hold-site"
+    site.mkdir(exist_ok=True)
+    (site / "sitecustomize.py").write_text(HOLD_SITE, encoding="utf-8")
+    path = os.pathsep.join(p for p in (str(site), env.get("PYTHONPATH", "")) if p)
+    return {**env, "PYTHONPATH": path, "TK_TEST_HOLD": f"{hold[0]}:{hold[1]}:{_marker(out)}"}
+
 
 EPOCHS = 6
 STATEFUL = """\
@@ -52,18 +108,18 @@ SWEEP = [
     Moment("starting", "1 s after start: still importing, nothing written", after_start(1.0)),
     Moment("folder-created", "the run folder was just created (recipe.toml, no checkpoint yet)",
            file_appears("recipe.toml")),
-    Moment("first-last-write", "inside the first write of last.pt (before epoch 1)", writing("last.pt", 1)),
+    Moment("first-last-write", "inside the first write of last.pt (before epoch 1)", held("last.pt", 1)),
     Moment("epoch-1-done", "just after epoch 1's summary line", after_line("epoch 1/")),
     Moment("mid-epoch-2", "in the middle of epoch 2 (0.1 s after epoch 1 ended)", after_line("epoch 1/", 0.1)),
-    Moment("best-write", "inside the first write of best.pt", writing("best.pt", 1)),
+    Moment("best-write", "inside the first write of best.pt", held("best.pt", 1)),
     Moment("best-then-last", "right after best.pt was renamed into place, before that epoch's last.pt",
            just_written("best.pt", 1)),
-    Moment("last-write-epoch-3", "inside the write of last.pt after epoch 3", writing("last.pt", 4)),
-    Moment("history-write", "inside the third write of history.jsonl", writing("history.jsonl", 3)),
+    Moment("last-write-epoch-3", "inside the write of last.pt after epoch 3", held("last.pt", 4)),
+    Moment("history-write", "inside the third write of history.jsonl", held("history.jsonl", 3)),
     Moment("mid-epoch-5", "in the middle of epoch 5", after_line("epoch 4/", 0.1)),
     Moment("last-epoch-done", f"just after the last epoch's summary line (final save, report)",
            after_line(f"epoch {EPOCHS}/")),
-    Moment("final-last-write", "inside the final write of last.pt (status finished)", writing("last.pt", EPOCHS + 2)),
+    Moment("final-last-write", "inside the final write of last.pt (status finished)", held("last.pt", EPOCHS + 2)),
     Moment("report", "while the report is written (metrics.json there, plots not yet)", file_appears("metrics.json")),
 ]
 
@@ -91,7 +147,7 @@ EARLY_STOPPING = STATEFUL + "patience = 1\nmin_delta = 10.0\n"
 STOPPING_SWEEP = [
     Moment("stopped-before-final-save", "early stopping decided, before the final save",
            after_line("epoch 2/")),
-    Moment("stopped-final-write", "inside the final write of last.pt of an early-stopped run", writing("last.pt", 4)),
+    Moment("stopped-final-write", "inside the final write of last.pt of an early-stopped run", held("last.pt", 4)),
     Moment("stopped-report", "while an early-stopped run writes its report", file_appears("metrics.json")),
 ]
 
@@ -133,8 +189,10 @@ def _check_kill(after, moment: Moment) -> None:
 
 def _kill_resume_compare(moment: Moment, sweep: Sweep, family: str) -> None:
     out = sweep.root / f"killed-{moment.name}"
-    after, _ = kill_at(moment, sweep.recipe, out, sweep.root, sweep.env)
+    after, _ = kill_at(moment, sweep.recipe, out, sweep.root, _env_for(moment, sweep.env, out))
     _check_kill(after, moment)
+    if hasattr(moment.ready, "held"):  # the kill came inside the write: its temp file is still there
+        assert after.landed_in_write == [moment.ready.held[0]], (moment.name, after.landed_in_write)
     resume_to_end(after, sweep.recipe, out, sweep.root, sweep.env)
     assert after.resumed_code == 0 and "Traceback" not in after.resumed_output, after.resumed_output
     problems = differences(sweep.reference, out) + leftover_temp_files(out)
@@ -193,10 +251,11 @@ def test_two_kills_and_a_ctrl_c_then_resume_give_the_uninterrupted_result(sweep:
     """The normal-suite version: one run killed inside a checkpoint write, killed again mid-epoch,
     interrupted with Ctrl-C, then resumed to the end."""
     out = sweep.root / "chain"
-    inside_write = Moment("last-write-epoch-2", "inside last.pt's write after epoch 2", writing("last.pt", 3))
-    first, _ = kill_at(inside_write, sweep.recipe, out, sweep.root, sweep.env)
+    inside_write = Moment("last-write-epoch-2", "inside last.pt's write after epoch 2", held("last.pt", 3))
+    first, _ = kill_at(inside_write, sweep.recipe, out, sweep.root, _env_for(inside_write, sweep.env, out))
     _check_kill(first, inside_write)
-    assert first.checkpoints["last.pt"][0] in (1, 2)  # the old file or the new one, never half of one
+    assert first.landed_in_write == ["last.pt"]  # killed inside the write: its temp file is left behind ...
+    assert first.checkpoints["last.pt"] == (1, "running")  # ... and last.pt is still epoch 1's, whole
 
     mid_epoch = Moment("mid-epoch-4", "mid epoch 4", after_line("epoch 3/", 0.05))
     second, _ = kill_at(mid_epoch, sweep.recipe, out, sweep.root, sweep.env, resume=True)

@@ -85,9 +85,14 @@ def test_nproc_2_trains_one_run_folder_written_by_rank_0_and_resumes(tmp_path, d
     assert not [p.name for p in run_dir.iterdir() if p.name.endswith(".tmp")]
     history = [json.loads(line) for line in (run_dir / "history.jsonl").read_text().splitlines()]
     assert [h["epoch"] for h in history] == [1, 2]
-    assert all(0.0 <= h["val_accuracy"] <= 1.0 for h in history)
+    # validation counts every image of the whole val split once, though each process saw half of it:
+    # an accuracy of one process's share, a mean of the two, or a padded sampler's repeats is no k/n_val
+    n_val = len(json.loads((run_dir / "split.json").read_text())["val"])
+    assert all(abs(h["val_accuracy"] * n_val - round(h["val_accuracy"] * n_val)) < 1e-6 for h in history)
     metrics = json.loads((run_dir / "metrics.json").read_text())
-    assert 0.0 <= metrics["accuracy"] <= 1.0
+    matrix = metrics["confusion_matrix"]
+    assert sum(map(sum, matrix)) == n_val == metrics["data"]["val"]
+    assert metrics["accuracy"] == pytest.approx(sum(matrix[i][i] for i in range(len(matrix))) / n_val)
     assert f"val accuracy {metrics['accuracy']:.4f}" in out
 
     events = _events(tmp_path)
