@@ -32,8 +32,11 @@ def test_installed_package_is_listed_with_its_version(installed):
     data = json.loads(tk(installed, "plugins", "--json").stdout)
     example = next(p for p in data["plugins"] if p["name"] == "example")
     assert example["dist"] == "tk-example-plugin" and example["version"] == "0.2.0"
-    assert example["registered"] == {"losses": ["poly1"], "samplers": ["capped"], "callbacks": ["lr_log"],
-                                     "exporters": ["torchscript"], "commands": ["example-info"]}
+    assert example["registered"] == {
+        "backbones": ["small_cnn"], "augmentations": ["grayscale"], "losses": ["poly1"], "samplers": ["capped"],
+        "optimizers": ["lion"], "schedulers": ["linear_decay"], "exporters": ["torchscript"],
+        "datasets": ["filenames"], "loggers": ["csv_log"], "callbacks": ["lr_log", "accuracy_gap"],
+        "commands": ["example-info"]}
 
 
 def test_disable_removes_it(installed):
@@ -54,10 +57,12 @@ def test_a_recipe_can_use_it(installed, tmp_path):
 
 
 def test_its_own_tests_pass_with_the_fixture_kit(installed):
-    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(EXAMPLE / "tests")],
+    # its one-line every-entry check (tests/test_every_entry.py) runs in tests/plugins/test_author_kit.py
+    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                             str(EXAMPLE / "tests" / "test_example_plugin.py")],
                             capture_output=True, text=True, env=installed)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "5 passed" in result.stdout
+    assert "6 passed" in result.stdout
 
 
 def test_its_command_callback_and_exporter_work_with_no_change_to_tk(installed, tmp_path):

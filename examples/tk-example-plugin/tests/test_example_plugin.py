@@ -42,11 +42,13 @@ def test_lr_log_writes_the_rate_and_stops(tk_plugins, tmp_path):
     callback = plugins.create("callbacks", "lr_log", {"stop_below": 0.01}, where="train.callbacks[0]")
     optimizer = SimpleNamespace(param_groups=[{"lr": 0.1}])
     state = TrainState(model=None, optimizer=optimizer, scheduler=None, device="cpu", recipe=None, run_dir=tmp_path)
+    state.stepped = True  # the optimiser stepped on this batch
     for step, lr in enumerate([0.1, 0.05, 0.001], start=1):
         state.step, optimizer.param_groups[0]["lr"] = step, lr
         callback.on_train_batch_end(state)
     assert (tmp_path / "lr.csv").read_text().splitlines() == ["1,0.1", "2,0.05", "3,0.001"]
     assert state.stop_reason and "0.01" in state.stop_reason
+    assert callback.state_dict() == {"logged": 3}  # saved in last.pt: a resumed run goes on counting
 
 
 def test_torchscript_exporter_option_is_checked(tk_plugins):
@@ -59,3 +61,12 @@ def test_torchscript_exporter_option_is_checked(tk_plugins):
         {"freeze": False}
     with pytest.raises(RecipeError, match="freeze"):
         plugins.create("exporters", "torchscript", {"freeze": "no"}, where="export.torchscript")
+
+
+def test_filenames_dataset_takes_the_class_from_the_name(tk_plugins, tk_image_folder):
+    root = tk_image_folder({"cat": 3, "dog": 2})  # cat/cat_000.png ... dog/dog_001.png
+    (root / "notes.txt").write_text("not an image")
+    plugins = tk_plugins(tk_example_plugin)
+    index = plugins.create("datasets", "filenames", {}, where="data.source", context={"root": root})
+    assert index.class_names == ["cat", "dog"] and index.counts() == [3, 2]
+    assert [reason for _, reason in index.skipped] == ["not an image file"]
