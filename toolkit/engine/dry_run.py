@@ -63,13 +63,11 @@ def dry_run(recipe: Any, *, progress: Any = None) -> dict[str, Any]:
     """Build the run and time one batch; return the facts (printed by `tk run --dry-run`)."""
     from ..plugins import trusting
 
-    with trusting(modules=recipe["plugins"]["modules"], base_dir=recipe.base_dir):
+    with trusting(modules=recipe["plugins"]["modules"], base_dir=recipe.base_for("plugins", "modules")):
         return _dry_run(recipe, progress)
 
 
 def _dry_run(recipe: Any, progress: Any) -> dict[str, Any]:
-    import torch
-
     from .components import build_components
     from .batches import Batches
     from .calibrate import unknown_images
@@ -79,7 +77,9 @@ def _dry_run(recipe: Any, progress: Any) -> dict[str, Any]:
     from .rng import seed_everything
     from .train import load_run_plugins
 
-    plugins = load_run_plugins(recipe)
+    plugins = load_run_plugins(recipe)  # a mistake in the recipe or a missing data folder: before torch loads
+    import torch
+
     train = recipe["train"]
     device = pick_device(train["device"])
     precision = pick_precision(train["amp"], device)
