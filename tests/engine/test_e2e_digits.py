@@ -1,8 +1,8 @@
 """End to end on real images shipped with scikit-learn: the 8x8 digits, upscaled to 32 px PNGs.
 
 1,797 handwritten digits in 10 classes, written as class folders of PNG files, trained through
-the real `tk run` command: the run must reach at least 95% validation accuracy and leave
-every file of a run folder behind.
+the real `tk run` command: the run must learn (far above chance, its training loss falling),
+keep the best epoch by its metric, and leave every file of a run folder behind.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ def digits_folder(tmp_path_factory) -> Path:
     return root
 
 
-def test_digits_reach_95_percent(tmp_path, monkeypatch, digits_folder):
+def test_digits_learn_and_leave_a_whole_run_folder(tmp_path, monkeypatch, digits_folder):
     monkeypatch.chdir(tmp_path)
     recipe = recipe_file(tmp_path / "digits.toml", digits_folder, epochs=3, backbone="test_resnet", lr=0.003,
                          batch_size=32)
@@ -52,15 +52,23 @@ def test_digits_reach_95_percent(tmp_path, monkeypatch, digits_folder):
     assert sorted(p.name for p in run_dir.iterdir()) == RUN_FILES
 
     metrics = json.loads((run_dir / "metrics.json").read_text())
-    assert metrics["accuracy"] >= 0.95, metrics["accuracy"]
+    # it learns: far above chance (0.1 for ten classes; three epochs of a working loop reach about
+    # 0.95, the margin is for other torch builds and CPUs), and the training loss falls
+    assert metrics["accuracy"] >= 0.5, metrics["accuracy"]
+    history = [json.loads(line) for line in (run_dir / "history.jsonl").read_text().splitlines()]
+    assert history[-1]["train_loss"] < history[0]["train_loss"], history
+    # best.pt is the best epoch by the metric it was chosen on, and metrics.json says which
+    chosen = [h[metrics["best_metric"]] for h in history]
+    best_value = min(chosen) if metrics["best_metric"].endswith("loss") else max(chosen)
+    assert metrics["best_value"] == best_value and history[metrics["best_epoch"] - 1][metrics["best_metric"]] == best_value
     assert metrics["split"] == "val" and metrics["class_names"] == [f"digit_{d}" for d in range(10)]
     # val_fraction 0.25 of 1,797, give or take the near-duplicate digits kept on one side
     val = len(json.loads((run_dir / "split.json").read_text())["val"])
     assert 400 <= val <= 500 and sum(m["support"] for m in metrics["per_class"].values()) == val
     assert len(metrics["confusion_matrix"]) == 10 and sum(map(sum, metrics["confusion_matrix"])) == val
+    assert metrics["accuracy"] == pytest.approx(sum(metrics["confusion_matrix"][i][i] for i in range(10)) / val)
     assert f"val accuracy {metrics['accuracy']:.4f}" in result.output
 
-    history = [json.loads(line) for line in (run_dir / "history.jsonl").read_text().splitlines()]
     assert [h["epoch"] for h in history] == [1, 2, 3]
     best = load_checkpoint(run_dir / "best.pt")
     assert best["kind"] == "best" and best["epoch"] == metrics["best_epoch"]
