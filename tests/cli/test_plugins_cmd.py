@@ -4,9 +4,12 @@ import json
 import os
 import subprocess
 import sys
-import time
 
 from toolkit import __version__
+
+HEAVY = ("torch", "torchvision", "timm", "numpy", "PIL", "sklearn", "scipy", "matplotlib", "onnx", "onnxruntime",
+         "coremltools", "optuna")
+"""Libraries a listing or a recipe check has no use for: importing one costs seconds on a cold start."""
 
 
 def tk(*args, env=None):
@@ -39,10 +42,9 @@ def test_disabled_plugins_are_shown_as_disabled():
 
 def test_version_and_fast_help_without_torch():
     assert tk("--version").stdout.strip() == f"tk, version {__version__}"
-    start = time.perf_counter()
-    code = "import sys; from toolkit.cli import cli; cli(['--help'], standalone_mode=False); print('torch' in sys.modules)"
+    # what makes it fast, and holds on any machine however loaded: none of the heavy libraries is imported
+    code = ("import sys; from toolkit.cli import cli; cli(['--help'], standalone_mode=False); "
+            f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    elapsed = time.perf_counter() - start
-    assert out.stdout.strip().endswith("False"), "tk --help must not import torch"
+    assert out.stdout.strip().endswith("[]"), "tk --help must not import torch or another heavy library"
     assert "Commands:" in out.stdout and "plugins" in out.stdout
-    assert elapsed < 5  # generous: interpreter start on a loaded CI box; the real figure is ~0.2 s
