@@ -24,11 +24,17 @@ There are two families:
   accepts, e.g. any timm architecture) with ``suggest`` (``suggest(name) -> list[str]``, close
   names for "did you mean") and ``list_models`` (``list_models(pattern, pretrained) ->
   list[str]``, what `tk models` lists for such an entry); ``example`` (recipe parameters the
-  registry-generated catalog test builds the entry with) and ``example_name`` (a name it
-  answers for, used by that test for a resolving entry); ``check`` (a callable taking the
-  recipe parameters, defaults filled in, that raises `RecipeError` for a bad value without
-  building anything: `tk recipes check` and `tk run` call it before any data is read, so a
-  value the factory would refuse fails in a second, not after decoding). Non-finite numbers
+  registry-generated catalog test and `toolkit.testing.check_every_entry` build the entry with;
+  ``"{images}"``, ``"{checkpoint}"``, ``"{run}"`` stand for test files) and ``example_name`` (a
+  name it answers for, used by those tests for a resolving entry); ``check`` (a callable that
+  raises `RecipeError` for a bad value without building anything: `tk recipes check` and
+  `tk run` call it before any data is read, so a value the factory would refuse fails in a
+  second, not after decoding; it is called ``check(**values)``, keyword arguments only: the
+  factory's recipe parameters at their defaults with the recipe's values over them, limited to
+  the names its signature declares unless it takes ``**kwargs``, never run context; anything
+  it raises but a `TkError` is reported as the plugin's bug, naming it); ``metrics`` (callbacks:
+  the metric names it adds, shown on the epoch and ``Best:`` lines and allowed in
+  ``train.best_metric``/``train.monitor``). Non-finite numbers
   (``nan``, ``inf``) are refused for every parameter before the factory sees them.
 
   **Parts that change with the epoch.** The objects these factories return may define

@@ -569,3 +569,40 @@ def test_assert_resume_identical_needs_epochs_to_kill(tmp_path):
     recipe = make_recipe(tmp_path / "one.toml", tmp_path, epochs=1)
     with pytest.raises(ValueError, match="needs 2 epochs or more"):
         assert_resume_identical(recipe)
+
+
+# -- docs/plugins.md: its worked examples work as printed ---------------------------------------
+def _doc_modules() -> dict[str, str]:
+    """Every complete plugin module printed in docs/plugins.md (a python block whose first line
+    names its file, ``# tk_x.py``), by file name."""
+    import re
+
+    text = (ROOT / "docs" / "plugins.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```python\n(# (tk_\w+\.py)\n.*?)```", text, re.S)
+    return {name: body for body, name in blocks}
+
+
+def test_the_docs_print_a_worked_example_of_every_kind():
+    import re
+
+    text = (ROOT / "docs" / "plugins.md").read_text(encoding="utf-8")
+    registered = set(re.findall(r"def (tk_register_\w+)\(register\)", text))
+    assert {f"tk_register_{k}" for k in KINDS} <= registered, registered
+    assert "`[plugins] disable" in text or "[plugins] disable" in text
+    assert "binary" in text and "check(**values)" in text
+
+
+@pytest.mark.parametrize("module", ["tk_lr_log.py", "tk_csv_log.py", "tk_torchscript.py", "tk_flat.py"])
+def test_a_docs_example_module_passes_the_every_entry_check(module, tmp_path):
+    import importlib.util
+
+    path = tmp_path / module
+    path.write_text(_doc_modules()[module])
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    loaded = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(loaded)
+    kit = EntryKit(tmp_path / "kit", loaded)
+    found = entries_of(loaded, plugins=kit.plugins)
+    assert found
+    for kind, name in found:
+        kit.check(kind, name)
