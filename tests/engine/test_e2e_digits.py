@@ -74,9 +74,11 @@ def test_digits_learn_and_leave_a_whole_run_folder(tmp_path, monkeypatch, digits
     assert best["kind"] == "best" and best["epoch"] == metrics["best_epoch"]
     assert best["model_info"]["image_size"] == 32 and best["model_info"]["num_classes"] == 10
     assert best["model_info"]["resize"] == "bicubic" and best["model_info"]["input_range"] == [0, 1]
-    for key in ("optimizer", "scheduler", "early_stopping", "rng", "history", "class_names", "recipe", "recipe_path",
+    for key in ("optimizer", "scheduler", "callbacks", "rng", "history", "class_names", "recipe", "recipe_path",
                 "metrics", "status", "global_step"):
         assert key in best
+    assert best["callbacks"] == {}  # training state (callbacks' too) lives in last.pt, which runs resume from
+    assert best["metrics"]["best_metric"] == metrics["best_metric"]  # what chose it, recorded in it
     split = json.loads((run_dir / "split.json").read_text())
     assert len(split["train"]) + len(split["val"]) == 1797 and len(split["val"]) == val and split["seed"] == 0
     assert split["grouping"]["group_by"] == "near_duplicates"
