@@ -125,6 +125,9 @@ def _print_any_file_name() -> None:
 
 def main(args: list[str] | None = None) -> None:
     """Console-script entry point (``args``: the command line after ``tk``; default ``sys.argv[1:]``)."""
+    from ..threads import set_wait_policy
+
+    set_wait_policy()  # OpenMP reads it when torch loads, which no command has done yet
     _print_any_file_name()
     try:
         cli.main(args, prog_name="tk")
