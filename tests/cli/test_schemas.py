@@ -56,8 +56,9 @@ def test_every_bundled_recipe_validates_and_names_the_schema(path, schema):
     ('[[augment.ops]]\nname = "hflip"\nprob = 0.5\n', "'prob' was unexpected"),
     ('[export.onnx]\nopst = 18\n', "'opst' was unexpected"),
     ('[losss]\nname = "focal"\n', "'losss' was unexpected"),
-    # tk's own callbacks are set by [train]/[calibration] keys; `tk run` rejects them in the list too
-    ('[[train.callbacks]]\nname = "calibration"\n', "'calibration' is not one of"),
+    # tk's own callbacks may be listed to place or switch them off, never given parameters (#27):
+    # their parameters are [train]/[calibration] keys, and `tk run` refuses them in the list too
+    ('[[train.callbacks]]\nname = "calibration"\ntemperature = true\n', "'temperature' was unexpected"),
 ])
 def test_the_schema_rejects_a_misspelt_key(schema, toml, says):
     messages = [e.message for e in jsonschema.Draft202012Validator(schema).iter_errors(tomllib.loads(toml))]

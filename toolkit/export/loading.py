@@ -108,7 +108,6 @@ def get_exporter(name: str, plugins: Any | None = None, *, where: str = "--forma
     plugins.note_broken()
     entry = plugins.entry("exporters", name, where)
     exporter = build_exporter(entry, params, where=where)
-    _refuse_shared_suffix(plugins, name, str(getattr(unwrapped(exporter), "suffix", "")).lower())
     entry.check_made(unwrapped(exporter), where)  # the wrong type is one line naming the plugin
     return exporter
 
@@ -133,20 +132,18 @@ def _clash(suffix: str, claims: list[Any]) -> PluginError:
                    f"switch one off with TK_DISABLE_PLUGINS={claims[-1].plugin}.")
 
 
-def _refuse_shared_suffix(plugins: Any, name: str, suffix: str) -> None:
-    """A `TkError` naming both plugins when another exporter than ``name`` claims ``suffix`` too."""
-    if not suffix:
-        return
-    claims = [entry for entry in plugins.registry("exporters") if entry.name == name]
-    for entry in plugins.registry("exporters"):
-        if entry.name == name:
-            continue
-        try:
-            other = entry.create({}, {"name": entry.name}, where="exporters")
-        except Exception:  # noqa: BLE001 - an exporter that cannot be built with its defaults claims nothing here
-            continue
-        if str(getattr(other, "suffix", "")).lower() == suffix:
-            raise _clash(suffix, [*claims, entry])
+def _recorded_format(path: Path) -> str | None:
+    """The exporter a ``manifest.json`` beside ``path`` says wrote it (None without a readable one)."""
+    import json
+
+    try:
+        manifest = json.loads((path.parent / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None
+    if not isinstance(manifest, dict) or manifest.get("file") not in (None, path.name):
+        return None
+    found = manifest.get("format")
+    return found if isinstance(found, str) else None
 
 
 def exporter_for_path(path: str | Path, plugins: Any | None = None) -> tuple[str, Any]:
@@ -156,7 +153,10 @@ def exporter_for_path(path: str | Path, plugins: Any | None = None) -> tuple[str
     built = _exporters(plugins)
     known = [suffix for _, _, suffix in built]
     claims = [(entry, exporter) for entry, exporter, suffix in built if suffix and _suffix(path) == suffix]
-    if len(claims) > 1:  # never attribute one plugin's file to another
+    if len(claims) > 1:  # the export's manifest says which exporter wrote it; without one, never guess
+        recorded = _recorded_format(path)
+        claims = [c for c in claims if c[0].name == recorded] or claims
+    if len(claims) > 1:
         raise _clash(_suffix(path), [entry for entry, _ in claims])
     if claims:
         return claims[0][0].name, claims[0][1]

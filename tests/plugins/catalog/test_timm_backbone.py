@@ -89,7 +89,8 @@ def test_pretrained_offline_without_cache_names_model_and_fixes(tmp_path):
     assert out.returncode == 0, out.stderr
     line = out.stdout.strip()
     assert line.startswith("ERROR model.pretrained: cannot load the pretrained weights of 'test_resnet.r160_in1k'")
-    assert "HF_HUB_OFFLINE" in line and "run once with network access" in line and "model.pretrained_path" in line
+    assert "HF_HUB_OFFLINE" in line and "machine that reaches the hub" in line and "model.pretrained_path" in line
+    assert "model.pretrained=false" in line  # a way on without the hub (#30 item 4)
 
 
 def test_pretrained_offline_reads_the_hugging_face_cache(tmp_path):
