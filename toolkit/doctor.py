@@ -114,7 +114,8 @@ class Diagnosis:
             "counts": dict(zip(self.class_names, self.counts)), "images": len(self.paths),
             "sizes": [{"width": w, "height": h, "images": n} for (w, h), n in self.sizes.most_common()],
             "aspect_ratios": [{"ratio": r, "images": n} for r, n in sorted(self.aspects.items())],
-            "near_duplicates": {"bits": self.bits, "groups": [[self.rel(self.paths[i]) for i in g] for g in self.groups],
+            "near_duplicates": {"detector": "same_frame",
+                                "groups": [[self.rel(self.paths[i]) for i in g] for g in self.groups],
                                 "images": sum(len(g) for g in self.groups)},
             "label_conflicts": [[{"file": self.rel(self.paths[i]), "label": self.class_names[self.labels[i]]} for i in g]
                                 for g in self.conflicts],
@@ -250,17 +251,19 @@ def find_duplicates(paths: list[str], labels: list[int], bits: int, *, workers: 
                     on_progress: Callable[[int, int], None] | None = None) -> tuple[Any, list[tuple[str, str]]]:
     """(`GroupReport` with indices into ``paths``, [(path, reason)] of unreadable images).
 
-    Hashes come from the shared image store at 64×64 (built on first use, then reused by
-    `tk data check` and `tk data doctor` alike); no pixels are copied out of it.
+    Images that show the same frame (`toolkit.data.duplicates.same_frame_groups`), from the frame
+    features kept in the shared image store at 64×64 (built on first use, then reused by `tk data
+    check` and `tk data doctor` alike; no pixels are copied out of it). The features do not
+    depend on the store's size, so `tk run` finds the same groups. ``bits`` is no longer used.
     """
-    from .data.duplicates import group_report, near_duplicate_groups
+    from .data.duplicates import group_report, same_frame_groups
     from .data.store import open_store
     from .engine.data_pipeline import default_cache_dir
 
     res = open_store(paths, (64, 64), cache_dir=default_cache_dir(), workers=workers, on_progress=on_progress)
     failed = dict(res.failed)
     ok = [i for i in range(len(paths)) if i not in failed]
-    report = group_report(near_duplicate_groups(res.store.hashes[[res.rows[i] for i in ok]], bits),
+    report = group_report(same_frame_groups(res.store.features([res.rows[i] for i in ok])),
                           [labels[i] for i in ok])
     report.groups = [[ok[i] for i in g] for g in report.groups]
     report.conflicts = [[ok[i] for i in g] for g in report.conflicts]
@@ -398,7 +401,7 @@ and save the reviewed fixes.csv (or edit it by hand), then apply them to a copy 
 <p class="muted">Near-duplicate images filed under different classes: at least one of each group is mislabelled.</p>
 {''.join(conflicts) or '<p>None.</p>'}
 <h2>Likely label errors</h2>{issue_head}<div class="row">{issues}</div>
-<h2>Near-duplicate groups: {len(diag.groups)} ({sum(len(g) for g in diag.groups)} images; perceptual hash within {diag.bits} bits)</h2>
+<h2>Near-duplicate groups: {len(diag.groups)} ({sum(len(g) for g in diag.groups)} images showing the same frame)</h2>
 <p class="muted">tk run keeps each group on one side of the split. Copies inflate how often a picture is seen in training.</p>
 {''.join(groups) or '<p>None.</p>'}
 <h2>Unusable files: {len(diag.unusable)}</h2>

@@ -39,9 +39,9 @@ def test_no_copy_lands_on_the_other_side_of_the_split(tmp_path, copies_folder, m
         for path, _ in split[part]:
             assert side.setdefault(_group_of(path), part) == part, f"{path} is in {part}, its original in {side[_group_of(path)]}"
     assert split["grouping"] == {"group_by": "near_duplicates", "groups_kept_together": 16, "images_in_groups": 32,
-                                 "label_conflicts": 0, "near_duplicate_bits": 8}
-    assert "Split: 16 groups of near-duplicate images (perceptual hash within 8 bits) kept on one side (32 images)" \
-        in result.output
+                                 "label_conflicts": 0, "detector": "same_frame"}
+    assert "Split: 16 groups of near-duplicate images (the same frame, checked pixel by pixel) kept on one side " \
+        "(32 images)" in result.output
 
     leaky = run_cli("run", recipe, "--out", tmp_path / "leaky", "--set", "data.group_by=\"none\"")
     assert leaky.exit_code == 0, leaky.output

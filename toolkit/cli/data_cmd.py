@@ -21,8 +21,8 @@ def data() -> None:
 @click.option("--set", "overrides", multiple=True, metavar="SECTION.KEY=VALUE",
               help="Override a key of the recipe (e.g. --set data.root=other/folder).")
 @click.option("--thorough", is_flag=True, help="Decode every image fully (slower; finds damage deep inside files).")
-@click.option("--near-duplicate-bits", "bits", type=click.IntRange(0, 32), default=8, show_default=True,
-              help="Hash bits (of 64) two images may differ in and still count as near-duplicates.")
+@click.option("--near-duplicate-bits", "bits", type=click.IntRange(0, 32), default=8, hidden=True,
+              help="No longer used: near-duplicates are images verified to show the same frame.")
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 def check(target: str | None, recipe: str | None, overrides: tuple[str, ...], thorough: bool, bits: int,
           as_json: bool) -> None:
@@ -67,7 +67,8 @@ def check(target: str | None, recipe: str | None, overrides: tuple[str, ...], th
             "images": len(index.samples), "imbalance": ratio, "presplit": bool(index.presplit),
             "bad_images": [[p, r] for p, r in bad], "ignored": [[p, r] for p, r in ignored],
             "notes": [[p, n] for p, n in index.notes], "empty_classes": index.empty_classes, "usable": usable,
-            "near_duplicates": {"bits": bits, **dups.to_json(index.paths, index.labels, index.class_names)},
+            "near_duplicates": {"detector": "same_frame", **dups.to_json(index.paths, index.labels,
+                                                                          index.class_names)},
         }, indent=2))
     else:
         if source:
@@ -155,10 +156,10 @@ def _print_duplicates(index, report, bits: int) -> None:
     console = Console(highlight=False, soft_wrap=True)
     rel = lambda i: os.path.relpath(index.paths[i], index.root)  # noqa: E731
     if not report.groups:
-        console.print(f"Near-duplicates: none (perceptual hashes within {bits} bits).", markup=False)
+        console.print("Near-duplicates: none (no two images show the same frame).", markup=False)
         return
-    console.print(f"Near-duplicates: {report.summary()} (within {bits} bits). tk run keeps each group on one side "
-                  f"of the split (data.group_by).", markup=False)
+    console.print(f"Near-duplicates: {report.summary()} (images showing the same frame). tk run keeps each group on "
+                  f"one side of the split (data.group_by).", markup=False)
     for group in report.groups[:5]:
         more = f" and {len(group) - 4} more" if len(group) > 4 else ""
         console.print(f"  {len(group)} images: {', '.join(rel(i) for i in group[:4])}{more}", markup=False)
@@ -218,8 +219,8 @@ def _print(index, counts, ratio, bad, ignored) -> None:
 @click.option("--out", type=click.Path(file_okay=False, path_type=str),
               help="Where to write doctor.html, doctor.json and fixes.csv [TARGET/doctor for a run or "
                    "cross-validation folder, ./doctor-<folder> for an image folder].")
-@click.option("--near-duplicate-bits", "bits", type=click.IntRange(0, 32), default=8, show_default=True,
-              help="Hash bits (of 64) two images may differ in and still count as near-duplicates.")
+@click.option("--near-duplicate-bits", "bits", type=click.IntRange(0, 32), default=8, hidden=True,
+              help="No longer used: near-duplicates are images verified to show the same frame.")
 @click.option("--json", "as_json", is_flag=True, help="Also print doctor.json.")
 def doctor(target: str, out: str | None, bits: int, as_json: bool) -> None:
     """One page on what is wrong with TARGET: class balance, image sizes and aspect ratios,

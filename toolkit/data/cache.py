@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from toolkit.data.duplicates import image_hash
+from toolkit.data.duplicates import FEATURE_BYTES, decode_features, features_hash
 from toolkit.data.images import ImageError, load_rgb
 
 if TYPE_CHECKING:
@@ -50,6 +50,9 @@ class DecodedImages:
     cached: int = 0  # images read back from the disk cache
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)  # e.g. a cache file that could not be written
+    #: frame features per row (N×`toolkit.data.duplicates.FEATURE_BYTES` uint8; zero for failed rows):
+    #: what near-duplicates are found from, the same whatever `size`
+    features: np.ndarray | None = None
 
     @property
     def ok(self) -> list[int]:
@@ -85,7 +88,8 @@ def decode_images(
     that cannot be decoded does not stop anything: its row stays zero and `(index, reason)`
     goes to `failed`, for the caller to drop and report. `workers > 0` decodes with that many
     threads (PIL releases the GIL while it decodes and resizes). With ``hashes`` (the default)
-    each image's perceptual hash (`toolkit.data.duplicates.image_hash`) comes back too.
+    each image's frame features and their perceptual hash (`toolkit.data.duplicates`) come back
+    too, computed from the file, not from the resized pixels.
     """
     import numpy as np
     import torch
@@ -106,25 +110,36 @@ def decode_images(
             notes.append(f"{len(res.store.notes)} row(s) of the image store {res.store.path.name} did not match "
                          f"their checksum: decoded again from their files; the store is rebuilt next time")
         phash = res.store.hashes[res.rows].copy() if paths else np.zeros(0, np.uint64)
+        feats = res.store.features(res.rows) if hashes else None
         for i, _ in failed:
             phash[i] = 0
+            if feats is not None:
+                feats[i] = 0
         return DecodedImages(images.contiguous(), phash if hashes else None, failed, res.decoded, res.reused,
-                             time.perf_counter() - started, notes)
+                             time.perf_counter() - started, notes, features=feats)
 
     out = np.zeros((len(paths), 3, *hw), dtype=np.uint8)
     phash = np.zeros(len(paths), dtype=np.uint64)
-    result = DecodedImages(images=torch.from_numpy(out), hashes=phash if hashes else None)
+    feats = np.zeros((len(paths), FEATURE_BYTES), dtype=np.uint8)
+    result = DecodedImages(images=torch.from_numpy(out), hashes=phash if hashes else None,
+                           features=feats if hashes else None)
 
     def work(i: int) -> tuple[str, str | None]:
         try:
-            img = resize_rgb(load_rgb(os.fspath(paths[i]), reduce_for=hw), hw, rule)
+            path = os.fspath(paths[i])
+            original = load_rgb(path, reduce_for=hw)
+            img = resize_rgb(original, hw, rule)
         except ImageError as exc:
             return "failed", exc.reason
         except Exception as exc:  # a decoder bug on one odd file must not end the run
             return "failed", f"cannot decode: {exc}".lower()
         out[i] = np.asarray(img).transpose(2, 0, 1)
         if hashes:
-            phash[i] = image_hash(out[i])
+            try:
+                feats[i] = decode_features(path, original, hw)
+            except ImageError as exc:
+                return "failed", exc.reason
+            phash[i] = features_hash(feats[i])
         return "decoded", None
 
     indices = range(len(paths))

@@ -6,10 +6,18 @@ file per image. A store is one file per (image set, size, resize rule, `STORE_VE
 
     offset 0        b"TKSTORE\\0", header length (8 bytes, little endian), header (JSON)
     data_offset     N rows of 3·H·W uint8 pixels, contiguous (page-aligned start)
+    then            N rows of frame features (`toolkit.data.duplicates.FEATURE_BYTES` each)
     then            N row keys (20 bytes each: sha1 of path, size, mtime, ctime, inode, size, rule)
-                    N perceptual hashes (8 bytes each)
+                    N perceptual hashes (8 bytes each, of the frame features)
                     N row digests (16 bytes each: BLAKE2b of the row's pixels)
+                    N feature digests (16 bytes each: BLAKE2b of the row's features)
     end             BLAKE2b-16 of header + keys + hashes + digests, then b"TKEND\\0\\0\\0"
+
+The frame features, from which near-duplicates are found, are computed from each image as
+decoded for `toolkit.data.duplicates.FEATURE_DECODE`, not from the row's pixels: every store of
+one image holds the same features, whatever its size and rule, so a split does not depend on
+the recipe's ``data.image_size``. Version 2 added them; a store of another version is never
+opened (it is rebuilt, and the older file removed).
 
 * **Shared, larger than memory.** Processes open it with `numpy.memmap` read-only; the
   operating system's page cache holds one copy for all of them and pages rows in and out as
@@ -41,6 +49,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from toolkit.data.duplicates import FEATURE_BYTES, FEATURE_VERSION
 from toolkit.data.images import ImageError, load_rgb
 from toolkit.errors import DataError
 
@@ -49,7 +58,7 @@ if TYPE_CHECKING:
 
 __all__ = ["STORE_VERSION", "ImageStore", "StoreResult", "open_store", "row_key"]
 
-STORE_VERSION = 1
+STORE_VERSION = 2
 MAGIC = b"TKSTORE\0"
 END = b"TKEND\0\0\0"
 KEY_BYTES, HASH_BYTES, DIGEST_BYTES = 20, 8, 16
@@ -69,7 +78,8 @@ class StoreDamaged(Exception):
 
 class ImageStore:
     """An open store: ``images`` (uint8 N×3×H×W torch tensor over the memory map), ``hashes``,
-    ``keys``, and `gather` for batches whose rows are checked on first read."""
+    ``keys``, `gather` for batches whose rows are checked on first read, and `features` (frame
+    features of rows, checked the same way)."""
 
     def __init__(self, path: Path):
         import numpy as np
@@ -88,8 +98,14 @@ class ImageStore:
                 header = json.loads(header_bytes)
                 n, h, w = int(header["n"]), int(header["height"]), int(header["width"])
                 row_bytes, data_offset = 3 * h * w, int(header["data_offset"])
-                index_offset = data_offset + n * row_bytes
-                index_len = n * (KEY_BYTES + HASH_BYTES + DIGEST_BYTES)
+                if header.get("version") != STORE_VERSION or header.get("feature_bytes") != FEATURE_BYTES \
+                        or header.get("feature_version") != FEATURE_VERSION:
+                    raise StoreDamaged(f"store version {header.get('version')} (features "
+                                       f"{header.get('feature_version')}), this tk writes {STORE_VERSION} "
+                                       f"(features {FEATURE_VERSION})")
+                features_offset = data_offset + n * row_bytes
+                index_offset = features_offset + n * FEATURE_BYTES
+                index_len = n * (KEY_BYTES + HASH_BYTES + 2 * DIGEST_BYTES)
                 if size != index_offset + index_len + DIGEST_BYTES + len(END):
                     raise StoreDamaged(f"{size} bytes where {index_offset + index_len + DIGEST_BYTES + len(END)} "
                                        f"were written (truncated or appended to)")
@@ -100,25 +116,30 @@ class ImageStore:
             raise StoreDamaged(str(exc)) from None
         if trailer[DIGEST_BYTES:] != END or trailer[:DIGEST_BYTES] != _digest(header_bytes, index):
             raise StoreDamaged("its index does not match its checksum")
-        if header.get("version") != STORE_VERSION:
-            raise StoreDamaged(f"store version {header.get('version')}, this tk writes {STORE_VERSION}")
         self.header = header
         self.n, self.hw, self.rule = n, (h, w), str(header["rule"])
         keys_end, hashes_end = n * KEY_BYTES, n * (KEY_BYTES + HASH_BYTES)
         self.keys = [index[i * KEY_BYTES:(i + 1) * KEY_BYTES] for i in range(n)]
         self.hashes = np.frombuffer(index[keys_end:hashes_end], dtype="<u8").astype(np.uint64)
         self.digests = [index[hashes_end + i * DIGEST_BYTES:hashes_end + (i + 1) * DIGEST_BYTES] for i in range(n)]
+        fd_start = hashes_end + n * DIGEST_BYTES
+        self.feature_digests = [index[fd_start + i * DIGEST_BYTES:fd_start + (i + 1) * DIGEST_BYTES] for i in range(n)]
         self.failed = {int(k): str(v) for k, v in header.get("failed", {}).items()}
         self.paths = list(header.get("paths", []))
         if n:
             self._map = np.memmap(self.path, dtype=np.uint8, mode="r", offset=data_offset, shape=(n, 3, h, w))
+            self._features = np.memmap(self.path, dtype=np.uint8, mode="r", offset=features_offset,
+                                       shape=(n, FEATURE_BYTES))
             with _no_writable_warning():
                 self.images = torch.from_numpy(self._map)
         else:
             self._map = np.zeros((0, 3, h, w), dtype=np.uint8)
+            self._features = np.zeros((0, FEATURE_BYTES), dtype=np.uint8)
             self.images = torch.from_numpy(self._map)
         self._data_offset, self._row_bytes = data_offset, row_bytes
         self._checked = bytearray(n)  # rows whose digest this process has verified
+        self._features_checked = bytearray(n)
+        self.repaired_features: dict[int, Any] = {}
         self._lock = threading.Lock()
         self.repaired: dict[int, Any] = {}  # row -> re-decoded pixels (its stored row was damaged)
         self.notes: list[str] = []
@@ -136,6 +157,44 @@ class ImageStore:
             if hashlib.blake2b(memoryview(self._map[r]).cast("B"), digest_size=DIGEST_BYTES).digest() != self.digests[r]:
                 self._repair(r)
             self._checked[r] = 1
+
+    def features(self, rows: Sequence[int]) -> Any:
+        """The frame features of ``rows`` (uint8 len(rows)×`FEATURE_BYTES`, a copy): each row's
+        digest is checked the first time this process reads it, and a row that fails is computed
+        again from its file (the store is then rebuilt on the next run). Failed rows are zero."""
+        import numpy as np
+
+        rows = [int(r) for r in rows]
+        for r in rows:
+            if self._features_checked[r]:
+                continue
+            if r not in self.failed and hashlib.blake2b(memoryview(self._features[r]).cast("B"),
+                                                        digest_size=DIGEST_BYTES).digest() != self.feature_digests[r]:
+                self._repair_features(r)
+            self._features_checked[r] = 1
+        out = np.array(self._features[rows]) if rows else np.zeros((0, FEATURE_BYTES), np.uint8)
+        for j, r in enumerate(rows):
+            if r in self.repaired_features:
+                out[j] = self.repaired_features[r]
+        return out
+
+    def _repair_features(self, r: int) -> None:
+        import numpy as np
+
+        from toolkit.data.duplicates import decode_features
+
+        with self._lock:
+            if r in self.repaired_features:
+                return
+            path = self.paths[r] if r < len(self.paths) else None
+            try:
+                feats = decode_features(path) if path else None
+            except ImageError:
+                feats = None
+            self.repaired_features[r] = feats if feats is not None else np.zeros(FEATURE_BYTES, np.uint8)
+            self.notes.append(f"the features of row {r} of the image store {self.path.name} did not match their "
+                              f"checksum: computed again from {path or 'the file'}; the store is rebuilt on the next run")
+            self.mark_damaged()
 
     def _repair(self, r: int) -> None:
         import numpy as np
@@ -190,6 +249,10 @@ class ImageStore:
         return out
 
 
+def _blake(row: Any) -> bytes:
+    return hashlib.blake2b(memoryview(row).cast("B"), digest_size=DIGEST_BYTES).digest()
+
+
 def _digest(header: bytes, index: bytes) -> bytes:
     h = hashlib.blake2b(header, digest_size=DIGEST_BYTES)
     h.update(index)
@@ -206,11 +269,20 @@ def _no_writable_warning():
 
 
 def _decode_row(path: str, hw: tuple[int, int], rule: str):
+    return _decode_row_and_features(path, hw, rule, features=False)[0]
+
+
+def _decode_row_and_features(path: str, hw: tuple[int, int], rule: str, features: bool = True):
+    """(3×H×W uint8 row, frame features or None): one decode serves both where it can
+    (`toolkit.data.duplicates.decode_features`)."""
     import numpy as np
 
+    from toolkit.data.duplicates import decode_features
     from toolkit.geometry import resize_image
 
-    return np.asarray(resize_image(load_rgb(path, reduce_for=hw), hw, rule), dtype=np.uint8).transpose(2, 0, 1)
+    img = load_rgb(path, reduce_for=hw)
+    row = np.asarray(resize_image(img, hw, rule), dtype=np.uint8).transpose(2, 0, 1)
+    return row, (decode_features(path, img, hw) if features else None)
 
 
 class StoreResult:
@@ -227,13 +299,21 @@ def _candidates(folder: Path, hw: tuple[int, int], rule: str) -> list[Path]:
     return sorted(folder.glob(f"{tag}-*.tkstore"), key=lambda p: p.stat().st_mtime, reverse=True)
 
 
+def _older_versions(folder: Path, hw: tuple[int, int], rule: str) -> list[Path]:
+    """Stores of this size and rule written by another store version: never read, removed when
+    a new store replaces them."""
+    prefix = f"{hw[0]}x{hw[1]}-{rule}-v"
+    return sorted(p for p in folder.glob(f"{prefix}*.tkstore")
+                  if not p.name.startswith(f"{prefix}{STORE_VERSION}-"))
+
+
 def open_store(paths: Sequence[str], size: tuple[int, int], *, cache_dir: Path, rule: str = "bicubic",
                workers: int = 2, on_progress: Callable[[int, int], None] | None = None) -> StoreResult:
     """The store holding ``paths`` at ``size`` by ``rule`` under ``cache_dir/stores``: reused,
     extended or built (module docstring). ``rows[i]`` is the row of ``paths[i]``."""
     import numpy as np
 
-    from toolkit.data.duplicates import image_hash
+    from toolkit.data.duplicates import features_hash
 
     started = time.perf_counter()
     hw = (int(size[0]), int(size[1]))
@@ -280,6 +360,7 @@ def open_store(paths: Sequence[str], size: tuple[int, int], *, cache_dir: Path, 
     path_of = {k: str(p) for k, p in zip(wanted, paths) if k is not None}
     n = len(keys)
     header = {"version": STORE_VERSION, "n": n, "height": hw[0], "width": hw[1], "rule": rule,
+              "feature_bytes": FEATURE_BYTES, "feature_version": FEATURE_VERSION,
               "paths": [os.path.abspath(path_of[k]) for k in keys], "created": time.time()}
     header_probe = json.dumps({**header, "data_offset": 0, "failed": {}}).encode()
     data_offset = -(-(16 + len(header_probe) + 64 + 16 * 8) // PAGE) * PAGE  # room for the failed list below
@@ -290,13 +371,16 @@ def open_store(paths: Sequence[str], size: tuple[int, int], *, cache_dir: Path, 
     tmp = Path(tmp_name)
     _clear_stale_builds(folder, keep=tmp)
     try:
-        total = data_offset + n * row_bytes
+        total = data_offset + n * (row_bytes + FEATURE_BYTES)
         os.ftruncate(fd, total)
         os.close(fd)
         fd = -1
         data = np.memmap(tmp, dtype=np.uint8, mode="r+", offset=data_offset, shape=(n, 3, *hw)) if n else None
+        feats = (np.memmap(tmp, dtype=np.uint8, mode="r+", offset=data_offset + n * row_bytes,
+                           shape=(n, FEATURE_BYTES)) if n else None)
         hashes = np.zeros(n, dtype="<u8")
         digests = [b""] * n
+        feature_digests = [b""] * n
         failed: dict[int, str] = {}
         lend = best.index_of() if best is not None else {}
         reused = 0
@@ -308,17 +392,20 @@ def open_store(paths: Sequence[str], size: tuple[int, int], *, cache_dir: Path, 
                 best.check_rows([r])  # type: ignore[union-attr]
                 row = best.repaired.get(r)  # type: ignore[union-attr]
                 data[j] = row if row is not None else best._map[r]  # type: ignore[union-attr,index]
+                feats[j] = best.features([r])[0]  # type: ignore[union-attr,index]
                 hashes[j] = best.hashes[r]  # type: ignore[union-attr]
                 digests[j] = hashlib.blake2b(memoryview(data[j]).cast("B"), digest_size=DIGEST_BYTES).digest()
+                feature_digests[j] = _blake(feats[j])  # type: ignore[index]
                 return "reused", None
             try:
-                data[j] = _decode_row(path_of[k], hw, rule)
+                data[j], feats[j] = _decode_row_and_features(path_of[k], hw, rule)  # type: ignore[index]
             except ImageError as exc:
                 return "failed", exc.reason
             except Exception as exc:  # a decoder bug on one odd file must not end the run
                 return "failed", f"cannot decode: {exc}".lower()
-            hashes[j] = image_hash(data[j])
+            hashes[j] = features_hash(feats[j])  # type: ignore[index]
             digests[j] = hashlib.blake2b(memoryview(data[j]).cast("B"), digest_size=DIGEST_BYTES).digest()
+            feature_digests[j] = _blake(feats[j])  # type: ignore[index]
             return "decoded", None
 
         pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="tk-store") if workers > 0 else None
@@ -328,7 +415,10 @@ def open_store(paths: Sequence[str], size: tuple[int, int], *, cache_dir: Path, 
                 if status == "failed":
                     failed[j] = reason or "cannot decode"
                     data[j] = 0  # type: ignore[index]
+                    feats[j] = 0  # type: ignore[index]
+                    hashes[j] = 0
                     digests[j] = hashlib.blake2b(memoryview(data[j]).cast("B"), digest_size=DIGEST_BYTES).digest()  # type: ignore[index]
+                    feature_digests[j] = _blake(feats[j])  # type: ignore[index]
                 elif status == "reused":
                     reused += 1
                 if on_progress is not None:
@@ -338,15 +428,16 @@ def open_store(paths: Sequence[str], size: tuple[int, int], *, cache_dir: Path, 
                 pool.shutdown(wait=True, cancel_futures=True)
         if data is not None:
             data.flush()
-            del data
+            feats.flush()  # type: ignore[union-attr]
+            del data, feats
         header.update(data_offset=data_offset, failed={str(j): r for j, r in failed.items()})
         header_bytes = json.dumps(header).encode()
         if 16 + len(header_bytes) > data_offset:
             raise DataError("internal error: the image store header outgrew its room")
-        index = b"".join(keys) + hashes.tobytes() + b"".join(digests)
+        index = b"".join(keys) + hashes.tobytes() + b"".join(digests) + b"".join(feature_digests)
         with open(tmp, "r+b") as fh:
             fh.write(MAGIC + len(header_bytes).to_bytes(8, "little") + header_bytes)
-            fh.seek(data_offset + n * row_bytes)
+            fh.seek(data_offset + n * (row_bytes + FEATURE_BYTES))
             fh.write(index + _digest(header_bytes, index) + END)
             fh.flush()
             os.fsync(fh.fileno())
@@ -360,6 +451,9 @@ def open_store(paths: Sequence[str], size: tuple[int, int], *, cache_dir: Path, 
     if best is not None and best.path != final and set(best.paths) <= set(header["paths"]):
         with contextlib.suppress(OSError):  # the new store covers every image of the old one (edited ones anew)
             best.path.unlink()
+    for old in _older_versions(folder, hw, rule):
+        with contextlib.suppress(OSError):
+            old.unlink()
     try:
         store = ImageStore(final)
     except StoreDamaged as exc:  # just written and renamed: only a failing disk gets here

@@ -7,7 +7,8 @@ The steps, each of which can fail with a message that names the image or the key
 2. the bad-image policy (`data.on_bad_image`): ``skip`` leaves unreadable images out and
    lists them, ``fail`` stops here with the list, before anything is trained;
 3. one decode of every image to ``image_size`` through the disk cache (`toolkit.data`), which
-   also yields each image's perceptual hash;
+   also yields each image's frame features (computed from the file at one canonical size, the
+   same for every recipe: `toolkit.data.duplicates`);
 4. the split (stratified, seeded, near-duplicate groups kept on one side — ``data.group_by``;
    pre-split folders as they are, with leakage across them reported; one fold of k with
    ``data.folds``) — or, when resuming, the run's own ``split.json``, so a resumed run sees
@@ -131,7 +132,7 @@ def grouping_text(grouping: dict[str, Any]) -> str:
     fold = f"fold {grouping['fold']} of {grouping['folds']}; " if grouping.get("folds") else ""
     if how == "none":
         return fold + "images split one by one (data.group_by = 'none'): near-duplicates may straddle it"
-    what = (f"near-duplicate images (perceptual hash within {grouping.get('near_duplicate_bits')} bits)"
+    what = ("near-duplicate images (the same frame, checked pixel by pixel)"
             if how == "near_duplicates" else f"images grouped by {how!r}")
     kept = grouping.get("groups_kept_together", 0)
     text = (f"{fold}{kept} group{'s' if kept != 1 else ''} of {what} kept on one side "
@@ -161,7 +162,7 @@ def prepare_data(recipe: Any, plugins: Any, *, saved_split: dict[str, Any] | Non
                  progress: Progress | None = None) -> PreparedData:
     """Run steps 1–4 of the module docstring; ``saved_split`` is a resumed run's split.json.
 
-    A new split is made after decoding, because decoding yields the perceptual hashes the
+    A new split is made after decoding, because decoding yields the frame features the
     split groups near-duplicates by (`toolkit.data.duplicates`); a resumed run decodes the
     images of its own split.json.
     """
@@ -224,6 +225,7 @@ def _from_saved(saved: dict[str, Any]) -> PreparedData:
 class _Decoded:
     images: Any
     hashes: Any
+    features: Callable[[], Any]  # N×FEATURE_BYTES frame features, read when grouping asks for them
     failed: list[tuple[int, str]]
     decoded: int
     cached: int
@@ -247,9 +249,11 @@ def _decode_all(paths: list[str], recipe: Any, progress: Progress | None) -> _De
         res = open_store(paths, hw, cache_dir=root, rule=rule, workers=data["workers"], on_progress=on_progress)
         notes = res.notes + _old_cache_note(root)
         return _Decoded(StoreRows(res.store, res.rows), res.store.hashes[res.rows] if res.rows else res.store.hashes[:0],
+                        lambda: res.store.features(res.rows),
                         res.failed, res.decoded, res.reused, res.seconds, notes)
     out = decode_images(paths, hw, cache_dir=None, workers=data["workers"], on_progress=on_progress, rule=rule)
-    return _Decoded(out.images, out.hashes, out.failed, out.decoded, out.cached, out.seconds, out.notes)
+    return _Decoded(out.images, out.hashes, lambda: out.features, out.failed, out.decoded, out.cached, out.seconds,
+                    out.notes)
 
 
 def _old_cache_note(root: Path) -> list[str]:
@@ -264,15 +268,15 @@ def _old_cache_note(root: Path) -> list[str]:
     return []
 
 
-def group_ids(index: Any, data: dict[str, Any], hashes: Any, ok: list[int]) -> list[int] | None:
+def group_ids(index: Any, data: dict[str, Any], features: Any, ok: list[int]) -> list[int] | None:
     """A group id per sample in ``ok`` (``data.group_by``), or None for ``'none'``."""
-    from ..data.duplicates import near_duplicate_groups, regex_groups
+    from ..data.duplicates import regex_groups, same_frame_groups
 
     how = data["group_by"]
     if how == "none":
         return None
     if how == "near_duplicates":
-        return near_duplicate_groups(hashes[ok], data["near_duplicate_bits"])
+        return same_frame_groups(features()[ok])
     rel = [os.path.relpath(index.samples[i][0], index.root) for i in ok]
     return regex_groups(rel, how)
 
@@ -291,7 +295,7 @@ def _split_decoded(index: Any, recipe: Any, progress: Progress | None) -> Prepar
         _fail_on_bad(new_bad, "while decoding")
     ok = [i for i in range(len(paths)) if i not in failed]
     labels = [index.samples[i][1] for i in ok]
-    groups = group_ids(index, data, decoded.hashes, ok)
+    groups = group_ids(index, data, decoded.features, ok)
     report = group_report(groups, labels) if groups is not None else None
     names = index.class_names
     notes: list[str] = []
@@ -318,7 +322,10 @@ def _split_decoded(index: Any, recipe: Any, progress: Progress | None) -> Prepar
         grouping.update({"groups_kept_together": split.groups_kept, "images_in_groups": split.images_in_groups,
                          "label_conflicts": len(report.conflicts)})
         if data["group_by"] == "near_duplicates":
-            grouping["near_duplicate_bits"] = data["near_duplicate_bits"]
+            grouping["detector"] = "same_frame"
+            if data["near_duplicate_bits"] != 8:
+                notes.append("data.near_duplicate_bits has no effect any more: near-duplicates are images verified "
+                             "to show the same frame (README, near-duplicates); use data.group_by for coarser groups")
         if report.conflicts:
             first = report.conflicts[0]
             notes.append(f"{len(report.conflicts)} group(s) of near-duplicate images carry different labels "
