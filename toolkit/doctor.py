@@ -11,7 +11,9 @@ What it looks at:
 What it reports (`doctor.html`, self-contained, and `doctor.json`): class balance, image
 sizes and aspect ratios, groups of near-duplicate images with thumbnails, label conflicts
 (near-duplicates in different classes), likely label errors with thumbnails and the suggested
-class (`toolkit.quality`, cleanlab), and unusable files.
+class (`toolkit.quality`, cleanlab), with how far to trust them — the accuracy and macro-F1
+(95% intervals) of the model whose held-out predictions flagged them, and a caution when that
+is below 90% or rests on too few images (`issue_trust`) — and unusable files.
 
 `fixes.csv` has one row per suggested change — ``file`` (relative to the data folder),
 ``problem``, ``suggestion`` — where a suggestion is ``remove``, ``move to <class>`` or
@@ -40,7 +42,8 @@ from .errors import TkError
 from .doctor_review import REVIEW_STYLE, review_section
 from .text import csv_row, csv_value, printable
 
-__all__ = ["Diagnosis", "diagnose", "find_duplicates", "write_doctor", "apply_fixes", "FIX_COLUMNS"]
+__all__ = ["Diagnosis", "diagnose", "find_duplicates", "write_doctor", "apply_fixes", "FIX_COLUMNS", "issue_trust",
+           "trust_text"]
 
 FIX_COLUMNS = ("file", "problem", "suggestion")
 THUMB = 96
@@ -64,6 +67,8 @@ class Diagnosis:
     issues: list[Any] = field(default_factory=list)  # toolkit.quality.LabelIssue, ranked
     issues_from: str = ""
     issues_note: str = ""
+    issues_trust: dict[str, Any] = field(default_factory=dict)  # the model's accuracy on the held-out images
+    issues_caution: str = ""  # one line when that model is too weak (or judged on too few images) to trust
     bits: int = 8
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, reason): named by the run, not looked at
 
@@ -120,12 +125,51 @@ class Diagnosis:
             "label_conflicts": [[{"file": self.rel(self.paths[i]), "label": self.class_names[self.labels[i]]} for i in g]
                                 for g in self.conflicts],
             "label_issues": {"from": self.issues_from, "note": self.issues_note,
+                             "trust": self.issues_trust, "caution": self.issues_caution or None,
                              "flagged": sum(i.flagged for i in self.issues),
                              "ranked": [dict(i.to_json(), path=self.rel(i.path)) for i in self.issues[:200]]},
             "unusable": [{"file": self.rel(p), "reason": r} for p, r in self.unusable],
             "skipped": [{"path": p, "reason": r} for p, r in self.skipped],
             "fixes": len(fixes),
         }
+
+
+# -- how far to trust the flagged label errors ------------------------------------------------
+TRUSTED_ACCURACY = 0.90
+"""Below this held-out accuracy, a model's disagreements with the labels are often its own mistakes."""
+WIDE_INTERVAL = 0.20
+"""An accuracy interval wider than this says the held-out images are too few to judge the model."""
+
+
+def issue_trust(labels: list[int], predicted: list[int], class_names: list[str]) -> tuple[dict[str, Any], str]:
+    """``(figures, caution)``: the accuracy and macro-F1, with 95% intervals, of the model whose
+    held-out predictions flagged the label errors, and one caution line when it is below
+    `TRUSTED_ACCURACY` or its interval is wider than `WIDE_INTERVAL` (empty otherwise)."""
+    from .engine.metrics import classification_metrics
+
+    m = classification_metrics(labels, predicted, class_names, intervals=True)
+    figures = {"images": len(labels), "accuracy": m["accuracy"], "accuracy_ci": m["accuracy_ci"],
+               "macro_f1": m["macro_f1"], "macro_f1_ci": m["macro_f1_ci"]}
+    low, high = m["accuracy_ci"]
+    if m["accuracy"] < TRUSTED_ACCURACY:
+        caution = (f"Caution: the model that flagged these is right on only {m['accuracy']:.1%} [{low:.1%}–{high:.1%}] "
+                   f"of its held-out images, so many may be its own mistakes, not wrong labels: look at each before "
+                   f"moving it.")
+    elif high - low > WIDE_INTERVAL:
+        caution = (f"Caution: only {len(labels)} held-out images judge the model that flagged these "
+                   f"({m['accuracy']:.1%} [{low:.1%}–{high:.1%}] right), too few to know how often it is wrong: "
+                   f"look at each before moving it.")
+    else:
+        caution = ""
+    return figures, caution
+
+
+def trust_text(figures: dict[str, Any]) -> str:
+    """``73.0% [64.1–80.3%] of 126 held-out images (macro-F1 0.712 [0.610–0.790])``."""
+    low, high = figures["accuracy_ci"]
+    f_low, f_high = figures["macro_f1_ci"]
+    return (f"{figures['accuracy']:.1%} [{low:.1%}–{high:.1%}] of {figures['images']} held-out images "
+            f"(macro-F1 {figures['macro_f1']:.3f} [{f_low:.3f}–{f_high:.3f}])")
 
 
 # -- gathering ---------------------------------------------------------------------------------
@@ -315,6 +359,10 @@ def diagnose(target: str | Path, *, bits: int = 8, workers: int = 2,
             diag.issues = [dataclasses.replace(i, path=files[i.path], given=classes.get(i.given, i.given),
                                                suggested=classes.get(i.suggested, i.suggested))
                            for i in issues if i.path in files]
+            # how far to trust them: the same model on the same held-out images
+            if len(preds["labels"]):
+                diag.issues_trust, diag.issues_caution = issue_trust(preds["labels"], preds["predicted"],
+                                                                     preds["class_names"])
     return diag
 
 
@@ -378,6 +426,11 @@ def _page(diag: Diagnosis, fixes: list[tuple[str, str, str]]) -> str:
                       f"{esc(diag.issues_from)}; {'they are' if flagged else 'none is flagged; the lowest-scoring are'} "
                       f"shown, likeliest first (label quality in brackets: the held-out probability of the given "
                       f"label).</p>")
+        if diag.issues_trust:
+            issue_head += (f"<p>How much to trust them: the model is right on {esc(trust_text(diag.issues_trust))}, "
+                           f"95% intervals.</p>")
+        if diag.issues_caution:
+            issue_head += f"<p class='bad'><b>{esc(diag.issues_caution)}</b></p>"
     else:
         issue_head = f"<p class='muted'>{esc(diag.issues_note)}</p>"
     unusable = "".join(f"<tr><td>{esc(printable(diag.rel(p)))}</td><td style='text-align:left'>{esc(printable(r))}</td></tr>"

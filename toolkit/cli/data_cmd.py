@@ -264,6 +264,12 @@ def doctor(target: str, out: str | None, bits: int, as_json: bool) -> None:
                f"label conflicts: {len(diag.conflicts)}; unusable files: {len(diag.unusable)}")
     click.echo(f"  likely label errors: {flagged} flagged (from the {diag.issues_from})" if diag.issues
                else f"  {diag.issues_note}")
+    if diag.issues and diag.issues_trust:
+        from ..doctor import trust_text
+
+        click.echo(f"  how much to trust them: the model is right on {trust_text(diag.issues_trust)}, 95% intervals")
+    if diag.issues and diag.issues_caution:
+        click.echo(diag.issues_caution)
     if diag.skipped:
         from ..text import printable
 
