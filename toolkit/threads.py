@@ -67,9 +67,13 @@ def available_cores() -> tuple[int, str]:
     return max(1, cores), how
 
 
-WAIT_ENV = {"GOMP_SPINCOUNT": "10000"}
-"""OpenMP wait settings the CLI sets (where the user has not) before torch loads; see the module
-docstring and benchmarks/busy_machine.py for how the value was chosen."""
+WAIT_ENV = {"GOMP_SPINCOUNT": "1000"}
+"""OpenMP wait settings the CLI sets (where the user has not) before torch loads. Chosen by
+benchmarks/busy_machine.py (results/busy_machine_0.3.json, 2 vCPUs, one core kept busy): with two
+fixed threads, libgomp's own 300,000 spins ran MobileNetV4 at 128 px 4.5x slower busy than idle
+and 100,000 spins 18x; 1,000 spins held it to 2.0x for 1.18x the idle epoch of tk 0.2's adaptive
+default; sleeping at once (PASSIVE) 1.1x for 1.7x. No fixed count met both 2x busy and 1.05x
+idle, so the adaptive governor stays available (``train.threads = "adaptive"``), never by default."""
 
 
 def set_wait_policy() -> None:
