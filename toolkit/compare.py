@@ -291,16 +291,21 @@ def compare_chart(rows: list[dict[str, Any]], path: Path) -> Path:
     benched = all(r.get("onnx_cpu_ms") is not None for r in rows)
     for r in rows:
         x = r["onnx_cpu_ms"] if benched else r["params"] / 1e6
-        left.scatter([x], [r["accuracy"] * 100], s=40 + 400 * r["size_mb"] / max(1.0, max(q["size_mb"] for q in rows)))
-        left.annotate(r["run"], (x, r["accuracy"] * 100), textcoords="offset points", xytext=(6, 4), fontsize=8)
+        y = r["accuracy"] * 100
+        dots = left.scatter([x], [y], s=40 + 400 * r["size_mb"] / max(1.0, max(q["size_mb"] for q in rows)))
+        ci = r.get("accuracy_ci")
+        if ci:  # the 95% interval: two runs whose bars overlap may be ranked by chance
+            left.errorbar([x], [y], yerr=[[y - ci[0] * 100], [ci[1] * 100 - y]], fmt="none", capsize=4,
+                          ecolor=dots.get_facecolor()[0], alpha=0.8)
+        left.annotate(r["run"], (x, y), textcoords="offset points", xytext=(6, 4), fontsize=8)
     left.set_xlabel("batch-1 latency, ms (ONNX Runtime CPU, fp32)" if benched else "parameters (millions)")
     left.set_ylabel(f"accuracy, % ({rows[0]['split']} split)")
-    accs = [r["accuracy"] * 100 for r in rows]
+    accs = [v * 100 for r in rows for v in (r["accuracy"], *(r.get("accuracy_ci") or ()))]
     middle, span = (max(accs) + min(accs)) / 2, max(10.0, (max(accs) - min(accs)) * 1.3)
     low = max(0.0, min(middle - span / 2, 100.0 - span))  # at least 10 points shown: 0.6 must look small
     left.set_ylim(low, min(100.0, low + span))
-    left.set_title("accuracy vs speed (marker area: model size)" if benched
-                   else "accuracy vs size (tk export --onnx and tk bench every run for latency)")
+    left.set_title("accuracy (95% interval) vs speed (marker area: model size)" if benched
+                   else "accuracy (95% interval) vs size (tk export --onnx and tk bench every run for latency)")
     left.grid(alpha=0.3)
     classes = sorted({c for r in rows for c in r["per_class_f1"]}, key=lambda c: rows[0]["class_names"].index(c)
                      if c in rows[0]["class_names"] else 0)
@@ -314,6 +319,9 @@ def compare_chart(rows: list[dict[str, Any]], path: Path) -> Path:
     right.set_ylabel("F1")
     right.set_title("per-class F1")
     right.legend(fontsize=8)
+    apart = [t["reason"] for t in paired_tests(rows) if t.get("reason")]
+    if apart:  # figures from different images side by side are not a comparison: say so on the picture
+        fig.suptitle(f"Not comparable: {apart[0]}", color="#b00020", fontsize=10)
     fig.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -67,3 +67,33 @@ def test_identical_runs_are_not_significantly_different(workdir):
     result = run_cli("compare", "runs/tiny/1", "runs/tiny/2", "--png", "c.png")
     assert "tiny-2 vs tiny-1: accuracy +0.00 points" in result.output
     assert "McNemar p = 1 (0 images only tiny-1 gets right, 0 only tiny-2): not significant" in result.output
+
+
+def test_the_chart_shows_intervals_and_says_when_runs_are_not_comparable(workdir, monkeypatch):
+    """#30: compare.png carries each run's 95% interval, and says so on the picture when the runs
+    were scored on different images (no paired test is possible)."""
+    import matplotlib.figure
+
+    drawn = []
+    real = matplotlib.figure.Figure.savefig
+
+    def keep(fig, *args, **kwargs):
+        drawn.append(fig)
+        return real(fig, *args, **kwargs)
+
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", keep)
+    shutil.copytree(workdir / "runs/tiny/1", workdir / "runs/tiny/3")
+    assert run_cli("compare", "runs/tiny/1", "runs/tiny/3", "--png", "same.png").exit_code == 0
+    same = drawn[-1]
+    assert same._suptitle is None  # the same images: a fair comparison, nothing to warn about
+    bars = [c for c in same.axes[0].containers if type(c).__name__ == "ErrorbarContainer"]
+    assert len(bars) == 2  # one 95% interval per run
+
+    predictions = workdir / "runs/tiny/3/predictions.csv"
+    lines = predictions.read_text().splitlines()
+    lines[1:] = [line.replace(".png", "-elsewhere.png", 1) for line in lines[1:]]  # images the other never scored
+    predictions.write_text("\n".join(lines) + "\n")
+    result = run_cli("compare", "runs/tiny/1", "runs/tiny/3", "--png", "apart.png")
+    assert result.exit_code == 0, result.output
+    title = drawn[-1]._suptitle.get_text()
+    assert title.startswith("Not comparable:") and "different images" in title
