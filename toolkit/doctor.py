@@ -368,9 +368,15 @@ def diagnose(target: str | Path, *, bits: int = 8, workers: int = 2,
 
 # -- writing -----------------------------------------------------------------------------------
 def _thumb(path: str) -> str:
+    """A thumbnail of a regular file as base64 PNG ('' when it cannot be had: a FIFO or device is
+    never opened, since reading one could wait for ever)."""
+    import stat
+
     from PIL import Image
 
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return ""
         with Image.open(path) as im:
             im = im.convert("RGB")
             im.thumbnail((THUMB * 2, THUMB))

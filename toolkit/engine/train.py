@@ -81,12 +81,11 @@ def _sigterm_as_interrupt():
 
 def _recipe_arg(recipe: Any) -> str:
     """How to name the recipe in a suggested command: a bundled name, else its path, followed by
-    the ``--set`` overrides it was loaded with and, in a distributed run, ``--nproc``, so that the
-    suggested ``tk run … --resume`` loads the same recipe the run has (shell-quoted)."""
+    the ``--set`` overrides it was loaded with, so that the suggested ``tk run … --resume`` loads
+    the same recipe the run has (shell-quoted; `_launch_args` adds ``--nproc``)."""
     import shlex
 
     from ..recipe import RECIPE_DIRS
-    from .distributed import DistEnv
 
     path = recipe.path
     name = "RECIPE" if path is None else str(path)
@@ -95,10 +94,17 @@ def _recipe_arg(recipe: Any) -> str:
             if path.resolve() == (folder / path.name).resolve() and path.suffix == ".toml":
                 name = path.stem
     words = [name, *recipe.override_args()]
+    return " ".join(shlex.quote(w) for w in words)
+
+
+def _launch_args() -> str:
+    """`` --nproc N`` for a suggested command when this run has N processes on one machine."""
+    from .distributed import DistEnv
+
     env = DistEnv.from_environ()
     if env.distributed and int(os.environ.get("LOCAL_WORLD_SIZE", env.world_size)) == env.world_size:
-        words += ["--nproc", str(env.world_size)]
-    return " ".join(shlex.quote(w) for w in words)
+        return f" --nproc {env.world_size}"
+    return ""
 
 
 def run_recipe(recipe: Any, *, out: Path | None = None, resume: Path | None = None, fresh: bool = False,
@@ -338,14 +344,14 @@ def _run(recipe: Any, plugins: Any, env: Any, console: Any, device: Any, precisi
     if status == "interrupted":
         if env.is_main:
             plugins.emit("tk_run_end", run=run, status=status, metrics={})
-        how = f"; resume with: tk run {recipe_arg} --resume {run_dir}" if resume_hint else "."
+        how = f"; resume with: tk run {recipe_arg} --resume {run_dir}{_launch_args()}" if resume_hint else "."
         console.summary(f"Interrupted. {run_dir / 'last.pt'} holds epoch {trainer.last_saved_epoch}{how}")
         return RunResult(run_dir, status, {})
     try:
         metrics = final_metrics(trainer, status) if env.is_main else {}
     except KeyboardInterrupt:  # every epoch is saved; only the report is missing, and --resume writes it
         console.summary(f"Interrupted while writing the report; {run_dir / 'last.pt'} holds all {trainer.epoch} "
-                        f"epochs. Finish it with: tk run {recipe_arg} --resume {run_dir}")
+                        f"epochs. Finish it with: tk run {recipe_arg} --resume {run_dir}{_launch_args()}")
         return RunResult(run_dir, "interrupted", {})
     if env.is_main:
         plugins.emit("tk_run_end", run=run, status=status, metrics=metrics)
