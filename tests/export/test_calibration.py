@@ -48,11 +48,14 @@ def calibrated(tmp_path_factory, train_and_export) -> Path:
     return train_and_export(work, "cal.toml")
 
 
-def test_temperature_scaling_lowers_the_validation_ece_on_generated_screens(calibrated):
+def test_temperature_scaling_never_raises_the_validation_nll_on_generated_screens(calibrated):
     metrics = json.loads((calibrated / "run" / "metrics.json").read_text())
     cal = metrics["calibration"]
     assert cal["fitted"] and cal["temperature"] != 1.0
-    assert cal["ece_after"] < cal["ece_before"], cal  # one thread: the same numbers on every run
+    # Temperature scaling minimises the validation NLL (T = 1 is one of its candidates), so the NLL
+    # never rises; the ECE usually falls too, but nothing guarantees it on a small validation split.
+    assert cal["nll_after"] <= cal["nll_before"] + 1e-9, cal
+    assert 0.0 <= cal["ece_after"] <= 1.0 and 0.0 <= cal["ece_before"] <= 1.0
     best = __import__("torch").load(calibrated / "run" / "best.pt", weights_only=True)
     assert float(best["model"]["temperature"]) == pytest.approx(cal["temperature"], rel=1e-6)
     assert best["calibration"]["unknown"]["threshold"] == pytest.approx(cal["unknown"]["threshold"])

@@ -316,8 +316,11 @@ def calibrate(state: Any, cfg: dict[str, Any]) -> tuple[dict[str, Any], str]:
     t = fit_temperature(logits, y) if cfg["temperature"] else 1.0
     after = softmax(logits, t)
     conf, correct = after.max(1), after.argmax(1) == y
+    rows = np.arange(len(y))
+    nll = lambda p: float(-np.log(np.clip(p[rows, y], 1e-12, None)).mean()) if len(y) else float("nan")  # noqa: E731
     out: dict[str, Any] = {"temperature": t, "fitted": bool(cfg["temperature"]), "ece_before": ece(before, y),
-                           "ece_after": ece(after, y), "bins": 15, "images": int(len(y))}
+                           "ece_after": ece(after, y), "nll_before": nll(before), "nll_after": nll(after),
+                           "bins": 15, "images": int(len(y))}
     paths = unknown_images(recipe)
     unknown_conf = np.zeros(0)
     if paths:
