@@ -101,6 +101,7 @@ def doctored(tmp_path_factory) -> Path:
     shutil.move(images / "a" / "a_003.png", images / MISFILED_RAW)
     shutil.copy(images / "a" / "a_000.png", images / CONFLICT)
     shutil.copy(images / "a" / "a_001.png", images / 'a/a_001 copy, "2".png')
+    shutil.copy(images / "=c" / "=c_000.png", images / "=c" / "=c_000 again.png")  # a row whose path starts with =
     (root / "r.toml").write_text(RECIPE)
     with pytest.MonkeyPatch.context() as mp:  # module fixtures run before the per-test environment
         mp.setenv("TK_CACHE_DIR", str(root / "cache"))
