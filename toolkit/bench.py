@@ -264,26 +264,10 @@ def _p90(values: Sequence[float]) -> float:
 
 
 def _cpu_sample() -> tuple[float, float, float] | None:
-    """``(wall seconds, busy CPU seconds of this process's CPUs, this process's CPU seconds)``
-    from ``/proc`` (None where there is none, e.g. macOS)."""
-    try:
-        cpus = {f"cpu{i}" for i in os.sched_getaffinity(0)}
-        hz = os.sysconf("SC_CLK_TCK")
-        busy = 0
-        with open("/proc/stat", "rb") as fh:
-            for line in fh:
-                if not line.startswith(b"cpu"):
-                    break
-                parts = line.split()
-                if parts[0].decode() in cpus:
-                    v = [int(x) for x in parts[1:9]]  # user nice system idle iowait irq softirq steal
-                    busy += v[0] + v[1] + v[2] + v[5] + v[6] + v[7]
-        with open("/proc/self/stat", "rb") as fh:
-            fields = fh.read().rsplit(b")", 1)[1].split()
-        own = int(fields[11]) + int(fields[12])  # utime, stime of every thread of this process
-    except (AttributeError, OSError, ValueError, IndexError):
-        return None
-    return time.monotonic(), busy / hz, own / hz
+    """`toolkit.threads.cpu_sample` for this process's CPUs (None where there is no ``/proc``)."""
+    from .threads import cpu_sample
+
+    return cpu_sample()
 
 
 def _loadavg() -> list[float] | None:

@@ -31,8 +31,8 @@ import os
 import time
 from pathlib import Path
 
-__all__ = ["available_cores", "choose_threads", "apply_threads", "set_wait_policy", "ThreadGovernor", "ADAPTIVE",
-           "WAIT_ENV"]
+__all__ = ["available_cores", "choose_threads", "apply_threads", "set_wait_policy", "cpu_sample", "ThreadGovernor",
+           "ADAPTIVE", "WAIT_ENV"]
 
 
 def _cgroup_quota() -> float | None:
@@ -114,6 +114,30 @@ def apply_threads(requested: int | str = 0) -> tuple[int, str, bool]:
     return threads, why, adaptive
 
 
+def cpu_sample(cpus: list[int] | None = None) -> tuple[float, float, float] | None:
+    """``(wall seconds, busy CPU seconds of ``cpus`` (default: this process's affinity set), this
+    process's own CPU seconds, every thread's)`` from ``/proc``; None where there is none (macOS).
+    Two samples give what *other* processes used: busy time less our own, per wall second."""
+    try:
+        wanted = {f"cpu{i}" for i in (os.sched_getaffinity(0) if cpus is None else cpus)}
+        hz = os.sysconf("SC_CLK_TCK")
+        busy = 0
+        with open("/proc/stat", "rb") as fh:
+            for line in fh:
+                if not line.startswith(b"cpu"):
+                    break
+                parts = line.split()
+                if parts[0].decode() in wanted:
+                    v = [int(x) for x in parts[1:9]]  # user nice system idle iowait irq softirq steal
+                    busy += v[0] + v[1] + v[2] + v[5] + v[6] + v[7]
+        with open("/proc/self/stat", "rb") as fh:
+            fields = fh.read().rsplit(b")", 1)[1].split()
+        own = int(fields[11]) + int(fields[12])  # utime, stime of every thread of this process
+    except (AttributeError, OSError, ValueError, IndexError):
+        return None
+    return time.monotonic(), busy / hz, own / hz
+
+
 class ThreadGovernor:
     """Give torch the cores other processes leave free; call `tick()` between batches.
 
@@ -131,29 +155,12 @@ class ThreadGovernor:
             self._cpus = sorted(os.sched_getaffinity(0))
         except (AttributeError, OSError):
             self._cpus = []
-        self._hz = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
         self._started = time.monotonic()
         self._last = self._sample()
 
     def _sample(self) -> tuple[float, float, float] | None:
         """``(wall seconds, busy seconds of our CPUs, our own CPU seconds)``, or None."""
-        try:
-            wanted = {f"cpu{i}" for i in self._cpus}
-            busy = 0
-            with open("/proc/stat", "rb") as fh:
-                for line in fh:
-                    if not line.startswith(b"cpu"):
-                        break
-                    parts = line.split()
-                    if parts[0].decode() in wanted:
-                        v = [int(x) for x in parts[1:9]]  # user nice system idle iowait irq softirq steal
-                        busy += v[0] + v[1] + v[2] + v[5] + v[6] + v[7]
-            with open("/proc/self/stat", "rb") as fh:
-                fields = fh.read().rsplit(b")", 1)[1].split()
-            own = int(fields[11]) + int(fields[12])  # utime, stime of every thread
-        except (OSError, ValueError, IndexError):
-            return None
-        return time.monotonic(), busy / self._hz, own / self._hz
+        return cpu_sample(self._cpus)
 
     def restart(self) -> None:
         """Start the next measuring window now: what ran since the last look (an epoch's end,
