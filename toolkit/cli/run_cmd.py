@@ -120,14 +120,14 @@ def run(recipe: str, overrides: tuple[str, ...], out: Path | None, resume: Path 
 
 def _run_folders(recipe, out: Path | None, resume: Path | None) -> set[Path]:
     """The run folders a distributed run may write: the one named, else the recipe's numbered ones."""
-    from ..engine.run import _numbered
+    from ..engine.run import run_numbers
 
     if out is not None:
         return {Path(out)}
     if resume is not None:
         return {Path(resume) if Path(resume).is_dir() else Path(resume).parent}
     base = Path(recipe["train"]["out"]) / recipe.name
-    return {base / str(n) for n in _numbered(base)}
+    return {base / str(n) for n in run_numbers(base)}
 
 
 def _distributed_resume_hint(recipe, out: Path | None, resume: Path | None, before: set[Path], nproc: int) -> str:

@@ -19,7 +19,7 @@ from typing import Any
 
 from ..errors import TkError
 
-__all__ = ["RunInfo", "RUN_FILES", "UnfinishedRunError", "UNFINISHED", "resolve_resume", "new_run_dir",
+__all__ = ["RunInfo", "RUN_FILES", "run_numbers", "UnfinishedRunError", "UNFINISHED", "resolve_resume", "new_run_dir",
            "latest_run_dir", "read_status", "check_out_dir", "missing_folders", "discard_unstarted_run"]
 
 RUN_FILES = ("recipe.toml", "split.json", "best.pt", "last.pt", "history.jsonl", "metrics.json", "curves.png",
@@ -68,7 +68,8 @@ def read_status(run_dir: Path) -> tuple[str, int, int] | None:
     return str(ckpt.get("status", "running")), int(ckpt.get("epoch", 0)), planned
 
 
-def _numbered(base: Path) -> list[int]:
+def run_numbers(base: Path) -> list[int]:
+    """The numbers of the run folders under ``base`` (``runs/<recipe>/<n>``), ascending."""
     if not base.is_dir():
         return []
     return sorted(int(p.name) for p in base.iterdir() if p.is_dir() and p.name.isdigit())
@@ -76,14 +77,14 @@ def _numbered(base: Path) -> list[int]:
 
 def latest_run_dir(base: Path) -> Path | None:
     """The highest-numbered run folder under ``base`` (``runs/<recipe>``), or None."""
-    numbers = _numbered(base)
+    numbers = run_numbers(base)
     return base / str(numbers[-1]) if numbers else None
 
 
 def new_run_dir(base: Path) -> Path:
     """Create and return ``base/<n>`` with n one above the highest existing number."""
     base.mkdir(parents=True, exist_ok=True)
-    n = (_numbered(base) or [0])[-1] + 1
+    n = (run_numbers(base) or [0])[-1] + 1
     while True:
         path = base / str(n)
         try:
