@@ -29,7 +29,7 @@ LAYERS = [
     ("engine", ("toolkit.engine",)),
     ("export", ("toolkit.export",)),
     ("assess", ("toolkit.bench", "toolkit.bench_report", "toolkit.evaluate", "toolkit.compare", "toolkit.tune",
-                "toolkit.workflow", "toolkit.launch", "toolkit.crossval", "toolkit.quality", "toolkit.doctor", "toolkit.doctor_review", "toolkit.video")),
+                "toolkit.workflow", "toolkit.launch", "toolkit.crossval", "toolkit.quality", "toolkit.doctor", "toolkit.doctor_review", "toolkit.doctor_apply", "toolkit.video")),
     ("cli", ("toolkit.cli",)),
     ("testing", ("toolkit.testing",)),
 ]
