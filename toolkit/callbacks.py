@@ -42,20 +42,25 @@ files). A moment no callback implements costs the loop nothing.
 ``on_load_checkpoint(state, ckpt)`` when a run resumes, after every callback's ``load_state_dict``
 ``on_train_end(state)``             once, when training ends (finished or stopped)
 ``on_exception(state, exc)``        when training ends with an exception (a plugin's bug, out of memory,
-                                    Ctrl-C): always called, then the ``tk_run_end`` event, so loggers
-                                    and trackers close their runs
+                                    Ctrl-C): always called; ``teardown`` follows
 ``on_final_evaluation``             once, after training, on rank 0 only: ``state.final`` (`FinalEvaluation`)
                                     holds best.pt's validation predictions; a callback may change the
                                     model that ships (e.g. its ``temperature`` buffer: tk's calibration is
                                     such a callback) and best.pt's contents, and add sections to
                                     metrics.json and report.html
+``teardown(state)``                 once, last, whatever ended the run (Lightning's ``teardown``): the run
+                                    folder is complete; ``state.status`` is ``finished``, ``stopped``,
+                                    ``interrupted`` or ``failed``, and on rank 0 ``state.final_metrics`` holds
+                                    what metrics.json holds (empty unless finished or stopped). Loggers
+                                    close their files and trackers their runs here
 ``state_dict()``                    what the callback must remember; saved in ``last.pt`` with each epoch
 ``load_state_dict(d)``              given that back when a run resumes, before ``on_train_start``
 ==================================  =================================================================
 
 Callbacks run in the order the recipe lists them, between tk's own (``threads``, ``ema``,
 ``calibration`` before; ``history``, ``early_stopping``, ``best_checkpoint``, ``last_checkpoint``,
-``events``, ``epoch_line`` after). ``after = "best_checkpoint"`` (or ``before = ...``) in a
+``events``, the loggers ``train.loggers`` names, ``epoch_line`` after). ``after = "best_checkpoint"``
+(or ``before = ...``) in a
 ``[[train.callbacks]]`` table places a callback elsewhere, e.g. after best.pt is chosen, where
 ``state.improved`` says whether this epoch wrote it. ``state.request_stop(reason)`` ends the
 run after the current epoch (status ``stopped``). A callback whose state is restored by
@@ -77,7 +82,7 @@ __all__ = ["Batch", "Callback", "TrainState", "FinalEvaluation", "CALLBACK_METHO
 CALLBACK_METHODS = ("on_train_start", "on_train_epoch_start", "on_train_batch_start", "on_after_backward",
                     "on_before_optimizer_step", "on_train_batch_end", "on_validation_start",
                     "on_validation_batch_end", "on_validation_end", "on_train_epoch_end", "on_save_checkpoint",
-                    "on_load_checkpoint", "on_train_end", "on_exception", "on_final_evaluation")
+                    "on_load_checkpoint", "on_train_end", "on_exception", "on_final_evaluation", "teardown")
 """The moments of the loop a callback may act on, in the order a run meets them."""
 
 
@@ -99,6 +104,7 @@ class Callback:
     def on_train_end(self, state: "TrainState") -> None: ...
     def on_exception(self, state: "TrainState", exception: BaseException) -> None: ...
     def on_final_evaluation(self, state: "TrainState") -> None: ...
+    def teardown(self, state: "TrainState") -> None: ...
 
     def state_dict(self) -> dict[str, Any]:
         return {}
@@ -151,7 +157,9 @@ class TrainState:
     the loop scores the model (``{"loss", "accuracy", "macro_f1"}``, all processes take part);
     ``train_inputs()`` yields the training images in batches (inputs only, no augmentation, the
     same on every process), e.g. to recompute batch-norm statistics. ``status`` is ``running``
-    until ``on_train_end`` (then ``finished`` or ``stopped``); ``improved`` says whether this
+    until ``on_train_end`` (then ``finished`` or ``stopped``; ``interrupted`` or ``failed`` when an
+    exception ended training); ``final_metrics`` is what metrics.json holds, from ``teardown`` on
+    (rank 0; empty before, and when the run did not finish); ``improved`` says whether this
     epoch wrote a new best.pt; ``run`` is the `toolkit.engine.run.RunInfo` the event hooks get;
     ``planned_epochs`` is what a resumed run's checkpoint was planned for (0 for a new run);
     ``final`` is the `FinalEvaluation` during ``on_final_evaluation`` (None before).
@@ -193,6 +201,7 @@ class TrainState:
     loss: Any = None
     stepped: bool = False
     exception: BaseException | None = None
+    final_metrics: dict[str, Any] = field(default_factory=dict)
     evaluate: Callable[[Any], dict[str, float]] | None = field(default=None, repr=False)
     train_inputs: Callable[[], Iterator[Any]] | None = field(default=None, repr=False)
     offered: dict[str, Callable[[], dict[str, Any]]] = field(default_factory=dict, repr=False)
@@ -278,6 +287,28 @@ class CallbackList:
                 failed.append(str(self.blame(key, "on_exception", exc)) if key in self.origins
                               else f"{key} failed in on_exception: {type(exc).__name__}: {exc}")
         return failed
+
+    def call_teardown(self, state: TrainState, *, strict: bool) -> list[str]:
+        """``teardown`` on every callback, each whatever the others do. ``strict`` (the run
+        finished): the first failure is raised after all have run, blamed like any moment's;
+        otherwise failures come back as one-line reports, never in place of what ended the run."""
+        failed: list[BaseException] = []
+        for key, callback in self.items:
+            fn = getattr(callback, "teardown", None)
+            if fn is None:
+                continue
+            try:
+                fn(state)
+            except Exception as exc:  # noqa: BLE001 - every callback gets its teardown
+                if key in self.origins:
+                    blamed = self.blame(key, "teardown", exc)
+                    blamed.__cause__ = exc  # the plugin's traceback, for `tk --debug`
+                    exc = blamed
+                failed.append(exc)
+        if strict and failed:
+            raise failed[0]
+        return [str(e) if isinstance(e, PluginError) else f"teardown failed: {type(e).__name__}: {e}"
+                for e in failed]
 
     def wants(self, method: str) -> bool:
         """Whether any callback really implements ``method`` (not `Callback`'s no-op)."""

@@ -49,8 +49,9 @@ There are two families:
 * **Event hooks** (`tk_run_start`, `tk_epoch_end`, `tk_checkpoint_saved`, `tk_run_end`) are
   called during a run with a ``run`` object (see `toolkit.engine.run.RunInfo`): its ``dir``,
   ``recipe`` (the `toolkit.recipe.Recipe`), ``class_names``, ``rank``, ``world_size``, ``epoch``,
-  ``device`` and ``request_stop(reason)`` to end training after the current epoch. Loggers and
-  callbacks are built on them. An exception raised in an event hook stops the run with an error
+  ``device`` and ``request_stop(reason)`` to end training after the current epoch. They are
+  read-only notices for plugins outside the loop (tk's ``events`` callback sends them); loggers
+  and anything that acts in the loop are callbacks. An exception raised in an event hook stops the run with an error
   naming the plugin (a ``KeyboardInterrupt`` is treated like Ctrl-C: the run is interrupted and
   resumable).
 """
@@ -61,7 +62,7 @@ from typing import Any, Callable
 
 import pluggy
 
-from .kinds import KINDS
+from .kinds import EVENT_HOOK_NAMES, KINDS
 
 hookspec = pluggy.HookspecMarker("tk")
 
@@ -212,12 +213,17 @@ def tk_register_datasets(register: Register) -> None:
 def tk_register_loggers(register: Register) -> None:
     """Register run loggers (`[train] loggers = [NAME, ...]`).
 
-    A factory returns an object implementing any of the event hooks below as methods decorated
-    with `toolkit.hookimpl`; tk registers it for the length of the run.
+    A factory returns a callback (any methods of `toolkit.Callback`: typically ``on_train_start``
+    to open, ``on_train_epoch_end`` to log ``state.metrics`` at ``state.epoch``, ``teardown`` to
+    close with ``state.status`` and ``state.final_metrics``). tk builds loggers on the process of
+    rank 0 only and runs them right after its ``events`` callback (after ``last.pt`` is written),
+    in the order ``train.loggers`` lists them; an exception in one is one line naming it. An
+    object implementing the event hooks below as `toolkit.hookimpl` methods (tk 0.1/0.2's
+    loggers) still works: tk registers it for the length of the run.
 
     Context: ``run_dir``, ``recipe``, ``name``.
 
-    Added in 0.1.
+    Added in 0.1; callbacks as loggers in 0.3.
     """
 
 
@@ -326,4 +332,4 @@ CONTEXT: dict[str, tuple[str, ...]] = {k.name: k.context for k in KINDS}
 """Registry kind → run values a factory may declare by parameter name (never recipe keys;
 derived from `toolkit.kinds.KINDS`)."""
 
-EVENT_HOOKS: tuple[str, ...] = ("tk_run_start", "tk_epoch_end", "tk_checkpoint_saved", "tk_run_end")
+EVENT_HOOKS: tuple[str, ...] = EVENT_HOOK_NAMES

@@ -27,6 +27,15 @@ def _callback(made: Any) -> bool:
     return any(callable(getattr(made, m, None)) for m in (*CALLBACK_METHODS, "state_dict"))
 
 
+EVENT_HOOK_NAMES = ("tk_run_start", "tk_epoch_end", "tk_checkpoint_saved", "tk_run_end")
+"""The event hooks a tk 0.1/0.2-style logger object implements as methods."""
+
+
+def _logger(made: Any) -> bool:
+    """A logger is a callback (tk 0.3) or an object with event-hook methods (tk 0.1/0.2)."""
+    return _callback(made) or any(callable(getattr(made, m, None)) for m in EVENT_HOOK_NAMES)
+
+
 @dataclass(frozen=True)
 class PluginKind:
     """One kind of plugin entry.
@@ -83,7 +92,7 @@ KINDS: tuple[PluginKind, ...] = (
     PluginKind("datasets", "tk_register_datasets", "dataset", "data.source", ("root", "seed", "cache_dir", "name"),
                "a toolkit.data.FolderIndex", lambda made: hasattr(made, "samples") and hasattr(made, "class_names")),
     PluginKind("loggers", "tk_register_loggers", "logger", "train.loggers*", ("run_dir", "recipe", "name"),
-               "an object with event hooks", lambda made: True),
+               "a callback (see toolkit.Callback) or an object with event-hook methods", _logger),
     PluginKind("callbacks", "tk_register_callbacks", "callback", "train.callbacks[]", ("name",),
                "a callback (an object with on_train_epoch_end … methods; see toolkit.Callback)", _callback,
                built_to_check=True),

@@ -1,10 +1,12 @@
 """Loggers: TensorBoard and MLflow, attached to a run with ``[train] loggers = [...]``.
 
-A logger is a plugin like any other: a factory registered through `tk_register_loggers`
-returns an object whose methods are tk event hooks (`tk_run_start`, `tk_epoch_end`,
-`tk_checkpoint_saved`, `tk_run_end`, each decorated with `toolkit.hookimpl`); tk registers
-that object for the length of one run, on the process of rank 0 only. The factory may declare
-the run context ``run_dir``, ``recipe`` and ``name`` by parameter name.
+A logger is a callback like any other (`toolkit.Callback`), registered through
+`tk_register_loggers` so that a recipe can name it in ``train.loggers``: tk builds it on the
+process of rank 0 only and runs it right after its ``events`` callback, once ``last.pt`` is
+written. It opens in ``on_train_start`` (``state.epoch`` > 0 when resuming), logs
+``state.metrics`` in ``on_train_epoch_end`` and closes in ``teardown``, which always comes, with
+``state.status`` (finished, stopped, interrupted, failed) and ``state.final_metrics``. The
+factory may declare the run context ``run_dir``, ``recipe`` and ``name`` by parameter name.
 
 Both loggers here are optional: their libraries come with the extras
 ``pip install 'tk-train[tensorboard]'`` and ``pip install 'tk-train[mlflow]'``. A recipe that asks for one
@@ -12,12 +14,11 @@ whose library is missing fails before training with one line saying what to inst
 
 Writing your own logger takes a class and a registration::
 
-    from toolkit import hookimpl
+    from toolkit import Callback, hookimpl
 
-    class PrintLogger:
-        @hookimpl
-        def tk_epoch_end(self, run, epoch, metrics):
-            print(epoch, metrics["val_accuracy"])
+    class PrintLogger(Callback):
+        def on_train_epoch_end(self, state):
+            print(state.epoch, state.metrics["val_accuracy"])
 
     @hookimpl
     def tk_register_loggers(register):

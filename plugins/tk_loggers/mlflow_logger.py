@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from toolkit import hookimpl
+from toolkit import Callback, TrainState
 
 from ._common import flat_params, require, scalars
 
@@ -26,8 +26,8 @@ ARTIFACTS = ("metrics.json", "history.jsonl", "recipe.toml", "report.html", "cur
 _STATUS = {"finished": "FINISHED", "stopped": "FINISHED", "interrupted": "KILLED", "failed": "FAILED"}
 
 
-class MlflowLogger:
-    """Logs to MLflow through an `mlflow.MlflowClient` bound to one run id."""
+class MlflowLogger(Callback):
+    """Logs to MLflow through an `mlflow.MlflowClient` bound to one run id (a callback, rank 0 only)."""
 
     def __init__(self, run_dir: Path, recipe: Any, tracking_uri: str | None, experiment: str):
         self.run_dir = Path(run_dir)
@@ -48,8 +48,7 @@ class MlflowLogger:
         except MlflowException:  # another process created it in between
             return self.client.get_experiment_by_name(self.experiment).experiment_id
 
-    @hookimpl
-    def tk_run_start(self, run):
+    def on_train_start(self, state: TrainState) -> None:
         from mlflow import MlflowClient
         from mlflow.entities import Param
 
@@ -57,7 +56,7 @@ class MlflowLogger:
 
         self.client = MlflowClient(tracking_uri=self.tracking_uri)
         id_file = self.run_dir / RUN_ID_FILE
-        if id_file.is_file() and int(getattr(run, "epoch", 0) or 0) > 0:
+        if id_file.is_file() and state.epoch > 0:
             self.run_id = id_file.read_text(encoding="utf-8").strip()
             self.client.update_run(self.run_id, status="RUNNING")
             return  # parameters were logged when the run began; MLflow refuses changed values
@@ -81,20 +80,18 @@ class MlflowLogger:
         except (OSError, tomllib.TOMLDecodeError):
             return self.recipe
 
-    @hookimpl
-    def tk_epoch_end(self, run, epoch, metrics):
-        self._log_metrics(scalars(metrics), step=int(epoch))
+    def on_train_epoch_end(self, state: TrainState) -> None:
+        self._log_metrics(scalars(state.metrics), step=int(state.epoch))
 
-    @hookimpl
-    def tk_run_end(self, run, status, metrics):
+    def teardown(self, state: TrainState) -> None:
         if self.client is None or self.run_id is None:
             return
-        self._log_metrics({f"final_{k}": v for k, v in scalars(metrics).items()}, step=0)
+        self._log_metrics({f"final_{k}": v for k, v in scalars(state.final_metrics).items()}, step=0)
         for name in ARTIFACTS:
             path = self.run_dir / name
             if path.is_file():
                 self.client.log_artifact(self.run_id, str(path))
-        self.client.set_terminated(self.run_id, status=_STATUS.get(status, "FINISHED"))
+        self.client.set_terminated(self.run_id, status=_STATUS.get(state.status, "FINISHED"))
 
     def _log_metrics(self, values: dict[str, float], step: int) -> None:
         if self.client is None or self.run_id is None or not values:

@@ -13,24 +13,23 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from toolkit import hookimpl
+from toolkit import Callback, TrainState
 
 from ._common import recipe_sections, require, scalars
 
 
-class TensorBoardLogger:
-    """Writes scalars through ``torch.utils.tensorboard.SummaryWriter``."""
+class TensorBoardLogger(Callback):
+    """Writes scalars through ``torch.utils.tensorboard.SummaryWriter`` (a callback, rank 0 only)."""
 
     def __init__(self, log_dir: Path, recipe: Any = None):
         self.log_dir = Path(log_dir)
         self.recipe = recipe
         self.writer = None  # opened at run start: only the process that gets events writes files
 
-    @hookimpl
-    def tk_run_start(self, run):
+    def on_train_start(self, state: TrainState) -> None:
         from torch.utils.tensorboard import SummaryWriter
 
-        first_epoch = int(getattr(run, "epoch", 0) or 0)
+        first_epoch = int(state.epoch)
         # purge_step: TensorBoard drops steps >= it from earlier files in this folder, i.e. what an
         # interrupted run logged past its checkpoint, or a whole earlier run replaced by --fresh.
         self.writer = SummaryWriter(log_dir=str(self.log_dir), purge_step=first_epoch)
@@ -39,19 +38,17 @@ class TensorBoardLogger:
 
             self.writer.add_text("recipe", "```toml\n" + dumps_toml(recipe_sections(self.recipe)) + "\n```", 0)
 
-    @hookimpl
-    def tk_epoch_end(self, run, epoch, metrics):
+    def on_train_epoch_end(self, state: TrainState) -> None:
         if self.writer is None:
             return
-        for key, value in scalars(metrics).items():
-            self.writer.add_scalar(key, value, global_step=int(epoch))
+        for key, value in scalars(state.metrics).items():
+            self.writer.add_scalar(key, value, global_step=int(state.epoch))
         self.writer.flush()
 
-    @hookimpl
-    def tk_run_end(self, run, status, metrics):
+    def teardown(self, state: TrainState) -> None:
         if self.writer is None:
             return
-        self.writer.add_text("status", status, 0)
+        self.writer.add_text("status", state.status, 0)
         self.writer.close()
         self.writer = None
 

@@ -4,7 +4,8 @@ Each command lives in its own small module under `toolkit.cli`; `COMMANDS` maps 
 name to ``module:attribute``. Command modules import only click and light parts of tk at the
 top (torch and plugins are imported inside the command), so `tk --help` stays well under a
 second. A `TkError` raised anywhere becomes one ``Error: ...`` line and exit status 1,
-without a traceback.
+without a traceback; ``tk --debug`` (or ``TK_DEBUG=1``) prints the traceback behind it first,
+e.g. the plugin code that failed.
 """
 
 from __future__ import annotations
@@ -91,6 +92,7 @@ class LazyGroup(click.Group):
         try:
             return super().invoke(ctx)
         except TkError as exc:
+            _show_traceback(exc)
             raise click.ClickException(str(exc)) from None
         except OSError as exc:
             # A file-system refusal (read-only mount, permission, full disk) while creating a
@@ -101,8 +103,27 @@ class LazyGroup(click.Group):
             raise click.ClickException(f"{os.fsdecode(target)}: {exc.strerror or exc}.") from None
 
 
+DEBUG_ENV = "TK_DEBUG"
+"""Set (to anything but ``0``) by ``tk --debug``, and inherited by the processes a command starts."""
+
+
+def _show_traceback(exc: BaseException) -> None:
+    """With ``--debug``: the traceback behind a one-line error (the plugin's own code included) on stderr."""
+    if os.environ.get(DEBUG_ENV, "0") not in ("", "0"):
+        import traceback
+
+        click.echo("".join(traceback.format_exception(exc)).rstrip(), err=True)
+
+
+def _debug(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if value:
+        os.environ[DEBUG_ENV] = "1"
+
+
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, "--version", prog_name="tk")
+@click.option("--debug", is_flag=True, expose_value=False, is_eager=True, callback=_debug,
+              help="On an error, print the traceback behind its one line (e.g. the plugin code that failed).")
 def cli() -> None:
     """Train image classifiers from a folder of images and ship them to devices.
 
@@ -127,10 +148,13 @@ def main(args: list[str] | None = None) -> None:
     """Console-script entry point (``args``: the command line after ``tk``; default ``sys.argv[1:]``)."""
     from ..threads import set_wait_policy
 
-    set_wait_policy()  # OpenMP reads it when torch loads, which no command has done yet
+    argv = sys.argv[1:] if args is None else list(args)
+    command = next((a for a in argv if not a.startswith("-")), None)
+    set_wait_policy(command)  # OpenMP reads it when torch loads, which no command has done yet
     _print_any_file_name()
     try:
         cli.main(args, prog_name="tk")
     except TkError as exc:  # raised outside a command's invoke (e.g. while resolving it)
+        _show_traceback(exc)
         click.echo(f"Error: {exc}", err=True)
         sys.exit(1)

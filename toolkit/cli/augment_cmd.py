@@ -118,7 +118,7 @@ def preview(recipe: str, overrides: tuple[str, ...], out: Path, count: int, seed
         located = rec.locate(str(exc))
         if located == str(exc):
             raise
-        raise TkError(located) from None
+        raise TkError(located) from exc  # the cause stays for `tk --debug`
 
 
 def _preview(rec, plugins, out: Path, count: int, seed: int | None) -> None:

@@ -131,7 +131,7 @@ def _recipe_index(path, overrides: tuple[str, ...]):
         located = rec.locate(str(exc))
         if located == str(exc):
             raise
-        raise TkError(located) from None
+        raise TkError(located) from exc  # the cause stays for `tk --debug`
     entry = plugins.entry("datasets", name, "data.source")
     return index, {"recipe": str(path), "source": name, "plugin": entry.origin}
 

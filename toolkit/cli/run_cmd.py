@@ -104,7 +104,7 @@ def run(recipe: str, overrides: tuple[str, ...], out: Path | None, resume: Path 
         located = loaded.locate(str(exc))
         if located == str(exc):
             raise
-        raise TkError(located) from None
+        raise TkError(located) from exc  # the cause stays for `tk --debug`
     code = EXIT_INTERRUPTED if result.status == "interrupted" else 0
     import multiprocessing
 

@@ -20,7 +20,7 @@ class RunParts:
     """Build the parts of a run from its recipe (seeded first, so a run repeats exactly)."""
 
     def __init__(self, recipe: Any, plugins: Any, data: Any, env: Any, device: Any, precision: Any, console: Any,
-                 adapt_threads: int = 0):
+                 adapt_threads: int = 0, loggers: tuple[tuple[str, Any, str], ...] = ()):
         self.precision = precision
         from .components import build_components
         from .batches import Batches
@@ -59,6 +59,18 @@ class RunParts:
             else:
                 self.callback_origins[key] = (name, plugins.entry("callbacks", name, where).origin)
             self.callbacks.append((key, made))
+        self._place_loggers(loggers)
+
+    def _place_loggers(self, loggers: tuple[tuple[str, Any, str], ...]) -> None:
+        """Loggers that are callbacks (``(name, object, origin)``, rank 0 only) run right after the
+        ``events`` callback, else last, in ``train.loggers``' order; each is blamed by name."""
+        keys = [k for k, _ in self.callbacks]
+        at = keys.index("events") + 1 if "events" in keys else len(keys)
+        for name, logger, origin in loggers:
+            key = f"logger:{name}"
+            self.callbacks.insert(at, (key, logger))
+            self.callback_origins[key] = (name, origin)
+            at += 1
 
     # -- distributed wrapping --------------------------------------------------------------
     def _wrap(self) -> Any:

@@ -316,51 +316,59 @@ def _run(recipe: Any, plugins: Any, env: Any, console: Any, device: Any, precisi
     run = RunInfo(dir=run_dir, recipe=recipe, class_names=list(data.class_names), rank=env.rank,
                   world_size=env.world_size, epoch=int(start["epoch"]) if start else 0, device=device_text)
     try:  # building the parts runs every plugin factory: a refusal here must leave no run folder
-        if env.is_main:
-            for name in recipe["train"]["loggers"]:
-                logger = plugins.create("loggers", name, {}, where="train.loggers",
-                                        context={"run_dir": run_dir, "recipe": recipe})
-                plugins.add_run_plugin(logger, f"logger:{name}")
+        loggers = _build_loggers(recipe, plugins, run_dir) if env.is_main else ()
         from .components import declared_metrics
 
         console.declared = tuple(declared_metrics(recipe, plugins))  # the epoch line shows them
         trainer = Trainer(recipe=recipe, resolved=resolved,
                           plugins=plugins, data=data, run=run, env=env, device=device, precision=precision,
                           console=console, recipe_path=str(recipe.path.resolve() if recipe.path else ""), start=start,
-                          adapt_threads=threads[0] if threads[2] else 0)
+                          adapt_threads=threads[0] if threads[2] else 0, loggers=loggers)
     except BaseException:
         if env.is_main and not resuming:
             discard_unstarted_run(run_dir, created)
         raise
     try:
         status = trainer.fit()
-    except BaseException:  # a TkError, a plugin's bug, out of memory: the end event always comes, so
-        if env.is_main:  # loggers close their files and trackers mark their runs failed
-            try:
-                plugins.emit("tk_run_end", run=run, status="failed", metrics={})
-            except Exception as exc:  # noqa: BLE001 - never in place of the exception that ended the run
-                console.warn(f"{exc}")
+    except BaseException:  # a TkError, a plugin's bug, out of memory: teardown always comes, so loggers
+        trainer.teardown("failed")  # close their files and trackers mark their runs failed
         raise
     if status == "interrupted":
-        if env.is_main:
-            plugins.emit("tk_run_end", run=run, status=status, metrics={})
+        trainer.teardown(status)
         how = f"; resume with: tk run {recipe_arg} --resume {run_dir}{_launch_args()}" if resume_hint else "."
         console.summary(f"Interrupted. {run_dir / 'last.pt'} holds epoch {trainer.last_saved_epoch}{how}")
         return RunResult(run_dir, status, {})
     try:
         metrics = final_metrics(trainer, status) if env.is_main else {}
     except KeyboardInterrupt:  # every epoch is saved; only the report is missing, and --resume writes it
+        trainer.teardown("interrupted")
         console.summary(f"Interrupted while writing the report; {run_dir / 'last.pt'} holds all {trainer.epoch} "
                         f"epochs. Finish it with: tk run {recipe_arg} --resume {run_dir}{_launch_args()}")
         return RunResult(run_dir, "interrupted", {})
+    trainer.teardown(status, metrics)
     if env.is_main:
-        plugins.emit("tk_run_end", run=run, status=status, metrics=metrics)
         _print_result(console, run, status, metrics, trainer)
     # The other processes wait for rank 0's report, so that all tear the process group down
     # together: a rank leaving early could abort in gloo's teardown ("terminate called without
     # an active exception"), and torchrun then stopped rank 0 mid-report.
     env.barrier()
     return RunResult(run_dir, status, metrics)
+
+
+def _build_loggers(recipe: Any, plugins: Any, run_dir: Path) -> tuple[tuple[str, Any, str], ...]:
+    """``train.loggers``, built: those that are callbacks as ``(name, callback, origin)`` for the
+    trainer to place; tk 0.1/0.2-style objects with event-hook methods are registered for the run."""
+    from ..callbacks import CALLBACK_METHODS
+
+    out = []
+    for name in recipe["train"]["loggers"]:
+        logger = plugins.build("loggers", name, {}, where="train.loggers",
+                               context={"run_dir": run_dir, "recipe": recipe})
+        if any(callable(getattr(logger, m, None)) for m in CALLBACK_METHODS):
+            out.append((name, logger, plugins.entry("loggers", name, "train.loggers").origin))
+        else:
+            plugins.add_run_plugin(logger, f"logger:{name}")
+    return tuple(out)
 
 
 def _print_header(console: Any, recipe: Any, data: Any, run_dir: Path, device_text: str, precision: Any,

@@ -41,12 +41,12 @@ class Trainer:
 
     def __init__(self, *, recipe: Any, resolved: dict[str, Any], plugins: Any, data: Any, run: Any, env: Any,
                  device: Any, precision: Any, console: Any, recipe_path: str, start: dict[str, Any] | None = None,
-                 adapt_threads: int = 0):
+                 adapt_threads: int = 0, loggers: tuple[tuple[str, Any, str], ...] = ()):
         self.recipe, self.resolved, self.plugins, self.data = recipe, resolved, plugins, data
         self.run, self.env, self.device, self.precision, self.console = run, env, device, precision, console
         self.recipe_path = recipe_path
         self.epochs, self.batch_size = int(recipe["train"]["epochs"]), int(recipe["train"]["batch_size"])
-        self.p = RunParts(recipe, plugins, data, env, device, precision, console, adapt_threads)
+        self.p = RunParts(recipe, plugins, data, env, device, precision, console, adapt_threads, loggers)
         self.model, self.comps, self.parts = self.p.model, self.p.comps, self.p.parts
         self.history: list[dict[str, Any]] = []
         self.epoch = 0  # epochs completed
@@ -140,6 +140,14 @@ class Trainer:
         self.save("last", self.history[-1] if self.history else {}, status=state.status)
         self.run.epoch = self.epoch
         return state.status
+
+    def teardown(self, status: str, metrics: dict[str, Any] | None = None) -> None:
+        """The run is over (``finished``/``stopped`` with the final ``metrics``, or ``interrupted``/
+        ``failed``): every callback's ``teardown``, the loggers' and the ``tk_run_end`` event
+        among them. After a finished run a failure there is the run's error; otherwise a warning."""
+        self.state.status, self.state.final_metrics = status, dict(metrics or {})
+        for line in self.callbacks.call_teardown(self.state, strict=status in ("finished", "stopped")):
+            self.console.warn(line)
 
     def _on_exception(self, exc: BaseException) -> None:
         """``on_exception`` on every callback: it always runs, and a callback failing in it is

@@ -387,6 +387,7 @@ class EntryKit:
         return found
 
     def _logger(self, name: str) -> dict[str, Any]:
+        from ..callbacks import CALLBACK_METHODS
         from ..hookspecs import EVENT_HOOKS
         from ..recipe import load_recipe
 
@@ -395,8 +396,10 @@ class EntryKit:
         probe.mkdir(parents=True, exist_ok=True)
         made = self.plugins.create("loggers", asked, {}, where="train.loggers",
                                    context={"run_dir": probe, "recipe": load_recipe(text="")})
-        hooks = [h for h in EVENT_HOOKS if hasattr(getattr(made, h, None), "tk_impl")]
-        assert hooks, (f"logger '{name}': its object implements none of the event hooks ({', '.join(EVENT_HOOKS)}) "
+        hooks = [m for m in CALLBACK_METHODS if m in _own_methods(made)]
+        hooks += [h for h in EVENT_HOOKS if hasattr(getattr(made, h, None), "tk_impl")]
+        assert hooks, (f"logger '{name}': its object implements no callback method (toolkit.Callback's "
+                       f"on_train_epoch_end, teardown …) and none of the event hooks ({', '.join(EVENT_HOOKS)}) "
                        f"as methods marked @toolkit.hookimpl, so a run tells it nothing")
         run = self.train({"train": {"loggers": [asked]}}, f"logger-{name}")
         return {"run": run, "hooks": hooks}
@@ -497,3 +500,11 @@ def check_every_entry(package: str | ModuleType, *, kinds: Any = None) -> Callab
 
     test_every_entry.__doc__ = f"Every entry of {package!r} builds, trains a step and (exporters, backbones) exports."
     return test_every_entry
+
+
+def _own_methods(made: Any) -> set[str]:
+    """Methods ``made`` defines itself (not `toolkit.Callback`'s do-nothing defaults)."""
+    from ..callbacks import Callback
+
+    return {m for m in dir(made) if callable(getattr(made, m, None))
+            and getattr(type(made), m, None) is not getattr(Callback, m, None)}

@@ -351,10 +351,10 @@ def filenames(root, separator: str = "_"):
                        skipped=skipped)
 
 
-# -- a logger: an object whose methods are event hooks ------------------------------------------
-class CsvLog:
+# -- a logger: a callback a recipe names in train.loggers ----------------------------------------
+class CsvLog(Callback):
     """Appends every epoch's headline metrics to ``epochs.csv`` in the run folder, and the run's
-    end to ``status.txt`` (events come on the process of rank 0 only)."""
+    end to ``status.txt`` (tk builds loggers on the process of rank 0 only)."""
 
     COLUMNS = ("epoch", "train_loss", "val_loss", "val_accuracy", "val_macro_f1", "lr")
 
@@ -363,17 +363,15 @@ class CsvLog:
 
         self.path = Path(run_dir) / "epochs.csv"
 
-    @hookimpl
-    def tk_epoch_end(self, run, epoch, metrics):
+    def on_train_epoch_end(self, state):
         new = not self.path.exists()
         with open(self.path, "a", encoding="utf-8") as fh:
             if new:
                 fh.write(",".join(self.COLUMNS) + "\n")
-            fh.write(",".join(f"{float(metrics[c]):.6g}" for c in self.COLUMNS) + "\n")
+            fh.write(",".join(f"{float(state.metrics[c]):.6g}" for c in self.COLUMNS) + "\n")
 
-    @hookimpl
-    def tk_run_end(self, run, status, metrics):
-        self.path.with_name("status.txt").write_text(f"{status}\n", encoding="utf-8")
+    def teardown(self, state):  # always comes: finished, stopped, interrupted or failed
+        self.path.with_name("status.txt").write_text(f"{state.status}\n", encoding="utf-8")
 
 
 def csv_log(run_dir):

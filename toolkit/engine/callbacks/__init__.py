@@ -17,7 +17,8 @@ and run in this documented order around the recipe's own ``[[train.callbacks]]``
    model's weights or weights a callback offered;
 6. ``last_checkpoint``: ``last.pt`` (every callback's state included: the ones above it in this
    list have updated theirs);
-7. ``events``: the ``tk_run_start`` and ``tk_epoch_end`` event hooks (loggers use them);
+7. ``events``: the ``tk_run_start``, ``tk_epoch_end`` and (at ``teardown``) ``tk_run_end`` event hooks;
+   then the loggers ``train.loggers`` names (callbacks built on rank 0, in that order);
 8. ``epoch_line``: the one-line summary of the epoch.
 
 After training, on rank 0, ``calibration`` (the ``[calibration]`` keys, listed right after
@@ -40,7 +41,9 @@ from .checkpoints import BestCheckpoint, LastCheckpoint
 from .ema import EmaCallback
 from .early_stopping import EarlyStoppingCallback
 from .threads import ThreadsCallback
-from .reporting import EpochLine, EventHooks, HistoryCallback
+from .epoch_line import EpochLine
+from .events import EventHooks
+from .history import HistoryCallback
 
 __all__ = ["BUILTIN", "builtin_callbacks", "TrainState"]
 
@@ -82,5 +85,5 @@ def tk_register_callbacks(register):
     register("best_checkpoint", BestCheckpoint, description="best.pt when train.best_metric improves", required=True)
     register("last_checkpoint", LastCheckpoint, description="last.pt after every epoch (what --resume reads)",
              required=True)
-    register("events", EventHooks, description="the tk_run_start and tk_epoch_end event hooks")
+    register("events", EventHooks, description="the tk_run_start, tk_epoch_end and tk_run_end event hooks")
     register("epoch_line", EpochLine, description="the console's one-line epoch summary")
