@@ -5,7 +5,9 @@ setting, idle and then with a busy loop in another process (a ``while True: pass
 stopped by pid by this script, like a browser tab or another job taking one core). Settings:
 
 * **tk default** — no thread settings: every available core, fixed for the run (results
-  repeat), threads spin for ``GOMP_SPINCOUNT`` = `toolkit.threads.WAIT_ENV` iterations, then sleep.
+  repeat); the wait policy chosen when the run starts (`toolkit.threads.choose_wait_policy`):
+  OpenMP's default spin on an idle machine, ``OMP_WAIT_POLICY=PASSIVE`` when other processes
+  already use half a CPU or more.
 * **adaptive (0.2 default)** — ``train.threads = "adaptive"`` with libgomp's own spin
   (300,000): tk 0.2's default, the governor changing the count with the load.
 * **2 threads, spin 300000** — a fixed pool with libgomp's default wait (tk 0.1).
@@ -42,6 +44,7 @@ SETTINGS = {
     "2 threads, spin 10000": (["--threads", "2"], {"GOMP_SPINCOUNT": "10000"}),
     "2 threads, spin 3000": (["--threads", "2"], {"GOMP_SPINCOUNT": "3000"}),
     "2 threads, spin 1000": (["--threads", "2"], {"GOMP_SPINCOUNT": "1000"}),
+    "2 threads, spin 1000": (["--threads", "2"], {"GOMP_SPINCOUNT": "1000"}),
     "2 threads, spin 300": (["--threads", "2"], {"GOMP_SPINCOUNT": "300"}),
     "2 threads, PASSIVE": (["--threads", "2"], {"OMP_WAIT_POLICY": "PASSIVE"}),
     "1 thread": (["--threads", "1"], {}),
@@ -73,7 +76,7 @@ def one_run(work: Path, recipe: Path, name: str, extra: list[str], env_extra: di
     env = {k: v for k, v in os.environ.items()
            if k not in ("OMP_NUM_THREADS", "OMP_WAIT_POLICY", "MKL_NUM_THREADS", "GOMP_SPINCOUNT")}
     env.update(env_extra, HF_HUB_OFFLINE="1", PYTHONUNBUFFERED="1")
-    out = work / "runs" / f"{tag}-{abs(hash(name))}"
+    out = work / "runs" / f"{tag}-{list(SETTINGS).index(name)}"
     tk = Path(sys.executable).with_name("tk")
     done = subprocess.run([str(tk), "run", str(recipe), "--out", str(out), "--quiet", *extra], env=env,
                           capture_output=True, text=True)
@@ -99,7 +102,7 @@ def measure(work: Path, model: str, size: int, args: argparse.Namespace) -> list
             for name in args.settings:
                 extra, env_extra = SETTINGS[name]
                 started = time.perf_counter()
-                times[name][state] += one_run(work, recipe, name, extra, env_extra, f"{model}-{state}{round_}")
+                times[name][state] += one_run(work, recipe, name, extra, env_extra, f"{model}-{size}-{state}{round_}")
                 print(f"{model:<24} {state:>4} {name:<28} {time.perf_counter() - started:6.1f}s run", flush=True)
         finally:
             if loop is not None:
@@ -119,7 +122,7 @@ def measure(work: Path, model: str, size: int, args: argparse.Namespace) -> list
 
 def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
-    from toolkit.threads import WAIT_ENV, available_cores
+    from toolkit.threads import BUSY_CPUS, WAIT_ENV, available_cores
 
     work = Path(tempfile.mkdtemp(prefix="tk-busy-"))
     load_before = os.getloadavg()[0]
@@ -129,11 +132,12 @@ def main(argv: list[str] | None = None) -> dict:
         rows += measure(work, model, size, args)
     cores, how = available_cores()
     result = {"created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "machine": platform.platform(),
-              "python": platform.python_version(), "cores": cores, "cores_from": how, "tk_wait_env": WAIT_ENV,
+              "python": platform.python_version(), "cores": cores, "cores_from": how, "tk_wait_env": WAIT_ENV, "busy_cpus": BUSY_CPUS,
               "load_before": load_before, "load_after": os.getloadavg()[0],
               "images": 3 * args.images, "epochs": args.epochs, "rows": rows}
     print(f"\n{3 * args.images} images, {cores} cores ({how}); median epoch, epochs 2-{args.epochs}; "
-          f"busy = one other process spinning on a core; tk default waits with {WAIT_ENV}")
+          f"busy = one other process spinning on a core (started before the run); tk default: wait policy "
+          f"chosen at the start (toolkit.threads.choose_wait_policy)")
     print(f"{'model':<24} {'setting':<28} {'idle s':>8} {'busy s':>8} {'busy/idle':>10} {'idle vs 0.2':>12}")
     for r in rows:
         print(f"{r['model']:<24} {r['setting']:<28} {r['idle_epoch_s']:>8.2f} {r['busy_epoch_s']:>8.2f} "

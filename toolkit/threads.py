@@ -10,14 +10,19 @@ in the run header, records it in the run's resolved recipe (``train.threads``), 
 run uses the count it started with. ``train.threads = N`` (``tk run --threads N``) or
 ``OMP_NUM_THREADS`` choose another count.
 
-**How the threads wait decides the speed on a busy machine.** Every parallel region waits for
-its slowest thread; with another process on a core, one of tk's threads is descheduled while
-the others spin on it (2 spinning threads ran a step 3–4× slower with one core busy).
-Sleeping at once (``OMP_WAIT_POLICY=PASSIVE``) avoids that but costs 30–60% on an idle
-machine. The CLI entry point sets GNU OpenMP's ``GOMP_SPINCOUNT`` (`WAIT_ENV`) before torch
-loads: threads spin briefly, catching the short gaps between regions of an idle machine, then
-sleep, handing a shared core to whoever needs it (benchmarks/busy_machine.py measures it).
-A value the user set in the environment wins.
+**How the threads wait decides the speed on a busy machine** — and never the result: the
+wait policy changes how long a thread spins before it sleeps, not which thread sums what.
+Every parallel region waits for its slowest thread; with another process on a core, one of
+tk's threads is descheduled while the others spin on it (libgomp's default spin ran
+MobileNetV4 at 128 px 3.8× slower with one of two cores busy). Sleeping at once
+(``OMP_WAIT_POLICY=PASSIVE``) held that to 1.6× of the idle epoch but costs ~30% on an idle
+machine, where spinning catches the short gaps between regions. No single setting is good for
+both (benchmarks/busy_machine.py), so `tk run` and `tk tune` choose when they start, before
+torch loads (`choose_wait_policy`): other processes using half a CPU or more of this process's
+cores in a 0.3 s sample → ``OMP_WAIT_POLICY=PASSIVE``; otherwise OpenMP's own default (spin,
+then sleep). The run header says which and why. A machine that becomes busy only after the
+start runs at the spinning policy's busy speed; ``OMP_WAIT_POLICY`` or ``GOMP_SPINCOUNT`` set
+by the user always win. Other commands use `WAIT_ENV`, a short spin.
 
 ``train.threads = "adaptive"`` keeps the former governor (`ThreadGovernor`), which changes the
 count with the load: faster on some busy machines, but results then depend on what else ran,
@@ -31,8 +36,8 @@ import os
 import time
 from pathlib import Path
 
-__all__ = ["available_cores", "choose_threads", "apply_threads", "set_wait_policy", "cpu_sample", "ThreadGovernor",
-           "ADAPTIVE", "WAIT_ENV"]
+__all__ = ["available_cores", "choose_threads", "apply_threads", "set_wait_policy", "choose_wait_policy", "cpu_sample",
+           "ThreadGovernor", "ADAPTIVE", "WAIT_ENV", "BUSY_CPUS", "wait_policy_text"]
 
 
 def _cgroup_quota() -> float | None:
@@ -68,20 +73,66 @@ def available_cores() -> tuple[int, str]:
 
 
 WAIT_ENV = {"GOMP_SPINCOUNT": "1000"}
-"""OpenMP wait settings the CLI sets (where the user has not) before torch loads. Chosen by
-benchmarks/busy_machine.py (results/busy_machine_0.3.json, 2 vCPUs, one core kept busy): with two
-fixed threads, libgomp's own 300,000 spins ran MobileNetV4 at 128 px 4.5x slower busy than idle
-and 100,000 spins 18x; 1,000 spins held it to 2.0x for 1.18x the idle epoch of tk 0.2's adaptive
-default; sleeping at once (PASSIVE) 1.1x for 1.7x. No fixed count met both 2x busy and 1.05x
-idle, so the adaptive governor stays available (``train.threads = "adaptive"``), never by default."""
+"""OpenMP wait settings the CLI sets (where the user has not) before torch loads, for commands
+other than `tk run`/`tk tune`: a short spin, then sleep — within 2x of idle with one core busy
+(benchmarks/busy_machine.py, 2 vCPUs) for ~15% on an idle machine."""
+
+BUSY_CPUS = 0.5
+"""Other processes using this many CPUs of ours (or more) when a run starts make its threads
+sleep while they wait (``OMP_WAIT_POLICY=PASSIVE``)."""
+
+TRAINING_COMMANDS = ("run", "tune")
+_WAIT_CHOICE = ["", ""]  # (what was set, why), for the run header
 
 
-def set_wait_policy() -> None:
-    """Apply `WAIT_ENV` unless the user chose a wait policy; call before ``import torch``."""
-    if "OMP_WAIT_POLICY" in os.environ:
-        return
-    for key, value in WAIT_ENV.items():
-        os.environ.setdefault(key, value)
+def choose_wait_policy(others: float | None, environ: dict[str, str]) -> tuple[dict[str, str], str]:
+    """``(variables to set, why)`` for a training run, given the CPUs ``others`` (other processes)
+    used on this process's cores when it started (None: not measurable here) and the environment."""
+    for key in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT"):
+        if key in environ:
+            return {}, f"{key}={environ[key]} from the environment"
+    if others is None:
+        return dict(WAIT_ENV), f"GOMP_SPINCOUNT={WAIT_ENV['GOMP_SPINCOUNT']} (the machine's load is not measurable here)"
+    if others >= BUSY_CPUS:
+        return ({"OMP_WAIT_POLICY": "PASSIVE"},
+                f"threads sleep while waiting: other processes used {others:.1f} CPUs when the run started")
+    return {}, f"threads spin while waiting (OpenMP's default): other processes used {others:.1f} CPUs at the start"
+
+
+def _others_cpus(seconds: float = 0.3) -> float | None:
+    """CPUs other processes used on this process's cores over ``seconds`` (None without ``/proc``)."""
+    first = cpu_sample()
+    if first is None:
+        return None
+    time.sleep(seconds)
+    second = cpu_sample()
+    if second is None or second[0] <= first[0]:
+        return None
+    return max(0.0, ((second[1] - first[1]) - (second[2] - first[2])) / (second[0] - first[0]))
+
+
+def set_wait_policy(command: str | None = None) -> None:
+    """Set OpenMP's wait policy for ``command`` before ``import torch``: `choose_wait_policy` for a
+    training command, `WAIT_ENV` for the others; a policy the user chose is kept."""
+    if command in TRAINING_COMMANDS:
+        env, why = choose_wait_policy(None if _user_policy() else _others_cpus(), dict(os.environ))
+    else:
+        env, why = ({} if _user_policy() else dict(WAIT_ENV)), ""
+    for key, value in env.items():
+        os.environ[key] = value
+    _WAIT_CHOICE[:] = [" ".join(f"{k}={v}" for k, v in env.items()), why]
+
+
+def _user_policy() -> bool:
+    return "OMP_WAIT_POLICY" in os.environ or "GOMP_SPINCOUNT" in os.environ
+
+
+def wait_policy_text() -> str:
+    """How this process's OpenMP threads wait, and why (the run header's words)."""
+    if _WAIT_CHOICE[1]:
+        return _WAIT_CHOICE[1]
+    set_now = [f"{k}={os.environ[k]}" for k in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT") if k in os.environ]
+    return ", ".join(set_now) + " from the environment" if set_now else "OpenMP's default"
 
 
 ADAPTIVE = "adaptive"

@@ -75,3 +75,16 @@ def test_the_epoch_line_fits_the_terminal():
         assert all(len(line) <= width for line in text.splitlines()) and text.startswith("epoch 3/10")
         for part in ("train loss 0.1234", "val loss 0.2345", "lr 1.00e-03", "310 img/s", "* best"):
             assert part in text
+
+
+def test_the_wait_policy_follows_the_load_at_the_start_and_never_overrides_the_user():
+    from toolkit.threads import BUSY_CPUS, WAIT_ENV, choose_wait_policy
+
+    assert choose_wait_policy(BUSY_CPUS, {})[0] == {"OMP_WAIT_POLICY": "PASSIVE"}
+    assert choose_wait_policy(1.7, {})[0] == {"OMP_WAIT_POLICY": "PASSIVE"}
+    idle, why = choose_wait_policy(BUSY_CPUS / 2, {})
+    assert idle == {} and "spin" in why  # OpenMP's own default: fastest on an idle machine
+    assert choose_wait_policy(None, {})[0] == WAIT_ENV  # no /proc: the short spin, good enough both ways
+    for user in ({"OMP_WAIT_POLICY": "ACTIVE"}, {"GOMP_SPINCOUNT": "5"}):
+        assert choose_wait_policy(1.7, user) == ({}, f"{next(iter(user.items()))[0]}={next(iter(user.values()))} "
+                                                     "from the environment")

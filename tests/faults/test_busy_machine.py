@@ -106,3 +106,24 @@ def test_resume_keeps_the_count_the_run_started_with(tmp_path):
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     assert "Threads: 2 (the count the run started with" in resumed.stdout, resumed.stdout
     assert load_checkpoint(tmp_path / "run" / "last.pt")["recipe"]["train"]["threads"] == 2
+
+
+def _dry_run_threads_line(recipe: Path, cwd: Path, env: dict[str, str]) -> str:
+    done = subprocess.run([str(Path(sys.executable).with_name("tk")), "run", str(recipe), "--dry-run"],
+                          cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return next(line for line in done.stdout.splitlines() if line.startswith("Threads: "))
+
+
+def test_a_run_started_on_a_busy_machine_lets_its_threads_sleep_and_the_user_setting_wins(tmp_path):
+    """The wait policy is chosen when `tk run` starts (it changes speed, never the result — the
+    test above compares a busy run with an idle one): another process spinning on a core makes
+    the threads sleep while they wait; a policy in the environment is kept as it is."""
+    images = make_image_folder(tmp_path / "images", {"a": 12, "b": 12}, size=32)
+    recipe = write_recipe(tmp_path / "r.toml", images, epochs=1)
+    env = default_env(tmp_path / "cache")
+    with BusyCore():
+        busy = _dry_run_threads_line(recipe, tmp_path, env)
+        chosen = _dry_run_threads_line(recipe, tmp_path, {**env, "GOMP_SPINCOUNT": "1234"})
+    assert "threads sleep while waiting: other processes used" in busy, busy
+    assert chosen.endswith("; GOMP_SPINCOUNT=1234 from the environment"), chosen

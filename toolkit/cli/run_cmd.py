@@ -208,7 +208,9 @@ def _dry_run(recipe) -> None:
     echo = click.echo
     echo(f"Dry run of {recipe.path}: {facts['model']} ({facts['params']:,} parameters) on {facts['device']}, "
          f"precision {facts['precision']}")
-    echo(f"Threads: {facts['threads']} ({facts['threads_why']})")
+    from ..threads import wait_policy_text
+
+    echo(f"Threads: {facts['threads']} ({facts['threads_why']}); {wait_policy_text()}")
     echo("Classes (train / val images):")
     for name, n, v in zip(facts["class_names"], facts["train_counts"], facts["val_counts"]):
         echo(f"  {name:<40} {n:>6} {v:>6}")

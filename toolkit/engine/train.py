@@ -312,7 +312,9 @@ def _run(recipe: Any, plugins: Any, env: Any, console: Any, device: Any, precisi
             atomic_write(run_dir / "split.json", lambda fh: fh.write(split_text.encode("utf-8")))
             write_bad_images(run_dir, data.bad_images)
     _print_header(console, recipe, data, run_dir, device_text, precision, start)
-    console.info(f"Threads: {threads[0]} ({threads[1]})")
+    from ..threads import wait_policy_text
+
+    console.info(f"Threads: {threads[0]} ({threads[1]}); {wait_policy_text()}")
     run = RunInfo(dir=run_dir, recipe=recipe, class_names=list(data.class_names), rank=env.rank,
                   world_size=env.world_size, epoch=int(start["epoch"]) if start else 0, device=device_text)
     try:  # building the parts runs every plugin factory: a refusal here must leave no run folder
