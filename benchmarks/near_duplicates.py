@@ -20,6 +20,10 @@ same images to 128 px for training, one thread.
 
     python benchmarks/real_screens.py            # once (minutes)
     python benchmarks/near_duplicates.py --json benchmarks/results/near_duplicates.json
+
+``--fixtures DIR`` writes the one-word fixtures of ``tests/data/test_one_word_slides.py`` from the
+built set instead: two pages of one beamer deck that differ in one word, and recorded copies of
+the first (shifted, with the cursor, with a toast; seeded), at the set's 1280x720.
 """
 
 from __future__ import annotations
@@ -170,16 +174,53 @@ def cost(root: Path) -> dict:
             "former_ratio": t_former / t_decode}
 
 
+#: Two adjacent pages of one beamer deck in the set that differ in one word ("super" / "génial").
+ONE_WORD_PAGES = ("pairs/img/0057-deck-conference-fr-Madrid-43_p12.png", "pairs/img/0058-deck-conference-fr-Madrid-43_p13.png")
+
+
+def write_fixtures(root: Path, target: Path) -> list[Path]:
+    """The one-word fixtures (module docstring), made with `real_screens.recorded_copy`."""
+    import random
+
+    from PIL import Image
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from real_screens import recorded_copy
+
+    target.mkdir(parents=True, exist_ok=True)
+    with Image.open(root / ONE_WORD_PAGES[0]) as a, Image.open(root / ONE_WORD_PAGES[1]) as b:
+        page_a, page_b = a.convert("RGB"), b.convert("RGB")
+    images = {"page_a.png": page_a, "page_b.png": page_b}
+    for kind in ("shift", "cursor", "toast", "shift+cursor"):
+        images[f"page_a_{kind.replace('+', '_')}.png"] = recorded_copy(page_a, kind, random.Random(f"one-word:{kind}"))
+    written = []
+    for name, img in images.items():
+        img.save(target / name, optimize=True)
+        written.append(target / name)
+    (target / "SOURCES.txt").write_text(
+        "Made by benchmarks/near_duplicates.py --fixtures from the set benchmarks/real_screens.py builds (1280x720):\n"
+        "  page_a.png, page_b.png: pages 12 and 13 of the beamer template conference-ornate-20min (fr, Madrid\n"
+        "    theme, 4:3; texlive-latex-recommended-doc, pdflatex): they differ in one word, 'super' / 'genial'\n"
+        "  page_a_shift.png, _cursor.png, _toast.png, _shift_cursor.png: page_a as a later frame of a recording\n"
+        "    (real_screens.recorded_copy: shifted 1-3 px, the Adwaita left_ptr cursor, a notification toast)\n")
+    return written
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--set", dest="root", type=Path, default=DEFAULT_SET)
     parser.add_argument("--baseline-size", type=int, default=64)
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--fixtures", type=Path, help="write the one-word test fixtures to this folder and stop")
     args = parser.parse_args(argv)
     root = args.root.expanduser()
     if not (root / "pairs.csv").exists():
         print(f"{root}: no pairs.csv; build the set first: python benchmarks/real_screens.py", file=sys.stderr)
         return 1
+    if args.fixtures:
+        for path in write_fixtures(root, args.fixtures):
+            print(f"{path} ({path.stat().st_size} bytes)")
+        return 0
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     started = time.perf_counter()
     rows = list(csv.DictReader(open(root / "pairs.csv", newline="")))

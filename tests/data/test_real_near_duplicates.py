@@ -106,15 +106,19 @@ def test_groups_do_not_depend_on_the_order_of_the_images():
 
 
 def test_a_chain_of_small_changes_is_not_one_group():
-    """A and B differ by a small mark, B and C by another: A and C differ by both, too much for
-    the same frame; union-find would join all three, complete linkage keeps two apart."""
+    """A and B differ by a small mark, B and C by another: A and C differ by both, more than the
+    one cursor-sized patch the same frame may hold; union-find would join all three, complete
+    linkage keeps two apart."""
+    from toolkit.data.frames import FINE_HW
+
     a = _features("frame.jpg")[0]
-    grey = a[:160 * 90].reshape(90, 160)
+    fine = FINE_HW[0] * FINE_HW[1]
+    grey = a[:fine].reshape(FINE_HW)
     b, c = a.copy(), a.copy()
-    bg, cg = b[:160 * 90].reshape(90, 160), c[:160 * 90].reshape(90, 160)
-    for img, spots in ((bg, [(40, 50)]), (cg, [(40, 50), (44, 100)])):  # 6x6 marks, black on light, white on dark
+    bg, cg = b[:fine].reshape(FINE_HW), c[:fine].reshape(FINE_HW)
+    for img, spots in ((bg, [(80, 100)]), (cg, [(80, 100), (88, 200)])):  # 8x8 marks, black on light, white on dark
         for y, x in spots:
-            img[y:y + 6, x:x + 6] = np.where(grey[y:y + 6, x:x + 6] > 127, 0, 255)
+            img[y:y + 8, x:x + 8] = np.where(grey[y:y + 8, x:x + 8] > 127, 0, 255)
     features = np.stack([a, b, c])
     same, _ = same_frame_pairs(features, np.array([[0, 1], [1, 2], [0, 2]]))
     assert same.tolist() == [True, True, False]

@@ -16,17 +16,20 @@ __all__ = ["FEATURE_BYTES", "FEATURE_DECODE", "FEATURE_VERSION", "candidate_pair
            "features_hash", "frame_features", "same_frame_groups", "same_frame_pairs"]
 
 
-#: Grey frame (height, width) and colour frame the features hold; thumbnails are 10×10 blocks of the grey frame.
+#: The fine grey frame (height, width) the features hold; the grey frame the first checks use is
+#: its 2×2 means (160×90), thumbnails are 10×10 blocks of that, and the colour frame is 32×18.
+FINE_HW = (180, 320)
 FRAME_HW = (90, 160)
 COLOUR_HW = (18, 32)
 THUMB_HW = (9, 16)
+FINE_BYTES = FINE_HW[0] * FINE_HW[1]
 GREY_BYTES = FRAME_HW[0] * FRAME_HW[1]
-FEATURE_BYTES = GREY_BYTES + COLOUR_HW[0] * COLOUR_HW[1] * 3
+FEATURE_BYTES = FINE_BYTES + COLOUR_HW[0] * COLOUR_HW[1] * 3
 #: The decode the features are computed from (`toolkit.data.images.load_rgb`'s ``reduce_for``):
 #: one for every recipe, so that features (and groups) do not depend on ``data.image_size``.
-FEATURE_DECODE = FRAME_HW
+FEATURE_DECODE = FINE_HW
 #: Bump when the features or the test change: stored features are then computed again.
-FEATURE_VERSION = 1
+FEATURE_VERSION = 2
 #: Candidate pairs: thumbnails within this Euclidean distance (grey levels over the 144 blocks).
 CANDIDATE_RADIUS = 700
 #: A pixel differs when it is outside its neighbourhood's range in the other frame by more than this.
@@ -34,21 +37,35 @@ GREY_TOLERANCE = 24
 COLOUR_TOLERANCE = 20
 #: Share of the frame's pixels that may differ outside a forgiven panel (a cursor, artefacts).
 CHANGED_BUDGET = 0.004
+#: The fine check (320×180): a pixel differs when it lies outside the range its aligned twin spans
+#: within half a pixel by more than this many grey levels ...
+FINE_TOLERANCE = 40
+#: ... and the pair is the same frame when, besides one notification panel and one cursor-sized
+#: patch (at most this share of the frame's width and height), at most this many pixels differ.
+CURSOR_WH = (0.05, 0.10)
+FINE_BUDGET = 6
+#: A pair moved by a fraction of a pixel when one shift explains this share of its differences;
+#: compared blurred, at most this many pixels may differ.
+MOVED_EXPLAINED = 0.03
+BLUR_BUDGET = 16
 _SHIFT = 4  # the largest shift searched each way, pixels of the 160×90 frame
 
 
 def frame_features(img: Any) -> np.ndarray:
     """The features of one image (a PIL RGB image as decoded for `FEATURE_DECODE`): uint8,
-    `FEATURE_BYTES` long — the grey frame at 160×90 then the colour frame at 32×18 (RGB)."""
+    `FEATURE_BYTES` long — the grey frame at 320×180 then the colour frame at 32×18 (RGB). Box
+    filters only (PIL's ``reduce``, then a box resize where the size is not a multiple): a
+    screenshot of 1280×720, or a JPEG of any 16:9 size decoded at reduced scale, costs one pass."""
     import numpy as np
     from PIL import Image
 
     w, h = img.size
-    factor = min(w // (2 * FRAME_HW[1]), h // (2 * FRAME_HW[0]))
-    small = img.reduce(factor) if factor >= 2 else img  # box filter to at least twice the frame: cheap
-    grey = small.convert("L").resize((FRAME_HW[1], FRAME_HW[0]), Image.Resampling.BILINEAR)
-    colour = small.resize((COLOUR_HW[1], COLOUR_HW[0]), Image.Resampling.BOX)
-    return np.concatenate([np.asarray(grey, dtype=np.uint8).reshape(-1),
+    factor = min(w // FINE_HW[1], h // FINE_HW[0])
+    small = img.reduce(factor) if factor >= 2 else img
+    if small.size != (FINE_HW[1], FINE_HW[0]):
+        small = small.resize((FINE_HW[1], FINE_HW[0]), Image.Resampling.BOX)
+    colour = small.reduce((FINE_HW[1] // COLOUR_HW[1], FINE_HW[0] // COLOUR_HW[0]))
+    return np.concatenate([np.asarray(small.convert("L"), dtype=np.uint8).reshape(-1),
                            np.asarray(colour, dtype=np.uint8).reshape(-1)])
 
 
@@ -58,7 +75,7 @@ def features_hash(features: np.ndarray) -> int:
     import numpy as np
     from PIL import Image
 
-    grey = Image.fromarray(np.asarray(features[:GREY_BYTES], dtype=np.uint8).reshape(FRAME_HW))
+    grey = Image.fromarray(_coarse(np.asarray(features[:FINE_BYTES], dtype=np.uint8).reshape(1, *FINE_HW))[0])
     x = np.asarray(grey.resize((32, 32), Image.Resampling.BOX), dtype=np.float64)
     d = _dct_matrix()
     low = (d @ x @ d.T)[:8, :8].reshape(-1)
@@ -86,51 +103,61 @@ def decode_features(path: str, decoded: Any = None, decoded_for: tuple[int, int]
     decoded again for `FEATURE_DECODE` (a JPEG at 1/2–1/8 scale: cheap)."""
     from toolkit.data.images import load_rgb
 
-    if decoded is not None and _same_decode(path, decoded_for, FEATURE_DECODE):
+    if decoded is not None and _same_decode(path, decoded, FEATURE_DECODE):
         return frame_features(decoded)
     return frame_features(load_rgb(path, reduce_for=FEATURE_DECODE))
 
 
-def _same_decode(path: str, a: tuple[int, int] | None, b: tuple[int, int] | None) -> bool:
-    """Whether `load_rgb` gives the same pixels for ``reduce_for=a`` and ``reduce_for=b``
-    (only JPEGs are decoded at a reduced scale, which depends on the size asked for)."""
+def _same_decode(path: str, decoded: Any, b: tuple[int, int]) -> bool:
+    """Whether ``decoded`` (the file as `load_rgb` gave it) holds the pixels `load_rgb(path,
+    reduce_for=b)` gives: any file but a JPEG decoded at another reduced scale (its size says which)."""
     from PIL import Image
 
     try:
         with Image.open(path) as im:
             if im.format != "JPEG":
                 return True
-            rotated = im.getexif().get(0x0112, 1) in (5, 6, 7, 8)
-            sizes = []
-            for want in (a, b):
-                if want is None:
-                    sizes.append(im.size)
-                    continue
-                h, w = want
-                if rotated:
-                    h, w = w, h
-                with Image.open(path) as probe:
-                    probe.draft("RGB", (2 * w, 2 * h))
-                    sizes.append(probe.size)
-            return sizes[0] == sizes[1]
+            h, w = b
+            if im.getexif().get(0x0112, 1) in (5, 6, 7, 8):  # stored rotated: the decode's sides swap
+                h, w = w, h
+                size = decoded.size[::-1]
+            else:
+                size = decoded.size
+            im.draft("RGB", (2 * w, 2 * h))
+            return tuple(im.size) == tuple(size)
     except (OSError, ValueError):
         return False
 
 
+def _coarse(fine: np.ndarray) -> np.ndarray:
+    """The 160×90 grey frames (uint8, N×90×160) of N×180×320 fine frames: a triangle filter
+    ([1, 3, 3, 1]/8 each way, edges repeated: what a bilinear resize to half the size does),
+    rounded; integer arithmetic, the same on every machine."""
+    import numpy as np
+
+    out = np.empty((fine.shape[0], *FRAME_HW), np.uint8)
+    for start in range(0, fine.shape[0], 64):  # a few MB at a time
+        x = np.pad(fine[start:start + 64].astype(np.uint16), ((0, 0), (1, 1), (1, 1)), mode="edge")
+        rows = x[:, 0:-3:2] + 3 * x[:, 1:-2:2] + 3 * x[:, 2:-1:2] + x[:, 3::2]
+        both = rows[:, :, 0:-3:2] + 3 * rows[:, :, 1:-2:2] + 3 * rows[:, :, 2:-1:2] + rows[:, :, 3::2]
+        out[start:start + 64] = (both + 32) // 64  # at most 64 × 255 + 32: fits uint16
+    return out
+
+
 def _split(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(grey N×90×160, colour N×18×32×3) views of an N×FEATURE_BYTES array."""
+    """(fine grey N×180×320, colour N×18×32×3) views of an N×FEATURE_BYTES array."""
     n = features.shape[0]
-    return (features[:, :GREY_BYTES].reshape(n, *FRAME_HW),
-            features[:, GREY_BYTES:FEATURE_BYTES].reshape(n, *COLOUR_HW, 3))
+    return (features[:, :FINE_BYTES].reshape(n, *FINE_HW),
+            features[:, FINE_BYTES:FEATURE_BYTES].reshape(n, *COLOUR_HW, 3))
 
 
-def _thumbs(grey: np.ndarray) -> np.ndarray:
-    """16×9 thumbnails as exact block sums (int64), N×9×16."""
+def _thumbs(grey: np.ndarray, hw: tuple[int, int] = THUMB_HW) -> np.ndarray:
+    """Thumbnails (16×9 unless ``hw`` says) of 160×90 frames as exact block sums (int64), N×H×W."""
     import numpy as np
 
     n = grey.shape[0]
-    bh, bw = FRAME_HW[0] // THUMB_HW[0], FRAME_HW[1] // THUMB_HW[1]
-    return grey.reshape(n, THUMB_HW[0], bh, THUMB_HW[1], bw).astype(np.int64).sum(axis=(2, 4))
+    bh, bw = FRAME_HW[0] // hw[0], FRAME_HW[1] // hw[1]
+    return grey.reshape(n, hw[0], bh, hw[1], bw).astype(np.int64).sum(axis=(2, 4))
 
 
 def _range3(x: np.ndarray, reach: int = 1) -> tuple[np.ndarray, np.ndarray]:
@@ -141,12 +168,17 @@ def _range3(x: np.ndarray, reach: int = 1) -> tuple[np.ndarray, np.ndarray]:
     h, w = x.shape[-2:]
     lead = [(0, 0)] * (x.ndim - 2)
     rows = np.pad(x, lead + [(reach, reach), (0, 0)], mode="edge")
-    lo = np.minimum.reduce([rows[..., k:k + h, :] for k in range(2 * reach + 1)])
-    hi = np.maximum.reduce([rows[..., k:k + h, :] for k in range(2 * reach + 1)])
+    lo, hi = rows[..., 0:h, :].copy(), rows[..., 0:h, :].copy()
+    for k in range(1, 2 * reach + 1):
+        np.minimum(lo, rows[..., k:k + h, :], out=lo)
+        np.maximum(hi, rows[..., k:k + h, :], out=hi)
     lo = np.pad(lo, lead + [(0, 0), (reach, reach)], mode="edge")
     hi = np.pad(hi, lead + [(0, 0), (reach, reach)], mode="edge")
-    return (np.minimum.reduce([lo[..., k:k + w] for k in range(2 * reach + 1)]),
-            np.maximum.reduce([hi[..., k:k + w] for k in range(2 * reach + 1)]))
+    lo2, hi2 = lo[..., 0:w].copy(), hi[..., 0:w].copy()
+    for k in range(1, 2 * reach + 1):
+        np.minimum(lo2, lo[..., k:k + w], out=lo2)
+        np.maximum(hi2, hi[..., k:k + w], out=hi2)
+    return lo2, hi2
 
 
 def _halve(x: np.ndarray) -> np.ndarray:
@@ -165,15 +197,17 @@ def _outside(a: np.ndarray, b: np.ndarray, reach: int = 1) -> np.ndarray:
     return np.maximum(np.maximum(a - bhi, blo - a), np.maximum(b - ahi, alo - b)).clip(min=0)
 
 
-def candidate_pairs(features: np.ndarray, *, block: int = 1024) -> np.ndarray:
-    """Pairs (i < j, K×2 int64) worth verifying (module docstring): exact integer arithmetic."""
+def candidate_pairs(features: np.ndarray, *, block: int = 1024, coarse: np.ndarray | None = None) -> np.ndarray:
+    """Pairs (i < j, K×2 int64) worth verifying (module docstring): exact integer arithmetic.
+    ``coarse``: the features' 160×90 frames (`_coarse`), when already computed."""
     import numpy as np
 
     n = features.shape[0]
     if n < 2:
         return np.zeros((0, 2), np.int64)
-    grey, _ = _split(features)
-    thumbs = _thumbs(grey)
+    if coarse is None:
+        coarse = _coarse(_split(features)[0])
+    thumbs = _thumbs(coarse)
     flat = thumbs.reshape(n, -1).astype(np.float64)  # integers below 2**53: the products and sums are exact
     sq = (flat * flat).sum(axis=1)
     cells = (FRAME_HW[0] // THUMB_HW[0]) * (FRAME_HW[1] // THUMB_HW[1])
@@ -192,46 +226,70 @@ def candidate_pairs(features: np.ndarray, *, block: int = 1024) -> np.ndarray:
     for start in range(0, len(pairs), 4096):
         chunk = pairs[start:start + 4096]
         keep[start:start + 4096] = _coarse_same(thumbs[chunk[:, 0]], thumbs[chunk[:, 1]], cells)
+    pairs = pairs[keep]
+    # again on 32×18 thumbnails (5×5 blocks): a changed line of text already shows there
+    used = np.unique(pairs)
+    finer = np.zeros((n, 2 * THUMB_HW[0], 2 * THUMB_HW[1]), np.int64)
+    finer[used] = _thumbs(coarse[used], (2 * THUMB_HW[0], 2 * THUMB_HW[1]))
+    keep = np.zeros(len(pairs), bool)
+    for start in range(0, len(pairs), 4096):
+        chunk = pairs[start:start + 4096]
+        keep[start:start + 4096] = _coarse_same(finer[chunk[:, 0]], finer[chunk[:, 1]], cells // 4, band=6, width=14,
+                                                spots=4)
     return pairs[keep].astype(np.int64)
 
 
-def _coarse_same(a: np.ndarray, b: np.ndarray, cells: int) -> np.ndarray:
+def _coarse_same(a: np.ndarray, b: np.ndarray, cells: int, band: int = 3, width: int = 7, spots: int = 2) -> np.ndarray:
     """Thumbnail test of candidate pairs: leaving out the outer ring of blocks (what a shift
-    uncovers), at most two blocks differ by more than 12 grey levels beyond their neighbours'
-    range, besides those of one notification: up to 3 rows of blocks at the top or the bottom,
-    spanning at most 7 columns."""
+    uncovers), at most ``spots`` blocks (2 of the 16×9; a cursor) differ by more than 12 grey
+    levels beyond their neighbours' range, besides those of one notification: up to ``band``
+    rows of blocks at the top or the bottom, spanning fewer than ``width`` columns."""
     import numpy as np
 
     changed = (_outside(a, b) > 12 * cells)[:, 1:-1, 1:-1]
-    middle = changed[:, 3:-3].sum(axis=(1, 2))
-    top, bottom = changed[:, :3], changed[:, -3:]
+    middle = changed[:, band:-band].sum(axis=(1, 2))
+    top, bottom = changed[:, :band], changed[:, -band:]
 
-    def narrow(band: np.ndarray) -> np.ndarray:  # the band's changed blocks lie within 7 columns
-        cols = band.any(axis=1)
+    def narrow(rows: np.ndarray) -> np.ndarray:  # the band's changed blocks lie within `width` columns
+        cols = rows.any(axis=1)
         first = np.where(cols.any(axis=1), cols.argmax(axis=1), 0)
         last = np.where(cols.any(axis=1), cols.shape[1] - 1 - cols[:, ::-1].argmax(axis=1), 0)
-        return last - first < 7
+        return last - first < width
 
     n_top, n_bottom = top.sum(axis=(1, 2)), bottom.sum(axis=(1, 2))
-    return ((middle + n_top + n_bottom <= 2)
-            | ((middle + n_bottom <= 2) & narrow(top))
-            | ((middle + n_top <= 2) & narrow(bottom)))
+    return ((middle + n_top + n_bottom <= spots)
+            | ((middle + n_bottom <= spots) & narrow(top))
+            | ((middle + n_top <= spots) & narrow(bottom)))
 
 
 def same_frame_pairs(features: np.ndarray, pairs: np.ndarray, *, chunk: int = 128) -> tuple[np.ndarray, np.ndarray]:
     """Verify ``pairs`` (K×2 indices into ``features``): (same-frame bool K, pixels that differ
-    outside a forgiven panel K) — module docstring."""
+    at 160×90 outside a forgiven panel K) — module docstring."""
+    same, changed, _ = _scored_pairs(features, pairs, chunk=chunk)
+    return same, changed
+
+
+def _scored_pairs(features: np.ndarray, pairs: np.ndarray, *, chunk: int = 128,
+                  coarse: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
+    """`same_frame_pairs` and, for pairs found the same, their clipped difference at 320×180."""
     import numpy as np
 
     pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
     same = np.zeros(len(pairs), bool)
     changed = np.zeros(len(pairs), np.int64)
+    score = np.zeros(len(pairs), np.int64)
     grey, colour = _split(features)
+    if coarse is None:
+        used = np.unique(pairs)
+        coarse = np.zeros((len(grey), *FRAME_HW), np.uint8)
+        if len(used):
+            coarse[used] = _coarse(grey[used])  # once per image, not per pair
     for start in range(0, len(pairs), chunk):
         part = pairs[start:start + chunk]
-        s, c = _verify(grey[part[:, 0]], grey[part[:, 1]], colour[part[:, 0]], colour[part[:, 1]])
-        same[start:start + chunk], changed[start:start + chunk] = s, c
-    return same, changed
+        i, j = part[:, 0], part[:, 1]
+        s, c, f = _verify((coarse[i], coarse[j]), (grey[i], grey[j]), colour[i], colour[j])
+        same[start:start + chunk], changed[start:start + chunk], score[start:start + chunk] = s, c, f
+    return same, changed, score
 
 
 def _shift_windows(x: np.ndarray, dy: np.ndarray, dx: np.ndarray, pad: int, padded: np.ndarray | None = None) -> np.ndarray:
@@ -278,17 +336,17 @@ def _align_half(a2: np.ndarray, b2: np.ndarray) -> np.ndarray:
     return best
 
 
-def _refine(a: np.ndarray, b: np.ndarray, base: np.ndarray) -> np.ndarray:
-    """The full-size shift within ±1 of ``base`` (twice the half-size shift) that matches 10%
-    better than ``base`` (clipped absolute difference, as `_align_half`)."""
+def _refine(a: np.ndarray, b: np.ndarray, base: np.ndarray, limit: int = _SHIFT) -> np.ndarray:
+    """The shift within ±1 of ``base`` (twice the shift found at half the size), at most ``limit``
+    each way, that matches 10% better than ``base`` (clipped absolute difference, as `_align_half`)."""
     import numpy as np
 
     final, final_score = base.copy(), None
-    m = _SHIFT
-    padded = np.pad(b, ((0, 0), (_SHIFT, _SHIFT), (_SHIFT, _SHIFT)), mode="edge")
+    m = limit
+    padded = np.pad(b, ((0, 0), (limit, limit), (limit, limit)), mode="edge")
     for ey, ex in [(0, 0)] + [(y, x) for y in (-1, 0, 1) for x in (-1, 0, 1) if (y, x) != (0, 0)]:
-        shift = np.clip(base + (ey, ex), -_SHIFT, _SHIFT)
-        moved = _shift_windows(b, shift[:, 0], shift[:, 1], _SHIFT, padded)
+        shift = np.clip(base + (ey, ex), -limit, limit)
+        moved = _shift_windows(b, shift[:, 0], shift[:, 1], limit, padded)
         score = np.minimum(np.abs(a - moved)[:, m:-m, m:-m], 32).sum(axis=(1, 2), dtype=np.int64)
         if final_score is None:
             final_score = score
@@ -299,12 +357,14 @@ def _refine(a: np.ndarray, b: np.ndarray, base: np.ndarray) -> np.ndarray:
     return final
 
 
-def _verify(ga: np.ndarray, gb: np.ndarray, ca: np.ndarray, cb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _verify(coarse: tuple[np.ndarray, np.ndarray], fine: tuple[np.ndarray, np.ndarray], ca: np.ndarray,
+            cb: np.ndarray) -> tuple[np.ndarray, ...]:
     """(same frame, pixels that differ outside a forgiven panel) for P pairs of features. Cheap
     tests first: pairs whose colour or half-size grey frames already differ too much are
     answered without the full-size test."""
     import numpy as np
 
+    (ga, gb), (fine_a, fine_b) = coarse, fine
     p = ga.shape[0]
     h, w = FRAME_HW
     area = h * w
@@ -364,9 +424,129 @@ def _verify(ga: np.ndarray, gb: np.ndarray, ca: np.ndarray, cb: np.ndarray) -> t
         differs[:, :m] = differs[:, -m:] = False
         differs[:, :, :m] = differs[:, :, -m:] = False
         count[todo] = differs.sum(axis=(1, 2))
-        for k in np.nonzero((count[todo] > budget) & (count[todo] <= hopeless))[0]:
+        # a panel lies within the top or the bottom 30% of the rows (and 2 more): pairs that differ too
+        # much outside both bands are past saving
+        band = int(0.3 * h) + 3
+        outside_top = count[todo] - differs[:, :band].sum(axis=(1, 2))
+        outside_bottom = count[todo] - differs[:, h - band:].sum(axis=(1, 2))
+        savable = (outside_top <= budget) | (outside_bottom <= budget)
+        for k in np.nonzero((count[todo] > budget) & (count[todo] <= hopeless) & savable)[0]:
             count[todo[k]] -= _panel(differs[k])
-    return count <= budget, count
+    same = count <= budget
+    score = np.full(p, np.iinfo(np.int64).max, np.int64)
+    if len(todo):
+        rows = np.nonzero(same[todo])[0]
+        if len(rows):
+            fine, score[todo[rows]] = _fine_same(fine_a[todo[rows]], fine_b[todo[rows]], shift[rows])
+            same[todo[rows[~fine]]] = False
+    return same, count, score
+
+
+def _fine_same(fa: np.ndarray, fb: np.ndarray, shift: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The fine check of pairs that passed the 160×90 test (module docstring of
+    `toolkit.data.duplicates`), at 320×180 with the second frame aligned (twice the coarse shift,
+    refined by a pixel): (same frame, the clipped difference after alignment, to order merges).
+
+    Strictly, a pixel differs when it lies outside the range its twin spans within half a pixel by
+    more than `FINE_TOLERANCE`: JPEG noise stays inside, one changed word does not. A frame that
+    moved by a fraction of a pixel (1–3 px of a 1280×720 screen) differs strictly along its edges;
+    it is recognised by its differences being the frame's own gradient times one small shift
+    (least squares: the shift explains at least `MOVED_EXPLAINED` of the differences' energy,
+    where a changed word or cursor explains none) and compared blurred instead (3×3 means, each
+    against its twin's 3×3 range, `GREY_TOLERANCE`). Either way one notification panel and one
+    cursor-sized patch are forgiven, and at most `FINE_BUDGET` (strict) or `BLUR_BUDGET`
+    (blurred) pixels may differ besides."""
+    import numpy as np
+
+    a, b = fa.astype(np.int16), fb.astype(np.int16)
+    limit = 2 * _SHIFT + 1
+    t = _refine(a, b, 2 * shift, limit)
+    moved = _shift_windows(b, t[:, 0], t[:, 1], limit)
+    m = limit
+    score = np.minimum(np.abs(a - moved)[:, m:-m, m:-m], 32).sum(axis=(1, 2), dtype=np.int64)
+    strict = _outside_half(a, moved) > FINE_TOLERANCE
+    out = strict.sum(axis=(1, 2)) <= FINE_BUDGET
+    for k in np.nonzero(~out)[0]:
+        blurred = (_outside(_blur3(a[k:k + 1]), _blur3(moved[k:k + 1])) > GREY_TOLERANCE)[0]
+        margin = (abs(int(t[k, 0])) + 2, abs(int(t[k, 1])) + 2)  # what the shift uncovers, and the edge
+        panels = [_panel_box(blurred, dilate=4, min_height=0.05), _panel_box(strict[k], dilate=4, min_height=0.05)]
+        left = min((_unforgiven(strict[k], p, margin) for p in panels), key=lambda x: int(x.sum()))
+        if left.sum() <= FINE_BUDGET:
+            out[k] = True
+        elif _moved(a[k], moved[k], panels[0], m):
+            out[k] = _unforgiven(blurred, panels[0], margin).sum() <= BLUR_BUDGET
+    return out, score
+
+
+def _moved(a: np.ndarray, b: np.ndarray, panel: tuple[int, int, int, int] | None, margin: int) -> bool:
+    """Whether ``b`` is ``a`` moved by a fraction of a pixel: the least-squares shift δ with
+    a − b ≈ ∇·δ (the mean frame's central differences) is at least a tenth of a pixel and explains
+    at least `MOVED_EXPLAINED` of the energy of a − b (outside the ``panel`` and the ``margin``)."""
+    import numpy as np
+
+    x, y = a.astype(np.float64), b.astype(np.float64)
+    mean = (x + y) / 2
+    gy, gx = np.zeros_like(mean), np.zeros_like(mean)
+    gy[1:-1] = (mean[2:] - mean[:-2]) / 2
+    gx[:, 1:-1] = (mean[:, 2:] - mean[:, :-2]) / 2
+    w = np.zeros_like(mean)
+    w[margin:-margin, margin:-margin] = 1
+    if panel is not None:
+        y0, y1, x0, x1 = panel
+        w[max(0, y0 - 3):y1 + 3, max(0, x0 - 3):x1 + 3] = 0
+    d = x - y
+    energy = float((w * d * d).sum())
+    if energy <= 0:
+        return False
+    g = np.array([[(w * gy * gy).sum(), (w * gy * gx).sum()], [(w * gy * gx).sum(), (w * gx * gx).sum()]])
+    r = np.array([(w * gy * d).sum(), (w * gx * d).sum()])
+    if abs(np.linalg.det(g)) < 1e-9:
+        return False
+    delta = np.linalg.solve(g, r)
+    rest = d - gy * delta[0] - gx * delta[1]
+    return bool(np.abs(delta).max() >= 0.1 and 1 - float((w * rest * rest).sum()) / energy >= MOVED_EXPLAINED)
+
+
+def _outside_half(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """How far each element of ``a`` lies outside the range ``b`` spans within half a pixel (half
+    way from each value to its 3×3 neighbourhood's minimum and maximum), and vice versa."""
+    import numpy as np
+
+    alo, ahi = _range3(a)
+    blo, bhi = _range3(b)
+    return np.maximum(np.maximum(2 * a - b - bhi, b + blo - 2 * a),
+                      np.maximum(2 * b - a - ahi, a + alo - 2 * b)).clip(min=0) // 2
+
+
+def _unforgiven(differs: np.ndarray, panel: tuple[int, int, int, int] | None, margin: tuple[int, int]) -> np.ndarray:
+    """The changed pixels of one fine frame left once the notification ``panel`` (its box and 3
+    pixels around it), the ``margin`` rows and columns at the edges (what a shift uncovers) and
+    the largest cursor-sized patch (`CURSOR_WH`; changes joined within about two pixels) are
+    forgiven."""
+    import numpy as np
+    from scipy import ndimage
+
+    h, w = differs.shape
+    left = differs.copy()
+    if panel is not None:
+        y0, y1, x0, x1 = panel
+        left[max(0, y0 - 3):y1 + 3, max(0, x0 - 3):x1 + 3] = False
+    my, mx = margin
+    left[:my] = left[h - my:] = False
+    left[:, :mx] = left[:, w - mx:] = False
+    counts = left.reshape(h // 2, 2, w // 2, 2).sum(axis=(1, 3))
+    labels, n = ndimage.label(counts > 0, structure=np.ones((3, 3), bool))
+    if n == 0:
+        return left
+    sizes = ndimage.sum_labels(counts, labels, np.arange(1, n + 1))
+    best, best_label = 0, 0
+    for k, sl in enumerate(ndimage.find_objects(labels)):
+        if (2 * (sl[0].stop - sl[0].start) - 1 <= CURSOR_WH[1] * h and 2 * (sl[1].stop - sl[1].start) - 1 <= CURSOR_WH[0] * w
+                and sizes[k] > best):
+            best, best_label = sizes[k], k + 1
+    if best_label:
+        left &= (labels != best_label).repeat(2, axis=0).repeat(2, axis=1)
+    return left
 
 
 def _blur3(x: np.ndarray) -> np.ndarray:
@@ -400,26 +580,52 @@ def _fractional_shift(x: np.ndarray, dy: np.ndarray, dx: np.ndarray) -> np.ndarr
 
 def _panel(differs: np.ndarray) -> int:
     """Changed pixels of the largest notification-like patch (module docstring), 0 if none."""
+    box = _panel_box(differs)
+    if box is None:
+        return 0
+    y0, y1, x0, x1 = box
+    # the panel's box and 2 pixels around it: its faint border and icon, apart from its text
+    return int(differs[max(0, y0 - 2):y1 + 2, max(0, x0 - 2):x1 + 2].sum())
+
+
+def _panel_box(differs: np.ndarray, dilate: int = 2, min_height: float = 0.0,
+               pool: int = 1) -> tuple[int, int, int, int] | None:
+    """(y0, y1, x0, x1) of the notification-like patch of changes with the most changed pixels
+    around it (module docstring), or None: the changed pixels' box (joined by ``dilate`` pixels,
+    or, with ``pool`` > 1, by touching ``pool``×``pool`` blocks: cheaper on a large frame)
+    touches the top or the bottom tenth of the frame, covers 0.5–6% of it, at most 40% of its
+    width and from ``min_height`` to 20% of its height."""
+    import numpy as np
     from scipy import ndimage
 
     h, w = differs.shape
     area = h * w
-    labels, _ = ndimage.label(ndimage.binary_dilation(differs, iterations=2), structure=[[1, 1, 1]] * 3)
-    best = 0
+    if pool > 1:
+        joined = differs.reshape(h // pool, pool, w // pool, pool).any(axis=(1, 3))
+        labels, _ = ndimage.label(joined, structure=np.ones((3, 3), bool))
+    else:
+        labels, _ = ndimage.label(ndimage.binary_dilation(differs, iterations=dilate), structure=[[1, 1, 1]] * 3)
+    best, best_box = 0, None
     for k, sl in enumerate(ndimage.find_objects(labels)):
-        if (sl[0].stop - sl[0].start) * (sl[1].stop - sl[1].start) < 0.005 * area:
-            continue  # even its dilated box is smaller than a panel
-        mine = differs[sl] & (labels[sl] == k + 1)
+        if pool > 1:
+            sl = (slice(sl[0].start * pool, sl[0].stop * pool), slice(sl[1].start * pool, sl[1].stop * pool))
+            if (sl[0].stop - sl[0].start) * (sl[1].stop - sl[1].start) < 0.005 * area:
+                continue
+            mine = differs[sl] & (labels == k + 1).repeat(pool, axis=0).repeat(pool, axis=1)[sl]
+        else:
+            if (sl[0].stop - sl[0].start) * (sl[1].stop - sl[1].start) < 0.005 * area:
+                continue  # even its dilated box is smaller than a panel
+            mine = differs[sl] & (labels[sl] == k + 1)
         ys, xs = mine.any(axis=1).nonzero()[0], mine.any(axis=0).nonzero()[0]
         y0, y1 = sl[0].start + ys[0], sl[0].start + ys[-1] + 1  # the changed pixels' box (not the dilated one)
         x0, x1 = sl[1].start + xs[0], sl[1].start + xs[-1] + 1
         bh, bw = y1 - y0, x1 - x0
         at_edge = min(y0, h - y1) <= 0.10 * h  # notifications sit at the top or the bottom
-        if at_edge and 0.005 * area <= bh * bw <= 0.06 * area and bw <= 0.4 * w and bh <= 0.2 * h:
-            # the panel's box and 2 pixels around it: its faint border and icon, apart from its text
-            box = differs[max(0, y0 - 2):y1 + 2, max(0, x0 - 2):x1 + 2]
-            best = max(best, int(box.sum()))
-    return best
+        if at_edge and 0.005 * area <= bh * bw <= 0.06 * area and bw <= 0.4 * w and min_height * h <= bh <= 0.2 * h:
+            pixels = int(differs[max(0, y0 - 2):y1 + 2, max(0, x0 - 2):x1 + 2].sum())
+            if pixels > best:
+                best, best_box = pixels, (int(y0), int(y1), int(x0), int(x1))
+    return best_box
 
 
 def same_frame_groups(features: np.ndarray) -> list[int]:
@@ -437,9 +643,10 @@ def same_frame_groups(features: np.ndarray) -> list[int]:
     for i, d in enumerate(digests):
         first.setdefault(d, i)
     reps = features[[first[d] for d in unique]]
-    pairs = candidate_pairs(reps)
-    same, changed = same_frame_pairs(reps, pairs)
-    edges = sorted(zip(changed[same].tolist(), pairs[same, 0].tolist(), pairs[same, 1].tolist()))
+    coarse = _coarse(_split(reps)[0])
+    pairs = candidate_pairs(reps, coarse=coarse)
+    same, _, score = _scored_pairs(reps, pairs, coarse=coarse)
+    edges = sorted(zip(score[same].tolist(), pairs[same, 0].tolist(), pairs[same, 1].tolist()))
     verified = {(i, j) for _, i, j in edges}
     parent = list(range(len(unique)))
     members = {k: [k] for k in range(len(unique))}
