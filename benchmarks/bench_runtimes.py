@@ -221,7 +221,7 @@ out = "{(work / 'runs').as_posix()}"
         out.setdefault("timings", {}).update(measure(configs, x, args))
     for name, path in (("fp32", fp32_path), ("int8", int8_path)):
         predictor = load_predictor(path)
-        evaluation = evaluate(predictor, eval_set(source, "test", predictor.image_size, predictor.resize, predictor.class_names))
+        evaluation = evaluate(predictor, eval_set(source, "test", predictor.input_spec, predictor.class_names))
         out[f"{name}_test_accuracy"] = evaluation.accuracy
         out[f"{name}_mb"] = round(path.stat().st_size / 1e6, 3)
     out["test_images"] = len(source.samples("test"))

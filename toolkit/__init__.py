@@ -30,6 +30,8 @@ _LAZY = {
     "scan_folder": "toolkit.data",
     "FolderIndex": "toolkit.data",
     "load_rgb": "toolkit.data",
+    "decode": "toolkit.data.pixels",
+    "InputSpec": "toolkit.geometry",
     # training
     "Callback": "toolkit.callbacks",
     "TrainState": "toolkit.callbacks",

@@ -42,6 +42,7 @@ from .errors import TkError
 from .evaluate import EvalSet, eval_set, evaluate, source_for_model
 from .export.loading import build_exporter, exporter_for_path, exporter_plugins, is_model_file, verify_model_file
 from .export.manifest import MANIFEST_NAME, check_model_file, path_size, read_export_record, read_manifest
+from .export.protocol import predictor_spec
 from .export.source import ModelSource, resolve_source
 
 __all__ = ["BenchSettings", "bench_run", "RUNTIME_ALIASES", "median_interval", "LoadProbe", "bench_warning",
@@ -372,14 +373,12 @@ def bench_warning(rows: list[dict[str, Any]], load: dict[str, Any], threads: int
     return f"these timings cannot be compared with confidence: {'; '.join(reasons)}. Rerun {' and '.join(how)}."
 
 
-def _inputs(data: EvalSet | None, size: int, batch: int) -> Any:
+def _inputs(data: EvalSet | None, predictor: Any, batch: int) -> Any:
     import numpy as np
 
     if data is not None and len(data):
         return np.ascontiguousarray(np.take(data.images, range(batch), axis=0, mode="wrap"))
-    from .geometry import input_hw
-
-    return np.random.default_rng(0).integers(0, 256, size=(batch, 3, *input_hw(size)), dtype=np.uint8)
+    return np.random.default_rng(0).integers(0, 256, size=(batch, 3, *predictor_spec(predictor).hw), dtype=np.uint8)
 
 
 def _bench_row(cand: Candidate, device: str, settings: BenchSettings, data_for: Callable[[Any], EvalSet | None],
@@ -395,7 +394,7 @@ def _bench_row(cand: Candidate, device: str, settings: BenchSettings, data_for: 
     row["precision"] = cand.precision or getattr(predictor, "precision", None) or "fp32"
     try:
         data = data_for(predictor)
-        x1 = _inputs(data, predictor.image_size, 1)
+        x1 = _inputs(data, predictor, 1)
         times = _timed(lambda: predictor.predict(x1), settings.iters, settings.warmup)
         low, high, level = median_interval(times)
         row.update(latency_ms=round(statistics.median(times) * 1e3, 3), latency_p90_ms=round(_p90(times) * 1e3, 3),
@@ -405,7 +404,7 @@ def _bench_row(cand: Candidate, device: str, settings: BenchSettings, data_for: 
         for batch in settings.batches:
             if batch == 1:
                 continue
-            xb = _inputs(data, predictor.image_size, batch)
+            xb = _inputs(data, predictor, batch)
             bt = _timed(lambda: predictor.predict_all(xb, batch_size=batch), max(3, settings.iters // batch),
                         min(settings.warmup, 3))
             per_batch[str(batch)] = {"median_ms": round(statistics.median(bt) * 1e3, 3), "p90_ms": round(_p90(bt) * 1e3, 3),
@@ -503,16 +502,17 @@ def _bench_target(source: ModelSource | None, candidates: list[Candidate], place
     import torch
 
     wanted = set(settings.runtimes)
-    sets: dict[tuple[int, str], EvalSet | None] = {}
+    sets: dict[tuple[tuple[int, int], str], EvalSet | None] = {}
 
     reference: dict[int, Any] = {}  # id(EvalSet) → PyTorch CPU top-1 predictions on it
 
     def data_for(predictor: Any) -> EvalSet | None:
-        key = (predictor.image_size, predictor.resize)
+        spec = predictor_spec(predictor)
+        key = (spec.hw, spec.resize)
         if key not in sets:
             data = None
             if source is not None and source.split is not None:
-                data = eval_set(source, None, predictor.image_size, predictor.resize, predictor.class_names)
+                data = eval_set(source, None, spec, predictor.class_names)
                 if source.checkpoint.exists():
                     reference[id(data)] = _reference_predictions(source, data)
             sets[key] = data

@@ -66,11 +66,12 @@ def _quality(source: ModelSource) -> dict[str, Any]:
                     "accuracy_ci": chosen.get("accuracy_ci"), "macro_f1_ci": chosen.get("macro_f1_ci"),
                     "per_class_f1": {k: v["f1"] for k, v in chosen["per_class"].items()}, "from": "metrics.json"}
     from .evaluate import eval_set, evaluate
+    from .export.protocol import predictor_spec
     from .export.torch_predictor import TorchPredictor
 
     model, ckpt = source.load_model()
     predictor = TorchPredictor(model, ckpt)
-    data = eval_set(source, None, predictor.image_size, predictor.resize, predictor.class_names)
+    data = eval_set(source, None, predictor_spec(predictor), predictor.class_names)
     result = evaluate(predictor, data).metrics
     return {"split": data.split, "accuracy": result["accuracy"], "macro_f1": result["macro_f1"],
             "accuracy_ci": result.get("accuracy_ci"), "macro_f1_ci": result.get("macro_f1_ci"),

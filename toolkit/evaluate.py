@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     import numpy as np
 
     from .export.protocol import Predictor
+    from .geometry import InputSpec
 
 __all__ = ["EvalSet", "Evaluation", "evaluate", "eval_set", "folder_set", "source_for_model", "SPLIT_NAMES",
            "recorded_source", "split_overlap"]
@@ -151,8 +152,8 @@ def split_overlap(source: ModelSource, paths: list[str]) -> dict[str, int]:
     return found
 
 
-def eval_set(source: ModelSource, split: str | None, image_size: int, resize: str, class_names: list[str]) -> EvalSet:
-    """The ``split`` of ``source`` (None: test if the run has one, else val), decoded for the model."""
+def eval_set(source: ModelSource, split: str | None, spec: InputSpec, class_names: list[str]) -> EvalSet:
+    """The ``split`` of ``source`` (None: test if the run has one, else val), decoded for the model's ``spec``."""
     from .export.parity import labelled_images
 
     if source.split is None:
@@ -165,14 +166,14 @@ def eval_set(source: ModelSource, split: str | None, image_size: int, resize: st
     if run_classes != list(class_names):
         raise TkError(f"The model's classes {list(class_names)} differ from the run's {run_classes}; "
                       f"evaluate it on the run it was trained on (--run).")
-    images, labels, paths = labelled_images(source, name, image_size, resize)
+    images, labels, paths = labelled_images(source, name, spec)
     return EvalSet(source, name, images, labels, paths, run_classes)
 
 
-def folder_set(folder: Path, image_size: int, resize: str, class_names: list[str],
+def folder_set(folder: Path, spec: InputSpec, class_names: list[str],
                skipped: list[tuple[str, str]] | None = None) -> EvalSet:
     """Every image of a labelled ``folder`` (one sub-folder per class, or train/val/test of them),
-    decoded by the model's rule, with labels in the model's class order (``tk eval --data``).
+    decoded for the model's ``spec``, with labels in the model's class order (``tk eval --data``).
 
     A class folder the model does not know is an error naming it; a model class with no folder
     simply has no images. Unreadable files are left out and listed in ``skipped``.
@@ -191,7 +192,7 @@ def folder_set(folder: Path, image_size: int, resize: str, class_names: list[str
                       f"({', '.join(class_names)}); rename it or leave it out.")
     paths = [p for p, _ in index.samples]
     labels = [class_names.index(index.class_names[label]) for _, label in index.samples]
-    images, failed = load_inputs(paths, image_size, resize)
+    images, failed = load_inputs(paths, spec)
     bad = {p for p, _ in failed}
     if skipped is not None:  # files the scanner left out (empty, corrupt …) and those that would not decode
         from .data.images import is_image_name
@@ -206,9 +207,9 @@ def folder_set(folder: Path, image_size: int, resize: str, class_names: list[str
 
 def size_words(size: Any) -> str:
     """``256 px`` or ``224×384 px (height×width)``."""
-    from .geometry import input_hw
+    from .geometry import InputSpec
 
-    h, w = input_hw(tuple(size) if isinstance(size, list) else size)
+    h, w = InputSpec.of(size).hw
     return f"{h} px" if h == w else f"{h}×{w} px (height×width)"
 
 
@@ -216,9 +217,9 @@ def evaluate(predictor: Predictor, data: EvalSet, *, batch_size: int = 32) -> Ev
     """Run ``predictor`` over ``data`` and compute the classification metrics."""
     from .engine.metrics import classification_metrics
 
-    from .geometry import input_hw
+    from .export.protocol import predictor_spec
 
-    if len(data) and input_hw(predictor.image_size) != tuple(data.images.shape[-2:]):
+    if len(data) and predictor_spec(predictor).hw != tuple(data.images.shape[-2:]):
         raise TkError(f"The model takes {size_words(predictor.image_size)} images but the evaluation set was decoded "
                       f"at {size_words(tuple(data.images.shape[-2:]))}.")
     started = time.perf_counter()

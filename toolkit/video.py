@@ -147,12 +147,13 @@ def predict_video(predictor: Any, path: str, *, every: float = 0.5, window: int 
     """Classify one frame per ``every`` seconds of ``path`` (see the module docstring)."""
     import numpy as np
 
-    from .data.cache import resize_rgb
-    from .geometry import input_hw
+    from .data.pixels import check_spec, decode
+    from .export.protocol import predictor_spec
 
     if not every > 0 or every == float("inf"):  # nan and inf too: they would sample one frame
         raise TkError(f"--every must be a positive number of seconds, not {every}.")
-    hw = input_hw(predictor.image_size)
+    spec = predictor_spec(predictor)
+    check_spec(spec)
     duration, frames = sample_frames(path, every)
     result = VideoPrediction(str(path), duration)
     pending: list[Any] = []
@@ -165,8 +166,7 @@ def predict_video(predictor: Any, path: str, *, every: float = 0.5, window: int 
 
     last = 0.0
     for t, index, image in frames:
-        pending.append(np.asarray(resize_rgb(image.convert("RGB"), hw, predictor.resize), dtype=np.uint8)
-                       .transpose(2, 0, 1))
+        pending.append(decode(image, spec))
         result.times.append(t)
         result.frame_numbers.append(index)
         last = t

@@ -91,9 +91,9 @@ class CoreMLExporter:
                options: dict[str, Any]) -> Path:
         import torch
 
-        from toolkit import input_hw
+        from toolkit import InputSpec
 
-        height, width = input_hw(image_size)
+        height, width = InputSpec.of(image_size).hw
         with quiet_coremltools():
             import coremltools as ct
 
@@ -168,9 +168,12 @@ def _describe_model(mlmodel: Any, hw: tuple[int, int], class_names: list[str], m
     from toolkit import __version__
 
     height, width = hw
-    rule = metadata.get("tk.resize", "bicubic")
+    from toolkit import InputSpec
+
+    spec = InputSpec.of(hw, metadata.get("tk.resize"))
+    rule = spec.resize
     how = ("scaled to fit, aspect ratio kept, padded black (letterbox; Vision: .scaleFit)"
-           if rule == "letterbox-bicubic" else "the whole image resized, no crop (Vision: .scaleFill)")
+           if spec.letterbox else "the whole image resized, no crop (Vision: .scaleFill)")
     accuracy = metadata.get("tk.val_accuracy")
     acc_text = f", validation accuracy {float(accuracy):.1%}" if accuracy else ""
     mlmodel.author = str(options.get("author") or f"tk {__version__}")

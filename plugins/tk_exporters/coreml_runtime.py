@@ -65,7 +65,7 @@ class CoreMLPredictor(Predictor):
     max_batch = None
 
     def __init__(self, path: Path, compute_units: str = "ALL"):
-        from toolkit import metadata_list, metadata_size, unknown_rule
+        from toolkit import InputSpec, metadata_list, unknown_rule
 
         ok, why = coreml_runtime_available()
         if not ok:
@@ -79,8 +79,7 @@ class CoreMLPredictor(Predictor):
                 raise ExportError(f"{path}: Core ML cannot load this package: {str(exc).splitlines()[0][:300]}") from exc
         meta = dict(self.model.user_defined_metadata)
         self.class_names = [str(c) for c in metadata_list(meta, "tk.class_names", str(path))]
-        self.image_size = metadata_size(meta, "tk.image_size", str(path))
-        self.resize = meta.get("tk.resize", "bicubic")
+        self.set_input_spec(InputSpec.from_metadata(meta, str(path)))
         self.unknown_threshold, self.unknown_label = unknown_rule(meta)
         self.metadata = meta
         self.device = compute_units

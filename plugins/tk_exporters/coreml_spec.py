@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from toolkit import ExportError, TkError, input_hw, metadata_size, unknown_rule
+from toolkit import ExportError, InputSpec, TkError, unknown_rule
 
 from .coreml_runtime import quiet_coremltools
 
@@ -86,7 +86,7 @@ def check_spec(path: Path) -> dict[str, Any]:
     meta = dict(spec.description.metadata.userDefined)
     class_names = json.loads(meta.get("tk.class_names", "[]"))
     try:
-        height, width = input_hw(metadata_size(meta, "tk.image_size", where))
+        height, width = InputSpec.from_metadata(meta, where).hw
     except TkError as exc:
         raise ExportError(str(exc)) from None
 

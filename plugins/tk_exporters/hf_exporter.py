@@ -90,18 +90,21 @@ class HFPredictor:
         import timm
         import torch
 
+        from toolkit import InputSpec
+
         config = json.loads((Path(path) / "config.json").read_text(encoding="utf-8"))
         cfg = config.get("pretrained_cfg") or {}
         self.class_names = [str(c) for c in config.get("label_names") or cfg.get("label_names") or []]
-        _, height, width = (list(cfg.get("input_size") or [3, 0, 0]) + [0, 0, 0])[:3]
-        height, width = int(height), int(width)
-        self.image_size = height if height == width else (height, width)
-        self.resize = str(config.get("tk_resize") or "bicubic")
-        if len(self.class_names) < 2 or not (16 <= height <= 4096 and 16 <= width <= 4096):
+        try:
+            self.input_spec = InputSpec.from_hf_config(config)
+        except (ValueError, TypeError):
+            self.input_spec = None
+        if len(self.class_names) < 2 or self.input_spec is None:
             raise ExportError(f"{path}: not a model folder written by tk (no label_names or input size).")
+        self.image_size, self.resize = self.input_spec.size, self.input_spec.resize
         self.model = timm.create_model(f"local-dir:{Path(path).resolve()}", pretrained=True).eval()
-        self.mean = torch.tensor(cfg.get("mean") or (0.485, 0.456, 0.406)).view(1, 3, 1, 1)
-        self.std = torch.tensor(cfg.get("std") or (0.229, 0.224, 0.225)).view(1, 3, 1, 1)
+        self.mean = torch.tensor(self.input_spec.mean).view(1, 3, 1, 1)
+        self.std = torch.tensor(self.input_spec.std).view(1, 3, 1, 1)
 
     def predict(self, images: Any) -> Any:
         import numpy as np
@@ -153,9 +156,10 @@ class HFExporter:
         import torch
         from timm.models import save_for_hf
 
-        from toolkit import input_hw
+        from toolkit import InputSpec
 
-        height, width = input_hw(image_size)
+        spec = InputSpec.from_metadata({**metadata, "tk.image_size": InputSpec.of(image_size).size_text}, str(path))
+        height, width = spec.hw
         body, linear = _timm_parts(model)
         arch = str(body.pretrained_cfg.get("architecture") or "")
         model_args = ({"img_size": height if height == width else (height, width)}
@@ -175,16 +179,13 @@ class HFExporter:
         except RuntimeError as exc:
             raise ExportError(f"the trained weights do not fit timm's '{arch}': {str(exc).splitlines()[0]}") from exc
         net.eval()
-        mean, std = json.loads(metadata["tk.mean"]), json.loads(metadata["tk.std"])
+        mean, std = list(spec.mean), list(spec.std)
         with torch.no_grad():  # the timm model on normalised input must be the tk model on 0–1 input
             x = torch.rand(2, 3, height, width)
             norm = (x - torch.tensor(mean).view(1, 3, 1, 1)) / torch.tensor(std).view(1, 3, 1, 1)
             if not torch.allclose(net(norm), model(x), atol=1e-4, rtol=1e-4):
                 raise ExportError(f"timm's '{arch}' rebuilt from the weights does not give the trained outputs.")
-        config = {"label_names": list(class_names), "tk_resize": metadata.get("tk.resize", "bicubic"),
-                  "pretrained_cfg": {"mean": mean, "std": std, "input_size": [3, height, width],
-                                     "interpolation": "bicubic", "crop_pct": 1.0,
-                                     "crop_mode": "squash" if metadata.get("tk.resize", "bicubic") == "bicubic" else "border"}}
+        config = {"label_names": list(class_names), **spec.to_hf_config()}
         path = Path(path)
         staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
         try:

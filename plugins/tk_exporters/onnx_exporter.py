@@ -77,9 +77,9 @@ class OnnxExporter:
         import onnx
         import torch
 
-        from toolkit import input_hw
+        from toolkit import InputSpec
 
-        height, width = input_hw(image_size)
+        height, width = InputSpec.of(image_size).hw
         uint8 = bool(options.get("onnx_uint8") or self.options["onnx_uint8"])
         opset = self.options["opset"]  # export.onnx.opset (or --opset), range-checked by `check_onnx`
         wrapped = deployable_model(model, input_scale=1.0 / 255.0, uint8_input=uint8, unknown="output")
@@ -114,9 +114,10 @@ class OnnxExporter:
     @staticmethod
     def _annotate(proto: Any, hw: tuple[int, int], metadata: dict[str, str], uint8: bool) -> None:
         """Metadata, a doc string and input/output descriptions a model viewer (Netron) shows."""
-        from toolkit import __version__
+        from toolkit import InputSpec, __version__
 
         height, width = hw
+        rule = InputSpec.of(hw, metadata.get("tk.resize")).resize
         kind = "uint8" if uint8 else "float32"
         del proto.metadata_props[:]
         for key, value in {**metadata, "tk.input_dtype": kind}.items():
@@ -125,7 +126,7 @@ class OnnxExporter:
         proto.producer_name = "tk"
         proto.producer_version = __version__
         proto.doc_string = (f"Image classifier exported by tk. Input '{INPUT_NAME}': {kind} N×3×{height}×{width} RGB "
-                            f"in 0–255, resized with {metadata.get('tk.resize', 'bicubic')} (no crop); normalisation inside. "
+                            f"in 0–255, resized with {rule} (no crop); normalisation inside. "
                             f"Output '{OUTPUT_NAME}': class probabilities N×K; class names in metadata 'tk.class_names'.")
         proto.graph.input[0].doc_string = f"{kind} RGB pixels 0–255, NCHW, height×width {height}×{width}"
         proto.graph.output[0].doc_string = "class probabilities (calibrated softmax), order of tk.class_names"

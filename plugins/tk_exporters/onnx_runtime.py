@@ -53,7 +53,7 @@ class OnnxPredictor(Predictor):
 
         import onnxruntime as ort
 
-        from toolkit import check_class_count, metadata_list, metadata_size, unknown_rule
+        from toolkit import InputSpec, check_class_count, metadata_list, unknown_rule
 
         if device not in PROVIDERS:
             raise ExportError(f"Unknown ONNX Runtime device '{device}'; known: {', '.join(PROVIDERS)}.")
@@ -67,10 +67,9 @@ class OnnxPredictor(Predictor):
         meta = self.session.get_modelmeta().custom_metadata_map
         where = str(path)
         self.class_names = [str(c) for c in metadata_list(meta, "tk.class_names", where)]
-        self.image_size = metadata_size(meta, "tk.image_size", where)
+        self.set_input_spec(InputSpec.from_metadata(meta, where))
         out_shape = self.session.get_outputs()[0].shape or [None]
         check_class_count(self.class_names, out_shape[-1], where)
-        self.resize = meta.get("tk.resize", "bicubic")
         self.unknown_threshold, self.unknown_label = unknown_rule(meta)
         self.metadata = dict(meta)
         self.device = device

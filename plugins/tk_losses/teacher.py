@@ -26,13 +26,14 @@ def _teacher_module():
     from torch import nn
 
     class Teacher(nn.Module):
-        """A frozen classifier taking RGB 0–1 inputs; ``image_size`` 0 means "as given"."""
+        """A frozen classifier taking RGB 0–1 inputs; ``spec`` (a `toolkit.InputSpec`) is its own
+        input, to which a batch of another size is resized; None means "as given"."""
 
-        def __init__(self, net: nn.Module, mean, std, image_size: int, takes_raw: bool):
+        def __init__(self, net: nn.Module, mean, std, spec: Any, takes_raw: bool):
             super().__init__()
             self.net = net
-            self.image_size = (image_size, image_size) if isinstance(image_size, int) and image_size else \
-                (tuple(image_size) if image_size else 0)
+            self.image_size = spec.hw if spec is not None else 0
+            self.interpolation = spec.interpolation if spec is not None else ""
             self.takes_raw = takes_raw  # a tk Classifier normalises inside
             self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1))
             self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1))
@@ -46,7 +47,7 @@ def _teacher_module():
         @torch.no_grad()
         def forward(self, x):
             if self.image_size and tuple(x.shape[-2:]) != self.image_size:
-                x = F.interpolate(x, size=self.image_size, mode="bicubic",
+                x = F.interpolate(x, size=self.image_size, mode=self.interpolation,
                                   align_corners=False, antialias=True).clamp(0, 1)
             if not self.takes_raw:
                 x = (x - self.mean.to(x.dtype)) / self.std.to(x.dtype)
@@ -65,11 +66,11 @@ def _from_checkpoint(path: Path, num_classes: int, class_names: list[str] | None
             f"loss.teacher: '{path}' was trained on classes {names} but this run has "
             f"{list(class_names) if class_names else num_classes}; a teacher must know the same classes in the same order."
         )
-    from toolkit import input_hw
+    from toolkit import InputSpec
 
-    stored = (ckpt.get("model_info") or {}).get("image_size") or 0
-    size = input_hw(stored) if stored else 0
-    return _teacher_module()(model, (0.0, 0.0, 0.0), (1.0, 1.0, 1.0), size, takes_raw=True)
+    info = ckpt.get("model_info") or {}
+    spec = InputSpec.from_model_info(info) if info.get("image_size") else None
+    return _teacher_module()(model, (0.0, 0.0, 0.0), (1.0, 1.0, 1.0), spec, takes_raw=True)
 
 
 def _from_timm(arch: str, num_classes: int, pretrained: bool, weights_path: str):
@@ -106,7 +107,7 @@ def _from_timm(arch: str, num_classes: int, pretrained: bool, weights_path: str)
             f"loss.teacher_pretrained_path (or loss.teacher_pretrained for hub weights)."
         )
     mean, std = norm_stats(net)
-    return _teacher_module()(net, mean, std, 0, takes_raw=False)
+    return _teacher_module()(net, mean, std, None, takes_raw=False)
 
 
 def _read_weights(path: Path) -> dict[str, Any]:

@@ -16,18 +16,17 @@ from toolkit.data import decode_images
 
 @pytest.fixture
 def counted_loads(monkeypatch):
-    """Counts real decodes: `load_rgb` of the cache and store modules, wrapped."""
-    import toolkit.data.store as store_mod
+    """Counts real decodes: `load_rgb` of `toolkit.data.pixels` (the one decode), wrapped."""
+    import toolkit.data.pixels as pixels_mod
 
     calls: list[str] = []
-    real = cache_mod.load_rgb
+    real = pixels_mod.load_rgb
 
     def counting(path, **kwargs):
         calls.append(os.fspath(path))
         return real(path, **kwargs)
 
-    monkeypatch.setattr(cache_mod, "load_rgb", counting)
-    monkeypatch.setattr(store_mod, "load_rgb", counting)
+    monkeypatch.setattr(pixels_mod, "load_rgb", counting)
     return calls
 
 

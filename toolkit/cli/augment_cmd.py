@@ -138,17 +138,17 @@ def _preview(rec, plugins, out: Path, count: int, seed: int | None) -> None:
              split_indices(index.labels, val_fraction=data["val_fraction"], test_fraction=data["test_fraction"],
                            seed=data["seed"]))
     picked = _pick(index.labels, split.train or list(range(len(index.samples))), count, seed)
-    from ..geometry import input_hw, resize_rule
+    from ..geometry import InputSpec
 
-    size = input_hw(data["image_size"])
-    decoded = decode_images([index.samples[i][0] for i in picked], size, cache_dir=None, workers=data["workers"],
-                            hashes=False, rule=resize_rule(data["resize"]))
+    spec = InputSpec.from_recipe(data)
+    decoded = decode_images([index.samples[i][0] for i in picked], spec, cache_dir=None, workers=data["workers"],
+                            hashes=False)
     if decoded.failed:
         bad, reason = decoded.failed[0]
         raise DataError(f"{index.samples[picked[bad]][0]}: {reason}.")
     k = len(index.class_names)
     ops = [plugins.create("augmentations", op["name"], {key: v for key, v in op.items() if key != "name"},
-                          where=f"augment.ops[{i}]", context={"num_classes": k, "image_size": size[0] if size[0] == size[1] else size})
+                          where=f"augment.ops[{i}]", context={"num_classes": k, "image_size": spec.size})
            for i, op in enumerate(rec["augment"]["ops"])]
     images = decoded.images.float() / 255.0
     targets = torch.tensor([index.labels[i] for i in picked], dtype=torch.int64)

@@ -96,6 +96,7 @@ def eval_(target: Path | None, split: str | None, run_dir: Path | None, data_dir
     from ..atomic import atomic_write
     from ..evaluate import SPLIT_NAMES, eval_set, evaluate, folder_set, recorded_source, source_for_model, split_overlap
     from ..export.loading import load_predictor, model_path
+    from ..export.protocol import predictor_spec
     from ..export.source import resolve_source
 
     if data_dir is not None and (split or run_dir):
@@ -111,11 +112,11 @@ def eval_(target: Path | None, split: str | None, run_dir: Path | None, data_dir
     predictor = load_predictor(model, device=device)
     if data_dir is not None:
         skipped: list[tuple[str, str]] = []
-        data = folder_set(data_dir, predictor.image_size, predictor.resize, list(predictor.class_names), skipped)
+        data = folder_set(data_dir, predictor_spec(predictor), list(predictor.class_names), skipped)
         for path, reason in skipped:
             click.echo(f"Skipped {path}: {reason}", err=True)
     else:
-        data = eval_set(source, split, predictor.image_size, predictor.resize, predictor.class_names)
+        data = eval_set(source, split, predictor_spec(predictor), predictor.class_names)
     result = evaluate(predictor, data)
     predictor.close()
 

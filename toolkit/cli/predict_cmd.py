@@ -221,6 +221,7 @@ def predict(model: Path, images: tuple[Path, ...], out: Path | None, top_k: int,
     from ..evaluate import size_words
     from ..export.inputs import expand_image_args, load_inputs
     from ..export.loading import load_predictor, model_path
+    from ..export.protocol import predictor_spec
 
     from ..video import is_video
 
@@ -233,7 +234,7 @@ def predict(model: Path, images: tuple[Path, ...], out: Path | None, top_k: int,
         return
     predictor = load_predictor(model_path(model), device=device)
     files = expand_image_args(images)
-    arrays, failed = load_inputs(files, predictor.image_size, predictor.resize)
+    arrays, failed = load_inputs(files, predictor_spec(predictor))
     bad = {p for p, _ in failed}
     readable = [str(p) for p in files if str(p) not in bad]
     for path, reason in failed:

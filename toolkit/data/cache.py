@@ -9,9 +9,9 @@ an edited image is decoded again, and processes share one copy. `decode_images` 
 images out of the store (or decodes them without one) for the commands that want them in
 memory: `tk data check`, `tk data doctor`, calibration; training reads the store in place.
 
-The resize rule is part of the model: exported models document it and predictors must apply
-it, so it is spelled out in a constant and never changes silently
-(`toolkit.data.store.STORE_VERSION` is bumped when it does, which invalidates old stores).
+The resize rule is part of the model's `toolkit.geometry.InputSpec`: exported models document
+it and predictors apply it through the same `toolkit.data.pixels.decode`, and it never changes
+silently (`toolkit.data.store.STORE_VERSION` is bumped when it does, which invalidates old stores).
 """
 
 from __future__ import annotations
@@ -19,13 +19,13 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from toolkit.data.duplicates import FEATURE_BYTES, decode_features, features_hash
-from toolkit.data.images import ImageError, load_rgb
+from toolkit.data.pixels import decode_rows
+from toolkit.geometry import DEFAULT_RESIZE, InputSpec, input_hw
 
 if TYPE_CHECKING:
     import numpy as np
@@ -33,8 +33,9 @@ if TYPE_CHECKING:
 
 __all__ = ["RESIZE", "DecodedImages", "decode_images", "resize_rgb"]
 
-#: Resampling filter used to reach the model's input size (PIL's BICUBIC, antialiased).
-RESIZE = "bicubic"
+#: The default resize rule's stored name (`toolkit.geometry.DEFAULT_RESIZE`: squeeze, PIL's
+#: antialiased BICUBIC).
+RESIZE = DEFAULT_RESIZE
 
 ProgressFn = Callable[[int, int], None]
 
@@ -64,14 +65,12 @@ class DecodedImages:
 def resize_rgb(img, size: tuple[int, int], rule: str = RESIZE):  # PIL.Image.Image -> PIL.Image.Image
     """Resize to (height, width) by ``rule`` (`toolkit.geometry`): ``bicubic`` squeezes the whole
     image (`RESIZE`, no crop), ``letterbox-bicubic`` keeps its aspect ratio and pads."""
-    from toolkit.geometry import resize_image
-
-    return resize_image(img, size, rule)
+    return InputSpec.of(size, rule).resize_image(img)
 
 
 def decode_images(
     paths: Sequence[str | os.PathLike[str]],
-    size: int | tuple[int, int],
+    size: int | tuple[int, int] | InputSpec,
     *,
     cache_dir: str | os.PathLike[str] | None,
     workers: int = 0,
@@ -81,8 +80,9 @@ def decode_images(
 ) -> DecodedImages:
     """Decode `paths` to a uint8 `N x 3 x H x W` tensor in this process's memory.
 
-    `size` is `S` (square) or `(height, width)`; `rule` the resize rule (`toolkit.geometry`:
-    ``bicubic`` squeezes, ``letterbox-bicubic`` pads). With `cache_dir` the images go through
+    `size` is the model's `InputSpec`, or `S` (square) or `(height, width)` with `rule` the
+    resize rule (`toolkit.geometry`: ``bicubic`` squeezes, ``letterbox-bicubic`` pads). With
+    `cache_dir` the images go through
     the shared image store under ``cache_dir/stores`` (`toolkit.data.store`: decoded once,
     reused, checked), and are then copied out of it; without, they are decoded here. A file
     that cannot be decoded does not stop anything: its row stays zero and `(index, reason)`
@@ -94,12 +94,13 @@ def decode_images(
     import numpy as np
     import torch
 
-    hw = _check_size(size)
+    spec = InputSpec.of(_check_size(size), rule) if not isinstance(size, InputSpec) else size
+    hw = spec.hw
     started = time.perf_counter()
     if cache_dir is not None:
         from toolkit.data.store import open_store
 
-        res = open_store([os.fspath(p) for p in paths], hw, cache_dir=Path(os.fspath(cache_dir)), rule=rule,
+        res = open_store([os.fspath(p) for p in paths], hw, cache_dir=Path(os.fspath(cache_dir)), rule=spec.resize,
                          workers=workers, on_progress=on_progress)
         images = res.store.gather(res.rows) if paths else torch.zeros((0, 3, *hw), dtype=torch.uint8)
         failed = list(res.failed)
@@ -123,49 +124,27 @@ def decode_images(
     feats = np.zeros((len(paths), FEATURE_BYTES), dtype=np.uint8)
     result = DecodedImages(images=torch.from_numpy(out), hashes=phash if hashes else None,
                            features=feats if hashes else None)
-
-    def work(i: int) -> tuple[str, str | None]:
-        try:
-            path = os.fspath(paths[i])
-            original = load_rgb(path, reduce_for=hw)
-            img = resize_rgb(original, hw, rule)
-        except ImageError as exc:
-            return "failed", exc.reason
-        except Exception as exc:  # a decoder bug on one odd file must not end the run
-            return "failed", f"cannot decode: {exc}".lower()
-        out[i] = np.asarray(img).transpose(2, 0, 1)
-        if hashes:
-            try:
-                feats[i] = decode_features(path, original, hw)
-            except ImageError as exc:
-                return "failed", exc.reason
-            phash[i] = features_hash(feats[i])
-        return "decoded", None
-
-    indices = range(len(paths))
-    if workers > 0:
-        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tk-decode")
-        outcomes = pool.map(work, indices)
-    else:
-        pool, outcomes = None, map(work, indices)
-    try:
-        for i, (status, detail) in enumerate(outcomes):
-            if status == "failed":
-                out[i] = 0
-                result.failed.append((i, detail or "cannot decode"))
-            else:
-                result.decoded += 1
-            if on_progress is not None:
-                on_progress(i + 1, len(paths))
-    finally:
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
+    also = (lambda path, original: decode_features(os.fspath(path), original, hw)) if hashes else None
+    for i, pixels, features, reason in decode_rows(list(paths), spec, workers=workers, also=also):
+        if pixels is None:
+            result.failed.append((i, reason or "cannot decode"))
+        else:
+            out[i] = pixels
+            if hashes:
+                feats[i] = features
+                phash[i] = features_hash(features)
+            result.decoded += 1
+        if on_progress is not None:
+            on_progress(i + 1, len(paths))
     result.seconds = time.perf_counter() - started
     return result
 
 
 def _check_size(size: int | tuple[int, int]) -> tuple[int, int]:
-    hw = (size, size) if isinstance(size, int) else tuple(size)
-    if len(hw) != 2 or not all(isinstance(v, int) and v > 0 for v in hw):
+    try:
+        hw = input_hw(size)
+    except ValueError:
+        hw = (0, 0)
+    if min(hw) <= 0:
         raise ValueError(f"size must be a positive int or (height, width), not {size!r}")
-    return hw  # type: ignore[return-value]
+    return hw

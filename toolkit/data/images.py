@@ -66,12 +66,17 @@ _EXPECTED_EXT = {
 }
 
 
+#: How an image given as bytes (an open file) is named in messages.
+BYTES_NAME = "<image bytes>"
+
+
 class ImageError(DataError):
     """An image that cannot be read; `reason` is the short sentence the scanner reports."""
 
     def __init__(self, path: str | os.PathLike[str], reason: str) -> None:
-        super().__init__(f"cannot use image {os.fspath(path)}: {reason}")
-        self.path = os.fspath(path)
+        path = BYTES_NAME if hasattr(path, "read") else os.fspath(path)
+        super().__init__(f"cannot use image {path}: {reason}")
+        self.path = path
         self.reason = reason
 
 
@@ -104,7 +109,8 @@ REDUCED_DECODE = "jpeg-draft-2x"
 
 
 def load_rgb(path: str | os.PathLike[str], *, reduce_for: tuple[int, int] | None = None) -> Image.Image:
-    """Open `path` as an upright 8-bit RGB image, whatever its format and mode.
+    """Open `path` (or an open binary file holding an image) as an upright 8-bit RGB image,
+    whatever its format and mode.
 
     ``reduce_for=(height, width)``: the image is about to be resized to that size, so a JPEG at
     least twice as large on both sides is decoded at reduced scale (libjpeg's DCT scaling, PIL's
@@ -121,7 +127,7 @@ def load_rgb(path: str | os.PathLike[str], *, reduce_for: tuple[int, int] | None
 
     # Only regular files: a path from a stranger's split.json naming /dev/stdin or a FIFO would
     # block forever, and an empty file gets the same reason here as in `tk data check`.
-    problem = _file_problem(os.fspath(path))
+    problem = None if hasattr(path, "read") else _file_problem(os.fspath(path))  # an open file: its bytes
     if problem:
         raise ImageError(path, problem)
     # tk checks MAX_PIXELS itself (below); PIL's own warning for large images is noise.

@@ -50,8 +50,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from toolkit.data.duplicates import FEATURE_BYTES, FEATURE_VERSION
-from toolkit.data.images import ImageError, load_rgb
+from toolkit.data.images import ImageError
 from toolkit.errors import DataError
+from toolkit.geometry import DEFAULT_RESIZE, InputSpec
 
 if TYPE_CHECKING:
     pass
@@ -273,15 +274,12 @@ def _decode_row(path: str, hw: tuple[int, int], rule: str):
 
 
 def _decode_row_and_features(path: str, hw: tuple[int, int], rule: str, features: bool = True):
-    """(3×H×W uint8 row, frame features or None): one decode serves both where it can
-    (`toolkit.data.duplicates.decode_features`)."""
-    import numpy as np
-
+    """(3×H×W uint8 row, frame features or None): one decode (`toolkit.data.pixels.decode`)
+    serves both where it can (`toolkit.data.duplicates.decode_features`)."""
     from toolkit.data.duplicates import decode_features
-    from toolkit.geometry import resize_image
+    from toolkit.data.pixels import decode
 
-    img = load_rgb(path, reduce_for=hw)
-    row = np.asarray(resize_image(img, hw, rule), dtype=np.uint8).transpose(2, 0, 1)
+    row, img = decode(path, InputSpec.of(hw, rule), keep_original=True)
     return row, (decode_features(path, img, hw) if features else None)
 
 
@@ -307,16 +305,18 @@ def _older_versions(folder: Path, hw: tuple[int, int], rule: str) -> list[Path]:
                   if not p.name.startswith(f"{prefix}{STORE_VERSION}-"))
 
 
-def open_store(paths: Sequence[str], size: tuple[int, int], *, cache_dir: Path, rule: str = "bicubic",
+def open_store(paths: Sequence[str], size: tuple[int, int] | InputSpec, *, cache_dir: Path, rule: str = DEFAULT_RESIZE,
                workers: int = 2, on_progress: Callable[[int, int], None] | None = None) -> StoreResult:
     """The store holding ``paths`` at ``size`` by ``rule`` under ``cache_dir/stores``: reused,
-    extended or built (module docstring). ``rows[i]`` is the row of ``paths[i]``."""
+    extended or built (module docstring). ``rows[i]`` is the row of ``paths[i]``. ``size`` is the
+    model's `InputSpec` (whose rule wins), or ``(height, width)`` with ``rule``."""
     import numpy as np
 
     from toolkit.data.duplicates import features_hash
 
     started = time.perf_counter()
-    hw = (int(size[0]), int(size[1]))
+    spec = InputSpec.of(size, rule)
+    hw, rule = spec.hw, spec.resize
     folder = Path(cache_dir) / "stores"
     try:
         folder.mkdir(parents=True, exist_ok=True)

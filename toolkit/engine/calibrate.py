@@ -306,7 +306,7 @@ def calibrate(state: Any, cfg: dict[str, Any]) -> tuple[dict[str, Any], str]:
     import torch
 
     from ..data import decode_images
-    from ..geometry import input_hw, resize_rule
+    from ..geometry import InputSpec
     from .data_pipeline import cache_root
 
     recipe, model, final = state.recipe, state.model, state.final
@@ -325,8 +325,8 @@ def calibrate(state: Any, cfg: dict[str, Any]) -> tuple[dict[str, Any], str]:
     unknown_conf = np.zeros(0)
     if paths:
         data = recipe["data"]
-        dec = decode_images(paths, input_hw(data["image_size"]), cache_dir=cache_root(recipe),
-                            workers=data["workers"], rule=resize_rule(data["resize"]), hashes=False)
+        dec = decode_images(paths, InputSpec.from_recipe(data), cache_dir=cache_root(recipe),
+                            workers=data["workers"], hashes=False)
         ok = [i for i in range(len(paths)) if i not in dict(dec.failed)]
         z_unknown = _logits_of(model, dec.images[torch.tensor(ok, dtype=torch.long)], state.device) \
             if ok else np.zeros((0, logits.shape[1]))

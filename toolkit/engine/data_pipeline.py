@@ -237,21 +237,21 @@ def _decode_all(paths: list[str], recipe: Any, progress: Progress | None) -> _De
     """Every image of ``paths`` decoded: through the shared image store (``data.cache = "disk"``)
     or into this process's memory (``"memory"``)."""
     from ..data import decode_images
-    from ..geometry import input_hw, resize_rule
+    from ..geometry import InputSpec
 
     data = recipe["data"]
-    hw, rule = input_hw(data["image_size"]), resize_rule(data["resize"])
+    spec = InputSpec.from_recipe(data)
     on_progress = (lambda done, total: progress("decode", done, total)) if progress else None
     if data["cache"] == "disk":
         from ..data.store import open_store
 
         root = cache_root(recipe)
-        res = open_store(paths, hw, cache_dir=root, rule=rule, workers=data["workers"], on_progress=on_progress)
+        res = open_store(paths, spec, cache_dir=root, workers=data["workers"], on_progress=on_progress)
         notes = res.notes + _old_cache_note(root)
         return _Decoded(StoreRows(res.store, res.rows), res.store.hashes[res.rows] if res.rows else res.store.hashes[:0],
                         lambda: res.store.features(res.rows),
                         res.failed, res.decoded, res.reused, res.seconds, notes)
-    out = decode_images(paths, hw, cache_dir=None, workers=data["workers"], on_progress=on_progress, rule=rule)
+    out = decode_images(paths, spec, cache_dir=None, workers=data["workers"], on_progress=on_progress)
     return _Decoded(out.images, out.hashes, lambda: out.features, out.failed, out.decoded, out.cached, out.seconds,
                     out.notes)
 

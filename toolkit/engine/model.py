@@ -2,16 +2,16 @@
 
 Everything tk trains, checkpoints and exports is a `Classifier`: it takes RGB images as float
 ``N×3×H×W`` with values in 0–1 and applies the backbone's mean/std inside, so exported
-models carry their preprocessing and no user re-implements it. The resize rule that turns a
-file into that tensor is `RESIZE` (see `toolkit.data.cache`), recorded in every checkpoint.
+models carry their preprocessing and no user re-implements it. What turns a file into that
+tensor is the model's `toolkit.geometry.InputSpec` (`toolkit.data.pixels.decode`), recorded in
+every checkpoint's ``model_info``.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+from ..geometry import IMAGENET_MEAN, IMAGENET_STD, InputSpec
 
 
 def _classifier_class():
@@ -85,10 +85,7 @@ def build_model(recipe: Any, plugins: Any, num_classes: int, *, for_loading: boo
 
 def _context_size(image_size: Any) -> Any:
     """The ``image_size`` a backbone factory gets: an int (square) or a ``(height, width)`` tuple."""
-    from ..geometry import input_hw
-
-    h, w = input_hw(image_size)
-    return h if h == w else (h, w)
+    return InputSpec.of(image_size).size
 
 
 def check_input_size(model: Any, image_size: Any, backbone: str) -> None:
@@ -101,9 +98,8 @@ def check_input_size(model: Any, image_size: Any, backbone: str) -> None:
     import torch
 
     from ..errors import RecipeError
-    from ..geometry import input_hw
 
-    h, w = input_hw(image_size)
+    h, w = InputSpec.of(image_size).hw
     was_training = model.training
     model.eval()
     try:

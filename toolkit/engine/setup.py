@@ -105,14 +105,13 @@ class RunParts:
         self.parts.global_step = int(ckpt.get("global_step", 0))
 
     def model_info(self) -> dict[str, Any]:
-        from ..geometry import resize_rule, size_value
+        from ..geometry import InputSpec
         from .model import count_parameters
 
-        data = self.recipe["data"]
-        return {"backbone": self.recipe["model"]["backbone"], "image_size": size_value(data["image_size"]),
-                "mean": [float(v) for v in self.model.mean.flatten().tolist()],
-                "std": [float(v) for v in self.model.std.flatten().tolist()], "resize": resize_rule(data["resize"]),
-                "input_range": [0, 1], "num_classes": len(self.data.class_names),
+        spec = InputSpec.from_recipe(self.recipe["data"], mean=self.model.mean.flatten().tolist(),
+                                     std=self.model.std.flatten().tolist())
+        return {"backbone": self.recipe["model"]["backbone"], **spec.to_model_info(), "input_range": [0, 1],
+                "num_classes": len(self.data.class_names),
                 "params": int(count_parameters(self.model))}
 
     def train_inputs(self):

@@ -16,10 +16,11 @@ from typing import Any
 from ..version import __version__
 from ..atomic import atomic_write
 from ..errors import TkError
-from ..geometry import size_text
+from ..geometry import IMAGE_SIZE_RANGE, InputSpec, metadata_size
 
 __all__ = ["model_metadata", "preprocessing", "tool_versions", "path_size", "path_digest", "write_manifest",
-           "read_manifest", "check_model_file", "MANIFEST_NAME", "EXPORTING", "metadata_int", "metadata_list"]
+           "read_manifest", "check_model_file", "MANIFEST_NAME", "EXPORTING", "metadata_int", "metadata_list",
+           "metadata_size", "IMAGE_SIZE_RANGE"]
 
 MANIFEST_NAME = "manifest.json"
 
@@ -43,13 +44,12 @@ def tool_versions(extra: tuple[str, ...] = ()) -> dict[str, str]:
 
 def preprocessing(info: dict[str, Any], input_range: tuple[int, int] = (0, 255)) -> dict[str, Any]:
     """The rule that turns a file into the exported model's input, spelled out."""
-    from ..geometry import LETTERBOX_FILL, input_hw
+    from ..geometry import LETTERBOX_FILL
 
-    height, width = input_hw(info["image_size"])
-    rule = info.get("resize", "bicubic")
-    resize = {"width": width, "height": height, "rule": rule, "interpolation": "bicubic", "crop": None,
-              "library": "PIL (Image.resize, antialiased)"}
-    if rule == "letterbox-bicubic":
+    spec = InputSpec.from_model_info(info)
+    resize = {"width": spec.width, "height": spec.height, "rule": spec.resize, "interpolation": spec.interpolation,
+              "crop": None, "library": "PIL (Image.resize, antialiased)"}
+    if spec.letterbox:
         resize.update(keep_aspect=True, pad=list(LETTERBOX_FILL), position="centred")
     return {
         "decode": "8-bit RGB, EXIF orientation applied, transparency on white; a JPEG at least twice the input "
@@ -58,8 +58,8 @@ def preprocessing(info: dict[str, Any], input_range: tuple[int, int] = (0, 255))
         "resize": resize,
         "input_range": list(input_range),
         "layout": "NCHW, RGB",
-        "mean": [float(v) for v in info.get("mean", ())],
-        "std": [float(v) for v in info.get("std", ())],
+        "mean": list(spec.mean),
+        "std": list(spec.std),
         "normalisation": "inside the model: (pixel / 255 - mean) / std",
         "output": "class probabilities (softmax inside the model)",
     }
@@ -78,12 +78,7 @@ def model_metadata(ckpt: dict[str, Any], source_label: str) -> dict[str, str]:
     meta = {
         "tk.version": __version__,
         "tk.class_names": json.dumps(list(ckpt["class_names"])),
-        "tk.image_size": size_text(info["image_size"]),
-        "tk.resize": str(info.get("resize", "bicubic")),
-        "tk.crop": "none",
-        "tk.mean": json.dumps([float(v) for v in info.get("mean", ())]),
-        "tk.std": json.dumps([float(v) for v in info.get("std", ())]),
-        "tk.input_range": "[0, 255]",
+        **InputSpec.from_model_info(info).to_metadata(),
         "tk.backbone": str(info.get("backbone", "")),
         "tk.source": source_label,
         "tk.epoch": str(ckpt.get("epoch", "")),
@@ -137,26 +132,6 @@ def metadata_int(meta: dict[str, str], key: str, where: str, lo: int | None = No
         raise TkError(f"{where}: metadata '{key}' = {value} is outside [{lo}, {hi}]; the file is damaged or was "
                       f"not written by tk.")
     return value
-
-
-IMAGE_SIZE_RANGE = (16, 4096)
-"""Input sides a tk model may declare (as `data.image_size` allows)."""
-
-
-def metadata_size(meta: dict[str, str], key: str, where: str) -> int | tuple[int, int]:
-    """An input size from model metadata (``"256"`` or ``"256x448"``, height x width) within
-    `IMAGE_SIZE_RANGE`: an int when square, else ``(height, width)``; a one-line error otherwise."""
-    from ..geometry import parse_size_text
-
-    try:
-        h, w = parse_size_text(meta[key])
-    except (KeyError, ValueError):
-        raise TkError(f"{where}: the model has no readable '{key}' metadata; was it exported by tk?") from None
-    lo, hi = IMAGE_SIZE_RANGE
-    if not (lo <= h <= hi and lo <= w <= hi):
-        raise TkError(f"{where}: metadata '{key}' = {meta[key]!r} is outside [{lo}, {hi}]; the file is damaged or "
-                      f"was not written by tk.")
-    return h if h == w else (h, w)
 
 
 def check_class_count(class_names: list[Any], outputs: Any, where: str) -> None:

@@ -12,11 +12,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import TkError
+from ..geometry import DEFAULT_RESIZE, InputSpec
 
 if TYPE_CHECKING:
     import numpy as np
 
-__all__ = ["ExportError", "ExportResult", "Parity", "Predictor", "Tolerance"]
+__all__ = ["ExportError", "ExportResult", "Parity", "Predictor", "Tolerance", "predictor_spec"]
 
 
 class ExportError(TkError):
@@ -81,14 +82,27 @@ class Predictor:
     """
 
     class_names: list[str]
-    image_size: int
-    resize: str = "bicubic"
+    image_size: int | tuple[int, int]  # S (square) or (height, width)
+    resize: str = DEFAULT_RESIZE  # the stored rule name (`toolkit.geometry.RESIZE_RULES`)
     runtime: str = ""
     device: str = ""
     max_batch: int | None = None  # a model with a fixed batch size sets 1
     #: below this calibrated maximum probability the answer is `unknown_label` (0.0: never)
     unknown_threshold: float = 0.0
     unknown_label: str = "unknown"
+
+    @property
+    def input_spec(self) -> InputSpec:
+        """What the model takes (`toolkit.geometry.InputSpec`), from ``image_size`` and ``resize``:
+        a predictor that sets those two (as every predictor before the spec did) has one."""
+        spec = getattr(self, "_spec", None)
+        if isinstance(spec, InputSpec) and spec.size == self.image_size and spec.resize == self.resize:
+            return spec
+        return InputSpec.of(self.image_size, self.resize)
+
+    def set_input_spec(self, spec: InputSpec) -> None:
+        """Take ``spec`` as this predictor's input (``image_size`` and ``resize`` follow)."""
+        self._spec, self.image_size, self.resize = spec, spec.size, spec.resize
 
     def answer(self, probs: np.ndarray) -> list[str]:
         """The class name per row of ``probs``, or `unknown_label` below `unknown_threshold`."""
@@ -99,7 +113,7 @@ class Predictor:
         return out
 
     def predict(self, images: np.ndarray) -> np.ndarray:  # pragma: no cover - interface
-        """``images``: uint8 (or float 0–255) ``N×3×S×S`` → float probabilities ``N×K``."""
+        """``images``: uint8 (or float 0–255) ``N×3×H×W`` → float probabilities ``N×K``."""
         raise NotImplementedError
 
     def predict_all(self, images: np.ndarray, batch_size: int = 32) -> np.ndarray:
@@ -113,3 +127,13 @@ class Predictor:
 
     def close(self) -> None:
         """Free what the runtime holds (sessions, loaded models); the default does nothing."""
+
+
+def predictor_spec(predictor: Any) -> InputSpec:
+    """The `InputSpec` of any predictor: its ``input_spec`` (a `Predictor` subclass, or one that
+    sets it), else its ``image_size`` and ``resize`` (a plugin's predictor that follows only the
+    protocol's attributes)."""
+    spec = getattr(predictor, "input_spec", None)
+    if isinstance(spec, InputSpec):
+        return spec
+    return InputSpec.of(predictor.image_size, getattr(predictor, "resize", None))

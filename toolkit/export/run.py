@@ -85,8 +85,8 @@ def export_run(target: str | Path | None = None, formats: Iterable[str] | None =
 
     model, ckpt = source.load_model(plugins)
     reference = TorchPredictor(model, ckpt)
-    info = {**(ckpt.get("model_info") or {}), "image_size": reference.image_size, "resize": reference.resize}
-    images, labels, what = check_images(source, reference.image_size, reference.resize)
+    info = {**(ckpt.get("model_info") or {}), **reference.input_spec.to_model_info()}
+    images, labels, what = check_images(source, reference.input_spec)
     ref_probs = reference.predict_all(images)
     meta = model_metadata({**ckpt, "model_info": info}, source.label)
     if source.run_dir is not None and (source.run_dir / "metrics.json").is_file():
@@ -277,7 +277,7 @@ def _accuracies(labels: list[int], ref_probs: Any, probs: Any, what: str) -> dic
 def _quantize(exporter: Any, written: Path, source: ModelSource, reference: TorchPredictor, images: Any,
               labels: list[int] | None, what: str, ref_probs: Any, manifest: dict[str, Any], options: dict[str, Any]) -> dict[str, Any]:
     """Write the int8 model next to the float one and measure it against both."""
-    calibration = calibration_images(source, reference.image_size, reference.resize,
+    calibration = calibration_images(source, reference.input_spec,
                                      int(options.get("calibration_images") or 64))
     q_path = written.with_name(f"{written.stem}.int8{written.suffix}")
     exporter.quantize(written, q_path, calibration)

@@ -39,13 +39,10 @@ class TorchPredictor(Predictor):
     def __init__(self, model: Any, ckpt: dict[str, Any], device: str = "cpu"):
         import torch
 
-        info = ckpt.get("model_info") or {}
-        self.class_names = list(ckpt["class_names"])
-        from ..geometry import input_hw, size_value
+        from ..geometry import InputSpec
 
-        self.image_size = size_value(input_hw(info.get("image_size") or ckpt["recipe"]["data"]["image_size"]))
-        self.image_size = tuple(self.image_size) if isinstance(self.image_size, list) else self.image_size
-        self.resize = str(info.get("resize", "bicubic"))
+        self.class_names = list(ckpt["class_names"])
+        self.set_input_spec(InputSpec.from_model_info(ckpt.get("model_info"), (ckpt.get("recipe") or {}).get("data")))
         unknown = (ckpt.get("calibration") or {}).get("unknown") or {}
         self.unknown_threshold = float(unknown.get("threshold") or 0.0)
         self.unknown_label = str(unknown.get("label") or "unknown")
