@@ -16,7 +16,7 @@ It prints, in one run: recall of the "same frame" pairs and the false-pair rate 
 pairs (with 95% Wilson intervals, and per kind of pair), then both detectors' groups on the
 class folders (copies kept with their original, groups that join distinct originals, label
 conflicts, the largest group), then the cost: features plus grouping against decoding the
-same images to 128 px for training, one thread.
+same images to 128 px for training, one thread (CPU time and wall clock).
 
     python benchmarks/real_screens.py            # once (minutes)
     python benchmarks/near_duplicates.py --json benchmarks/results/near_duplicates.json
@@ -142,7 +142,9 @@ def group_level(root: Path, baseline_size: int) -> dict:
 
 def cost(root: Path) -> dict:
     """Decoding the class folders to 128 px (what training needs) against computing the frame
-    features and grouping, one thread, the same images."""
+    features (from the decoded image where it is the decode they need) and grouping, one thread,
+    the same images. Each step is timed by the wall clock and by this process's CPU time: on a
+    shared machine the CPU time is what the step itself cost."""
     import numpy as np
 
     from toolkit.data.duplicates import decode_features, image_hash, same_frame_groups
@@ -151,27 +153,40 @@ def cost(root: Path) -> dict:
 
     files = sorted(str(p) for p in (root / "classes").rglob("*.*"))
     hw = (128, 128)
-    t_decode = t_features = t_former = 0.0
+    wall = {"decode": 0.0, "features": 0.0, "former": 0.0}
+    cpu = dict(wall)
+
+    def clocks() -> tuple[float, float]:
+        return time.perf_counter(), time.process_time()
+
+    def add(step: str, since: tuple[float, float]) -> None:
+        w, c = clocks()
+        wall[step] += w - since[0]
+        cpu[step] += c - since[1]
+
     features = []
     for p in files:
-        t = time.perf_counter()
+        t = clocks()
         img = load_rgb(p, reduce_for=hw)
         row = np.asarray(resize_image(img, hw, "bicubic"), dtype=np.uint8)
-        t_decode += time.perf_counter() - t
-        t = time.perf_counter()
+        add("decode", t)
+        t = clocks()
         features.append(decode_features(p, img, hw))
-        t_features += time.perf_counter() - t
-        t = time.perf_counter()
+        add("features", t)
+        t = clocks()
         image_hash(row.transpose(2, 0, 1))
-        t_former += time.perf_counter() - t
+        add("former", t)
     import scipy.ndimage  # noqa: F401  (imported once per process either way: not the grouping's cost)
 
-    t = time.perf_counter()
+    wall["grouping"] = cpu["grouping"] = 0.0
+    t = clocks()
     same_frame_groups(np.stack(features))
-    t_group = time.perf_counter() - t
-    return {"images": len(files), "decode_s": t_decode, "features_s": t_features, "grouping_s": t_group,
-            "former_hash_s": t_former, "ratio": (t_features + t_group) / t_decode,
-            "former_ratio": t_former / t_decode}
+    add("grouping", t)
+    return {"images": len(files), "decode_s": wall["decode"], "features_s": wall["features"],
+            "grouping_s": wall["grouping"], "former_hash_s": wall["former"],
+            "ratio": (wall["features"] + wall["grouping"]) / wall["decode"], "former_ratio": wall["former"] / wall["decode"],
+            "cpu_s": cpu, "ratio_cpu": (cpu["features"] + cpu["grouping"]) / cpu["decode"],
+            "features_ratio_cpu": cpu["features"] / cpu["decode"], "grouping_ratio_cpu": cpu["grouping"] / cpu["decode"]}
 
 
 #: Two adjacent pages of one beamer deck in the set that differ in one word ("super" / "génial").
@@ -227,7 +242,10 @@ def main(argv: list[str] | None = None) -> int:
     pairs = pair_level(root, rows, args.baseline_size)
     groups = group_level(root, args.baseline_size)
     spent = cost(root)
-    result = {"machine": f"{platform.machine()}, {os.cpu_count()} cpus, python {sys.version.split()[0]}",
+    model = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
+                 platform.processor()) if os.path.exists("/proc/cpuinfo") else platform.processor()
+    result = {"machine": f"{platform.machine()}, {model}, {os.cpu_count()} cpus, python {sys.version.split()[0]}",
+              "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "load_before": os.getloadavg()[0],
               "set": str(root), "baseline": f"phash at {args.baseline_size}x{args.baseline_size}, <= 8 bits",
               "pairs": pairs, "groups": groups, "cost": spent, "seconds": time.perf_counter() - started}
 
@@ -252,10 +270,12 @@ def main(argv: list[str] | None = None) -> int:
               f"{g['label_conflicts']} label conflicts; copies with their original {g['copies_with_their_original']}"
               f"/{groups['copies']}; groups joining distinct originals {g['groups_joining_distinct_originals']} "
               f"(at most {g['most_distinct_originals_in_a_group']} in one)")
-    c = spent
-    print(f"Cost, one thread, {c['images']} images: decoding to 128 px {c['decode_s']:.1f} s; frame features "
-          f"{c['features_s']:.2f} s + grouping {c['grouping_s']:.2f} s = {pct(c['ratio'])} of decoding "
-          f"(former hash: {pct(c['former_ratio'])})")
+    c, cc = spent, spent["cpu_s"]
+    print(f"Cost, one thread, {c['images']} images (CPU seconds of this process; wall clock in brackets): decoding "
+          f"to 128 px {cc['decode']:.1f} s [{c['decode_s']:.1f}]; frame features {cc['features']:.2f} s "
+          f"[{c['features_s']:.2f}] + grouping {cc['grouping']:.2f} s [{c['grouping_s']:.2f}] = "
+          f"{pct(c['ratio_cpu'])} of decoding [{pct(c['ratio'])}] (features {pct(c['features_ratio_cpu'])}, grouping "
+          f"{pct(c['grouping_ratio_cpu'])}; former hash: {pct(c['former_ratio'])})")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(result, indent=1) + "\n")

@@ -14,30 +14,50 @@ thumbnail. The test (`same_frame_pairs`), run on pairs of frame features:
 
 * **Frame features** (`frame_features`, `FEATURE_BYTES` per image): the image decoded from its
   file (JPEGs at reduced scale for `FEATURE_DECODE`, whatever size a recipe trains at), as grey
-  levels at 160×90 (antialiased) and as colour at 32×18. Computed while decoding, stored in the
-  image store beside the pixels (`toolkit.data.store`), the same for every recipe: `tk data
-  check`, `tk data doctor`, ``tk run --dry-run`` and `tk run` on one folder see the same groups
-  and the same split, whatever ``data.image_size``.
+  levels at 320×180 (box-filtered: PIL's ``reduce``) and as colour at 32×18; the 160×90 grey
+  frame the first checks use is derived from the 320×180 one (a triangle filter, integer
+  arithmetic). Computed while decoding, from the decoded image where it is the decode they need,
+  stored in the image store beside the pixels (`toolkit.data.store`), the same for every recipe:
+  `tk data check`, `tk data doctor`, ``tk run --dry-run`` and `tk run` on one folder see the same
+  groups and the same split, whatever ``data.image_size``.
 * **Candidates**: pairs whose 16×9 grey thumbnails (sums of 10×10 blocks of the 160×90 frame)
   are within `CANDIDATE_RADIUS` (Euclidean) and differ by more than 12 grey levels, allowing each
   block the range of its neighbours (a shift), in at most two blocks of the inner 14×7 besides
-  one notification-sized cluster of blocks at an edge. Exact integer arithmetic: the same images give the same candidates on any
-  machine and thread count.
-* **Verification** of each candidate: the second frame is aligned to the first (the shift of
-  at most ±4 pixels at 160×90 with the smallest clipped difference, searched at half size, then
-  refined), then a pixel differs when it is outside the range of the other frame's 3×3
-  neighbourhood by more than `GREY_TOLERANCE` grey levels, or its 5×5 colour cell by more than
-  `COLOUR_TOLERANCE` in a channel (a black frame against navy or a striped wallpaper differs
-  everywhere). The pair is the same frame when at most `CHANGED_BUDGET` of the pixels differ
-  (a cursor, a few re-encoding artefacts), once one panel is forgiven: a connected patch of
+  one notification-sized cluster of blocks at an edge; then the same test on 32×18 thumbnails
+  (5×5 blocks; at most four blocks besides the cluster), where a changed line of text already
+  shows. Exact integer arithmetic: the same images give the same candidates on any machine and
+  thread count.
+* **Verification at 160×90** of each candidate: the second frame is aligned to the first (the
+  shift of at most ±4 pixels at 160×90 with the smallest clipped difference, searched at half
+  size, then refined), then a pixel differs when it is outside the range of the other frame's
+  3×3 neighbourhood by more than `GREY_TOLERANCE` grey levels, or its 5×5 colour cell by more
+  than `COLOUR_TOLERANCE` in a channel (a black frame against navy or a striped wallpaper
+  differs everywhere). The pair passes when at most `CHANGED_BUDGET` of the pixels differ (a
+  cursor, a few re-encoding artefacts), once one panel is forgiven: a connected patch of
   changes within 10% of the frame's height from the top or the bottom, covering 0.5–6% of the
   frame, at most 40% of its width and 20% of its height (a notification toast; a "No Signal"
   box in the middle of the screen is not forgiven).
+* **The fine check at 320×180** of the pairs that pass (`frames._fine_same`): at 160×90 one
+  changed word on a slide is a few grey pixels, as small as a cursor. Aligned again (twice the
+  shift, refined by a pixel), a pixel differs strictly when it lies outside the range its twin
+  spans within half a pixel by more than `FINE_TOLERANCE` (40) grey levels: JPEG noise stays
+  inside, a changed word does not. Forgiven: one notification panel (as above, and at least 5%
+  of the height: taller than one line of a slide title) and the largest cursor-sized patch
+  (`CURSOR_WH`: 5% of the width, 10% of the height); at most `FINE_BUDGET` pixels may differ
+  besides. A frame that moved by a fraction of a pixel (1–3 px of a 1280×720 screen) differs
+  strictly along all its edges; it is recognised by least squares — its differences are the
+  frame's gradient times one small shift, which explains at least `MOVED_EXPLAINED` of their
+  energy, where a changed word or a cursor explains none — and compared blurred instead (3×3
+  means against the twin's 3×3 range, at most `BLUR_BUDGET` pixels besides the panel and the
+  cursor). Limit: a page with one changed word that is *also* shifted by a fraction of a pixel
+  passes the blurred comparison; complete linkage keeps it out of a group that holds the
+  unshifted page it differs from.
 * **Groups**: complete linkage over verified pairs — two groups merge only when every image
   of one is verified the same frame as every image of the other, so a chain of merely similar
   slides never joins 22 pages of one deck. Images with identical features are one image for
-  this. Pairs are merged in order of how few pixels differ, ties broken by the images' feature
-  digests, so the groups do not depend on the order the images were listed in.
+  this. Pairs are merged in order of their clipped difference at 320×180 (the closest first),
+  ties broken by the images' feature digests, so the groups do not depend on the order the
+  images were listed in.
 * **Regular-expression groups** (``data.group_by = "<regex>"``): the first capture group of
   the expression, searched in each image's path relative to the data folder, names its group
   (a recording, a deck, a session); an image that does not match is a group of its own.

@@ -1,5 +1,6 @@
 """Same-frame detection for near-duplicate groups: the features stored per image, the cheap
-candidate pairs, the pixel check after alignment, and complete-linkage groups.
+candidate pairs, the pixel checks after alignment (at 160×90, then at 320×180 on the pairs that
+pass), and complete-linkage groups.
 
 `toolkit.data.duplicates` describes the method and re-exports these names; this module holds the
 numerical part so that the grouping module stays readable.
@@ -47,7 +48,7 @@ FINE_BUDGET = 6
 #: A pair moved by a fraction of a pixel when one shift explains this share of its differences;
 #: compared blurred, at most this many pixels may differ.
 MOVED_EXPLAINED = 0.03
-BLUR_BUDGET = 16
+BLUR_BUDGET = 32
 _SHIFT = 4  # the largest shift searched each way, pixels of the 160×90 frame
 
 
@@ -99,8 +100,9 @@ def _dct_matrix() -> np.ndarray:
 def decode_features(path: str, decoded: Any = None, decoded_for: tuple[int, int] | None = None) -> np.ndarray:
     """The features of the image file ``path``. ``decoded`` is the image as `load_rgb(path,
     reduce_for=decoded_for)` gave it: reused when that is the very decode the features are made
-    from (any file but a JPEG large enough to be decoded at reduced scale), else the file is
-    decoded again for `FEATURE_DECODE` (a JPEG at 1/2–1/8 scale: cheap)."""
+    from (any file but a JPEG decoded at another reduced scale; the decode's size says which, so
+    ``decoded_for`` is not needed), else the file is decoded again for `FEATURE_DECODE` (a JPEG
+    at 1/2–1/8 scale: cheap)."""
     from toolkit.data.images import load_rgb
 
     if decoded is not None and _same_decode(path, decoded, FEATURE_DECODE):
@@ -162,23 +164,22 @@ def _thumbs(grey: np.ndarray, hw: tuple[int, int] = THUMB_HW) -> np.ndarray:
 
 def _range3(x: np.ndarray, reach: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """Minimum and maximum over each element's neighbourhood (3×3, or 5×5 with ``reach=2``; edges
-    repeated) of …×H×W, separably: rows, then columns."""
+    repeated, which for a minimum or maximum is the window clipped to the frame) of …×H×W,
+    separably: rows, then columns."""
     import numpy as np
 
-    h, w = x.shape[-2:]
-    lead = [(0, 0)] * (x.ndim - 2)
-    rows = np.pad(x, lead + [(reach, reach), (0, 0)], mode="edge")
-    lo, hi = rows[..., 0:h, :].copy(), rows[..., 0:h, :].copy()
-    for k in range(1, 2 * reach + 1):
-        np.minimum(lo, rows[..., k:k + h, :], out=lo)
-        np.maximum(hi, rows[..., k:k + h, :], out=hi)
-    lo = np.pad(lo, lead + [(0, 0), (reach, reach)], mode="edge")
-    hi = np.pad(hi, lead + [(0, 0), (reach, reach)], mode="edge")
-    lo2, hi2 = lo[..., 0:w].copy(), hi[..., 0:w].copy()
-    for k in range(1, 2 * reach + 1):
-        np.minimum(lo2, lo[..., k:k + w], out=lo2)
-        np.maximum(hi2, hi[..., k:k + w], out=hi2)
-    return lo2, hi2
+    def along(v: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray]:
+        lo, hi = v.copy(), v.copy()
+        lo_m, hi_m, v_m = (np.moveaxis(a, axis, 0) for a in (lo, hi, v))
+        for s in range(1, reach + 1):
+            np.minimum(lo_m[:-s], v_m[s:], out=lo_m[:-s])
+            np.minimum(lo_m[s:], v_m[:-s], out=lo_m[s:])
+            np.maximum(hi_m[:-s], v_m[s:], out=hi_m[:-s])
+            np.maximum(hi_m[s:], v_m[:-s], out=hi_m[s:])
+        return lo, hi
+
+    lo, hi = along(x, x.ndim - 2)
+    return along(lo, x.ndim - 1)[0], along(hi, x.ndim - 1)[1]
 
 
 def _halve(x: np.ndarray) -> np.ndarray:
@@ -222,44 +223,43 @@ def candidate_pairs(features: np.ndarray, *, block: int = 1024, coarse: np.ndarr
     pairs = np.concatenate(found) if found else np.zeros((0, 2), np.int64)
     if not len(pairs):
         return pairs.astype(np.int64)
-    keep = np.zeros(len(pairs), bool)
-    for start in range(0, len(pairs), 4096):
-        chunk = pairs[start:start + 4096]
-        keep[start:start + 4096] = _coarse_same(thumbs[chunk[:, 0]], thumbs[chunk[:, 1]], cells)
-    pairs = pairs[keep]
+    pairs = pairs[_coarse_same(thumbs, pairs, cells)]
     # again on 32×18 thumbnails (5×5 blocks): a changed line of text already shows there
-    used = np.unique(pairs)
-    finer = np.zeros((n, 2 * THUMB_HW[0], 2 * THUMB_HW[1]), np.int64)
-    finer[used] = _thumbs(coarse[used], (2 * THUMB_HW[0], 2 * THUMB_HW[1]))
-    keep = np.zeros(len(pairs), bool)
-    for start in range(0, len(pairs), 4096):
-        chunk = pairs[start:start + 4096]
-        keep[start:start + 4096] = _coarse_same(finer[chunk[:, 0]], finer[chunk[:, 1]], cells // 4, band=6, width=14,
-                                                spots=4)
-    return pairs[keep].astype(np.int64)
+    finer = _thumbs(coarse, (2 * THUMB_HW[0], 2 * THUMB_HW[1]))
+    return pairs[_coarse_same(finer, pairs, cells // 4, band=6, width=14, spots=4)].astype(np.int64)
 
 
-def _coarse_same(a: np.ndarray, b: np.ndarray, cells: int, band: int = 3, width: int = 7, spots: int = 2) -> np.ndarray:
-    """Thumbnail test of candidate pairs: leaving out the outer ring of blocks (what a shift
-    uncovers), at most ``spots`` blocks (2 of the 16×9; a cursor) differ by more than 12 grey
-    levels beyond their neighbours' range, besides those of one notification: up to ``band``
-    rows of blocks at the top or the bottom, spanning fewer than ``width`` columns."""
+def _coarse_same(thumbs: np.ndarray, pairs: np.ndarray, cells: int, band: int = 3, width: int = 7,
+                 spots: int = 2) -> np.ndarray:
+    """Thumbnail test of candidate ``pairs`` (K×2 indices into N thumbnails): leaving out the
+    outer ring of blocks (what a shift uncovers), at most ``spots`` blocks (2 of the 16×9; a
+    cursor) differ by more than 12 grey levels beyond their neighbours' range, besides those of one
+    notification: up to ``band`` rows of blocks at the top or the bottom, spanning fewer than
+    ``width`` columns. Each thumbnail's neighbourhood range is computed once, not once per pair."""
     import numpy as np
 
-    changed = (_outside(a, b) > 12 * cells)[:, 1:-1, 1:-1]
-    middle = changed[:, band:-band].sum(axis=(1, 2))
-    top, bottom = changed[:, :band], changed[:, -band:]
+    t = thumbs.astype(np.int32)  # block sums of at most 100 pixels: far below 2**31
+    lo, hi = _range3(t)
+    keep = np.zeros(len(pairs), bool)
+    for start in range(0, len(pairs), 4096):
+        i, j = pairs[start:start + 4096, 0], pairs[start:start + 4096, 1]
+        a, b = t[i], t[j]
+        outside = np.maximum(np.maximum(a - hi[j], lo[j] - a), np.maximum(b - hi[i], lo[i] - b))
+        changed = (outside > 12 * cells)[:, 1:-1, 1:-1]
+        middle = changed[:, band:-band].sum(axis=(1, 2))
+        top, bottom = changed[:, :band], changed[:, -band:]
 
-    def narrow(rows: np.ndarray) -> np.ndarray:  # the band's changed blocks lie within `width` columns
-        cols = rows.any(axis=1)
-        first = np.where(cols.any(axis=1), cols.argmax(axis=1), 0)
-        last = np.where(cols.any(axis=1), cols.shape[1] - 1 - cols[:, ::-1].argmax(axis=1), 0)
-        return last - first < width
+        def narrow(rows: np.ndarray) -> np.ndarray:  # the band's changed blocks lie within `width` columns
+            cols = rows.any(axis=1)
+            first = np.where(cols.any(axis=1), cols.argmax(axis=1), 0)
+            last = np.where(cols.any(axis=1), cols.shape[1] - 1 - cols[:, ::-1].argmax(axis=1), 0)
+            return last - first < width
 
-    n_top, n_bottom = top.sum(axis=(1, 2)), bottom.sum(axis=(1, 2))
-    return ((middle + n_top + n_bottom <= spots)
-            | ((middle + n_bottom <= spots) & narrow(top))
-            | ((middle + n_top <= spots) & narrow(bottom)))
+        n_top, n_bottom = top.sum(axis=(1, 2)), bottom.sum(axis=(1, 2))
+        keep[start:start + 4096] = ((middle + n_top + n_bottom <= spots)
+                                    | ((middle + n_bottom <= spots) & narrow(top))
+                                    | ((middle + n_top <= spots) & narrow(bottom)))
+    return keep
 
 
 def same_frame_pairs(features: np.ndarray, pairs: np.ndarray, *, chunk: int = 128) -> tuple[np.ndarray, np.ndarray]:
@@ -460,21 +460,29 @@ def _fine_same(fa: np.ndarray, fb: np.ndarray, shift: np.ndarray) -> tuple[np.nd
 
     a, b = fa.astype(np.int16), fb.astype(np.int16)
     limit = 2 * _SHIFT + 1
-    t = _refine(a, b, 2 * shift, limit)
-    moved = _shift_windows(b, t[:, 0], t[:, 1], limit)
     m = limit
-    score = np.minimum(np.abs(a - moved)[:, m:-m, m:-m], 32).sum(axis=(1, 2), dtype=np.int64)
+    t = 2 * shift
+    moved = _shift_windows(b, t[:, 0], t[:, 1], limit)
     strict = _outside_half(a, moved) > FINE_TOLERANCE
     out = strict.sum(axis=(1, 2)) <= FINE_BUDGET
+    redo = np.nonzero(~out)[0]
+    if len(redo):  # the rest aligned to the pixel at this size (twice the coarse shift, refined by one)
+        t[redo] = _refine(a[redo], b[redo], t[redo], limit)
+        moved[redo] = _shift_windows(b[redo], t[redo, 0], t[redo, 1], limit)
+        strict[redo] = _outside_half(a[redo], moved[redo]) > FINE_TOLERANCE
+        out[redo] = strict[redo].sum(axis=(1, 2)) <= FINE_BUDGET
+    score = np.minimum(np.abs(a - moved)[:, m:-m, m:-m], 32).sum(axis=(1, 2), dtype=np.int64)
     for k in np.nonzero(~out)[0]:
         blurred = (_outside(_blur3(a[k:k + 1]), _blur3(moved[k:k + 1])) > GREY_TOLERANCE)[0]
         margin = (abs(int(t[k, 0])) + 2, abs(int(t[k, 1])) + 2)  # what the shift uncovers, and the edge
-        panels = [_panel_box(blurred, dilate=4, min_height=0.05), _panel_box(strict[k], dilate=4, min_height=0.05)]
-        left = min((_unforgiven(strict[k], p, margin) for p in panels), key=lambda x: int(x.sum()))
-        if left.sum() <= FINE_BUDGET:
+        panel = _panel_box(blurred, dilate=4, min_height=0.05)
+        if _unforgiven(strict[k], panel, margin).sum() <= FINE_BUDGET:
             out[k] = True
-        elif _moved(a[k], moved[k], panels[0], m):
-            out[k] = _unforgiven(blurred, panels[0], margin).sum() <= BLUR_BUDGET
+        elif _moved(a[k], moved[k], panel, m):
+            out[k] = _unforgiven(blurred, panel, margin).sum() <= BLUR_BUDGET
+        else:  # the panel as the strict differences show it
+            other = _panel_box(strict[k], dilate=4, min_height=0.05)
+            out[k] = other is not None and _unforgiven(strict[k], other, margin).sum() <= FINE_BUDGET
     return out, score
 
 
@@ -604,7 +612,7 @@ def _panel_box(differs: np.ndarray, dilate: int = 2, min_height: float = 0.0,
         joined = differs.reshape(h // pool, pool, w // pool, pool).any(axis=(1, 3))
         labels, _ = ndimage.label(joined, structure=np.ones((3, 3), bool))
     else:
-        labels, _ = ndimage.label(ndimage.binary_dilation(differs, iterations=dilate), structure=[[1, 1, 1]] * 3)
+        labels, _ = ndimage.label(_dilate(differs, dilate), structure=[[1, 1, 1]] * 3)
     best, best_box = 0, None
     for k, sl in enumerate(ndimage.find_objects(labels)):
         if pool > 1:
@@ -626,6 +634,23 @@ def _panel_box(differs: np.ndarray, dilate: int = 2, min_height: float = 0.0,
             if pixels > best:
                 best, best_box = pixels, (int(y0), int(y1), int(x0), int(x1))
     return best_box
+
+
+def _dilate(mask: np.ndarray, steps: int) -> np.ndarray:
+    """``mask`` (H×W bool) grown by ``steps`` pixels along rows and columns (a diamond; what
+    `scipy.ndimage.binary_dilation` does with its default structure and ``iterations=steps``), in
+    a few array operations."""
+    import numpy as np
+
+    out = mask.copy()
+    for _ in range(steps):
+        grown = out.copy()
+        grown[1:] |= out[:-1]
+        grown[:-1] |= out[1:]
+        grown[:, 1:] |= out[:, :-1]
+        grown[:, :-1] |= out[:, 1:]
+        out = grown
+    return out
 
 
 def same_frame_groups(features: np.ndarray) -> list[int]:
