@@ -55,7 +55,7 @@ thumbnail. The test (`same_frame_pairs`), run on pairs of frame features:
 * **Groups**: complete linkage over verified pairs — two groups merge only when every image
   of one is verified the same frame as every image of the other, so a chain of merely similar
   slides never joins 22 pages of one deck. Images with identical features are one image for
-  this. Pairs are merged in order of their clipped difference at 320×180 (the closest first),
+  this. Pairs are merged in order of their squared difference at 320×180 (the closest first),
   ties broken by the images' feature digests, so the groups do not depend on the order the
   images were listed in.
 * **Regular-expression groups** (``data.group_by = "<regex>"``): the first capture group of

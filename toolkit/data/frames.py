@@ -271,7 +271,7 @@ def same_frame_pairs(features: np.ndarray, pairs: np.ndarray, *, chunk: int = 12
 
 def _scored_pairs(features: np.ndarray, pairs: np.ndarray, *, chunk: int = 128,
                   coarse: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
-    """`same_frame_pairs` and, for pairs found the same, their clipped difference at 320×180."""
+    """`same_frame_pairs` and, for pairs found the same, their squared difference at 320×180."""
     import numpy as np
 
     pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
@@ -445,7 +445,7 @@ def _verify(coarse: tuple[np.ndarray, np.ndarray], fine: tuple[np.ndarray, np.nd
 def _fine_same(fa: np.ndarray, fb: np.ndarray, shift: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The fine check of pairs that passed the 160×90 test (module docstring of
     `toolkit.data.duplicates`), at 320×180 with the second frame aligned (twice the coarse shift,
-    refined by a pixel): (same frame, the clipped difference after alignment, to order merges).
+    refined by a pixel): (same frame, the squared difference after alignment, to order merges).
 
     Strictly, a pixel differs when it lies outside the range its twin spans within half a pixel by
     more than `FINE_TOLERANCE`: JPEG noise stays inside, one changed word does not. A frame that
@@ -471,7 +471,11 @@ def _fine_same(fa: np.ndarray, fb: np.ndarray, shift: np.ndarray) -> tuple[np.nd
         moved[redo] = _shift_windows(b[redo], t[redo, 0], t[redo, 1], limit)
         strict[redo] = _outside_half(a[redo], moved[redo]) > FINE_TOLERANCE
         out[redo] = strict[redo].sum(axis=(1, 2)) <= FINE_BUDGET
-    score = np.minimum(np.abs(a - moved)[:, m:-m, m:-m], 32).sum(axis=(1, 2), dtype=np.int64)
+    score = np.zeros(len(a), np.int64)
+    for k in range(len(a)):  # unclipped, over all but what the shift uncovers: a changed word or footer adds to it
+        my, mx = abs(int(t[k, 0])) + 2, abs(int(t[k, 1])) + 2
+        diff = (a[k, my:-my, mx:-mx] - moved[k, my:-my, mx:-mx]).astype(np.int32)
+        score[k] = int((diff * diff).sum(dtype=np.int64))
     for k in np.nonzero(~out)[0]:
         blurred = (_outside(_blur3(a[k:k + 1]), _blur3(moved[k:k + 1])) > GREY_TOLERANCE)[0]
         margin = (abs(int(t[k, 0])) + 2, abs(int(t[k, 1])) + 2)  # what the shift uncovers, and the edge
