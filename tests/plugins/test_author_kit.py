@@ -306,6 +306,24 @@ def test_check_every_entry_of_nothing_is_one_failing_test(tmp_path):
     assert "test_all[no-entries]" in ran.stdout and "tk_no_such_package" in ran.stdout
 
 
+def test_check_every_entry_skips_the_entries_named(tmp_path):
+    """An entry that cannot pass a run (it raises on purpose) is left out with ``skip=``, as a skip."""
+    (tmp_path / "tk_two_callbacks.py").write_text(
+        "from toolkit import Callback, hookimpl\n\n"
+        "class Quiet(Callback):\n    pass\n\n"
+        "class Boom(Callback):\n    def on_train_batch_end(self, state):\n        raise ValueError('on purpose')\n\n"
+        "@hookimpl\ndef tk_register_callbacks(register):\n"
+        "    register('quiet', Quiet)\n    register('boom', Boom)\n")
+    (tmp_path / "test_two.py").write_text("from toolkit.testing import check_every_entry\n"
+                                         "test_all = check_every_entry('tk_two_callbacks', skip=['callbacks:boom'])\n")
+    ran = subprocess.run([sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider", "--rootdir",
+                          str(tmp_path), str(tmp_path / "test_two.py")], cwd=tmp_path, capture_output=True, text=True,
+                         env={**os.environ, "PYTHONPATH": str(tmp_path)})
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert "1 passed, 1 skipped" in ran.stdout
+    assert "callbacks:boom left out with check_every_entry(..., skip=...)" in ran.stdout
+
+
 # -- bugs in an installed plugin: one line naming the plugin, its distribution and the hook -------
 BUGS = '''\
 from toolkit import RecipeError, hookimpl
@@ -563,6 +581,53 @@ def test_assert_resume_identical(tmp_path, remember):
         assert_resume_identical(recipe, workdir=tmp_path / "runs")
     assert "differs from the uninterrupted one" in str(caught.value)
     assert "history differs" in str(caught.value)
+    assert "last.pt callbacks differs (first 0:counter.count)" in str(caught.value)  # names the key
+
+
+STEP_FILE = '''\
+from toolkit import Callback, hookimpl
+
+
+class StepFile(Callback):
+    """Appends each training step to steps.csv; with cut_back, a resumed run first drops the rows
+    written after the checkpoint it resumes from (what docs/plugins.md tells authors to do)."""
+
+    def __init__(self, cut_back):
+        self.cut_back = cut_back
+
+    def on_train_start(self, state):
+        path = state.run_dir / "steps.csv"
+        if self.cut_back and path.exists():
+            rows = path.read_text().splitlines()
+            path.write_text("".join(r + "\\n" for r in rows if int(r) <= state.step))
+
+    def on_train_batch_end(self, state):
+        if state.stepped and state.is_main:
+            with open(state.run_dir / "steps.csv", "a") as fh:
+                fh.write(f"{state.step}\\n")
+
+
+@hookimpl
+def tk_register_callbacks(register):
+    register("step_file", lambda cut_back=True: StepFile(cut_back))
+'''
+
+
+@pytest.mark.parametrize("cut_back", [True, False], ids=["cut-back", "appends-twice"])
+def test_assert_resume_identical_compares_the_files_named(tmp_path, cut_back):
+    images = make_image_folder(tmp_path / "images", {"a": 8, "b": 8}, size=32)
+    (tmp_path / "step_file.py").write_text(STEP_FILE)
+    recipe = make_recipe(tmp_path / "steps.toml", images, epochs=3, batch_size=4, train_extra="threads = 1",
+                         extra=f'[plugins]\nmodules = ["step_file.py"]\n\n[[train.callbacks]]\nname = "step_file"\n'
+                               f'cut_back = {str(cut_back).lower()}\n')
+    if cut_back:
+        done = assert_resume_identical(recipe, workdir=tmp_path / "runs", files=["steps.csv"])
+        rows = (done.resumed / "steps.csv").read_text().splitlines()
+        assert rows == [str(i) for i in range(1, len(rows) + 1)]  # every step once, in order
+        return
+    with pytest.raises(AssertionError) as caught:
+        assert_resume_identical(recipe, workdir=tmp_path / "runs", files=["steps.csv"])
+    assert "steps.csv differs (a file appended to before the kill must be cut back" in str(caught.value)
 
 
 def test_assert_resume_identical_needs_epochs_to_kill(tmp_path):

@@ -471,7 +471,7 @@ def _kit(package: str | ModuleType, tmp_path_factory: Any) -> EntryKit:
     return _KITS[key]
 
 
-def check_every_entry(package: str | ModuleType, *, kinds: Any = None) -> Callable[..., None]:
+def check_every_entry(package: str | ModuleType, *, kinds: Any = None, skip: Any = ()) -> Callable[..., None]:
     """A pytest test function, parametrised over every entry ``package`` registers (of ``kinds``,
     default all): assign it to a ``test_`` name in a test module::
 
@@ -480,10 +480,13 @@ def check_every_entry(package: str | ModuleType, *, kinds: Any = None) -> Callab
     ``package`` is your plugin module (or its name), or your distribution's name; installed or not
     (a module that is not installed is loaded as a plugin for these tests only). What each kind must
     pass is in `toolkit.testing.entries`. A package that registers nothing, or fails to load, is one
-    failing test saying so.
+    failing test saying so. ``skip``: entries to leave out, as ``"kind:name"`` or ``"name"``
+    (e.g. a callback that raises on purpose); each is reported as a skipped test with that reason.
+    Commands are not checked (run them in your own tests).
     """
     import pytest
 
+    skipped = {skip} if isinstance(skip, str) else set(skip)
     try:
         params = [pytest.param(kind, name, id=f"{kind}:{name}") for kind, name in entries_of(package, kinds)]
     except LookupError as exc:
@@ -493,6 +496,8 @@ def check_every_entry(package: str | ModuleType, *, kinds: Any = None) -> Callab
     def test_every_entry(tk_kind: str, tk_entry: str, tmp_path_factory: Any) -> None:
         if not tk_kind:
             pytest.fail(tk_entry, pytrace=False)
+        if f"{tk_kind}:{tk_entry}" in skipped or tk_entry in skipped:
+            pytest.skip(f"{tk_kind}:{tk_entry} left out with check_every_entry(..., skip=...)")
         try:
             _kit(package, tmp_path_factory).check(tk_kind, tk_entry)
         except Unavailable as exc:

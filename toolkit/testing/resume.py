@@ -27,10 +27,11 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 __all__ = ["Aftermath", "Moment", "MOMENTS", "ResumeCheck", "WALL_CLOCK_KEYS", "Watched", "after_line", "after_start",
-           "assert_resume_identical", "differences", "file_appears", "history_without_clock", "inspect_checkpoints",
+           "assert_resume_identical", "differences", "file_appears", "first_difference", "history_without_clock",
+           "inspect_checkpoints",
            "just_written", "kill_at", "leftover_temp_files", "lost_files", "resume_to_end", "same", "subprocess_env",
            "temp_target", "tk_command", "writing"]
 
@@ -283,16 +284,37 @@ def same(a: Any, b: Any) -> bool:
     return a == b
 
 
+def first_difference(a: Any, b: Any, path: str = "") -> str | None:
+    """Where two values first differ by `same`'s rules (``"0:my_cb.count"``), or None."""
+    import torch
+
+    if isinstance(a, dict) and isinstance(b, dict):
+        for k in sorted((a.keys() | b.keys()) - WALL_CLOCK_KEYS, key=str):
+            found = first_difference(a.get(k), b.get(k), f"{path}.{k}" if path else str(k))
+            if found is not None:
+                return found
+        return None
+    if (isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)) and len(a) == len(b)
+            and not isinstance(a, torch.Tensor)):
+        for i, (x, y) in enumerate(zip(a, b)):
+            found = first_difference(x, y, f"{path}[{i}]")
+            if found is not None:
+                return found
+        return None
+    return None if same(a, b) else (path or "(the whole value)")
+
+
 def history_without_clock(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{k: v for k, v in h.items() if k not in WALL_CLOCK_KEYS} for h in history]
 
 
-def differences(reference: Path, resumed: Path) -> list[str]:
+def differences(reference: Path, resumed: Path, files: Iterable[str] = ()) -> list[str]:
     """What differs between two finished run folders (empty: the same training result).
 
     Compared: every tensor of best.pt and last.pt (model, optimiser, EMA, schedule, callbacks), their
     epoch, status and history (wall-clock fields aside), the callbacks' saved state (plain data
-    too), history.jsonl, split.json, metrics.json, and which run files exist.
+    too), history.jsonl, split.json, metrics.json, which run files exist, and the run files
+    ``files`` names (your plugin's own, e.g. ``["steps.csv"]``) byte for byte.
     """
     import json
 
@@ -313,7 +335,8 @@ def differences(reference: Path, resumed: Path) -> list[str]:
                 problems.append(f"{name} {key}: {len(bad)} tensors differ (first {bad[0]})")
         for key in ("epoch", "status", "global_step", "best", "early_stopping", "metrics", "callbacks"):
             if not same(a.get(key), b.get(key)):
-                problems.append(f"{name} {key} differs")
+                where = first_difference(a.get(key), b.get(key))
+                problems.append(f"{name} {key} differs" + (f" (first {where})" if where and key != "epoch" else ""))
         if history_without_clock(a["history"]) != history_without_clock(b["history"]):
             problems.append(f"{name} history differs")
     lines = [history_without_clock([json.loads(x)]) for x in (reference / "history.jsonl").read_text().splitlines()]
@@ -326,6 +349,13 @@ def differences(reference: Path, resumed: Path) -> list[str]:
     missing = lost_files(reference, resumed)
     if missing:
         problems.append(f"files missing after resume: {', '.join(missing)}")
+    for name in files:
+        a_file, b_file = reference / name, resumed / name
+        if not a_file.is_file() or not b_file.is_file():
+            problems.append(f"{name}: not in {'the uninterrupted' if not a_file.is_file() else 'the resumed'} run")
+        elif a_file.read_bytes() != b_file.read_bytes():
+            problems.append(f"{name} differs (a file appended to before the kill must be cut back to the "
+                            f"checkpoint when the run resumes, e.g. in on_train_start)")
     return problems
 
 
@@ -353,7 +383,7 @@ class ResumeCheck:
 
 def assert_resume_identical(recipe: str | Path, *, workdir: str | Path | None = None,
                             moment: str | Moment = "mid-epoch", env: dict[str, str] | None = None,
-                            timeout: float = 300) -> ResumeCheck:
+                            timeout: float = 300, files: Iterable[str] = ()) -> ResumeCheck:
     """Train ``recipe`` straight through; train it again, SIGKILL it at ``moment``, resume it with
     ``--resume``; fail unless both end bit-identical.
 
@@ -363,6 +393,7 @@ def assert_resume_identical(recipe: str | Path, *, workdir: str | Path | None = 
     ``"after-epoch"``, ``"in-checkpoint-write"``) or your own `Moment`. ``workdir`` receives the
     run folders ``straight/`` and ``killed/`` (default: a new temporary folder); the runs are `tk`
     subprocesses started there with ``env`` (default `subprocess_env`: one thread, offline).
+    ``files``: run files your plugin writes (``["steps.csv"]``), compared byte for byte too.
 
     Raises AssertionError naming what differs (``last.pt callbacks: 1 tensors differ (first
     0:my_cb.count)``), or how a run failed, with its output. Returns a `ResumeCheck`.
@@ -392,7 +423,7 @@ def assert_resume_identical(recipe: str | Path, *, workdir: str | Path | None = 
     if after.resumed_code != 0:
         raise AssertionError(f"the run killed {chosen.what} did not resume ({after.how_resumed}, exit "
                              f"{after.resumed_code}):\n{after.resumed_output}")
-    problems = differences(straight, killed) + leftover_temp_files(killed)
+    problems = differences(straight, killed, files) + leftover_temp_files(killed)
     if problems:
         raise AssertionError(f"killed {chosen.what} and resumed, the run of {recipe.name} differs from the "
                              f"uninterrupted one: " + "; ".join(problems)

@@ -175,11 +175,19 @@ def linear_decay(optimizer, epochs: int, end_factor: float = 0.1):
 class LrLog(Callback):
     """Writes ``step,lr`` after every optimiser step to ``lr.csv`` in the run folder, and stops the
     run once the rate has fallen below ``stop_below`` (0: never). Its state (the rates logged so
-    far) is saved in last.pt, so a killed and resumed run ends with the same count."""
+    far) is saved in last.pt, and a resumed run first cuts lr.csv back to the checkpoint's step, so
+    a killed and resumed run ends with the same count and the same file."""
 
     def __init__(self, stop_below: float):
         self.stop_below = stop_below
         self.logged = 0
+
+    def on_train_start(self, state):
+        path = state.run_dir / "lr.csv"
+        if state.is_main and path.exists():  # rows a killed run wrote after its last checkpoint go
+            rows = path.read_text(encoding="utf-8").splitlines()
+            kept = [r for r in rows if int(r.split(",")[0]) <= state.step]
+            path.write_text("".join(r + "\n" for r in kept), encoding="utf-8")
 
     def on_train_batch_end(self, state):
         if not state.stepped:  # train.accumulate > 1: no optimiser step on this batch
