@@ -53,7 +53,8 @@ def work(tmp_path_factory) -> Path:
     work = tmp_path_factory.mktemp("spec")
     make_image_folder(work / "images", {"a": 8, "b": 8}, size=40)
     recipe = make_recipe(work / "spec.toml", work / "images", epochs=1)
-    recipe.write_text(recipe.read_text().replace("workers = 0", f'workers = 0\ncache_dir = "{(work / "cache").as_posix()}"'))
+    cache = f'cache = "disk"\ncache_dir = "{(work / "cache").as_posix()}"'
+    recipe.write_text(recipe.read_text().replace("workers = 0", f"workers = 0\n{cache}"))
     old = os.getcwd()
     os.chdir(work)
     try:
@@ -118,8 +119,13 @@ def test_export_parity_holds_and_metadata_names_the_rule(work):
 def test_predict_with_the_checkpoint_and_onnx_follows(work):
     from toolkit import decode
 
+    from toolkit.data import load_rgb
+
     paths = _images(work)
     expected = _reference(work, np.stack([decode(p, _spec()) for p in paths]))
+    unchanged = _reference(work, np.stack([np.asarray(ORIGINAL(load_rgb(p, reduce_for=(32, 32)), 32, 32))
+                                           .transpose(2, 0, 1) for p in paths]))
+    assert np.abs(unchanged - expected).max() > 1e-4  # a command that ignored the change would be caught
     onnx = next((work / "exports").rglob("*.onnx"))
     for model, atol in ((work / "run" / "best.pt", 2e-6), (onnx, 1e-4)):
         out = work / f"pred-{model.suffix[1:]}.csv"
