@@ -10,7 +10,7 @@ import pytest
 from toolkit.recipe import load_recipe
 
 RECIPES = Path(__file__).resolve().parents[3] / "recipes"
-WORKLOADS = ["dandelion", "dishes", "distill"]
+WORKLOADS = ["dandelion", "dishes", "distill", "slides_scratch"]
 
 
 @pytest.mark.parametrize("name", WORKLOADS)
