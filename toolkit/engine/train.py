@@ -378,6 +378,10 @@ def _print_header(console: Any, recipe: Any, data: Any, run_dir: Path, device_te
     verb = f"Resuming {run_dir} after epoch {start['epoch']}" if start else f"Run {run_dir}"
     console.info(f"{verb}: {recipe['model']['backbone']} at {recipe['data']['image_size']} px on {device_text}, "
                  f"precision {precision.name}")
+    from .model import FROM_SCRATCH_NOTE, trains_from_scratch
+
+    if trains_from_scratch(recipe["model"]):  # a user without hub access learns what that costs
+        console.info(FROM_SCRATCH_NOTE)
     counts = data.train_counts()
     val_counts = [data.val.labels.count(i) for i in range(data.num_classes)]
     rate = f" at {data.decoded / data.decode_seconds:.0f} images/s" if data.decoded and data.decode_seconds > 0 else ""
