@@ -12,16 +12,16 @@ from __future__ import annotations
 
 import copy
 import difflib
-import math
 import re
 import tomllib
 from pathlib import Path
 from typing import Any, Iterable
 
 from .errors import RecipeError
-from .recipe_schema import SCHEMA, Key
+from .recipe_schema import SCHEMA, check_cross as _check_cross, check_value as _check_value, compile_group_pattern
+from .recipe_toml import dumps_toml, locate as _locate, parse_override, toml_value as _toml_value, tomlable as _tomlable
 
-__all__ = ["Recipe", "load_recipe", "find_recipe", "parse_override", "dumps_toml", "RECIPE_DIRS"]
+__all__ = ["Recipe", "load_recipe", "find_recipe", "parse_override", "dumps_toml", "compile_group_pattern", "RECIPE_DIRS"]
 
 RECIPE_DIRS = (Path("recipes"), Path(__file__).resolve().parent.parent / "recipes")
 """Where a bare recipe name (``tk run quickstart``) is looked up: ./recipes, then tk's own."""
@@ -42,88 +42,6 @@ def find_recipe(arg: str | Path) -> Path:
     known = sorted({p.stem for d in RECIPE_DIRS if d.is_dir() for p in d.glob("*.toml")})
     hint = f" Bundled recipes: {', '.join(known)}." if known else ""
     raise RecipeError(f"{path}: no such recipe file.{hint}")
-
-
-def parse_override(text: str) -> tuple[str, str, Any]:
-    """``"train.epochs=3"`` → ``("train", "epochs", 3)``; the value is read as TOML, else as a string."""
-    if "=" not in text:
-        raise RecipeError(f"--set {text}: expected section.key=value, e.g. --set train.epochs=3.")
-    dotted, raw = text.split("=", 1)
-    parts = dotted.strip().split(".")
-    if len(parts) == 3 and parts[0] == "export" and all(parts):  # an exporter's option: export.onnx.opset=18
-        parts = [parts[0], f"{parts[1]}.{parts[2]}"]
-    if len(parts) != 2 or not all(parts):
-        raise RecipeError(f"--set {text}: expected section.key=value, e.g. --set train.epochs=3.")
-    raw = raw.strip()
-    try:
-        value = tomllib.loads(f"v = {raw}")["v"]
-    except tomllib.TOMLDecodeError:
-        value = raw
-    return parts[0], parts[1], value
-
-
-def _type_name(t: type | tuple[type, ...]) -> str:
-    names = {int: "an integer", float: "a number", str: "a string", bool: "true or false", list: "a list"}
-    if isinstance(t, tuple):
-        return "a number" if set(t) == {int, float} else " or ".join(names.get(x, x.__name__) for x in t)
-    return names.get(t, t.__name__)
-
-
-def _check_value(key: Key, value: Any) -> str | None:
-    """Why ``value`` is not allowed for ``key``, or None."""
-    if value is None:
-        return None if key.optional else f"must be {_type_name(key.type)}"
-    types = key.type if isinstance(key.type, tuple) else (key.type,)
-    if isinstance(value, bool) and bool not in types:
-        return f"must be {_type_name(key.type)}, not {str(value).lower()}"
-    if not isinstance(value, types):
-        return f"must be {_type_name(key.type)}, not {value!r}"
-    if isinstance(value, float) and not math.isfinite(value):
-        return f"must be a finite number, not {value!r}"
-    if _holds_nul(value):
-        return "holds a NUL byte (\\0), which no path or name can contain"
-    if key.choices is not None and value not in key.choices:
-        return f"must be one of {', '.join(repr(c) for c in key.choices)}, not {value!r}"
-    if key.min is not None and isinstance(value, (int, float)) and value < key.min:
-        return f"must be at least {key.min}, not {value!r}"
-    if key.max is not None and isinstance(value, (int, float)) and value > key.max:
-        return f"must be at most {key.max}, not {value!r}"
-    return None
-
-
-def _holds_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, list):
-        return any(_holds_nul(v) for v in value)
-    if isinstance(value, dict):
-        return any(_holds_nul(k) or _holds_nul(v) for k, v in value.items())
-    return False
-
-
-def compile_group_pattern(pattern: str) -> Any:
-    """``data.group_by`` as a regular expression with at least one capture group.
-
-    Compiled with RE2 (``google-re2``), which matches in time linear in the path's length: a
-    pattern such as ``(a+)+$`` that makes Python's backtracking ``re`` run for hours on one file
-    name costs microseconds. RE2 has no backreferences or lookarounds, which a path-grouping
-    pattern does not need; such a pattern is refused in one line.
-    """
-    import re2
-
-    options = re2.Options()
-    options.log_errors = False  # the error goes into our one-line message, not onto stderr
-    try:
-        compiled = re2.compile(pattern, options=options)
-    except re2.error as exc:
-        reason = exc.args[0].decode("utf-8", "replace") if exc.args and isinstance(exc.args[0], bytes) else str(exc)
-        raise RecipeError(f"data.group_by: {pattern!r} is not a valid regular expression ({reason}; tk matches "
-                          f"with RE2, which has no backreferences or lookarounds); use 'near_duplicates', 'none' or "
-                          f"a regular expression whose first group names the group.") from None
-    if compiled.groups < 1:
-        raise RecipeError(f"data.group_by: {pattern!r} has no capture group: put the part of the path that names "
-                          f"the group in parentheses, e.g. '^[^/]+/(rec\\d+)_'.")
-    return compiled
 
 
 class Recipe:
@@ -363,35 +281,6 @@ def _builtin_callbacks(plugins: Any) -> list[str]:
     return [e.name for e in plugins.registry("callbacks") if e.info.get("builtin")]
 
 
-def _tomlable(value: Any) -> bool:
-    if isinstance(value, (bool, int, float, str)):
-        return True
-    if isinstance(value, (list, tuple)):
-        return all(_tomlable(v) for v in value)
-    if isinstance(value, dict):
-        return all(isinstance(k, str) and _tomlable(v) for k, v in value.items())
-    return False
-
-
-def _locate(text: str, section: str, key: str | None) -> int | None:
-    """Line number of ``key =`` inside ``[section]`` (or of the header), best effort."""
-    current = None
-    header_line = None
-    for number, line in enumerate(text.splitlines(), start=1):
-        stripped = line.strip()
-        m = re.match(r"^\[\[?\s*([A-Za-z0-9_.\-]+)\s*\]\]?", stripped)
-        if m:
-            current = m.group(1).split(".")[0]
-            if current == section and header_line is None:
-                header_line = number
-            continue
-        if current == section and key is not None and re.match(rf"^{re.escape(key)}\s*=", stripped):
-            return number
-        if current is None and key is not None and re.match(rf"^{re.escape(section)}\.{re.escape(key)}\s*=", stripped):
-            return number
-    return header_line
-
-
 def load_recipe(path: str | Path | None = None, overrides: Iterable[str] = (), *, text: str | None = None) -> Recipe:
     """Read, override, default and type-check a recipe (see module docstring).
 
@@ -465,81 +354,3 @@ def load_recipe(path: str | Path | None = None, overrides: Iterable[str] = (), *
 
     _check_cross(recipe)
     return recipe
-
-
-def _check_cross(recipe: Recipe) -> None:
-    """Checks that involve several keys or the shape of list items."""
-    threads = recipe["train"]["threads"]
-    if isinstance(threads, str) and threads != "adaptive":
-        raise recipe.error("train", "threads", f"must be a number of threads (0: every core, fixed for the run) or "
-                                               f"\"adaptive\", not {threads!r}.")
-    data = recipe["data"]
-    if data["val_fraction"] + data["test_fraction"] >= 0.95:
-        raise recipe.error("data", "test_fraction", "val_fraction + test_fraction must leave images to train on (< 0.95).")
-    size = data["image_size"]
-    if isinstance(size, list) and (len(size) != 2 or not all(isinstance(v, int) and not isinstance(v, bool)
-                                                             and 16 <= v <= 4096 for v in size)):
-        raise recipe.error("data", "image_size", f"must be a side in pixels (16–4096) or [height, width] of two "
-                                                 f"such sides, not {size!r}.")
-    if data["folds"] == 1 or data["fold"] > data["folds"] or (data["folds"] and not data["fold"]):
-        raise recipe.error("data", "fold", f"fold {data['fold']} of {data['folds']}: folds is 0 (no cross-validation) "
-                                           f"or 2..100, and fold between 1 and folds (tk run --folds K sets both).")
-    if data["group_by"] not in ("near_duplicates", "none"):
-        try:
-            compile_group_pattern(data["group_by"])
-        except RecipeError as exc:
-            raise recipe.error("data", "group_by", str(exc).removeprefix("data.group_by: ")) from None
-    for i, op in enumerate(recipe["augment"]["ops"]):
-        if not isinstance(op, dict) or not isinstance(op.get("name"), str):
-            raise recipe.error("augment", "ops", f"item {i} must be a table with a 'name', e.g. {{ name = \"hflip\" }}.")
-    for i, cb in enumerate(recipe["train"]["callbacks"]):
-        if not isinstance(cb, dict) or not isinstance(cb.get("name"), str):
-            raise recipe.error("train", "callbacks", f"item {i} must be a table with a 'name', e.g. "
-                                                     f"[[train.callbacks]] name = \"swa\".")
-    for section, key in (("train", "loggers"), ("export", "formats"), ("plugins", "modules"), ("plugins", "disable")):
-        if not all(isinstance(v, str) for v in recipe[section][key]):
-            raise recipe.error(section, key, "must be a list of strings.")
-    batches = recipe["bench"]["batches"]
-    if not batches or not all(isinstance(b, int) and not isinstance(b, bool) and b >= 1 for b in batches):
-        raise recipe.error("bench", "batches", "must be a non-empty list of positive integers.")
-    train = recipe["train"]
-    if not re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", train["device"]):
-        raise recipe.error("train", "device", f"must be auto, cpu, cuda, cuda:N or mps, not {train['device']!r}.")
-    for section, key in (("train", "out"), ("export", "out")):  # output folders a stranger's recipe could aim
-        value = recipe[section][key]
-        if ".." in Path(value).parts:
-            raise recipe.error(section, key, f"must not climb out with '..' ({value!r}).")
-
-
-# -- a small TOML writer (tomllib reads only) ----------------------------------------------
-def _toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return repr(value)
-    if isinstance(value, str):
-        return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    if isinstance(value, dict):
-        return "{ " + ", ".join(f"{_toml_key(k)} = {_toml_value(v)}" for k, v in value.items()) + " }"
-    raise TypeError(f"cannot write {type(value).__name__} to TOML")
-
-
-def _toml_key(key: str) -> str:
-    return key if re.fullmatch(r"[A-Za-z0-9_\-]+", key) else _toml_value(key)
-
-
-def dumps_toml(sections: dict[str, dict[str, Any]]) -> str:
-    """Write section tables as TOML that `tomllib` reads back to the same values."""
-    lines: list[str] = []
-    for section, table in sections.items():
-        if not table:
-            continue
-        lines.append(f"[{section}]")
-        for key, value in table.items():
-            if value is None:
-                continue
-            lines.append(f"{_toml_key(key)} = {_toml_value(value)}")
-        lines.append("")
-    return "\n".join(lines)

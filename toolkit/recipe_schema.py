@@ -9,8 +9,13 @@ resolved recipe written into a run folder spells out every value used.
 
 from __future__ import annotations
 
+import math
+import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+
+from .errors import RecipeError
 
 
 @dataclass(frozen=True)
@@ -171,3 +176,112 @@ def _plugin_sections() -> None:
 
 
 _plugin_sections()
+
+
+# -- a key's value against its schema entry ---------------------------------------------------
+def _type_name(t: type | tuple[type, ...]) -> str:
+    names = {int: "an integer", float: "a number", str: "a string", bool: "true or false", list: "a list"}
+    if isinstance(t, tuple):
+        return "a number" if set(t) == {int, float} else " or ".join(names.get(x, x.__name__) for x in t)
+    return names.get(t, t.__name__)
+
+
+def check_value(key: Key, value: Any) -> str | None:
+    """Why ``value`` is not allowed for ``key``, or None."""
+    if value is None:
+        return None if key.optional else f"must be {_type_name(key.type)}"
+    types = key.type if isinstance(key.type, tuple) else (key.type,)
+    if isinstance(value, bool) and bool not in types:
+        return f"must be {_type_name(key.type)}, not {str(value).lower()}"
+    if not isinstance(value, types):
+        return f"must be {_type_name(key.type)}, not {value!r}"
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"must be a finite number, not {value!r}"
+    if _holds_nul(value):
+        return "holds a NUL byte (\\0), which no path or name can contain"
+    if key.choices is not None and value not in key.choices:
+        return f"must be one of {', '.join(repr(c) for c in key.choices)}, not {value!r}"
+    if key.min is not None and isinstance(value, (int, float)) and value < key.min:
+        return f"must be at least {key.min}, not {value!r}"
+    if key.max is not None and isinstance(value, (int, float)) and value > key.max:
+        return f"must be at most {key.max}, not {value!r}"
+    return None
+
+
+def _holds_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, list):
+        return any(_holds_nul(v) for v in value)
+    if isinstance(value, dict):
+        return any(_holds_nul(k) or _holds_nul(v) for k, v in value.items())
+    return False
+
+
+def compile_group_pattern(pattern: str) -> Any:
+    """``data.group_by`` as a regular expression with at least one capture group.
+
+    Compiled with RE2 (``google-re2``), which matches in time linear in the path's length: a
+    pattern such as ``(a+)+$`` that makes Python's backtracking ``re`` run for hours on one file
+    name costs microseconds. RE2 has no backreferences or lookarounds, which a path-grouping
+    pattern does not need; such a pattern is refused in one line.
+    """
+    import re2
+
+    options = re2.Options()
+    options.log_errors = False  # the error goes into our one-line message, not onto stderr
+    try:
+        compiled = re2.compile(pattern, options=options)
+    except re2.error as exc:
+        reason = exc.args[0].decode("utf-8", "replace") if exc.args and isinstance(exc.args[0], bytes) else str(exc)
+        raise RecipeError(f"data.group_by: {pattern!r} is not a valid regular expression ({reason}; tk matches "
+                          f"with RE2, which has no backreferences or lookarounds); use 'near_duplicates', 'none' or "
+                          f"a regular expression whose first group names the group.") from None
+    if compiled.groups < 1:
+        raise RecipeError(f"data.group_by: {pattern!r} has no capture group: put the part of the path that names "
+                          f"the group in parentheses, e.g. '^[^/]+/(rec\\d+)_'.")
+    return compiled
+
+
+def check_cross(recipe: Any) -> None:
+    """Checks that involve several keys or the shape of list items."""
+    threads = recipe["train"]["threads"]
+    if isinstance(threads, str) and threads != "adaptive":
+        raise recipe.error("train", "threads", f"must be a number of threads (0: every core, fixed for the run) or "
+                                               f"\"adaptive\", not {threads!r}.")
+    data = recipe["data"]
+    if data["val_fraction"] + data["test_fraction"] >= 0.95:
+        raise recipe.error("data", "test_fraction", "val_fraction + test_fraction must leave images to train on (< 0.95).")
+    size = data["image_size"]
+    if isinstance(size, list) and (len(size) != 2 or not all(isinstance(v, int) and not isinstance(v, bool)
+                                                             and 16 <= v <= 4096 for v in size)):
+        raise recipe.error("data", "image_size", f"must be a side in pixels (16–4096) or [height, width] of two "
+                                                 f"such sides, not {size!r}.")
+    if data["folds"] == 1 or data["fold"] > data["folds"] or (data["folds"] and not data["fold"]):
+        raise recipe.error("data", "fold", f"fold {data['fold']} of {data['folds']}: folds is 0 (no cross-validation) "
+                                           f"or 2..100, and fold between 1 and folds (tk run --folds K sets both).")
+    if data["group_by"] not in ("near_duplicates", "none"):
+        try:
+            compile_group_pattern(data["group_by"])
+        except RecipeError as exc:
+            raise recipe.error("data", "group_by", str(exc).removeprefix("data.group_by: ")) from None
+    for i, op in enumerate(recipe["augment"]["ops"]):
+        if not isinstance(op, dict) or not isinstance(op.get("name"), str):
+            raise recipe.error("augment", "ops", f"item {i} must be a table with a 'name', e.g. {{ name = \"hflip\" }}.")
+    for i, cb in enumerate(recipe["train"]["callbacks"]):
+        if not isinstance(cb, dict) or not isinstance(cb.get("name"), str):
+            raise recipe.error("train", "callbacks", f"item {i} must be a table with a 'name', e.g. "
+                                                     f"[[train.callbacks]] name = \"swa\".")
+    for section, key in (("train", "loggers"), ("export", "formats"), ("plugins", "modules"), ("plugins", "disable")):
+        if not all(isinstance(v, str) for v in recipe[section][key]):
+            raise recipe.error(section, key, "must be a list of strings.")
+    batches = recipe["bench"]["batches"]
+    if not batches or not all(isinstance(b, int) and not isinstance(b, bool) and b >= 1 for b in batches):
+        raise recipe.error("bench", "batches", "must be a non-empty list of positive integers.")
+    train = recipe["train"]
+    if not re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", train["device"]):
+        raise recipe.error("train", "device", f"must be auto, cpu, cuda, cuda:N or mps, not {train['device']!r}.")
+    for section, key in (("train", "out"), ("export", "out")):  # output folders a stranger's recipe could aim
+        value = recipe[section][key]
+        if ".." in Path(value).parts:
+            raise recipe.error(section, key, f"must not climb out with '..' ({value!r}).")

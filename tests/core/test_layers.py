@@ -24,7 +24,7 @@ LAYERS = [
     ("core", ("toolkit", "toolkit.errors", "toolkit.text", "toolkit.atomic", "toolkit.checkpoint", "toolkit.threads",
               "toolkit.kinds",
               "toolkit.callbacks", "toolkit.hookspecs", "toolkit.registry", "toolkit.plugins",
-              "toolkit.recipe_schema", "toolkit.recipe", "toolkit.params", "toolkit.geometry")),
+              "toolkit.recipe_schema", "toolkit.recipe_toml", "toolkit.recipe", "toolkit.params", "toolkit.geometry")),
     ("data", ("toolkit.data",)),
     ("engine", ("toolkit.engine",)),
     ("export", ("toolkit.export",)),
