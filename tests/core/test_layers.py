@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[2]
 LAYERS = [
     ("core", ("toolkit", "toolkit.errors", "toolkit.text", "toolkit.atomic", "toolkit.checkpoint", "toolkit.threads",
               "toolkit.kinds",
-              "toolkit.callbacks", "toolkit.hookspecs", "toolkit.registry", "toolkit.plugins",
+              "toolkit.callbacks", "toolkit.hookspecs", "toolkit.registry", "toolkit.plugins", "toolkit.plugin_trust",
               "toolkit.recipe_schema", "toolkit.recipe_toml", "toolkit.recipe", "toolkit.params", "toolkit.geometry")),
     ("data", ("toolkit.data",)),
     ("engine", ("toolkit.engine",)),
