@@ -273,7 +273,7 @@ def test_entries_of_lists_a_package_by_kind(mistakes_kit):
     ("samplers", "wobbly", "sampler 'wobbly': indices(epoch) must be deterministic"),
     ("callbacks", "forgetful", "callback 'forgetful': load_state_dict(state_dict()) does not give back the same state"),
     ("callbacks", "boasting", "callback 'boasting' declares the metric 'boast_score', which no epoch"),
-    ("loggers", "silent", "logger 'silent': its object implements none of the event hooks"),
+    ("loggers", "silent", "logger 'silent': its object implements no callback method"),
 ])
 def test_the_kit_fails_a_broken_entry_naming_it(mistakes_kit, kind, name, says):
     with pytest.raises(AssertionError) as caught:
