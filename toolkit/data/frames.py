@@ -38,6 +38,8 @@ GREY_TOLERANCE = 24
 COLOUR_TOLERANCE = 20
 #: Share of the frame's pixels that may differ outside a forgiven panel (a cursor, artefacts).
 CHANGED_BUDGET = 0.004
+#: Pairs that fail the 160×90 test with at most this share of pixels changed are tried the other way round.
+RETRY_CHANGED = 0.03
 #: The fine check (320×180): a pixel differs when it lies outside the range its aligned twin spans
 #: within half a pixel by more than this many grey levels ...
 FINE_TOLERANCE = 40
@@ -223,29 +225,30 @@ def candidate_pairs(features: np.ndarray, *, block: int = 1024, coarse: np.ndarr
     pairs = np.concatenate(found) if found else np.zeros((0, 2), np.int64)
     if not len(pairs):
         return pairs.astype(np.int64)
-    pairs = pairs[_coarse_same(thumbs, pairs, cells)]
-    # again on 32×18 thumbnails (5×5 blocks): a changed line of text already shows there
-    finer = _thumbs(coarse, (2 * THUMB_HW[0], 2 * THUMB_HW[1]))
-    return pairs[_coarse_same(finer, pairs, cells // 4, band=6, width=14, spots=4)].astype(np.int64)
+    # (a second test on 32×18 thumbnails cut this set's candidates six-fold, but a shift of a few
+    # pixels moves thin content past a 5×5 block: it lost shifted copies of 320×180 screens)
+    return pairs[_coarse_same(thumbs, pairs, cells)].astype(np.int64)
 
 
 def _coarse_same(thumbs: np.ndarray, pairs: np.ndarray, cells: int, band: int = 3, width: int = 7,
-                 spots: int = 2) -> np.ndarray:
+                 spots: int = 2, reach: int = 1) -> np.ndarray:
     """Thumbnail test of candidate ``pairs`` (K×2 indices into N thumbnails): leaving out the
     outer ring of blocks (what a shift uncovers), at most ``spots`` blocks (2 of the 16×9; a
     cursor) differ by more than 12 grey levels beyond their neighbours' range, besides those of one
     notification: up to ``band`` rows of blocks at the top or the bottom, spanning fewer than
-    ``width`` columns. Each thumbnail's neighbourhood range is computed once, not once per pair."""
+    ``width`` columns. Neighbours: the 3×3 blocks around (5×5 with ``reach=2``: small blocks,
+    where a shift of a few pixels moves content past the next block). Each thumbnail's
+    neighbourhood range is computed once, not once per pair."""
     import numpy as np
 
     t = thumbs.astype(np.int32)  # block sums of at most 100 pixels: far below 2**31
-    lo, hi = _range3(t)
+    lo, hi = _range3(t, reach)
     keep = np.zeros(len(pairs), bool)
     for start in range(0, len(pairs), 4096):
         i, j = pairs[start:start + 4096, 0], pairs[start:start + 4096, 1]
         a, b = t[i], t[j]
         outside = np.maximum(np.maximum(a - hi[j], lo[j] - a), np.maximum(b - hi[i], lo[i] - b))
-        changed = (outside > 12 * cells)[:, 1:-1, 1:-1]
+        changed = (outside > 12 * cells)[:, reach:-reach, reach:-reach]
         middle = changed[:, band:-band].sum(axis=(1, 2))
         top, bottom = changed[:, :band], changed[:, -band:]
 
@@ -289,6 +292,15 @@ def _scored_pairs(features: np.ndarray, pairs: np.ndarray, *, chunk: int = 128,
         i, j = part[:, 0], part[:, 1]
         s, c, f = _verify((coarse[i], coarse[j]), (grey[i], grey[j]), colour[i], colour[j])
         same[start:start + chunk], changed[start:start + chunk], score[start:start + chunk] = s, c, f
+    # the test is not symmetric (the colour cells of the second frame are interpolated to the first's;
+    # each alignment step keeps the shift it starts from unless another is clearly better): a pair that
+    # failed by at most `RETRY_CHANGED` of the pixels is tried the other way round
+    again = np.nonzero(~same & (changed <= RETRY_CHANGED * FRAME_HW[0] * FRAME_HW[1]))[0]
+    for start in range(0, len(again), chunk):
+        rows = again[start:start + chunk]
+        i, j = pairs[rows, 1], pairs[rows, 0]
+        s, c, f = _verify((coarse[i], coarse[j]), (grey[i], grey[j]), colour[i], colour[j])
+        same[rows], score[rows], changed[rows] = s, np.where(s, f, score[rows]), np.where(s, c, changed[rows])
     return same, changed, score
 
 
