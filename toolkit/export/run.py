@@ -14,6 +14,7 @@ import contextlib
 import os
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -36,6 +37,25 @@ def _unique(names: Iterable[str]) -> list[str]:
         if name not in seen:
             seen.append(name)
     return seen
+
+
+@dataclass
+class _Job:
+    """What every format's export shares: the source, the PyTorch reference and its answers on the
+    check images, the metadata and manifest fields, the options and where to write."""
+
+    source: ModelSource
+    model: Any
+    reference: TorchPredictor
+    images: Any
+    labels: list[int] | None
+    what: str
+    ref_probs: Any
+    meta: dict[str, Any]
+    common: dict[str, Any]
+    options: dict[str, Any]
+    out_root: Path
+    say: Log
 
 
 def export_run(target: str | Path | None = None, formats: Iterable[str] | None = None, out: str | Path | None = None,
@@ -61,9 +81,26 @@ def export_run(target: str | Path | None = None, formats: Iterable[str] | None =
     source = resolve_source(target, runs_root=runs_root)
     if source.note:
         say(source.note)
-    ckpt = source.ckpt
-    plugins = plugins or plugins_for_checkpoint(ckpt, str(source.checkpoint))
-    export_cfg = (ckpt.get("recipe") or {}).get("export") or {}
+    plugins = plugins or plugins_for_checkpoint(source.ckpt, str(source.checkpoint))
+    export_cfg = (source.ckpt.get("recipe") or {}).get("export") or {}
+    exporters = _exporters(formats, export_cfg, exporter_options, source, plugins)
+    if options.get("int8"):
+        calibration_split(source)  # no images to calibrate on: say so before any work
+    out_root = Path(out) if out is not None else _configured_out(export_cfg, source) / source.label
+    job = _prepare(source, plugins, options, out_root, say)
+    results: list[ExportResult] = []
+    failures: list[str] = []
+    for name, exporter in exporters.items():
+        results.append(_export_one(job, name, exporter, failures))
+    if failures:
+        raise ExportError("Exported model does not match the trained one: " + "; ".join(failures)
+                          + ". The file is kept for inspection (manifest parity.passed = false); do not ship it.")
+    return results
+
+
+def _exporters(formats: Iterable[str] | None, export_cfg: dict[str, Any],
+               exporter_options: dict[str, dict[str, Any]] | None, source: ModelSource, plugins: Any) -> dict[str, Any]:
+    """The exporters asked for, built with their options and available here (else one `ExportError`)."""
     names = _unique(formats or export_cfg.get("formats") or ["onnx"])
     where = "--format" if formats else f"{source.checkpoint}: its recipe's export.formats"
     exporters = {}
@@ -79,15 +116,15 @@ def export_run(target: str | Path | None = None, formats: Iterable[str] | None =
         if not ok:
             raise ExportError(f"Exporter '{name}' cannot export on this machine: {why}.")
         exporters[name] = exporter
-    if options.get("int8"):
-        calibration_split(source)  # no images to calibrate on: say so before any work
-    out_root = Path(out) if out is not None else _configured_out(export_cfg, source) / source.label
+    return exporters
 
+
+def _prepare(source: ModelSource, plugins: Any, options: dict[str, Any], out_root: Path, say: Log) -> _Job:
+    """The PyTorch model, its answers on the check images, and what every manifest says of the source."""
     model, ckpt = source.load_model(plugins)
     reference = TorchPredictor(model, ckpt)
     info = {**(ckpt.get("model_info") or {}), **reference.input_spec.to_model_info()}
     images, labels, what = check_images(source, reference.input_spec)
-    ref_probs = reference.predict_all(images)
     meta = model_metadata({**ckpt, "model_info": info}, source.label)
     if source.run_dir is not None and (source.run_dir / "metrics.json").is_file():
         meta["tk.metrics"] = _metrics_summary(source.run_dir / "metrics.json")
@@ -98,88 +135,99 @@ def export_run(target: str | Path | None = None, formats: Iterable[str] | None =
                    "epoch": ckpt.get("epoch"), "backbone": info.get("backbone"), "params": info.get("params"),
                    "val_accuracy": (ckpt.get("metrics") or {}).get("val_accuracy")},
     }
+    return _Job(source, model, reference, images, labels, what, reference.predict_all(images), meta, common,
+                options, out_root, say)
 
-    results: list[ExportResult] = []
-    failures: list[str] = []
-    for name, exporter in exporters.items():
-        folder = out_root / name
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"{source.stem}{exporter.suffix}"
-        _remove_litter(folder, path.name)
-        say(f"{name}: exporting {source.checkpoint} → {path}")
-        started = time.perf_counter()
-        pending = {"format": name, "file": path.name, "status": EXPORTING,
-                   **({"int8": {"file": f"{path.stem}.int8{path.suffix}"}} if options.get("int8") else {}),
-                   "note": "tk export was writing this model and had not checked it yet; if this is still here, it "
-                           "stopped (killed or failed): run tk export again.", "source": common["source"]}
-        with _manifest_pending(folder / MANIFEST_NAME, path, pending):
-            written = Path(exporter.export(model, path, image_size=reference.image_size,
-                                           class_names=reference.class_names, metadata=meta, options=dict(options)))
-        seconds = time.perf_counter() - started
-        described = exporter.describe(written)
-        tolerance: Tolerance = exporter.tolerance(dict(options))
-        manifest: dict[str, Any] = {
-            "format": name, "file": written.name, "sha256": path_digest(written), "size_bytes": path_size(written),
-            "size_mb": round(path_size(written) / 1e6, 3), "export_seconds": round(seconds, 2),
-            **described, **common, "options": {k: v for k, v in options.items() if v not in (None, False)},
-            "exporter_options": dict(getattr(exporter, "options", {}) or {}),
-            "tolerance": {"min_top1_agreement": tolerance.min_agreement, "max_prob_diff": tolerance.max_prob_diff},
-            "tools": tool_versions(),
-        }
-        lines = [f"{name}: wrote {written} ({manifest['size_mb']:.2f} MB) in {seconds:.1f}s"]
-        can_run, why_not = exporter.can_run()
-        if can_run:
-            predictor = exporter.load(written)
-            probs = predictor.predict_all(images)
-            predictor.close()
-            parity = compare(ref_probs, probs, what)
-            passed = parity.within(tolerance)
-            manifest["parity"] = {**parity.as_dict(), "passed": passed}
-            if labels is not None:
-                manifest["accuracy"] = _accuracies(labels, ref_probs, probs, what)
-            mark = "ok" if passed else "FAILED"
-            lines.append(f"{name}: parity {mark}: {parity.describe()}")
-            if not passed:
-                failures.append(f"{name} ({written}): {parity.describe()}; allowed: top-1 agreement ≥ "
-                                f"{tolerance.min_agreement:.0%}, max probability difference ≤ {tolerance.max_prob_diff:g}")
-        else:
-            manifest["parity"] = {"checked": False, "reason": f"numeric parity {why_not}",
-                                  "spec_checked": described.get("spec_checks", [])}
-            lines.append(f"{name}: spec checked ({', '.join(described.get('spec_checks', [])) or 'inputs and outputs'}); "
-                         f"numeric parity {why_not}")
-        if options.get("int8"):
-            if hasattr(exporter, "quantize"):
-                section = _quantize(exporter, written, source, reference, images, labels, what, ref_probs, manifest, options)
-                tolerance = float(options.get("int8_tolerance") if options.get("int8_tolerance") is not None else 2.0)
-                lost = -100.0 * float(section.get("accuracy_change", 0.0))
-                section["tolerance_points"], section["within_tolerance"] = tolerance, lost <= tolerance
-                manifest["int8"] = section
-                lines.append(_int8_line(name, section))
-                if lost > tolerance:
-                    lines.append(f"{name}: WARNING: the int8 model loses {lost:.1f} accuracy points "
-                                 f"({section['accuracy']:.2%} vs {section['fp32_accuracy']:.2%} fp32), more than "
-                                 f"--int8-tolerance {tolerance:g}: do not ship it")
-                    failures.append(f"{name} int8 ({section['file']}): {lost:.1f} accuracy points lost, more than the "
-                                    f"--int8-tolerance of {tolerance:g} (raise it to accept the loss)")
-            else:
-                lines.append(f"{name}: --int8 does not apply to this format (see its own compression options)")
-        manifest_path = write_manifest(folder / MANIFEST_NAME, manifest)
-        push = str((getattr(exporter, "options", {}) or {}).get("push") or "")
-        if push and hasattr(exporter, "push") and manifest.get("parity", {}).get("passed") is not False:
-            for line in lines:  # what was written is said before a push that may fail
-                say(line)
-            lines = [f"{name}: pushed to {exporter.push(written, push)}"]
-            manifest_path = write_manifest(folder / MANIFEST_NAME, {**manifest, "pushed": push})
-        if source.run_dir is not None:  # the run remembers its exports, wherever --out put them
-            record_export(source.run_dir, manifest_path, read_manifest(manifest_path))
-        for line in lines:
-            say(line)
-        results.append(ExportResult(name, written, manifest_path, manifest, lines))
 
-    if failures:
-        raise ExportError("Exported model does not match the trained one: " + "; ".join(failures)
-                          + ". The file is kept for inspection (manifest parity.passed = false); do not ship it.")
-    return results
+def _export_one(job: _Job, name: str, exporter: Any, failures: list[str]) -> ExportResult:
+    """Write one format, check it (parity, int8), write its manifest, push it if asked; a failed
+    check is added to ``failures`` (raised once every format was attempted)."""
+    folder = job.out_root / name
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{job.source.stem}{exporter.suffix}"
+    _remove_litter(folder, path.name)
+    job.say(f"{name}: exporting {job.source.checkpoint} → {path}")
+    started = time.perf_counter()
+    pending = {"format": name, "file": path.name, "status": EXPORTING,
+               **({"int8": {"file": f"{path.stem}.int8{path.suffix}"}} if job.options.get("int8") else {}),
+               "note": "tk export was writing this model and had not checked it yet; if this is still here, it "
+                       "stopped (killed or failed): run tk export again.", "source": job.common["source"]}
+    with _manifest_pending(folder / MANIFEST_NAME, path, pending):
+        written = Path(exporter.export(job.model, path, image_size=job.reference.image_size,
+                                       class_names=job.reference.class_names, metadata=job.meta,
+                                       options=dict(job.options)))
+    seconds = time.perf_counter() - started
+    described = exporter.describe(written)
+    tolerance: Tolerance = exporter.tolerance(dict(job.options))
+    manifest: dict[str, Any] = {
+        "format": name, "file": written.name, "sha256": path_digest(written), "size_bytes": path_size(written),
+        "size_mb": round(path_size(written) / 1e6, 3), "export_seconds": round(seconds, 2),
+        **described, **job.common, "options": {k: v for k, v in job.options.items() if v not in (None, False)},
+        "exporter_options": dict(getattr(exporter, "options", {}) or {}),
+        "tolerance": {"min_top1_agreement": tolerance.min_agreement, "max_prob_diff": tolerance.max_prob_diff},
+        "tools": tool_versions(),
+    }
+    lines = [f"{name}: wrote {written} ({manifest['size_mb']:.2f} MB) in {seconds:.1f}s"]
+    lines += _check_parity(job, name, exporter, written, described, tolerance, manifest, failures)
+    if job.options.get("int8"):
+        lines += _check_int8(job, name, exporter, written, manifest, failures)
+    manifest_path = write_manifest(folder / MANIFEST_NAME, manifest)
+    push = str((getattr(exporter, "options", {}) or {}).get("push") or "")
+    if push and hasattr(exporter, "push") and manifest.get("parity", {}).get("passed") is not False:
+        for line in lines:  # what was written is said before a push that may fail
+            job.say(line)
+        lines = [f"{name}: pushed to {exporter.push(written, push)}"]
+        manifest_path = write_manifest(folder / MANIFEST_NAME, {**manifest, "pushed": push})
+    if job.source.run_dir is not None:  # the run remembers its exports, wherever --out put them
+        record_export(job.source.run_dir, manifest_path, read_manifest(manifest_path))
+    for line in lines:
+        job.say(line)
+    return ExportResult(name, written, manifest_path, manifest, lines)
+
+
+def _check_parity(job: _Job, name: str, exporter: Any, written: Path, described: dict[str, Any],
+                  tolerance: Tolerance, manifest: dict[str, Any], failures: list[str]) -> list[str]:
+    """Run the written model beside PyTorch where this machine can, else record its spec checks."""
+    can_run, why_not = exporter.can_run()
+    if not can_run:
+        manifest["parity"] = {"checked": False, "reason": f"numeric parity {why_not}",
+                              "spec_checked": described.get("spec_checks", [])}
+        return [f"{name}: spec checked ({', '.join(described.get('spec_checks', [])) or 'inputs and outputs'}); "
+                f"numeric parity {why_not}"]
+    predictor = exporter.load(written)
+    probs = predictor.predict_all(job.images)
+    predictor.close()
+    parity = compare(job.ref_probs, probs, job.what)
+    passed = parity.within(tolerance)
+    manifest["parity"] = {**parity.as_dict(), "passed": passed}
+    if job.labels is not None:
+        manifest["accuracy"] = _accuracies(job.labels, job.ref_probs, probs, job.what)
+    if not passed:
+        failures.append(f"{name} ({written}): {parity.describe()}; allowed: top-1 agreement ≥ "
+                        f"{tolerance.min_agreement:.0%}, max probability difference ≤ {tolerance.max_prob_diff:g}")
+    return [f"{name}: parity {'ok' if passed else 'FAILED'}: {parity.describe()}"]
+
+
+def _check_int8(job: _Job, name: str, exporter: Any, written: Path, manifest: dict[str, Any],
+                failures: list[str]) -> list[str]:
+    """``--int8``: quantise where the format can, and hold the accuracy lost to ``--int8-tolerance``."""
+    if not hasattr(exporter, "quantize"):
+        return [f"{name}: --int8 does not apply to this format (see its own compression options)"]
+    options = job.options
+    section = _quantize(exporter, written, job.source, job.reference, job.images, job.labels, job.what, job.ref_probs,
+                        manifest, options)
+    tolerance = float(options.get("int8_tolerance") if options.get("int8_tolerance") is not None else 2.0)
+    lost = -100.0 * float(section.get("accuracy_change", 0.0))
+    section["tolerance_points"], section["within_tolerance"] = tolerance, lost <= tolerance
+    manifest["int8"] = section
+    lines = [_int8_line(name, section)]
+    if lost > tolerance:
+        lines.append(f"{name}: WARNING: the int8 model loses {lost:.1f} accuracy points "
+                     f"({section['accuracy']:.2%} vs {section['fp32_accuracy']:.2%} fp32), more than "
+                     f"--int8-tolerance {tolerance:g}: do not ship it")
+        failures.append(f"{name} int8 ({section['file']}): {lost:.1f} accuracy points lost, more than the "
+                        f"--int8-tolerance of {tolerance:g} (raise it to accept the loss)")
+    return lines
 
 
 def _metrics_summary(path: Path) -> str:
