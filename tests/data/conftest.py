@@ -49,3 +49,15 @@ def make_class_tree(root: Path, counts: dict[str, int], size: tuple[int, int] = 
 @pytest.fixture
 def make_tree() -> Callable[..., None]:
     return make_class_tree
+
+
+def groups_and_conflicts(report: dict, command: str) -> tuple[list[list[str]], list]:
+    """The near-duplicate groups (sorted file names) and label conflicts of a ``tk data check``
+    or ``tk data doctor`` JSON report."""
+    from pathlib import Path
+
+    if command == "check":
+        dups = report["near_duplicates"]
+        return [sorted(Path(m["path"]).name for m in g) for g in dups["members"]], dups["conflicts"]
+    return ([sorted(Path(p).name for p in g) for g in report["near_duplicates"]["groups"]],
+            report["label_conflicts"])

@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 from toolkit.data.duplicates import decode_features, same_frame_groups, same_frame_pairs
+from .conftest import groups_and_conflicts
 from toolkit.testing import run_cli
 
 FIXTURES = Path(__file__).parent / "fixtures" / "one_word_slides"
@@ -71,12 +72,6 @@ def test_check_and_doctor_group_the_copies_and_report_no_conflict(tmp_path, comm
     result = run_cli(*args)
     assert result.exit_code == 0, result.output
     report = json.loads(result.output[result.output.index("{"):])
-    if command == "check":
-        dups = report["near_duplicates"]
-        groups = [sorted(Path(m["path"]).name for m in g) for g in dups["members"]]
-        conflicts = dups["conflicts"]
-    else:
-        groups = [sorted(Path(p).name for p in g) for g in report["near_duplicates"]["groups"]]
-        conflicts = report["label_conflicts"]
+    groups, conflicts = groups_and_conflicts(report, command)
     assert groups == [sorted(["page_a.png"] + COPIES)]
     assert conflicts == []

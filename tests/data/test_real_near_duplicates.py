@@ -20,6 +20,7 @@ import pytest
 
 from toolkit.data.duplicates import (FEATURE_BYTES, decode_features, near_duplicate_groups, same_frame_groups,
                                      same_frame_pairs)
+from .conftest import groups_and_conflicts
 from toolkit.testing import make_recipe, run_cli
 
 FIXTURES = Path(__file__).parent / "fixtures" / "real_screens"
@@ -84,13 +85,7 @@ def test_only_the_recorded_copy_is_grouped_and_no_label_conflict(real_folder, tm
     result = run_cli(*args)
     assert result.exit_code == 0, result.output
     report = json.loads(result.output[result.output.index("{"):])
-    if command == "check":
-        dups = report["near_duplicates"]
-        groups = [sorted(Path(m["path"]).name for m in g) for g in dups["members"]]
-        conflicts = dups["conflicts"]
-    else:
-        groups = [sorted(Path(p).name for p in g) for g in report["near_duplicates"]["groups"]]
-        conflicts = report["label_conflicts"]
+    groups, conflicts = groups_and_conflicts(report, command)
     assert groups == [["frame.jpg", "frame_shifted_cursor.jpg"]]
     assert conflicts == []
 

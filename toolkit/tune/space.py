@@ -95,13 +95,11 @@ class TuneSpec:
 
 def toml_literal(value: Any) -> str:
     """A scalar as a TOML literal (what `toolkit.recipe.parse_override` reads back)."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return repr(value)
-    if isinstance(value, str):
-        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    raise TypeError(f"cannot write {type(value).__name__} as a recipe value")
+    from ..recipe_toml import toml_value
+
+    if not isinstance(value, (bool, int, float, str)):
+        raise TypeError(f"cannot write {type(value).__name__} as a recipe value")
+    return toml_value(value)
 
 
 def _is_number(v: Any) -> bool:
