@@ -48,6 +48,8 @@ def theme(rng: random.Random) -> Theme:
 
 
 def draw_slide(w: int, h: int, rng: random.Random, th: Theme | None = None) -> Image.Image:
+    """A slide of theme ``th`` drawn top to bottom (title, body, figures, footer); long because each
+    element is placed on the space the previous ones left, which parts would only pass around."""
     w, h = max(1, int(w)), max(1, int(h))
     th = th or theme(rng)
     img = gradient(w, h, th.bg, th.bg2, rng=rng) if th.bg2 else Image.new("RGB", (w, h), th.bg)

@@ -73,6 +73,8 @@ _TABS = ["File", "Home", "Insert", "Draw", "Design", "Transitions", "Animations"
 
 
 def _edit_mode(rng: random.Random, W: int, H: int) -> Image.Image:
+    """One screen drawn top to bottom; long because each step places the next on the last's
+    geometry, and split into parts it would only pass that geometry around."""
     dark = rng.random() < 0.25
     if rng.random() < 0.1:  # not maximised: editor in a window on the desktop
         img = wallpaper(rng, W, H)

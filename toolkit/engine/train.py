@@ -271,11 +271,9 @@ def _choose_run_dir(recipe: Any, out: Path | None, fresh: bool, recipe_arg: str,
 def _run(recipe: Any, plugins: Any, env: Any, console: Any, device: Any, precision: Any, where: tuple[Any, ...],
          start: dict[str, Any] | None, notes: list[str], resolved: dict[str, Any], recipe_arg: str,
          device_facts: tuple[str, tuple[int, str, bool]], resume_hint: bool = True) -> RunResult:
-    from ..recipe import dumps_toml
-    from ..atomic import atomic_write, remove_stale_temp_files
     from .calibrate import unknown_images
     from .data_pipeline import prepare_data
-    from .finalize import final_metrics, write_bad_images
+    from .finalize import final_metrics
     from .lock import FolderLock
     from .run import RunInfo, discard_unstarted_run, missing_folders, new_run_dir
     from .trainer import Trainer
@@ -302,15 +300,7 @@ def _run(recipe: Any, plugins: Any, env: Any, console: Any, device: Any, precisi
         held.enter_context(FolderLock(run_dir))
     run_dir = Path(env.broadcast_object(str(run_dir)))
     if env.is_main:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        remove_stale_temp_files(run_dir)  # a kill inside a write leaves one; resumed or started again, it goes
-        if not resuming:
-            header = f"# Resolved recipe of this run (every value used). Repeat it: tk run {run_dir}/recipe.toml\n"
-            text = header + dumps_toml(resolved)
-            atomic_write(run_dir / "recipe.toml", lambda fh: fh.write(text.encode("utf-8")))
-            split_text = json.dumps(data.split_json(), indent=1)
-            atomic_write(run_dir / "split.json", lambda fh: fh.write(split_text.encode("utf-8")))
-            write_bad_images(run_dir, data.bad_images)
+        _prepare_run_dir(run_dir, resolved, data, resuming)
     _print_header(console, recipe, data, run_dir, device_text, precision, start)
     from ..threads import wait_policy_text
 
@@ -355,6 +345,25 @@ def _run(recipe: Any, plugins: Any, env: Any, console: Any, device: Any, precisi
     # an active exception"), and torchrun then stopped rank 0 mid-report.
     env.barrier()
     return RunResult(run_dir, status, metrics)
+
+
+def _prepare_run_dir(run_dir: Path, resolved: dict[str, Any], data: Any, resuming: bool) -> None:
+    """The run folder (rank 0): stale temp files of a killed write removed; a new run's resolved
+    recipe, split and bad-image list written atomically (a resumed run keeps its own)."""
+    from ..atomic import atomic_write, remove_stale_temp_files
+    from ..recipe import dumps_toml
+    from .finalize import write_bad_images
+
+    run_dir.mkdir(parents=True, exist_ok=True)
+    remove_stale_temp_files(run_dir)  # a kill inside a write leaves one; resumed or started again, it goes
+    if resuming:
+        return
+    header = f"# Resolved recipe of this run (every value used). Repeat it: tk run {run_dir}/recipe.toml\n"
+    text = header + dumps_toml(resolved)
+    atomic_write(run_dir / "recipe.toml", lambda fh: fh.write(text.encode("utf-8")))
+    split_text = json.dumps(data.split_json(), indent=1)
+    atomic_write(run_dir / "split.json", lambda fh: fh.write(split_text.encode("utf-8")))
+    write_bad_images(run_dir, data.bad_images)
 
 
 def _build_loggers(recipe: Any, plugins: Any, run_dir: Path) -> tuple[tuple[str, Any, str], ...]:
