@@ -187,10 +187,10 @@ def create_with_hub_weights(arch: str, **kwargs: Any):
                 os.environ["HF_HUB_OFFLINE"] = saved
 
 
-WITHOUT_WEIGHTS = ("train from scratch with --set model.pretrained=false (recipes/quickstart.toml's settings "
-                   "train best from scratch so far: resnet10t at 128 px, AdamW lr 0.002, cosine, 15 epochs; README: "
-                   "'Without the Hugging Face hub'), or point model.pretrained_path at a local .safetensors/.pth file "
-                   "of this architecture")
+WITHOUT_WEIGHTS = ("train from scratch with --set model.pretrained=false, or with recipes/slides_scratch.toml, "
+                   "the settings that trained best from scratch on real screenshots (resnet10t at 144x256, "
+                   "30 epochs; README: 'From scratch on real screens'), or point model.pretrained_path at a local "
+                   ".safetensors/.pth file of this architecture")
 """What to do without pretrained weights: said wherever they cannot be had."""
 
 

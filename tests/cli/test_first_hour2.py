@@ -287,7 +287,7 @@ def test_without_the_hub_a_run_stops_before_the_data_in_one_line(no_hub, tmp_pat
     assert line.startswith(f"Error: {recipe}:8: model.pretrained: cannot load the pretrained weights of "
                            f"'mobilenetv4_conv_small.e2400_r224_in1k'")
     assert f"the hub ({NO_HUB}) cannot be reached" in line
-    assert "--set model.pretrained=false" in line and "recipes/quickstart.toml" in line
+    assert "--set model.pretrained=false" in line and "recipes/slides_scratch.toml" in line
     assert "model.pretrained_path" in line and "--download" not in line  # never the download that just failed
     assert "Classes" not in result.output and "Data:" not in result.output  # before any data was read
     assert no_hub == [(("127.0.0.1", 9), 1.5)]  # one short probe of HF_ENDPOINT, for the whole process

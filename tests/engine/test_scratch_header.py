@@ -34,6 +34,15 @@ def test_the_header_says_what_from_scratch_costs_and_a_run_from_weights_does_not
     assert any(line.startswith("Run ") for line in tuned.output.splitlines())  # the header itself is there
 
 
+def test_a_dry_run_says_it_too(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    images = make_image_folder(tmp_path / "images", {"a": 6, "b": 6}, size=32)
+    recipe = make_recipe(tmp_path / "r.toml", images, epochs=1, backbone="test_resnet")  # pretrained = false
+    dry = run_cli("run", recipe, "--dry-run")
+    assert dry.exit_code == 0, dry.output
+    assert _scratch_lines(dry.output) == [FROM_SCRATCH_NOTE]
+
+
 def test_what_counts_as_from_scratch():
     assert trains_from_scratch({"backbone": "resnet10t", "pretrained": False})
     assert trains_from_scratch({"backbone": "my_net"})  # a backbone with no weights to load

@@ -208,8 +208,11 @@ def _dry_run(recipe) -> None:
     echo = click.echo
     echo(f"Dry run of {recipe.path}: {facts['model']} ({facts['params']:,} parameters) on {facts['device']}, "
          f"precision {facts['precision']}")
+    from ..engine.model import FROM_SCRATCH_NOTE, trains_from_scratch
     from ..threads import wait_policy_text
 
+    if trains_from_scratch(recipe["model"]):  # what `tk run` would say in its header
+        echo(FROM_SCRATCH_NOTE)
     echo(f"Threads: {facts['threads']} ({facts['threads_why']}); {wait_policy_text()}")
     echo("Classes (train / val images):")
     for name, n, v in zip(facts["class_names"], facts["train_counts"], facts["val_counts"]):
