@@ -3,8 +3,7 @@
 - `toolkit.testing.check_every_entry`: one line checks every entry of a package, of every kind —
   run here on the example package pip-installed into a throw-away folder, whose own test file
   is that one line, and on deliberately broken entries, whose failures must name them;
-- `toolkit.testing.assert_resume_identical`: a stateful callback killed and resumed passes, a
-  callback that forgets its state fails naming what differs;
+- `toolkit.testing.assert_resume_identical`: in test_author_kit_resume.py;
 - `tk data check RECIPE`: the data a recipe's dataset plugin supplies;
 - metrics a callback declares: on the epoch line, the final ``Best:`` line, `tk plugins --json`,
   the recipe schema, and "did you mean" for a misspelt one;
@@ -24,9 +23,9 @@ from pathlib import Path
 
 import pytest
 
-from toolkit import Callback, RecipeError, hookimpl
+from toolkit import Callback, hookimpl
 from toolkit.errors import PluginError
-from toolkit.testing import EntryKit, assert_resume_identical, entries_of, make_image_folder, make_recipe, run_cli
+from toolkit.testing import EntryKit, entries_of, make_image_folder, make_recipe, run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "tk-example-plugin"
@@ -533,107 +532,6 @@ def test_declared_metrics_in_tk_plugins_and_the_recipe_schema():
     for key in ("best_metric", "monitor"):
         assert {"val_loss", "val_accuracy", "ema_val_accuracy", "swa_val_accuracy"} <= set(train[key]["enum"])
     assert "swa_val_accuracy" in run_cli("plugins", "--kind", "callbacks", "-v").output
-
-
-# -- kill and resume -----------------------------------------------------------------------------
-COUNTER = '''\
-from toolkit import Callback, hookimpl
-
-
-class Counter(Callback):
-    """Counts training batches into the metric batches_seen; keeps the count only if asked to."""
-
-    def __init__(self, remember):
-        self.remember, self.count = remember, 0
-
-    def on_train_batch_end(self, state):
-        self.count += 1
-
-    def on_validation_end(self, state):
-        state.metrics["batches_seen"] = self.count
-
-    def state_dict(self):
-        return {"count": self.count}
-
-    def load_state_dict(self, state):
-        if self.remember:
-            self.count = state["count"]
-
-
-@hookimpl
-def tk_register_callbacks(register):
-    register("counter", lambda remember=True: Counter(remember), metrics=["batches_seen"])
-'''
-
-
-@pytest.mark.parametrize("remember", [True, False], ids=["keeps-its-state", "forgets-its-state"])
-def test_assert_resume_identical(tmp_path, remember):
-    images = make_image_folder(tmp_path / "images", {"a": 8, "b": 8}, size=32)
-    (tmp_path / "counter.py").write_text(COUNTER)
-    recipe = make_recipe(tmp_path / "count.toml", images, epochs=3, batch_size=4, train_extra="threads = 1",
-                         extra=f'[plugins]\nmodules = ["counter.py"]\n\n[[train.callbacks]]\nname = "counter"\n'
-                               f'remember = {str(remember).lower()}\n')
-    if remember:
-        done = assert_resume_identical(recipe, workdir=tmp_path / "runs")
-        assert done.aftermath.how_resumed == "--resume" and (done.resumed / "report.html").exists()
-        return
-    with pytest.raises(AssertionError) as caught:
-        assert_resume_identical(recipe, workdir=tmp_path / "runs")
-    assert "differs from the uninterrupted one" in str(caught.value)
-    assert "history differs" in str(caught.value)
-    assert "last.pt callbacks differs (first 0:counter.count)" in str(caught.value)  # names the key
-
-
-STEP_FILE = '''\
-from toolkit import Callback, hookimpl
-
-
-class StepFile(Callback):
-    """Appends each training step to steps.csv; with cut_back, a resumed run first drops the rows
-    written after the checkpoint it resumes from (what docs/plugins.md tells authors to do)."""
-
-    def __init__(self, cut_back):
-        self.cut_back = cut_back
-
-    def on_train_start(self, state):
-        path = state.run_dir / "steps.csv"
-        if self.cut_back and path.exists():
-            rows = path.read_text().splitlines()
-            path.write_text("".join(r + "\\n" for r in rows if int(r) <= state.step))
-
-    def on_train_batch_end(self, state):
-        if state.stepped and state.is_main:
-            with open(state.run_dir / "steps.csv", "a") as fh:
-                fh.write(f"{state.step}\\n")
-
-
-@hookimpl
-def tk_register_callbacks(register):
-    register("step_file", lambda cut_back=True: StepFile(cut_back))
-'''
-
-
-@pytest.mark.parametrize("cut_back", [True, False], ids=["cut-back", "appends-twice"])
-def test_assert_resume_identical_compares_the_files_named(tmp_path, cut_back):
-    images = make_image_folder(tmp_path / "images", {"a": 8, "b": 8}, size=32)
-    (tmp_path / "step_file.py").write_text(STEP_FILE)
-    recipe = make_recipe(tmp_path / "steps.toml", images, epochs=3, batch_size=4, train_extra="threads = 1",
-                         extra=f'[plugins]\nmodules = ["step_file.py"]\n\n[[train.callbacks]]\nname = "step_file"\n'
-                               f'cut_back = {str(cut_back).lower()}\n')
-    if cut_back:
-        done = assert_resume_identical(recipe, workdir=tmp_path / "runs", files=["steps.csv"])
-        rows = (done.resumed / "steps.csv").read_text().splitlines()
-        assert rows == [str(i) for i in range(1, len(rows) + 1)]  # every step once, in order
-        return
-    with pytest.raises(AssertionError) as caught:
-        assert_resume_identical(recipe, workdir=tmp_path / "runs", files=["steps.csv"])
-    assert "steps.csv differs (a file appended to before the kill must be cut back" in str(caught.value)
-
-
-def test_assert_resume_identical_needs_epochs_to_kill(tmp_path):
-    recipe = make_recipe(tmp_path / "one.toml", tmp_path, epochs=1)
-    with pytest.raises(ValueError, match="needs 2 epochs or more"):
-        assert_resume_identical(recipe)
 
 
 # -- docs/plugins.md: its worked examples work as printed ---------------------------------------
