@@ -150,6 +150,8 @@ def main(args: list[str] | None = None) -> None:
 
     argv = sys.argv[1:] if args is None else list(args)
     command = next((a for a in argv if not a.startswith("-")), None)
+    if any(a in ("-h", "--help") for a in argv):
+        command = None  # only help is printed: no 0.3 s load sample for a run that never starts
     set_wait_policy(command)  # OpenMP reads it when torch loads, which no command has done yet
     _print_any_file_name()
     try:
