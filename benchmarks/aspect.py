@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from toolkit.engine.train import run_recipe
-    from toolkit.recipe import load_recipe
+    from toolkit.recipe.load import load_recipe
 
     h, w = (int(v) for v in args.wide.lower().split("x"))
     th, tw = (int(v) for v in args.tall.lower().split("x"))

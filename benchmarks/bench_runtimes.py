@@ -17,7 +17,7 @@ thread count is reported too.
 Part B — **int8 vs fp32 ONNX.** A quickstart-sized model is trained with `run_recipe` on
 screenshots drawn by `tk_screens`, exported with ``int8 = True`` (static quantisation
 calibrated on training images), and both ONNX models are timed the same way; accuracy of each
-on the run's test split comes from the export manifest and `toolkit.evaluate`.
+on the run's test split comes from the export manifest and `toolkit.assess.evaluate`.
 
     python benchmarks/bench_runtimes.py --json benchmarks/results/runtimes.json
     python benchmarks/bench_runtimes.py --quick          # fewer calls, smaller data (smoke run)
@@ -130,7 +130,7 @@ def measure(configs: dict[str, Callable[[Any], Any]], x: Any, args: argparse.Nam
 # -- part A ----------------------------------------------------------------------------------
 def build_classifier(backbone: str, size: int, classes: int = 7) -> Any:
     from toolkit.engine.model import build_model
-    from toolkit.plugins import load_plugins
+    from toolkit.plugin.manager import load_plugins
 
     recipe = {"model": {"backbone": backbone, "pretrained": False}, "data": {"image_size": size}}
     return build_model(recipe, load_plugins(), classes).eval()
@@ -180,11 +180,11 @@ def int8_vs_fp32(backbone: str, size: int, work: Path, args: argparse.Namespace)
     import numpy as np
     from tk_screens import CLASSES, generate_dataset
 
+    from toolkit.assess.evaluate import eval_set, evaluate
     from toolkit.engine.train import run_recipe
-    from toolkit.evaluate import eval_set, evaluate
     from toolkit.export import export_run, load_predictor
     from toolkit.export.source import resolve_source
-    from toolkit.recipe import load_recipe
+    from toolkit.recipe.load import load_recipe
 
     data = generate_dataset(work / "screens", per_class=args.per_class, size=(320, 180), seed=0)
     recipe_path = work / "int8bench.toml"

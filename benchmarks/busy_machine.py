@@ -5,7 +5,7 @@ setting, idle and then with a busy loop in another process (a ``while True: pass
 stopped by pid by this script, like a browser tab or another job taking one core). Settings:
 
 * **tk default** — no thread settings: every available core, fixed for the run (results
-  repeat); the wait policy chosen when the run starts (`toolkit.threads.choose_wait_policy`):
+  repeat); the wait policy chosen when the run starts (`toolkit.core.threads.choose_wait_policy`):
   OpenMP's default spin on an idle machine, ``OMP_WAIT_POLICY=PASSIVE`` when other processes
   already use half a CPU or more.
 * **adaptive (0.2 default)** — ``train.threads = "adaptive"`` with libgomp's own spin
@@ -122,7 +122,7 @@ def measure(work: Path, model: str, size: int, args: argparse.Namespace) -> list
 
 def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
-    from toolkit.threads import BUSY_CPUS, WAIT_ENV, available_cores
+    from toolkit.core.threads import BUSY_CPUS, WAIT_ENV, available_cores
 
     work = Path(tempfile.mkdtemp(prefix="tk-busy-"))
     load_before = os.getloadavg()[0]
@@ -137,7 +137,7 @@ def main(argv: list[str] | None = None) -> dict:
               "images": 3 * args.images, "epochs": args.epochs, "rows": rows}
     print(f"\n{3 * args.images} images, {cores} cores ({how}); median epoch, epochs 2-{args.epochs}; "
           f"busy = one other process spinning on a core (started before the run); tk default: wait policy "
-          f"chosen at the start (toolkit.threads.choose_wait_policy)")
+          f"chosen at the start (toolkit.core.threads.choose_wait_policy)")
     print(f"{'model':<24} {'setting':<28} {'idle s':>8} {'busy s':>8} {'busy/idle':>10} {'idle vs 0.2':>12}")
     for r in rows:
         print(f"{r['model']:<24} {r['setting']:<28} {r['idle_epoch_s']:>8.2f} {r['busy_epoch_s']:>8.2f} "

@@ -1,7 +1,7 @@
 """How fast screenshots decode to the model's input: PNG and JPEG, 1280×720 and 1920×1080.
 
 For each format and size, the same generated screens (tk_screens) are decoded and resized to
-256×256 (bicubic, as training does) by `toolkit.data.load_rgb` + `toolkit.geometry.resize_image`
+256×256 (bicubic, as training does) by `toolkit.data.load_rgb` + `toolkit.core.geometry.resize_image`
 on one thread: JPEGs once with full decoding (the baseline, what tk did before) and once with
 reduced-scale decoding (`load_rgb(..., reduce_for=...)`, PIL's draft mode, what tk does now).
 Rounds alternate; medians; images/s and the speed-up.
@@ -32,8 +32,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from tk_screens import CLASSES, draw_screen
 
+    from toolkit.core.geometry import resize_image
     from toolkit.data.images import load_rgb
-    from toolkit.geometry import resize_image
 
     target = (256, 256)
     results = {}

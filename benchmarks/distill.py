@@ -90,7 +90,7 @@ best_metric = "val_accuracy"
 def train(args: argparse.Namespace, name: str, text: str) -> dict:
     """Write the recipe, train it with the engine, return its test scores."""
     from toolkit.engine.train import run_recipe
-    from toolkit.recipe import load_recipe
+    from toolkit.recipe.load import load_recipe
 
     path = args.out / "recipes" / f"{name}.toml"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -124,7 +124,6 @@ def summarise(rows: list[dict], key: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     import torch
-
     from tk_screens import generate_dataset
 
     args = parse_args(argv)

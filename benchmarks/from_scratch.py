@@ -53,7 +53,7 @@ def tk_command() -> list[str]:
 
 def today_recipe(path: Path, data: Path) -> Path:
     """``recipes/quickstart.toml``'s settings with its generated dataset replaced by the folder ``data``."""
-    from toolkit.recipe import dumps_toml
+    from toolkit.recipe.load import dumps_toml
 
     sections = tomllib.loads((RECIPES / "quickstart.toml").read_text(encoding="utf-8"))
     quick = sections["data"]
@@ -180,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
                               "--png", str(work / "compare.png")], capture_output=True, text=True,
                              env={**os.environ, "COLUMNS": "200"})
     print("\n$ tk compare today candidate\n" + compare.stdout.rstrip())
-    from toolkit.compare import compare_runs, paired_tests
+    from toolkit.assess.compare import compare_runs, paired_tests
 
     paired = paired_tests(compare_runs([work / "today", work / "candidate"]))
     total = time.monotonic() - started

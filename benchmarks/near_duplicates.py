@@ -56,9 +56,9 @@ def former_hashes(paths: list[Path], size: int):
     """The former detector's hashes: phash of the decoded row at ``size`` (bicubic, squeezed)."""
     import numpy as np
 
+    from toolkit.core.geometry import resize_image
     from toolkit.data.duplicates import image_hash
     from toolkit.data.images import load_rgb
-    from toolkit.geometry import resize_image
 
     out = np.zeros(len(paths), np.uint64)
     for i, p in enumerate(paths):
@@ -147,9 +147,9 @@ def cost(root: Path) -> dict:
     shared machine the CPU time is what the step itself cost."""
     import numpy as np
 
+    from toolkit.core.geometry import resize_image
     from toolkit.data.duplicates import decode_features, image_hash, same_frame_groups
     from toolkit.data.images import load_rgb
-    from toolkit.geometry import resize_image
 
     files = sorted(str(p) for p in (root / "classes").rglob("*.*"))
     hw = (128, 128)

@@ -197,7 +197,7 @@ class ModelOnly:
         self.times: list[float] = []
         self.cpu: list[float] = []
         self.aug_times: list[float] = []
-        from toolkit.plugins import load_plugins
+        from toolkit.plugin.manager import load_plugins
 
         self.jitter = load_plugins().create("augmentations", "color_jitter", dict(JITTER), where="bench",
                                             context={"num_classes": num_classes, "image_size": args.size})
@@ -296,7 +296,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from toolkit.engine.device import describe_device, pick_device
     from toolkit.engine.train import run_recipe
-    from toolkit.recipe import load_recipe
+    from toolkit.recipe.load import load_recipe
 
     args = parse_args(argv)
     if args.epochs < 2:

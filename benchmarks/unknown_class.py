@@ -114,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from toolkit.engine.train import run_recipe
-    from toolkit.recipe import load_recipe
+    from toolkit.recipe.load import load_recipe
 
     rows = {}
     with tempfile.TemporaryDirectory(prefix="tk-unknown-") as tmp:

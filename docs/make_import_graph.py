@@ -30,14 +30,38 @@ def _config(root: Path) -> dict:
 
 
 TITLES = {
-    "toolkit.bench": "assess and orchestrate",
-    "toolkit.recipe": "recipe",
-    "toolkit.plugins": "plugin system",
-    "toolkit.errors": "core utilities",
+    "toolkit.testing": "testing: the plugin author's kit",
+    "toolkit.cli": "cli: the tk command",
+    "toolkit.orchestrate": "orchestrate: train then ship, several processes, cross-validation, tune",
+    "toolkit.assess": "assess: evaluate, compare, bench, doctor, video",
+    "toolkit.export": "export: ONNX, Core ML, predictors, parity",
+    "toolkit.engine": "engine: the training loop and its callbacks",
+    "toolkit.data": "data: folders, splits, decoding, the image store",
+    "toolkit.recipe": "recipe: what a recipe says, loading it",
+    "toolkit.plugin": "plugin: hooks, kinds, registries, the manager",
+    "toolkit.core": "core: errors, files, checkpoints, input spec, threads",
     "toolkit.engine.trainer": "a run",
     "toolkit.engine.batches": "the parts a run shares",
 }
 """A floor's title, by its first module (a floor of one module is titled by its name)."""
+
+
+INSIDES = [
+    ("core-floors", "Inside the core",
+     "The checkpoint format writes through atomic files; everything may raise tk's errors; the rest "
+     "stand alone."),
+    ("plugin-floors", "Inside the plugin system",
+     "The manager loads plugins into registries; hooks and registries are defined by the kinds; "
+     "the callback base class is a kind's contract."),
+    ("recipe-floors", "Inside recipes",
+     "Loading and the JSON Schema both read what a recipe may say; loading writes and locates TOML text."),
+    ("engine-layers", "Inside the engine",
+     "A run's driver above tk's own callbacks (EMA, early stopping, checkpoints, reporting), above "
+     "the parts they share; the parts on the lowest floor may import each other."),
+    ("assess-floors", "Inside assess",
+     "Each command's report above the evaluation and label-quality parts they share."),
+]
+"""(contract id, heading, one line) of each package drawn on its own floors, in order."""
 
 
 def _floors(contract: dict) -> list[tuple[str, list[str]]]:
@@ -152,17 +176,23 @@ def render(root: Path = ROOT) -> str:
     labels = {"plugins": "tk_*: " + " · ".join(p.removeprefix("tk_") for p in plugins)}
     tk = _chart(floors, nodes, reduced, dotted, packages, labels)
 
-    # the engine's inside
-    engine_floors = _floors(contracts["engine-layers"])
+    # inside each package that has floors of its own
+    insides = []
+    for cid, title, text in INSIDES:
+        contract = contracts[cid]
+        container = contract["containers"][0]
+        depth = container.count(".") + 2
 
-    def inside(module: str) -> str | None:
-        parts = module.split(".")
-        return ".".join(parts[:3]) if parts[:2] == ["toolkit", "engine"] and len(parts) > 2 else None
+        def inside(module: str, _c=container, _d=depth) -> str | None:
+            return ".".join(module.split(".")[:_d]) if module.startswith(_c + ".") else None
 
-    engine_nodes = [m for _, members in engine_floors for m in members if m in {inside(x) for x in graph.modules}]
-    engine_edges = {(inside(a), inside(b)) for a in graph.modules for b in graph.find_modules_directly_imported_by(a)
-                    if inside(a) and inside(b) and inside(a) != inside(b)}
-    engine = _chart(engine_floors, engine_nodes, _reduce(engine_edges), set(), packages, {})
+        inner_floors = _floors(contract)
+        present = {inside(x) for x in graph.modules}
+        inner_nodes = [m for _, members in inner_floors for m in members if m in present]
+        inner_edges = {(inside(a), inside(b)) for a in graph.modules for b in graph.find_modules_directly_imported_by(a)
+                       if inside(a) and inside(b) and inside(a) != inside(b)}
+        insides += [f"## {title}", "", text, "",
+                    *_chart(inner_floors, inner_nodes, _reduce(inner_edges), set(), packages, {}), ""]
 
     return "\n".join([
         "# How tk's packages import each other",
@@ -177,13 +207,7 @@ def render(root: Path = ROOT) -> str:
         "",
         *tk,
         "",
-        "## Inside the engine",
-        "",
-        "A run's driver above tk's own callbacks (EMA, early stopping, checkpoints, reporting), above "
-        "the parts they share; the parts on the lowest floor may import each other.",
-        "",
-        *engine,
-        "",
+        *insides,
     ])
 
 

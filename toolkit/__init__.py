@@ -1,6 +1,6 @@
 """tk: train image classifiers from a folder of images and ship them to devices.
 
-The public API a plugin author needs is `hookimpl` (see `toolkit.hookspecs` for every hook)
+The public API a plugin author needs is `hookimpl` (see `toolkit.plugin.hookspecs` for every hook)
 and the names in ``__all__``, re-exported lazily here so that ``import toolkit`` stays cheap (no
 torch, no entry points read) and `tk --help` answers at once. Plugins import only these
 (``from toolkit import Callback, atomic_write``), never a module inside tk: the modules may
@@ -12,39 +12,38 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from .errors import DataError, PluginError, RecipeError, TkError
-from .hookspecs import hookimpl
-from .version import __version__
-
+from .core.errors import DataError, PluginError, RecipeError, TkError
+from .core.version import __version__
+from .plugin.hookspecs import hookimpl
 
 _LAZY = {
     # plugins and recipes
-    "load_plugins": "toolkit.plugins",
-    "Plugins": "toolkit.plugins",
-    "load_recipe": "toolkit.recipe",
-    "Recipe": "toolkit.recipe",
-    "dumps_toml": "toolkit.recipe",
-    "Registry": "toolkit.registry",
-    "Entry": "toolkit.registry",
+    "load_plugins": "toolkit.plugin.manager",
+    "Plugins": "toolkit.plugin.manager",
+    "load_recipe": "toolkit.recipe.load",
+    "Recipe": "toolkit.recipe.load",
+    "dumps_toml": "toolkit.recipe.load",
+    "Registry": "toolkit.plugin.registry",
+    "Entry": "toolkit.plugin.registry",
     # data
     "scan_folder": "toolkit.data",
     "FolderIndex": "toolkit.data",
     "load_rgb": "toolkit.data",
     "decode": "toolkit.data.pixels",
-    "InputSpec": "toolkit.geometry",
+    "InputSpec": "toolkit.core.geometry",
     # training
-    "Callback": "toolkit.callbacks",
-    "TrainState": "toolkit.callbacks",
-    "FinalEvaluation": "toolkit.callbacks",
-    "Batch": "toolkit.callbacks",
-    "param_groups": "toolkit.params",
+    "Callback": "toolkit.plugin.callbacks",
+    "TrainState": "toolkit.plugin.callbacks",
+    "FinalEvaluation": "toolkit.plugin.callbacks",
+    "Batch": "toolkit.plugin.callbacks",
+    "param_groups": "toolkit.core.params",
     "norm_stats": "toolkit.engine.model",
     # files
-    "atomic_write": "toolkit.atomic",
-    "WriteError": "toolkit.atomic",
-    "load_checkpoint": "toolkit.checkpoint",
-    "save_checkpoint": "toolkit.checkpoint",
-    "CheckpointError": "toolkit.checkpoint",
+    "atomic_write": "toolkit.core.atomic",
+    "WriteError": "toolkit.core.atomic",
+    "load_checkpoint": "toolkit.core.checkpoint",
+    "save_checkpoint": "toolkit.core.checkpoint",
+    "CheckpointError": "toolkit.core.checkpoint",
     "load_model": "toolkit.engine.checkpoint",
     # exporters
     "ExportError": "toolkit.export",
@@ -54,7 +53,7 @@ _LAZY = {
     "metadata_int": "toolkit.export.manifest",
     "metadata_size": "toolkit.export.manifest",
     "unknown_rule": "toolkit.export.manifest",
-    "input_hw": "toolkit.geometry",
+    "input_hw": "toolkit.core.geometry",
     "metadata_list": "toolkit.export.manifest",
     "check_class_count": "toolkit.export.manifest",
     "IMAGE_SIZE_RANGE": "toolkit.export.manifest",

@@ -1,4 +1,4 @@
-"""`export.after_train = true`: `tk run` ends with `toolkit.export.export_run` and `toolkit.bench.bench_run`."""
+"""`export.after_train = true`: `tk run` ends with `toolkit.export.export_run` and `toolkit.assess.bench.bench_run`."""
 
 from __future__ import annotations
 

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from toolkit.bench import bench_warning, median_interval
+from toolkit.assess.bench import bench_warning, median_interval
+from toolkit.core.threads import available_cores
 from toolkit.testing import run_cli
-from toolkit.threads import available_cores
 
 HAS_PROC_STAT = Path("/proc/stat").is_file() and Path("/proc/self/stat").is_file()
 

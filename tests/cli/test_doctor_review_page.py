@@ -22,8 +22,8 @@ from pathlib import Path
 
 import pytest
 
-from toolkit.doctor_review import REVIEW_JS, json_script
-from toolkit.text import csv_row, csv_value, printable
+from toolkit.assess.doctor_review import REVIEW_JS, json_script
+from toolkit.core.text import csv_row, csv_value, printable
 from toolkit.testing import make_image_folder, run_cli
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from toolkit.checkpoint import load_checkpoint, save_checkpoint
+from toolkit.core.checkpoint import load_checkpoint, save_checkpoint
 from toolkit.testing import make_image_folder, make_recipe, run_cli
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -201,8 +201,8 @@ def test_a_missing_data_folder_is_said_before_torch_loads(recipe_in_sub):
 
 def test_every_recipe_path_follows_the_rule(recipe_in_sub, tmp_path):
     from toolkit.engine.data_pipeline import cache_root, data_root
-    from toolkit.plugins import load_plugins
-    from toolkit.recipe import load_recipe
+    from toolkit.plugin.manager import load_plugins
+    from toolkit.recipe.load import load_recipe
 
     written = recipe_in_sub.read_text().replace('root = "images"', 'root = "images"\nunknown_root = "u"\n'
                                                 'cache_dir = "c"')

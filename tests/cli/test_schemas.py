@@ -25,7 +25,7 @@ def schema():
 
 
 def test_plugins_json_carries_every_parameter_of_every_entry():
-    from toolkit.plugins import load_plugins
+    from toolkit.plugin.manager import load_plugins
 
     data = json.loads(run_cli("plugins", "--json").output)
     loaded = load_plugins()
@@ -69,7 +69,7 @@ def test_the_schema_rejects_a_misspelt_key(schema, toml, says):
 
 def test_the_committed_schema_file_is_current(schema):
     """recipes/tk-recipe.schema.json is what `tk recipes schema --out` writes (regenerate it after a change)."""
-    from toolkit.plugins import DISTRIBUTION, load_plugins
+    from toolkit.plugin.manager import DISTRIBUTION, load_plugins
 
     if any(info.dist != DISTRIBUTION for info in load_plugins().info.values()):
         pytest.skip("other plugin packages are installed here: the schema then covers them too")

@@ -30,7 +30,7 @@ import tomllib
 from pathlib import Path
 
 ALLOWED = {
-    "toolkit/plugins.py": "the plugin manager imports the modules a recipe or entry point names",
+    "toolkit/plugin/manager.py": "the plugin manager imports the modules a recipe or entry point names",
     "toolkit/cli/plugin_commands.py": "a plugin command's module, imported when that command runs",
 }
 """Files that may import modules by name: the plugin manager and what it hands modules to."""

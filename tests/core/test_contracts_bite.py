@@ -36,7 +36,7 @@ BREAKS = {
         set(), "toolkit/data/split.py:"),
     "the data layer takes an engine name through the facade": (
         "toolkit/data/split.py", _lazy("from toolkit import load_model"), {"facade"}, None),
-    "geometry imports the registry": ("toolkit/geometry.py", _lazy("from .registry import Registry"), {"layers"}, None),
+    "geometry imports the registry": ("toolkit/core/geometry.py", _lazy("from ..plugin.registry import Registry"), {"layers", "no-sibling-cycles"}, None),
     "the engine's EMA imports finalize": (
         "toolkit/engine/callbacks/ema.py", _lazy("from ..finalize import final_metrics"), {"engine-layers"}, None),
     "one first-party plugin imports another": (

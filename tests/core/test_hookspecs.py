@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from toolkit import hookspecs
+from toolkit.plugin import hookspecs
 
 ROOT = Path(__file__).resolve().parents[2]
 HOOKS = sorted(n for n, f in vars(hookspecs).items() if n.startswith("tk_") and callable(f))

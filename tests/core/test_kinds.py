@@ -1,4 +1,4 @@
-"""One definition per plugin kind (`toolkit.kinds.KINDS`): everything else agrees with it."""
+"""One definition per plugin kind (`toolkit.plugin.kinds.KINDS`): everything else agrees with it."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import re
 
 import pytest
 
-from toolkit import hookspecs
-from toolkit.kinds import KINDS
-from toolkit.recipe_schema import SCHEMA
+from toolkit.plugin import hookspecs
+from toolkit.plugin.kinds import KINDS
+from toolkit.recipe.schema import SCHEMA
 
 
 @pytest.mark.parametrize("kind", KINDS, ids=lambda k: k.name)
@@ -35,7 +35,7 @@ def test_every_registration_hook_is_a_kind():
 
 
 def test_a_wrong_return_is_named_from_the_kind():
-    from toolkit.registry import _unlike
+    from toolkit.plugin.registry import _unlike
 
     assert _unlike("samplers", object()) == "an object with indices(epoch)"
     assert _unlike("callbacks", object()).startswith("a callback")

@@ -5,8 +5,8 @@ import textwrap
 import pytest
 
 from toolkit import PluginError, hookimpl
-from toolkit.hookspecs import CONTEXT, REGISTRATION_HOOKS
-from toolkit.plugins import load_plugins
+from toolkit.plugin.hookspecs import CONTEXT, REGISTRATION_HOOKS
+from toolkit.plugin.manager import load_plugins
 
 
 class Everything:

@@ -5,8 +5,8 @@ import textwrap
 import pytest
 
 from toolkit import RecipeError
-from toolkit.plugins import load_plugins
-from toolkit.recipe import dumps_toml, load_recipe, parse_override
+from toolkit.plugin.manager import load_plugins
+from toolkit.recipe.load import dumps_toml, load_recipe, parse_override
 
 
 def write(tmp_path, text, name="r.toml"):

@@ -3,7 +3,7 @@
 import pytest
 
 from toolkit import PluginError, RecipeError
-from toolkit.registry import Entry, Registry
+from toolkit.plugin.registry import Entry, Registry
 
 
 def make_focal(gamma: float = 2.0, class_counts=None, alpha: float = 0.25):

@@ -7,9 +7,9 @@ import random
 import numpy as np
 import pytest
 
+from toolkit.core.errors import DataError
 from toolkit.data.duplicates import group_report, near_duplicate_groups, regex_groups
 from toolkit.data.split import fold_indices, split_indices, straddling_groups
-from toolkit.errors import DataError
 
 
 def test_groups_are_connected_components_of_the_hamming_threshold():

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from toolkit.core.errors import DataError
 from toolkit.data import FolderIndex, class_counts, scan_folder
-from toolkit.errors import DataError
 
 
 def _reasons(index: FolderIndex, root: Path) -> dict[str, str]:

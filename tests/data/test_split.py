@@ -7,8 +7,8 @@ from collections import Counter
 
 import pytest
 
+from toolkit.core.errors import DataError
 from toolkit.data import Split, split_from_presplit, split_indices
-from toolkit.errors import DataError
 
 REFERENCE = [0] * 2530 + [1] * 479 + [2] * 62 + [3] * 36 + [4] * 26 + [5] * 15 + [6] * 4
 

@@ -1,4 +1,4 @@
-"""`toolkit.allocator`: a training process keeps freed memory for the next step."""
+"""`toolkit.core.allocator`: a training process keeps freed memory for the next step."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 
 SCRIPT = r"""
 import resource, sys, torch
-from toolkit.allocator import keep_freed_memory
+from toolkit.core.allocator import keep_freed_memory
 
 def faults_of_steps(steps=8):
     before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from toolkit.checkpoint import load_checkpoint
+from toolkit.core.checkpoint import load_checkpoint
 from toolkit.testing import make_image_folder, make_recipe, run_cli
 
 PROBE = '''\

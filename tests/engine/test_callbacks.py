@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from toolkit.callbacks import CALLBACK_METHODS
-from toolkit.checkpoint import load_checkpoint
+from toolkit.core.checkpoint import load_checkpoint
+from toolkit.plugin.callbacks import CALLBACK_METHODS
 from toolkit.testing import make_image_folder, make_recipe, run_cli
 
 RECORDER = '''

@@ -8,7 +8,7 @@ import pickle
 import pytest
 import torch
 
-from toolkit.checkpoint import CheckpointError, load_checkpoint
+from toolkit.core.checkpoint import CheckpointError, load_checkpoint
 from toolkit.testing import run_cli
 
 

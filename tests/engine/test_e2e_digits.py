@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from toolkit.checkpoint import load_checkpoint
+from toolkit.core.checkpoint import load_checkpoint
 from toolkit.testing import run_cli
 
 from .conftest import recipe_file

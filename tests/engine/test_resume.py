@@ -7,9 +7,9 @@ from pathlib import Path
 import torch
 
 from toolkit import hookimpl
-from toolkit.checkpoint import load_checkpoint
+from toolkit.core.checkpoint import load_checkpoint
 from toolkit.engine.train import run_recipe
-from toolkit.recipe import load_recipe
+from toolkit.recipe.load import load_recipe
 from toolkit.testing import make_recipe, run_cli
 
 

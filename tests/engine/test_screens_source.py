@@ -6,7 +6,7 @@ import json
 import os
 from pathlib import Path
 
-from toolkit.recipe import find_recipe, load_recipe
+from toolkit.recipe.load import find_recipe, load_recipe
 from toolkit.testing import make_image_folder, run_cli
 
 SCREENS = """\

@@ -6,7 +6,7 @@ import signal
 import subprocess
 import time
 
-from toolkit.checkpoint import load_checkpoint
+from toolkit.core.checkpoint import load_checkpoint
 from toolkit.testing import make_image_folder, run_cli
 
 from .conftest import TK, recipe_file, subprocess_env

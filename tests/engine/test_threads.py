@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-
+from toolkit.core.threads import ThreadGovernor, available_cores, choose_threads
 from toolkit.testing import make_recipe, run_cli
-from toolkit.threads import ThreadGovernor, available_cores, choose_threads
 
 
 def test_the_choice_and_its_reason(monkeypatch):
@@ -78,7 +77,7 @@ def test_the_epoch_line_fits_the_terminal():
 
 
 def test_the_wait_policy_follows_the_load_at_the_start_and_never_overrides_the_user():
-    from toolkit.threads import BUSY_CPUS, WAIT_ENV, choose_wait_policy
+    from toolkit.core.threads import BUSY_CPUS, WAIT_ENV, choose_wait_policy
 
     assert choose_wait_policy(BUSY_CPUS, {})[0] == {"OMP_WAIT_POLICY": "PASSIVE"}
     assert choose_wait_policy(1.7, {})[0] == {"OMP_WAIT_POLICY": "PASSIVE"}

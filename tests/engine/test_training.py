@@ -9,9 +9,9 @@ from pathlib import Path
 import torch
 
 from toolkit import hookimpl
-from toolkit.checkpoint import load_checkpoint
+from toolkit.core.checkpoint import load_checkpoint
 from toolkit.engine.train import run_recipe
-from toolkit.recipe import load_recipe
+from toolkit.recipe.load import load_recipe
 from toolkit.testing import make_image_folder, run_cli
 
 from .conftest import recipe_file

@@ -9,15 +9,15 @@ import numpy as np
 import pytest
 import torch
 
-from toolkit.checkpoint import load_checkpoint, save_checkpoint
+from toolkit.core.checkpoint import load_checkpoint, save_checkpoint
+from toolkit.core.errors import TkError
+from toolkit.engine.callbacks.early_stopping import EarlyStopping, improves, metric_mode
 from toolkit.engine.components import steps_per_epoch
 from toolkit.engine.device import pick_device, pick_precision
 from toolkit.engine.distributed import DistEnv, shard
-from toolkit.engine.callbacks.early_stopping import EarlyStopping, improves, metric_mode
 from toolkit.engine.metrics import classification_metrics
 from toolkit.engine.rng import capture_rng, restore_rng, seed_everything
 from toolkit.engine.run import latest_run_dir, new_run_dir
-from toolkit.errors import TkError
 
 
 def test_shard_gives_every_rank_the_same_number_of_indices():

@@ -75,7 +75,7 @@ def test_predict_on_original_frames_agrees_between_checkpoint_and_onnx(wide_run)
 def test_letterbox_keeps_the_aspect_ratio_and_pads_black():
     from PIL import Image
 
-    from toolkit.geometry import resize_image
+    from toolkit.core.geometry import resize_image
 
     img = Image.new("RGB", (1280, 720), (200, 100, 50))
     out = np.asarray(resize_image(img, 64, "letterbox-bicubic"))  # square target: bars top and bottom

@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from toolkit.checkpoint import load_checkpoint
+from toolkit.core.checkpoint import load_checkpoint
 from toolkit.testing import run_cli
 
 

@@ -1,6 +1,6 @@
 """One `InputSpec`, one `decode`: change the resize rule in one place and everything follows.
 
-The squeeze rule is changed where it is defined (`toolkit.geometry.RESIZERS`: squeeze, then
+The squeeze rule is changed where it is defined (`toolkit.core.geometry.RESIZERS`: squeeze, then
 mirror left-right); then a real `tk run`, `tk predict` (checkpoint, ONNX and a video),
 `tk export --onnx` and `tk eval` run in-process through the CLI. Each must have fed the model
 the new pixels: the run's image store holds them, predictions equal the model's on them,
@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from toolkit import geometry
-from toolkit.geometry import DEFAULT_RESIZE, InputSpec
+from toolkit.core import geometry
+from toolkit.core.geometry import DEFAULT_RESIZE, InputSpec
 from toolkit.testing import make_image_folder, make_recipe, run_cli
 
 ORIGINAL = geometry.RESIZERS[DEFAULT_RESIZE]
@@ -118,7 +118,6 @@ def test_export_parity_holds_and_metadata_names_the_rule(work):
 
 def test_predict_with_the_checkpoint_and_onnx_follows(work):
     from toolkit import decode
-
     from toolkit.data import load_rgb
 
     paths = _images(work)
@@ -159,7 +158,7 @@ def test_video_follows(work):
     from PIL import Image
 
     from toolkit import decode
-    from toolkit.video import sample_frames
+    from toolkit.assess.video import sample_frames
 
     clip = work / "clip.mp4"
     container = av.open(str(clip), "w")

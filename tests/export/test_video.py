@@ -120,7 +120,7 @@ def test_a_folder_of_videos_and_a_broken_one(trained, tmp_path):
 
 
 def test_smoothing_and_segments_rules():
-    from toolkit.video import segments, smooth
+    from toolkit.assess.video import segments, smooth
 
     labels = ["a", "a", "b", "a", "a", "c", "c", "c"]
     assert smooth(labels, 3) == ["a", "a", "a", "a", "a", "c", "c", "c"]

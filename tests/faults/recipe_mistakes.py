@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from toolkit.recipe import dumps_toml
+from toolkit.recipe.load import dumps_toml
 from toolkit.testing import make_image_folder
 
 BASE: dict[str, dict[str, Any]] = {

@@ -115,7 +115,7 @@ def test_a_factory_returning_the_wrong_type_is_named_with_its_distribution(misbe
 
 
 def test_an_event_hook_that_raises_stops_the_run_naming_it_and_keeps_last_pt(misbehaving, tmp_path, monkeypatch):
-    from toolkit.checkpoint import load_checkpoint
+    from toolkit.core.checkpoint import load_checkpoint
 
     monkeypatch.setenv("TK_DISABLE_PLUGINS", "wrong_type")
     recipe = write_recipe(tmp_path / "events.toml", misbehaving, epochs=2)

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from toolkit.checkpoint import load_checkpoint
+from toolkit.core.checkpoint import load_checkpoint
+from toolkit.core.threads import available_cores
 from toolkit.testing import make_image_folder
-from toolkit.threads import available_cores
 
 from .conftest import record_figure, subprocess_env, write_recipe
 from .killing import Moment, after_line, differences, kill_at, leftover_temp_files, resume_to_end

@@ -11,9 +11,9 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from toolkit.checkpoint import load_checkpoint
+from toolkit.core.checkpoint import load_checkpoint
 from toolkit.engine.train import run_recipe
-from toolkit.recipe import load_recipe
+from toolkit.recipe.load import load_recipe
 
 from .conftest import record_figure, subprocess_env, write_recipe
 from .killing import Moment, differences, just_written, kill_at, resume_to_end

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from toolkit.checkpoint import load_checkpoint
+from toolkit.core.checkpoint import load_checkpoint
 from toolkit.engine.train import run_recipe
-from toolkit.recipe import load_recipe
+from toolkit.recipe.load import load_recipe
 from toolkit.testing import run_cli
 
 from .conftest import one_error_line, record_figure, write_recipe

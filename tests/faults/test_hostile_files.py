@@ -19,7 +19,7 @@ import pytest
 import torch
 
 from toolkit.engine.train import run_recipe
-from toolkit.recipe import load_recipe
+from toolkit.recipe.load import load_recipe
 from toolkit.testing import make_image_folder, run_cli
 
 from .conftest import final_error_line, one_error_line, record_figure, write_recipe
@@ -212,7 +212,7 @@ def test_a_model_file_that_is_not_what_it_claims_fails_with_a_message(fake, trai
 def test_a_checkpoint_cannot_send_exports_outside_the_working_folder(trained, tmp_path, monkeypatch):
     """A checkpoint is data, but its recipe is data from a stranger too: export.out = "../escaped"
     in it must not make `tk export` write outside the working folder."""
-    from toolkit.checkpoint import load_checkpoint, save_checkpoint
+    from toolkit.core.checkpoint import load_checkpoint, save_checkpoint
 
     work = tmp_path / "work"
     work.mkdir()

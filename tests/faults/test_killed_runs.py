@@ -21,9 +21,9 @@ from pathlib import Path
 
 import pytest
 
-from toolkit.checkpoint import load_checkpoint
+from toolkit.core.checkpoint import load_checkpoint
 from toolkit.engine.train import run_recipe
-from toolkit.recipe import load_recipe
+from toolkit.recipe.load import load_recipe
 from toolkit.testing import make_image_folder
 
 from .conftest import record_figure, subprocess_env, write_recipe

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from toolkit.checkpoint import load_checkpoint
+from toolkit.core.checkpoint import load_checkpoint
 from toolkit.testing import run_cli
 
 from .conftest import one_error_line, record_figure, write_recipe

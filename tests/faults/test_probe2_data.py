@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from toolkit.core.text import FORMULA_PREFIXES, csv_cell, csv_value
 from toolkit.testing import make_image_folder, run_cli
-from toolkit.text import FORMULA_PREFIXES, csv_cell, csv_value
 
 from .conftest import one_error_line, record_figure, subprocess_env, tk, write_recipe
 
@@ -51,7 +51,7 @@ def assert_spreadsheet_safe(path: Path) -> list[list[str]]:
 def trained(tmp_path_factory) -> dict[str, Path]:
     """One tiny real run shared by the tests: two classes, one of them named like a formula."""
     from toolkit.engine.train import run_recipe
-    from toolkit.recipe import load_recipe
+    from toolkit.recipe.load import load_recipe
 
     root = tmp_path_factory.mktemp("probe2-data")
     images = make_image_folder(root / "images", {HOSTILE: 6, "plain": 6}, size=32)

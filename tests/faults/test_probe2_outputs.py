@@ -27,7 +27,7 @@ from .conftest import TK, final_error_line, one_error_line, record_figure, subpr
 def trained(tmp_path_factory) -> dict[str, Path]:
     """One tiny real run shared by the tests (two classes of 32 px images, one epoch)."""
     from toolkit.engine.train import run_recipe
-    from toolkit.recipe import load_recipe
+    from toolkit.recipe.load import load_recipe
 
     root = tmp_path_factory.mktemp("probe2-outputs")
     images = make_image_folder(root / "images", {"a": 8, "b": 8}, size=32)

@@ -17,10 +17,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from toolkit.checkpoint import load_checkpoint, save_checkpoint
+from toolkit.core.checkpoint import load_checkpoint, save_checkpoint
 from toolkit.engine.loop import batch_chunks, batch_count
 from toolkit.engine.train import run_recipe
-from toolkit.recipe import load_recipe
+from toolkit.recipe.load import load_recipe
 from toolkit.testing import make_image_folder, run_cli
 
 from .conftest import TK, one_error_line, record_figure, subprocess_env, tk, write_recipe

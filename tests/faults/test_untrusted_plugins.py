@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from toolkit.checkpoint import load_checkpoint, save_checkpoint
+from toolkit.core.checkpoint import load_checkpoint, save_checkpoint
 from toolkit.engine.train import run_recipe
-from toolkit.recipe import load_recipe
+from toolkit.recipe.load import load_recipe
 from toolkit.testing import make_image_folder, run_cli
 
 from .conftest import final_error_line, one_error_line, record_figure, write_recipe

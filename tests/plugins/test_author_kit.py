@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from toolkit import Callback, hookimpl
-from toolkit.errors import PluginError
+from toolkit.core.errors import PluginError
 from toolkit.testing import EntryKit, entries_of, make_image_folder, make_recipe, run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -410,7 +410,7 @@ def test_a_bug_in_a_check_function_is_the_plugins_fault_not_the_recipes(bugs_sit
 
 def test_exporter_bugs_through_tk_export_are_one_line_each(bugs_site, tmp_path):
     from toolkit.engine.train import run_recipe
-    from toolkit.recipe import load_recipe
+    from toolkit.recipe.load import load_recipe
 
     images = make_image_folder(tmp_path / "images", {"a": 6, "b": 6}, size=32)
     recipe = make_recipe(tmp_path / "r.toml", images, epochs=1, train_extra="threads = 1")
@@ -522,8 +522,8 @@ def test_declared_metrics_on_the_epoch_line_best_line_and_in_checks(tmp_path, mo
 
 
 def test_declared_metrics_in_tk_plugins_and_the_recipe_schema():
-    from toolkit.plugins import load_plugins
-    from toolkit.schema import recipe_schema
+    from toolkit.plugin.manager import load_plugins
+    from toolkit.recipe.json_schema import recipe_schema
 
     listed = json.loads(run_cli("plugins", "--json").output)
     swa = next(e for e in listed["kinds"]["callbacks"] if e["name"] == "swa")

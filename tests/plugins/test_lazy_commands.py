@@ -265,7 +265,7 @@ class _TsExporter:
 
 def test_two_exporters_with_one_suffix_are_an_error_naming_both(tk_plugins, tmp_path):
     """Reading a file two exporters could have written is refused naming both, unless its manifest says."""
-    from toolkit.errors import PluginError
+    from toolkit.core.errors import PluginError
     from toolkit.export.loading import exporter_for_path
 
     class First:

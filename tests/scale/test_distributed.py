@@ -180,7 +180,7 @@ def test_workers_share_the_launchers_memory_and_ctrl_c_saves_last_pt(tmp_path, m
     ("", {"TK_WORKER_START": "exec"}, "exec"),
 ])
 def test_workers_are_forked_only_from_a_process_that_can_be_forked_safely(before, env, expected):
-    code = f"import threading, time, torch\n{before}\nfrom toolkit.launch import worker_start\nprint(worker_start())"
+    code = f"import threading, time, torch\n{before}\nfrom toolkit.orchestrate.launch import worker_start\nprint(worker_start())"
     proc = subprocess.run([sys.executable, "-c", code], env={**tk_env(), **env}, capture_output=True, text=True,
                           timeout=120)
     assert proc.returncode == 0, proc.stderr
@@ -216,7 +216,7 @@ def test_unfinished_run_is_reported_once_before_launching(tmp_path, make_recipe,
     recipe = make_recipe("guard", epochs=1)
     run_dir = tmp_path / "runs" / "guard" / "1"
     run_dir.mkdir(parents=True)
-    from toolkit.checkpoint import save_checkpoint
+    from toolkit.core.checkpoint import save_checkpoint
 
     save_checkpoint(run_dir / "last.pt", {"epoch": 0, "status": "running", "recipe": {"train": {"epochs": 1}}})
     result = CliRunner().invoke(cli, ["run", str(recipe), "--nproc", "2"])

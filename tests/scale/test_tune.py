@@ -151,8 +151,8 @@ def test_no_pruning_after_the_last_epoch(tmp_path):
     import optuna
 
     from toolkit.engine.run import RunInfo
-    from toolkit.recipe import load_recipe
-    from toolkit.tune.study import PruningCallback
+    from toolkit.orchestrate.tune.study import PruningCallback
+    from toolkit.recipe.load import load_recipe
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(direction="maximize",

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from toolkit.core.errors import RecipeError
 from toolkit.engine.run import RunInfo
-from toolkit.errors import RecipeError
-from toolkit.tune.study import PruningCallback
+from toolkit.orchestrate.tune.study import PruningCallback
 
 
 def _study():

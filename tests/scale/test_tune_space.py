@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from toolkit.cli import cli
-from toolkit.tune.space import parse_tune
+from toolkit.orchestrate.tune.space import parse_tune
 
 
 def _tune(tmp_path, make_recipe, table: str, *args: str):
@@ -67,7 +67,7 @@ def test_summary_before_any_study_names_the_journal(tmp_path, make_recipe, monke
 
 def test_space_syntax_forms(make_recipe):
     """Quoted keys, unquoted dotted keys, bare lists, ints with steps and defaults all parse."""
-    from toolkit.recipe import load_recipe
+    from toolkit.recipe.load import load_recipe
 
     path = make_recipe("forms", extra="""
 [tune]
@@ -89,7 +89,7 @@ optim.weight_decay = { low = 0.0, high = 0.1, step = 0.05 }
 
 
 def test_loss_metric_defaults_to_minimize(make_recipe):
-    from toolkit.recipe import load_recipe
+    from toolkit.recipe.load import load_recipe
 
     path = make_recipe("loss", extra='\n[tune]\nmetric = "val_loss"\n"optim.lr" = [0.1, 0.01]\n')
     assert parse_tune(load_recipe(path)).direction == "minimize"

@@ -17,8 +17,8 @@ from typing import Any
 
 import click
 
-from ..version import __version__
-from ..errors import TkError
+from ..core.errors import TkError
+from ..core.version import __version__
 
 COMMANDS: dict[str, str] = {
     "plugins": "toolkit.cli.plugins_cmd:plugins",
@@ -146,7 +146,7 @@ def _print_any_file_name() -> None:
 
 def main(args: list[str] | None = None) -> None:
     """Console-script entry point (``args``: the command line after ``tk``; default ``sys.argv[1:]``)."""
-    from ..threads import set_wait_policy
+    from ..core.threads import set_wait_policy
 
     argv = sys.argv[1:] if args is None else list(args)
     command = next((a for a in argv if not a.startswith("-")), None)

@@ -1,7 +1,7 @@
 """``--trust-plugins``: the one way a command imports plugin modules named inside a file it was given.
 
 A checkpoint or run folder stores the recipe it was trained with, including ``[plugins] modules``;
-tk imports those only when the user says so for that command (see `toolkit.plugins.trusting`).
+tk imports those only when the user says so for that command (see `toolkit.plugin.manager.trusting`).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ def trust_plugins_option(command: Callable[..., Any]) -> Callable[..., Any]:
                        "author: only for files you trust). Installed plugins never need this.")
     @functools.wraps(command)
     def wrapper(*args: Any, trust_plugins: bool, **kwargs: Any) -> Any:
-        from ..plugins import trusting
+        from ..plugin.manager import trusting
 
         with trusting(everything=trust_plugins):
             return command(*args, **kwargs)

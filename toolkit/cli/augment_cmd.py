@@ -14,7 +14,7 @@ from pathlib import Path
 
 import click
 
-from ..errors import DataError
+from ..core.errors import DataError
 
 
 @click.group()
@@ -104,9 +104,9 @@ def preview(recipe: str, overrides: tuple[str, ...], out: Path, count: int, seed
 
     Paths follow `tk run`'s rule: --set data.root=DIR is relative to the working directory, a
     root written in the recipe relative to the recipe's folder."""
+    from ..core.errors import TkError
     from ..engine.train import load_run_plugins
-    from ..errors import TkError
-    from ..recipe import find_recipe, load_recipe
+    from ..recipe.load import find_recipe, load_recipe
 
     rec = load_recipe(find_recipe(recipe), overrides)
     try:
@@ -124,8 +124,8 @@ def preview(recipe: str, overrides: tuple[str, ...], out: Path, count: int, seed
 def _preview(rec, plugins, out: Path, count: int, seed: int | None) -> None:
     import torch
 
+    from ..core.atomic import atomic_write
     from ..data import decode_images, split_from_presplit, split_indices
-    from ..atomic import atomic_write
     from ..engine.data_pipeline import load_index
 
     data = rec["data"]
@@ -138,7 +138,7 @@ def _preview(rec, plugins, out: Path, count: int, seed: int | None) -> None:
              split_indices(index.labels, val_fraction=data["val_fraction"], test_fraction=data["test_fraction"],
                            seed=data["seed"]))
     picked = _pick(index.labels, split.train or list(range(len(index.samples))), count, seed)
-    from ..geometry import InputSpec
+    from ..core.geometry import InputSpec
 
     spec = InputSpec.from_recipe(data)
     decoded = decode_images([index.samples[i][0] for i in picked], spec, cache_dir=None, workers=data["workers"],

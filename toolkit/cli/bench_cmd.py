@@ -46,8 +46,8 @@ def bench(targets: tuple[Path, ...], batch_text: str | None, iters: int | None, 
     when load or spread make the timings unfit to compare. A model file given twice (or also
     recorded in a run given) is benched once. bench.json is written into the run folder.
     """
-    from ..bench import bench_run
-    from ..bench_report import (DROP_FIRST, NUMERIC, WRAP_FIRST, load_lines, report_rows, write_markdown,
+    from ..assess.bench import bench_run
+    from ..assess.bench_report import (DROP_FIRST, NUMERIC, WRAP_FIRST, load_lines, report_rows, write_markdown,
                                 write_report_json)
     from ._tables import echo_fitted, print_table
 
@@ -67,7 +67,7 @@ def bench(targets: tuple[Path, ...], batch_text: str | None, iters: int | None, 
         click.echo(f"Wrote {write_markdown(md_path, report)}.")
     failed = [r for r in report["rows"] if r.get("status") == "failed"]
     if failed and not any(r.get("status") == "ok" for r in report["rows"]):  # nothing measured is a failure
-        from ..errors import TkError
+        from ..core.errors import TkError
 
         first = str(failed[0].get("reason") or "").strip().splitlines()
         raise TkError(f"Nothing could be measured: {failed[0].get('file')}: {first[0] if first else 'failed'}")

@@ -25,9 +25,9 @@ def compare(runs: tuple[Path, ...], md_path: Path | None, png_path: Path | None)
 
     Writes one PNG chart (default compare.png) to pick the best accuracy/speed trade-off.
     """
-    from ..compare import (compare_chart, compare_markdown, compare_runs, paired_tests, paired_text,
+    from ..assess.compare import (compare_chart, compare_markdown, compare_runs, paired_tests, paired_text,
                            recipe_differences, table_rows)
-    from ..atomic import atomic_write
+    from ..core.atomic import atomic_write
     from ._tables import echo_fitted, print_table
 
     rows = compare_runs(list(runs))

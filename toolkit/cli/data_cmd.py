@@ -86,9 +86,9 @@ def _index(target: str | None, recipe: str | None, overrides: tuple[str, ...]):
     what a recipe's dataset plugin returns (facts: ``recipe``, ``source``, ``plugin``)."""
     from pathlib import Path
 
+    from ..core.errors import TkError
     from ..data import scan_folder
-    from ..errors import TkError
-    from ..recipe import find_recipe
+    from ..recipe.load import find_recipe
 
     if target is not None and recipe is not None:
         raise click.UsageError("give a FOLDER or a RECIPE, not both.")
@@ -114,10 +114,10 @@ def _index(target: str | None, recipe: str | None, overrides: tuple[str, ...]):
 def _recipe_index(path, overrides: tuple[str, ...]):
     """The `FolderIndex` a recipe's dataset plugin returns, after the recipe's own checks (one
     line naming the file and key when they fail, before any data is read)."""
+    from ..core.errors import TkError
     from ..engine.data_pipeline import load_index
-    from ..errors import TkError
-    from ..plugins import load_plugins
-    from ..recipe import load_recipe
+    from ..plugin.manager import load_plugins
+    from ..recipe.load import load_recipe
 
     rec = load_recipe(path, overrides)
     base = rec.base_for("plugins", "modules") if hasattr(rec, "base_for") else rec.base_dir
@@ -137,10 +137,10 @@ def _recipe_index(path, overrides: tuple[str, ...]):
 
 
 def _duplicates(index, bits: int, *, quiet: bool):
-    """Near-duplicate groups of the folder's images, with a progress bar (`toolkit.doctor.find_duplicates`)."""
+    """Near-duplicate groups of the folder's images, with a progress bar (`toolkit.assess.doctor.find_duplicates`)."""
     from rich.progress import Progress
 
-    from ..doctor import find_duplicates
+    from ..assess.doctor import find_duplicates
 
     with Progress(transient=True, disable=quiet) as bar:
         task = bar.add_task("hashing images", total=len(index.paths))
@@ -237,7 +237,7 @@ def doctor(target: str, out: str | None, bits: int, as_json: bool) -> None:
 
     from rich.progress import Progress
 
-    from ..doctor import diagnose, write_doctor
+    from ..assess.doctor import diagnose, write_doctor
 
     target_path = Path(target)
     with Progress(transient=True, disable=as_json) as bar:
@@ -265,13 +265,13 @@ def doctor(target: str, out: str | None, bits: int, as_json: bool) -> None:
     click.echo(f"  likely label errors: {flagged} flagged (from the {diag.issues_from})" if diag.issues
                else f"  {diag.issues_note}")
     if diag.issues and diag.issues_trust:
-        from ..doctor import trust_text
+        from ..assess.doctor import trust_text
 
         click.echo(f"  how much to trust them: the model is right on {trust_text(diag.issues_trust)}, 95% intervals")
     if diag.issues and diag.issues_caution:
         click.echo(diag.issues_caution)
     if diag.skipped:
-        from ..text import printable
+        from ..core.text import printable
 
         names = ", ".join(printable(p) for p, _ in diag.skipped[:3]) + (" ..." if len(diag.skipped) > 3 else "")
         click.echo(f"  left out {len(diag.skipped)} file(s) the run names outside the data folder {diag.root} "
@@ -294,7 +294,7 @@ def apply(fixes: str, out: str, data_dir: str | None) -> None:
     """
     from pathlib import Path
 
-    from ..doctor import apply_fixes
+    from ..assess.doctor import apply_fixes
 
     counts = apply_fixes(Path(fixes), Path(out), data=Path(data_dir) if data_dir else None)
     click.echo(f"Wrote {out}: {counts['written']} images ({counts['moved']} moved to another class, "

@@ -93,8 +93,8 @@ def eval_(target: Path | None, split: str | None, run_dir: Path | None, data_dir
     how many of the folder's images the model trained on (its run's split.json, found through
     the run folder or the export manifest), which makes the figures optimistic.
     """
-    from ..atomic import atomic_write
-    from ..evaluate import SPLIT_NAMES, eval_set, evaluate, folder_set, recorded_source, source_for_model, split_overlap
+    from ..core.atomic import atomic_write
+    from ..assess.evaluate import SPLIT_NAMES, eval_set, evaluate, folder_set, recorded_source, source_for_model, split_overlap
     from ..export.loading import load_predictor, model_path
     from ..export.protocol import predictor_spec
     from ..export.source import resolve_source

@@ -55,9 +55,9 @@ def export(target: Path | None, want_onnx: bool, want_coreml: bool, formats: tup
     tk export runs/quickstart/1 --onnx --coreml
     tk export --onnx --int8           plus an int8 model, with its accuracy against fp32
     """
-    from ..errors import TkError
+    from ..core.errors import TkError
     from ..export import export_run
-    from ..recipe import parse_override
+    from ..recipe.load import parse_override
 
     exporter_options: dict[str, dict] = {}
     for item in settings:

@@ -48,7 +48,7 @@ def models(pattern: str, pretrained: bool, cached: bool, fetch: str | None, as_j
     tk models --cached                   weights already downloaded (usable offline)
     tk models --download mobilenetv4_conv_medium.e500_r256_in1k
     """
-    from ..plugins import load_plugins
+    from ..plugin.manager import load_plugins
 
     plugins = load_plugins()
     if fetch:

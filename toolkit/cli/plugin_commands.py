@@ -38,7 +38,7 @@ from typing import Any
 
 import click
 
-from ..errors import PluginError
+from ..core.errors import PluginError
 
 __all__ = ["COMMANDS_GROUP", "CachedCommand", "Listing", "cache_path", "listing", "load_command"]
 
@@ -177,7 +177,7 @@ _TEXT = ("help", "short_help", "plugin", "dist", "version", "source", "target")
 
 
 def _write(path: Path, data: dict[str, Any]) -> None:
-    from ..atomic import atomic_write
+    from ..core.atomic import atomic_write
 
     text = json.dumps(data, indent=1, sort_keys=True).encode("utf-8", "surrogateescape")
     try:
@@ -294,7 +294,7 @@ def build() -> Listing:
     """Import the ``tk`` plugins (as `tk plugins` does) and record the commands they add."""
     from importlib import metadata
 
-    from ..plugins import ENTRY_POINT_GROUP, disabled_from_env, load_plugins
+    from ..plugin.manager import ENTRY_POINT_GROUP, disabled_from_env, load_plugins
 
     found = Listing()
     files: set[str] = set()
@@ -377,8 +377,8 @@ def load_command(name: str, entry: dict[str, Any]) -> click.Command:
         return obj
     import pluggy
 
-    from .. import hookspecs
-    from ..plugins import ENTRY_POINT_GROUP
+    from ..plugin import hookspecs
+    from ..plugin.manager import ENTRY_POINT_GROUP
 
     pm = pluggy.PluginManager(ENTRY_POINT_GROUP)
     pm.add_hookspecs(hookspecs)

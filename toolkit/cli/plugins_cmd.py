@@ -6,7 +6,7 @@ import json
 
 import click
 
-from ..hookspecs import REGISTRATION_HOOKS
+from ..plugin.hookspecs import REGISTRATION_HOOKS
 
 
 @click.command(short_help="Plugins, what they registered, and every parameter (--json).")
@@ -22,12 +22,12 @@ def plugins(as_json: bool, kind: str | None, verbose: bool) -> None:
     Plugins come from the `tk` entry-point group; switch one off with
     TK_DISABLE_PLUGINS=name[,name...].
     """
-    from ..plugins import load_plugins
+    from ..plugin.manager import load_plugins
 
     loaded = load_plugins()
     loaded.note_commands()
     if as_json:
-        from ..schema import entry_json
+        from ..recipe.json_schema import entry_json
 
         payload = {
             "plugins": [

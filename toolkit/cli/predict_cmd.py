@@ -21,7 +21,7 @@ def prediction_rows(paths: list[str], probs, class_names: list[str], top_k: int,
     column keeps the likeliest class."""
     import numpy as np
 
-    from ..text import printable
+    from ..core.text import printable
 
     class_names = [printable(n) for n in class_names]  # names that are not UTF-8 are shown escaped
     rows = []
@@ -43,9 +43,9 @@ def _videos(args: tuple[Path, ...]) -> list[tuple[Path, Path]]:
     each with the name its outputs take under --out: its path inside the folder given (its file
     name when given by itself), suffix kept, so ``a/x.mp4``, ``b/x.mp4`` and ``x.mov`` write three
     pairs of files. Two videos that would share a name are refused before any work."""
+    from ..assess.video import is_video
+    from ..core.errors import TkError
     from ..data.images import is_image_name
-    from ..errors import TkError
-    from ..video import is_video
 
     found: list[tuple[Path, Path]] = []
     for arg in args:
@@ -88,10 +88,10 @@ def _predict_videos(predictor, videos: list[tuple[Path, Path]], out: Path, every
                     top_k: int) -> None:
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from ..atomic import atomic_write
-    from ..errors import TkError
-    from ..text import printable
-    from ..video import frames_csv, predict_video, segments_csv
+    from ..assess.video import frames_csv, predict_video, segments_csv
+    from ..core.atomic import atomic_write
+    from ..core.errors import TkError
+    from ..core.text import printable
 
     if out.suffix.lower() == ".csv":
         raise TkError(f"--out {out}: for videos --out is a folder (each video writes two CSV files into it).")
@@ -137,7 +137,7 @@ def _segment_likeliest(pred, class_names: list[str]) -> dict[int, str]:
     most of its frames found likeliest. Segments are consecutive runs of the sampled frames."""
     from collections import Counter
 
-    from ..text import printable
+    from ..core.text import printable
 
     out: dict[int, str] = {}
     start = 0
@@ -159,7 +159,7 @@ def _answer_cell(row: dict[str, str]) -> str:
 
 
 def _csv_text(rows: list[dict[str, str]]) -> str:
-    from ..text import csv_cell
+    from ..core.text import csv_cell
 
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
@@ -177,7 +177,7 @@ def _seconds(ctx: click.Context, param: click.Parameter, value: float) -> float:
     pass a range check (every comparison with nan is false) and sample one frame."""
     import math
 
-    from ..errors import TkError
+    from ..core.errors import TkError
 
     if not math.isfinite(value) or value < MIN_EVERY:
         raise TkError(f"--every {value}: give the seconds between sampled frames, a finite number of at least "
@@ -216,14 +216,13 @@ def predict(model: Path, images: tuple[Path, ...], out: Path | None, top_k: int,
     """
     from rich.text import Text
 
-    from ..atomic import atomic_write
-    from ..errors import TkError
-    from ..evaluate import size_words
+    from ..assess.evaluate import size_words
+    from ..assess.video import is_video
+    from ..core.atomic import atomic_write
+    from ..core.errors import TkError
     from ..export.inputs import expand_image_args, load_inputs
     from ..export.loading import load_predictor, model_path
     from ..export.protocol import predictor_spec
-
-    from ..video import is_video
 
     videos = _videos(images)
     if videos:

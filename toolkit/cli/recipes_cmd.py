@@ -15,12 +15,11 @@ def recipes() -> None:
 @recipes.command("list")
 def list_recipes() -> None:
     """List bundled recipes (usable by name: `tk run quickstart`)."""
-    import tomllib
-
-    from ..recipe import RECIPE_DIRS
-
     import shutil
     import textwrap
+    import tomllib
+
+    from ..recipe.load import RECIPE_DIRS
 
     seen: dict[str, tuple[str, str]] = {}
     for folder in RECIPE_DIRS:
@@ -56,9 +55,9 @@ def list_recipes() -> None:
                                           "a recipe from elsewhere.")
 def check(recipe: str, overrides: tuple[str, ...], show: bool) -> None:
     """Validate RECIPE (keys, types, plugin names and parameters) without running it."""
+    from ..core.errors import TkError
     from ..engine.train import load_run_plugins
-    from ..errors import TkError
-    from ..recipe import find_recipe, load_recipe
+    from ..recipe.load import find_recipe, load_recipe
 
     loaded_recipe = load_recipe(find_recipe(recipe), overrides)
     if show and loaded_recipe["plugins"]["modules"]:
@@ -80,7 +79,7 @@ def check(recipe: str, overrides: tuple[str, ...], show: bool) -> None:
 def _show_unimported(recipe) -> None:
     """``--show`` of a recipe that names plugin modules: the recipe and the files it would import,
     importing none of them (installed plugin packages load as always: they are already trusted)."""
-    from ..plugins import _is_file_spec, load_plugins
+    from ..plugin.manager import _is_file_spec, load_plugins
 
     modules = recipe["plugins"]["modules"]
     click.echo(f"# {recipe.path} imports these plugin modules when it runs or is checked (not imported here):")
@@ -104,9 +103,9 @@ def schema(out: Path | None) -> None:
     """
     import json
 
-    from ..atomic import atomic_write
-    from ..plugins import load_plugins
-    from ..schema import recipe_schema
+    from ..core.atomic import atomic_write
+    from ..plugin.manager import load_plugins
+    from ..recipe.json_schema import recipe_schema
 
     loaded = load_plugins()
     loaded.raise_if_broken()

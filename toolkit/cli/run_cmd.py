@@ -55,8 +55,8 @@ def run(recipe: str, overrides: tuple[str, ...], out: Path | None, resume: Path 
     --folds K cross-validates (K runs under runs/<recipe>-cvK/<n>/); the same command with
     the same --out continues an interrupted cross-validation.
     """
-    from ..errors import TkError
-    from ..recipe import find_recipe, load_recipe
+    from ..core.errors import TkError
+    from ..recipe.load import find_recipe, load_recipe
 
     if resume is not None and fresh:
         raise click.UsageError("--resume and --fresh contradict each other; pass one of them.")
@@ -76,7 +76,7 @@ def run(recipe: str, overrides: tuple[str, ...], out: Path | None, resume: Path 
     if nproc > 1 or nnodes != "1" or rdzv_endpoint:
         if dry_run:
             raise click.UsageError("--dry-run checks one process; drop --nproc/--nnodes.")
-        from ..launch import forward_args, launch, precheck
+        from ..orchestrate.launch import forward_args, launch, precheck
 
         before = _run_folders(loaded, out, resume)
         try:
@@ -91,11 +91,11 @@ def run(recipe: str, overrides: tuple[str, ...], out: Path | None, resume: Path 
         if dry_run:
             _dry_run(loaded)
             return
-        from ..workflow import run_and_ship
+        from ..orchestrate.workflow import run_and_ship
 
         result = run_and_ship(loaded, out=out, resume=resume, fresh=fresh, quiet=quiet, log=click.echo)
     except KeyboardInterrupt:
-        from ..launch import under_launcher
+        from ..orchestrate.launch import under_launcher
 
         if not under_launcher():  # a worker's launcher says where the run stands (`_distributed_resume_hint`)
             click.echo("Interrupted before training started; no run to resume.", err=True)
@@ -108,7 +108,7 @@ def run(recipe: str, overrides: tuple[str, ...], out: Path | None, resume: Path 
     code = EXIT_INTERRUPTED if result.status == "interrupted" else 0
     import multiprocessing
 
-    from ..launch import under_launcher
+    from ..orchestrate.launch import under_launcher
 
     # A worker forked by `launch` is a multiprocessing child: it must return (its launcher waits
     # for the return value), and multiprocessing then ends it without the interpreter's teardown.
@@ -150,7 +150,7 @@ def _distributed_resume_hint(recipe, out: Path | None, resume: Path | None, befo
 
 
 def _cross_validate(recipe_path, overrides: tuple[str, ...], folds: int, out: Path | None, quiet: bool) -> None:
-    from ..crossval import run_folds, summary_lines
+    from ..orchestrate.crossval import run_folds, summary_lines
 
     try:
         result = run_folds(recipe_path, overrides, folds, out=out, quiet=quiet, log=click.echo)
@@ -165,7 +165,7 @@ def _cross_validate(recipe_path, overrides: tuple[str, ...], folds: int, out: Pa
 
 
 def _run_in_worker(tk_args: list[str]) -> None:
-    """``tk run <tk_args>`` in a worker forked by `toolkit.launch.launch`."""
+    """``tk run <tk_args>`` in a worker forked by `toolkit.orchestrate.launch.launch`."""
     from . import main
 
     main(["run", *tk_args])
@@ -208,8 +208,8 @@ def _dry_run(recipe) -> None:
     echo = click.echo
     echo(f"Dry run of {recipe.path}: {facts['model']} ({facts['params']:,} parameters) on {facts['device']}, "
          f"precision {facts['precision']}")
+    from ..core.threads import wait_policy_text
     from ..engine.model import FROM_SCRATCH_NOTE, trains_from_scratch
-    from ..threads import wait_policy_text
 
     if trains_from_scratch(recipe["model"]):  # what `tk run` would say in its header
         echo(FROM_SCRATCH_NOTE)

@@ -31,7 +31,7 @@ def tune(recipe: str, trials: int | None, storage: str | None, study_name: str |
     Start more workers on the same study by giving them the same --storage and --study.
     Then:  tk tune RECIPE --summary   (best trials, <recipe>_tuned.toml, history/importance PNGs)
     """
-    from ..recipe import find_recipe
+    from ..recipe.load import find_recipe
 
     path = find_recipe(recipe)
     if summary:
@@ -39,7 +39,7 @@ def tune(recipe: str, trials: int | None, storage: str | None, study_name: str |
         return
     if trials is None:
         raise click.UsageError("give --trials N (trials this process runs), or --summary.")
-    from ..tune import run_trials
+    from ..orchestrate.tune import run_trials
 
     try:
         study, outcomes = run_trials(path, list(overrides), trials=trials, storage=storage, study_name=study_name,
@@ -57,7 +57,7 @@ def tune(recipe: str, trials: int | None, storage: str | None, study_name: str |
 
 
 def _print_summary(path: Path, overrides: list[str], storage: str | None, study_name: str | None, top: int) -> None:
-    from ..tune import summarize
+    from ..orchestrate.tune import summarize
 
     result = summarize(path, overrides, storage=storage, study_name=study_name, top=top)
     counts = result.counts

@@ -9,7 +9,7 @@ an edited image is decoded again, and processes share one copy. `decode_images` 
 images out of the store (or decodes them without one) for the commands that want them in
 memory: `tk data check`, `tk data doctor`, calibration; training reads the store in place.
 
-The resize rule is part of the model's `toolkit.geometry.InputSpec`: exported models document
+The resize rule is part of the model's `toolkit.core.geometry.InputSpec`: exported models document
 it and predictors apply it through the same `toolkit.data.pixels.decode`, and it never changes
 silently (`toolkit.data.store.STORE_VERSION` is bumped when it does, which invalidates old stores).
 """
@@ -23,9 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from toolkit.core.geometry import DEFAULT_RESIZE, InputSpec, input_hw
 from toolkit.data.duplicates import FEATURE_BYTES, decode_features, features_hash
 from toolkit.data.pixels import decode_rows
-from toolkit.geometry import DEFAULT_RESIZE, InputSpec, input_hw
 
 if TYPE_CHECKING:
     import numpy as np
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
 __all__ = ["RESIZE", "DecodedImages", "decode_images", "resize_rgb"]
 
-#: The default resize rule's stored name (`toolkit.geometry.DEFAULT_RESIZE`: squeeze, PIL's
+#: The default resize rule's stored name (`toolkit.core.geometry.DEFAULT_RESIZE`: squeeze, PIL's
 #: antialiased BICUBIC).
 RESIZE = DEFAULT_RESIZE
 
@@ -63,7 +63,7 @@ class DecodedImages:
 
 
 def resize_rgb(img, size: tuple[int, int], rule: str = RESIZE):  # PIL.Image.Image -> PIL.Image.Image
-    """Resize to (height, width) by ``rule`` (`toolkit.geometry`): ``bicubic`` squeezes the whole
+    """Resize to (height, width) by ``rule`` (`toolkit.core.geometry`): ``bicubic`` squeezes the whole
     image (`RESIZE`, no crop), ``letterbox-bicubic`` keeps its aspect ratio and pads."""
     return InputSpec.of(size, rule).resize_image(img)
 
@@ -81,7 +81,7 @@ def decode_images(
     """Decode `paths` to a uint8 `N x 3 x H x W` tensor in this process's memory.
 
     `size` is the model's `InputSpec`, or `S` (square) or `(height, width)` with `rule` the
-    resize rule (`toolkit.geometry`: ``bicubic`` squeezes, ``letterbox-bicubic`` pads). With
+    resize rule (`toolkit.core.geometry`: ``bicubic`` squeezes, ``letterbox-bicubic`` pads). With
     `cache_dir` the images go through
     the shared image store under ``cache_dir/stores`` (`toolkit.data.store`: decoded once,
     reused, checked), and are then copied out of it; without, they are decoded here. A file

@@ -77,7 +77,7 @@ from typing import TYPE_CHECKING, Any
 from toolkit.data.frames import (  # re-exported: the method is described above
     FEATURE_BYTES, FEATURE_DECODE, FEATURE_VERSION, candidate_pairs, decode_features, features_hash, frame_features,
     same_frame_groups, same_frame_pairs)
-from toolkit.recipe import compile_group_pattern
+from toolkit.recipe.load import compile_group_pattern
 
 if TYPE_CHECKING:
     import numpy as np

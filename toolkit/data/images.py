@@ -25,8 +25,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from toolkit.core.errors import DataError
 from toolkit.data.modes import ALPHA_MODES, WIDE_GRAY_MODES, to_rgb
-from toolkit.errors import DataError
 
 if TYPE_CHECKING:
     from PIL import Image

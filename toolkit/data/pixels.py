@@ -4,7 +4,7 @@ Training's image store, `tk data` commands, calibration's unknown images, `tk pr
 `tk eval`, `tk bench`, export parity checks, the exporters' calibration sets and video frames
 all call `decode` (one image) or `decode_rows` (many, in a thread pool), so they see the same
 pixels: `toolkit.data.images.load_rgb` (EXIF-upright 8-bit RGB, transparency on white, large
-JPEGs decoded at reduced scale) and then the spec's resize rule (`toolkit.geometry.RESIZERS`).
+JPEGs decoded at reduced scale) and then the spec's resize rule (`toolkit.core.geometry.RESIZERS`).
 A rule this tk does not implement is refused, never approximated.
 """
 
@@ -15,10 +15,10 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
+from toolkit.core.errors import TkError
+from toolkit.core.geometry import RESIZE_RULES, InputSpec
 from toolkit.data.images import ImageError, load_rgb
 from toolkit.data.modes import to_rgb
-from toolkit.errors import TkError
-from toolkit.geometry import RESIZE_RULES, InputSpec
 
 if TYPE_CHECKING:
     import numpy as np

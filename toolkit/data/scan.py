@@ -15,8 +15,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from toolkit.core.errors import DataError
 from toolkit.data.images import inspect_image, is_image_name
-from toolkit.errors import DataError
 
 __all__ = ["SPLIT_NAMES", "FolderIndex", "ProgressFn", "class_counts", "scan_folder"]
 

@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from toolkit.errors import DataError
+from toolkit.core.errors import DataError
 
 __all__ = ["Split", "split_indices", "split_from_presplit", "fold_indices", "straddling_groups"]
 

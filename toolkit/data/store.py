@@ -49,10 +49,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from toolkit.core.errors import DataError
+from toolkit.core.geometry import DEFAULT_RESIZE, InputSpec
 from toolkit.data.duplicates import FEATURE_BYTES, FEATURE_VERSION
 from toolkit.data.images import ImageError
-from toolkit.errors import DataError
-from toolkit.geometry import DEFAULT_RESIZE, InputSpec
 
 if TYPE_CHECKING:
     pass

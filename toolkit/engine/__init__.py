@@ -22,5 +22,5 @@ benchmarks and the tests call). The modules, each with one job, in the order a r
 - `finalize`, `report`, `console` — metrics.json, plots and report.html; what a run prints.
 - `dry_run` — ``tk run --dry-run``.
 - `checkpoint`, `model` — rebuilding a model from a checkpoint (the format itself is
-  `toolkit.checkpoint`) and the `Classifier`.
+  `toolkit.core.checkpoint`) and the `Classifier`.
 """

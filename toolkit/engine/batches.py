@@ -179,7 +179,7 @@ class Batches:
         """Does torch's CPU pool leave a core of this process free for a reading thread?"""
         import torch
 
-        from ..threads import available_cores
+        from ..core.threads import available_cores
 
         return torch.get_num_threads() < available_cores()[0]
 

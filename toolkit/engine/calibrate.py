@@ -96,9 +96,8 @@ def auroc(positive: Sequence[float], negative: Sequence[float]) -> float | None:
 
 def energy(logits: Any, temperature: float) -> Any:
     """``T·logsumexp(z/T)`` (higher: more in-distribution)."""
-    from scipy.special import logsumexp
-
     import numpy as np
+    from scipy.special import logsumexp
 
     return temperature * logsumexp(np.asarray(logits, dtype=np.float64) / temperature, axis=1)
 
@@ -262,8 +261,8 @@ def unknown_images(recipe: Any) -> list[str]:
     """Image files under ``data.unknown_root`` (recursively, sorted); [] when it is not set."""
     import os
 
+    from ..core.errors import DataError
     from ..data.images import is_image_name
-    from ..errors import DataError
 
     root = recipe.path_of("data", "unknown_root")
     if root is None:
@@ -296,7 +295,7 @@ def _logits_of(model: Any, images: Any, device: Any, batch: int = 64) -> Any:
 
 def calibrate(state: Any, cfg: dict[str, Any]) -> tuple[dict[str, Any], str]:
     """Fit the temperature and the unknown threshold on best.pt's validation logits
-    (``state.final``, a `toolkit.callbacks.FinalEvaluation`), set them in the live model and in
+    (``state.final``, a `toolkit.plugin.callbacks.FinalEvaluation`), set them in the live model and in
     best.pt's contents, and return (metrics.json section, report HTML). ``cfg``: the
     ``[calibration]`` keys."""
     import base64
@@ -305,8 +304,8 @@ def calibrate(state: Any, cfg: dict[str, Any]) -> tuple[dict[str, Any], str]:
     import numpy as np
     import torch
 
+    from ..core.geometry import InputSpec
     from ..data import decode_images
-    from ..geometry import InputSpec
     from .data_pipeline import cache_root
 
     recipe, model, final = state.recipe, state.model, state.final

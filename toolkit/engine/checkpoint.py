@@ -1,18 +1,18 @@
-"""Rebuilding a trained model from a checkpoint; the format itself lives in `toolkit.checkpoint`."""
+"""Rebuilding a trained model from a checkpoint; the format itself lives in `toolkit.core.checkpoint`."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-from ..checkpoint import load_checkpoint
+from ..core.checkpoint import load_checkpoint
 
 __all__ = ["load_model"]
 
 
 def load_model(path: str | Path, plugins: Any | None = None, map_location: Any = "cpu"):
     """Rebuild the trained `Classifier` from a checkpoint: ``(model in eval mode, checkpoint)``."""
-    from ..plugins import load_stored_plugins
+    from ..plugin.manager import load_stored_plugins
     from .model import build_model
 
     ckpt = load_checkpoint(path, map_location)

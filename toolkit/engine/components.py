@@ -2,7 +2,7 @@
 
 Each part is created by name through `Plugins.build` (create, then check the type it returns),
 with the recipe table's keys and the run context the hookspecs promise
-(`toolkit.hookspecs.CONTEXT`): the loss gets the training
+(`toolkit.plugin.hookspecs.CONTEXT`): the loss gets the training
 split's ``class_counts`` (for ``w_i = N / (K · n_i)``), the sampler the training labels and the
 seed, the schedule the number of optimiser steps per epoch — which depends on the sampler's
 epoch length, the batch size, the number of processes and ``train.accumulate``, so it is
@@ -16,9 +16,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from ..recipe_schema import LOOP_METRICS
+from ..recipe.schema import LOOP_METRICS
 from .loop import batch_count
-
 
 __all__ = ["Components", "build_components", "steps_per_epoch", "call_epoch_start", "KNOWN_METRICS", "declared_metrics"]
 
@@ -86,7 +85,7 @@ def preflight(recipe: Any, plugins: Any) -> None:
     when something is missing
     (tk_timm: pretrained weights neither cached nor downloadable, found in a second or two). Run by
     `tk run` and ``--dry-run``; `tk recipes check` checks the recipe alone and does not call it."""
-    from ..recipe_schema import SCHEMA
+    from ..recipe.schema import SCHEMA
 
     for section, spec in SCHEMA.items():
         if spec.plugin is None:

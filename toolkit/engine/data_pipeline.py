@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from ..errors import DataError
+from ..core.errors import DataError
 from .batches import StoreRows, take
 
 __all__ = ["Part", "PreparedData", "cache_root", "check_data_root", "data_root", "prepare_data", "bad_and_ignored",
@@ -34,7 +34,7 @@ Progress = Callable[[str, int, int], None]
 
 
 def cache_root(recipe: Any) -> Path:
-    """``data.cache_dir`` (`toolkit.recipe.Recipe.path_of`), else ``$TK_CACHE_DIR``, else ``~/.cache/tk``."""
+    """``data.cache_dir`` (`toolkit.recipe.load.Recipe.path_of`), else ``$TK_CACHE_DIR``, else ``~/.cache/tk``."""
     return recipe.path_of("data", "cache_dir") or default_cache_dir()
 
 
@@ -45,7 +45,7 @@ def default_cache_dir() -> Path:
 
 def data_root(recipe: Any) -> Path | None:
     """``data.root`` as a path: relative to the recipe file when written there, relative to the
-    working directory when given with ``--set`` (`toolkit.recipe.Recipe.base_for`)."""
+    working directory when given with ``--set`` (`toolkit.recipe.load.Recipe.base_for`)."""
     return recipe.path_of("data", "root")
 
 
@@ -236,8 +236,8 @@ class _Decoded:
 def _decode_all(paths: list[str], recipe: Any, progress: Progress | None) -> _Decoded:
     """Every image of ``paths`` decoded: through the shared image store (``data.cache = "disk"``)
     or into this process's memory (``"memory"``)."""
+    from ..core.geometry import InputSpec
     from ..data import decode_images
-    from ..geometry import InputSpec
 
     data = recipe["data"]
     spec = InputSpec.from_recipe(data)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import TkError
+from ..core.errors import TkError
 
 __all__ = ["Precision", "pick_device", "pick_precision", "prepare_model", "describe_device", "setup_threads"]
 
@@ -131,10 +131,10 @@ def prepare_model(model: Any, device: Any, *, channels_last: bool, compile: bool
 
 
 def setup_threads(device: Any, requested: int | str = 0) -> tuple[int, str, bool]:
-    """Size torch's CPU pool (`toolkit.threads.apply_threads`): ``(threads, why, adaptive)``.
+    """Size torch's CPU pool (`toolkit.core.threads.apply_threads`): ``(threads, why, adaptive)``.
 
     On a GPU the CPU pool only feeds it; the same rule applies, without adapting to load."""
-    from ..threads import apply_threads
+    from ..core.threads import apply_threads
 
     threads, why, adaptive = apply_threads(requested)
     return threads, why, adaptive and device.type == "cpu"

@@ -22,7 +22,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import TkError
+from ..core.errors import TkError
 
 __all__ = ["DistEnv", "shard"]
 

@@ -61,16 +61,16 @@ def _sync(device: Any) -> None:
 
 def dry_run(recipe: Any, *, progress: Any = None) -> dict[str, Any]:
     """Build the run and time one batch; return the facts (printed by `tk run --dry-run`)."""
-    from ..plugins import trusting
+    from ..plugin.manager import trusting
 
     with trusting(modules=recipe["plugins"]["modules"], base_dir=recipe.base_for("plugins", "modules")):
         return _dry_run(recipe, progress)
 
 
 def _dry_run(recipe: Any, progress: Any) -> dict[str, Any]:
-    from .components import build_components
     from .batches import Batches
     from .calibrate import unknown_images
+    from .components import build_components
     from .data_pipeline import prepare_data
     from .device import describe_device, pick_device, pick_precision, prepare_model, setup_threads
     from .loop import StepParts, batch_count

@@ -12,9 +12,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ..text import csv_row, csv_value, printable
-from ..atomic import atomic_write
-from ..checkpoint import load_checkpoint
+from ..core.atomic import atomic_write
+from ..core.checkpoint import load_checkpoint
+from ..core.text import csv_row, csv_value, printable
 
 __all__ = ["final_metrics", "write_bad_images", "write_predictions", "read_predictions"]
 
@@ -88,8 +88,8 @@ def _evaluate_part(trainer: Any, part: Any) -> tuple[dict[str, Any], Any]:
 
 def final_metrics(trainer: Any, status: str) -> dict[str, Any]:
     """Evaluate best.pt, write metrics.json, curves.png, confusion_matrix.png and report.html."""
-    from .report import plot_confusion, plot_curves, worst_misclassified, write_report
     from .data_pipeline import grouping_text
+    from .report import plot_confusion, plot_curves, worst_misclassified, write_report
 
     run_dir = trainer.run.dir
     best_path = run_dir / "best.pt"
@@ -98,8 +98,8 @@ def final_metrics(trainer: Any, status: str) -> dict[str, Any]:
     import numpy as np
     import torch
 
-    from ..callbacks import FinalEvaluation
-    from ..checkpoint import save_checkpoint
+    from ..core.checkpoint import save_checkpoint
+    from ..plugin.callbacks import FinalEvaluation
     from .calibrate import softmax
 
     best = load_checkpoint(best_path)

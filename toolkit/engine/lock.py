@@ -24,7 +24,7 @@ import fcntl
 import os
 from pathlib import Path
 
-from ..errors import TkError
+from ..core.errors import TkError
 
 __all__ = ["FolderLock", "FolderBusy"]
 

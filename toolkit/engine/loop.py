@@ -1,6 +1,6 @@
 """One training epoch and one evaluation pass: the inner loops, nothing else.
 
-`train_epoch` follows the contracts of `toolkit.hookspecs`: batch augmentations run on the
+`train_epoch` follows the contracts of `toolkit.plugin.hookspecs`: batch augmentations run on the
 device in recipe order and may turn class indices into soft targets; a loss with
 ``needs_inputs = True`` also receives the (augmented) inputs; a scheduler with
 ``tk_interval = "step"`` is stepped after every optimiser step (others are the trainer's, per
@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from ..errors import TkError
+from ..core.errors import TkError
 
 __all__ = ["NonFiniteLoss", "StepParts", "StepHooks", "EvalResult", "batch_chunks", "batch_count", "train_epoch",
            "evaluate"]

@@ -3,7 +3,7 @@
 Everything tk trains, checkpoints and exports is a `Classifier`: it takes RGB images as float
 ``N×3×H×W`` with values in 0–1 and applies the backbone's mean/std inside, so exported
 models carry their preprocessing and no user re-implements it. What turns a file into that
-tensor is the model's `toolkit.geometry.InputSpec` (`toolkit.data.pixels.decode`), recorded in
+tensor is the model's `toolkit.core.geometry.InputSpec` (`toolkit.data.pixels.decode`), recorded in
 every checkpoint's ``model_info``.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..geometry import IMAGENET_MEAN, IMAGENET_STD, InputSpec
+from ..core.geometry import IMAGENET_MEAN, IMAGENET_STD, InputSpec
 
 
 def _classifier_class():
@@ -97,7 +97,7 @@ def check_input_size(model: Any, image_size: Any, backbone: str) -> None:
     """
     import torch
 
-    from ..errors import RecipeError
+    from ..core.errors import RecipeError
 
     h, w = InputSpec.of(image_size).hw
     was_training = model.training

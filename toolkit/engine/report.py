@@ -15,8 +15,8 @@ import io
 from pathlib import Path
 from typing import Any, Sequence
 
-from ..text import printable
-from ..atomic import atomic_write
+from ..core.atomic import atomic_write
+from ..core.text import printable
 
 __all__ = ["plot_curves", "plot_confusion", "confusion_figure", "write_report", "worst_misclassified"]
 

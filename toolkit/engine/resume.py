@@ -14,7 +14,7 @@ import copy
 from pathlib import Path
 from typing import Any
 
-from ..errors import RecipeError
+from ..core.errors import RecipeError
 
 __all__ = ["RESUME_MUTABLE", "resolved_sections", "resumed_recipe"]
 
@@ -34,7 +34,7 @@ def resolved_sections(recipe: Any, plugins: Any) -> dict[str, dict[str, Any]]:
     Paths are made absolute because the resolved recipe is written into the run folder and
     must still work from there (``tk run runs/x/3/recipe.toml`` repeats the run).
     """
-    from ..recipe_schema import SCHEMA
+    from ..recipe.schema import SCHEMA
 
     out = recipe.resolved(plugins)
     data = out["data"]
@@ -53,7 +53,7 @@ def resolved_sections(recipe: Any, plugins: Any) -> dict[str, dict[str, Any]]:
 
 def resumed_recipe(ckpt: dict[str, Any], given: Any, plugins: Any) -> tuple[Any, list[str]]:
     """``(recipe to run, notes)`` for resuming ``ckpt`` when the user passed ``given``."""
-    from ..recipe import Recipe
+    from ..recipe.load import Recipe
 
     saved = copy.deepcopy(ckpt["recipe"])
     current = resolved_sections(given, plugins)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import TkError
+from ..core.errors import TkError
 
 __all__ = ["RunInfo", "RUN_FILES", "run_numbers", "UnfinishedRunError", "UNFINISHED", "resolve_resume", "new_run_dir",
            "latest_run_dir", "read_status", "check_out_dir", "missing_folders", "discard_unstarted_run"]
@@ -35,7 +35,7 @@ class UnfinishedRunError(TkError):
 
 @dataclass
 class RunInfo:
-    """What event hooks see of a run (see `toolkit.hookspecs`)."""
+    """What event hooks see of a run (see `toolkit.plugin.hookspecs`)."""
 
     dir: Path
     recipe: Any
@@ -55,7 +55,7 @@ class RunInfo:
 
 def read_status(run_dir: Path) -> tuple[str, int, int] | None:
     """``(status, epochs completed, epochs planned)`` from ``run_dir/last.pt``, or None without one."""
-    from ..checkpoint import CheckpointError, load_checkpoint
+    from ..core.checkpoint import CheckpointError, load_checkpoint
 
     last = Path(run_dir) / "last.pt"
     if not last.is_file():

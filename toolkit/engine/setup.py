@@ -1,7 +1,7 @@
 """A run's parts, built once: the model (compiled, DDP-wrapped), optimiser and friends, batches, callbacks.
 
 `RunParts` is what the trainer's loop works with; `checkpoint_payload` is what a checkpoint of
-the run holds (see `toolkit.checkpoint` for the format), every callback's state included under
+the run holds (see `toolkit.core.checkpoint` for the format), every callback's state included under
 ``callbacks``: tk's own by name, the recipe's keyed ``"<index>:<name>"``. `callback_states`
 reads them back, from tk 0.2's layout too (tk's own at the top-level keys ``ema``,
 ``early_stopping`` and ``best``).
@@ -22,8 +22,8 @@ class RunParts:
     def __init__(self, recipe: Any, plugins: Any, data: Any, env: Any, device: Any, precision: Any, console: Any,
                  adapt_threads: int = 0, loggers: tuple[tuple[str, Any, str], ...] = ()):
         self.precision = precision
-        from .components import build_components
         from .batches import Batches
+        from .components import build_components
         from .device import make_scaler, prepare_model
         from .loop import StepParts
         from .rng import seed_everything
@@ -105,7 +105,7 @@ class RunParts:
         self.parts.global_step = int(ckpt.get("global_step", 0))
 
     def model_info(self) -> dict[str, Any]:
-        from ..geometry import InputSpec
+        from ..core.geometry import InputSpec
         from .model import count_parameters
 
         spec = InputSpec.from_recipe(self.recipe["data"], mean=self.model.mean.flatten().tolist(),
@@ -148,7 +148,7 @@ class RunParts:
 
     @staticmethod
     def write_history(run_dir: Path, history: list[dict[str, Any]]) -> None:
-        from ..atomic import atomic_write
+        from ..core.atomic import atomic_write
 
         text = "".join(json.dumps(h) + "\n" for h in history)
         atomic_write(run_dir / "history.jsonl", lambda fh: fh.write(text.encode()))
@@ -167,7 +167,7 @@ def callback_order(recipe: Any, adapt_threads: int = 0) -> list[tuple[str, dict[
     or switches it off with ``enabled = false``; ``before``/``after = NAME`` puts any callback
     next to the first callback of that name.
     """
-    from ..errors import RecipeError
+    from ..core.errors import RecipeError
     from .callbacks import builtin_callbacks
 
     first, last = builtin_callbacks(recipe, adapt_threads)

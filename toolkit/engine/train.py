@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from ..errors import TkError
+from ..core.errors import TkError
 
 __all__ = ["RunResult", "run_recipe", "load_run_plugins"]
 
@@ -38,12 +38,12 @@ def load_run_plugins(recipe: Any, extra_plugins: Iterable[tuple[str, Any]] = (),
     """Plugins for a run: load, refuse broken ones, validate the recipe against them.
 
     ``origin``: the checkpoint ``recipe`` was read from when it is not the user's (a resumed run);
-    its modules are then imported only where trusted (`toolkit.plugins.check_trusted`).
+    its modules are then imported only where trusted (`toolkit.plugin.manager.check_trusted`).
     ``reads_data``: a run about to read data also checks, after the recipe's own checks, that the
     data folder is there (before the backbone's check, which loads torch) and what the machine
     must provide (`preflight`: pretrained weights cached or the hub reachable), so neither fails
     after the data was read; `tk recipes check` checks the recipe alone."""
-    from ..plugins import load_plugins
+    from ..plugin.manager import load_plugins
     from .components import check_metric_keys, preflight
     from .data_pipeline import check_data_root
 
@@ -85,7 +85,7 @@ def _recipe_arg(recipe: Any) -> str:
     the same recipe the run has (shell-quoted; `_launch_args` adds ``--nproc``)."""
     import shlex
 
-    from ..recipe import RECIPE_DIRS
+    from ..recipe.load import RECIPE_DIRS
 
     path = recipe.path
     name = "RECIPE" if path is None else str(path)
@@ -118,7 +118,7 @@ def run_recipe(recipe: Any, *, out: Path | None = None, resume: Path | None = No
     ``interrupted`` after Ctrl-C/SIGTERM (``last.pt`` then says so and can be resumed; the
     message says how unless ``resume_hint`` is false, for callers with their own way on, `tk tune`).
     """
-    from ..plugins import trusting
+    from ..plugin.manager import trusting
 
     # The recipe the user gave is theirs: its plugin modules may also be imported where a stored
     # recipe (a resumed checkpoint, a distillation teacher) names the same ones.
@@ -131,9 +131,9 @@ def _run_recipe(recipe: Any, out: Path | None, resume: Path | None, fresh: bool,
     from .console import RunConsole
     from .device import describe_device, pick_device, pick_precision, setup_threads
     from .distributed import DistEnv
-    from .run import resolve_resume
     from .lock import FolderLock
     from .resume import resolved_sections, resumed_recipe
+    from .run import resolve_resume
 
     env = DistEnv.from_environ()
     console = RunConsole(quiet=quiet, enabled=env.is_main)
@@ -146,7 +146,7 @@ def _run_recipe(recipe: Any, out: Path | None, resume: Path | None, fresh: bool,
         start = None
         notes: list[str] = []
         if resume is not None:
-            from ..checkpoint import load_checkpoint
+            from ..core.checkpoint import load_checkpoint
 
             ckpt_path = resolve_resume(resume)
             if env.is_main:
@@ -213,7 +213,7 @@ def _trained_but_unreported(ckpt: dict[str, Any], path: Path) -> bool:
 def _thread_notes(recipe: Any, threads: tuple[int, str, bool], *, resuming: bool) -> list[str]:
     """What a user must know about the thread count: a resumed adaptive run does not repeat, and a
     recorded count above the cores there are now is kept (slower, but the same sums)."""
-    from ..threads import available_cores
+    from ..core.threads import available_cores
 
     if threads[2]:
         return ["train.threads = \"adaptive\": the thread count follows the load, so this run's result depends on "
@@ -302,7 +302,7 @@ def _run(recipe: Any, plugins: Any, env: Any, console: Any, device: Any, precisi
     if env.is_main:
         _prepare_run_dir(run_dir, resolved, data, resuming)
     _print_header(console, recipe, data, run_dir, device_text, precision, start)
-    from ..threads import wait_policy_text
+    from ..core.threads import wait_policy_text
 
     console.info(f"Threads: {threads[0]} ({threads[1]}); {wait_policy_text()}")
     run = RunInfo(dir=run_dir, recipe=recipe, class_names=list(data.class_names), rank=env.rank,
@@ -350,8 +350,8 @@ def _run(recipe: Any, plugins: Any, env: Any, console: Any, device: Any, precisi
 def _prepare_run_dir(run_dir: Path, resolved: dict[str, Any], data: Any, resuming: bool) -> None:
     """The run folder (rank 0): stale temp files of a killed write removed; a new run's resolved
     recipe, split and bad-image list written atomically (a resumed run keeps its own)."""
-    from ..atomic import atomic_write, remove_stale_temp_files
-    from ..recipe import dumps_toml
+    from ..core.atomic import atomic_write, remove_stale_temp_files
+    from ..recipe.load import dumps_toml
     from .finalize import write_bad_images
 
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -369,7 +369,7 @@ def _prepare_run_dir(run_dir: Path, resolved: dict[str, Any], data: Any, resumin
 def _build_loggers(recipe: Any, plugins: Any, run_dir: Path) -> tuple[tuple[str, Any, str], ...]:
     """``train.loggers``, built: those that are callbacks as ``(name, callback, origin)`` for the
     trainer to place; tk 0.1/0.2-style objects with event-hook methods are registered for the run."""
-    from ..callbacks import CALLBACK_METHODS
+    from ..plugin.callbacks import CALLBACK_METHODS
 
     out = []
     for name in recipe["train"]["loggers"]:

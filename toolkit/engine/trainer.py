@@ -23,9 +23,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ..callbacks import Batch, CallbackList, TrainState
-from ..checkpoint import load_checkpoint, save_checkpoint
-from ..errors import TkError
+from ..core.checkpoint import load_checkpoint, save_checkpoint
+from ..core.errors import TkError
+from ..plugin.callbacks import Batch, CallbackList, TrainState
 from .loop import NonFiniteLoss, StepHooks, batch_count, train_epoch
 from .setup import RunParts, callback_states, checkpoint_payload, non_finite_advice
 
@@ -111,7 +111,7 @@ class Trainer:
     # -- the loop ------------------------------------------------------------------------
     def fit(self) -> str:
         """Train the remaining epochs; return ``finished``, ``stopped``, ``interrupted`` or raise."""
-        from ..allocator import keep_freed_memory
+        from ..core.allocator import keep_freed_memory
 
         keep_freed_memory()  # the data is loaded: from here on each step reuses the last one's memory
         state = self.state

@@ -1,7 +1,7 @@
 """Image files → model inputs, by exactly the rule the model was trained with.
 
 Training decodes a file with `toolkit.data.pixels.decode` for the model's
-`toolkit.geometry.InputSpec` (EXIF-upright 8-bit RGB, then squeezed or letterboxed to ``H×W``,
+`toolkit.core.geometry.InputSpec` (EXIF-upright 8-bit RGB, then squeezed or letterboxed to ``H×W``,
 no crop). Predicting, evaluating and benchmarking must feed the same pixels, so they call the
 same function; the spec is read from the model (checkpoint ``model_info`` or exported metadata,
 `toolkit.export.Predictor.input_spec`) and a rule this tk does not implement is refused rather
@@ -14,12 +14,12 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
-from ..errors import TkError
+from ..core.errors import TkError
 
 if TYPE_CHECKING:
     import numpy as np
 
-    from ..geometry import InputSpec
+    from ..core.geometry import InputSpec
 
 __all__ = ["expand_image_args", "load_inputs"]
 

@@ -12,7 +12,7 @@ import functools
 from pathlib import Path
 from typing import Any
 
-from ..errors import PluginError, TkError
+from ..core.errors import PluginError, TkError
 from .manifest import check_model_file
 from .protocol import ExportError, Predictor
 
@@ -95,7 +95,7 @@ def exporter_plugins(plugins: Any | None = None) -> Any:
     """The loaded plugins (entry points) unless a caller already has them."""
     if plugins is not None:
         return plugins
-    from ..plugins import load_plugins
+    from ..plugin.manager import load_plugins
 
     return load_plugins()
 

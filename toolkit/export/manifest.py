@@ -13,10 +13,10 @@ from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any
 
-from ..version import __version__
-from ..atomic import atomic_write
-from ..errors import TkError
-from ..geometry import IMAGE_SIZE_RANGE, InputSpec, metadata_size
+from ..core.atomic import atomic_write
+from ..core.errors import TkError
+from ..core.geometry import IMAGE_SIZE_RANGE, InputSpec, metadata_size
+from ..core.version import __version__
 
 __all__ = ["model_metadata", "preprocessing", "tool_versions", "path_size", "path_digest", "write_manifest",
            "read_manifest", "check_model_file", "MANIFEST_NAME", "EXPORTING", "metadata_int", "metadata_list",
@@ -44,7 +44,7 @@ def tool_versions(extra: tuple[str, ...] = ()) -> dict[str, str]:
 
 def preprocessing(info: dict[str, Any], input_range: tuple[int, int] = (0, 255)) -> dict[str, Any]:
     """The rule that turns a file into the exported model's input, spelled out."""
-    from ..geometry import LETTERBOX_FILL
+    from ..core.geometry import LETTERBOX_FILL
 
     spec = InputSpec.from_model_info(info)
     resize = {"width": spec.width, "height": spec.height, "rule": spec.resize, "interpolation": spec.interpolation,
@@ -67,7 +67,7 @@ def preprocessing(info: dict[str, Any], input_range: tuple[int, int] = (0, 255))
 
 def model_metadata(ckpt: dict[str, Any], source_label: str) -> dict[str, str]:
     """Flat ``tk.*`` string metadata exporters store in the model file (read back by their predictors)."""
-    from ..recipe import dumps_toml
+    from ..recipe.load import dumps_toml
 
     info = ckpt.get("model_info") or {}
     metrics = ckpt.get("metrics") or {}
@@ -224,7 +224,6 @@ def record_export(run_dir: Path, manifest_path: Path, manifest: dict[str, Any]) 
     """Add (or refresh) one export in ``run_dir/exports.json``: its manifest, file, format, options
     and whether parity passed, so `tk bench RUN` finds exports written with ``--out``."""
     import json
-
     import os
 
     path = Path(run_dir) / EXPORTS_RECORD

@@ -12,7 +12,7 @@ from __future__ import annotations
 import random
 from typing import TYPE_CHECKING
 
-from ..errors import TkError
+from ..core.errors import TkError
 from .inputs import load_inputs
 from .protocol import Parity
 from .source import ModelSource
@@ -20,7 +20,7 @@ from .source import ModelSource
 if TYPE_CHECKING:
     import numpy as np
 
-    from ..geometry import InputSpec
+    from ..core.geometry import InputSpec
 
 __all__ = ["check_images", "calibration_images", "calibration_split", "compare", "labelled_images"]
 

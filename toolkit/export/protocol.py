@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import TkError
-from ..geometry import DEFAULT_RESIZE, InputSpec
+from ..core.errors import TkError
+from ..core.geometry import DEFAULT_RESIZE, InputSpec
 
 if TYPE_CHECKING:
     import numpy as np
@@ -83,7 +83,7 @@ class Predictor:
 
     class_names: list[str]
     image_size: int | tuple[int, int]  # S (square) or (height, width)
-    resize: str = DEFAULT_RESIZE  # the stored rule name (`toolkit.geometry.RESIZE_RULES`)
+    resize: str = DEFAULT_RESIZE  # the stored rule name (`toolkit.core.geometry.RESIZE_RULES`)
     runtime: str = ""
     device: str = ""
     max_batch: int | None = None  # a model with a fixed batch size sets 1
@@ -93,7 +93,7 @@ class Predictor:
 
     @property
     def input_spec(self) -> InputSpec:
-        """What the model takes (`toolkit.geometry.InputSpec`), from ``image_size`` and ``resize``:
+        """What the model takes (`toolkit.core.geometry.InputSpec`), from ``image_size`` and ``resize``:
         a predictor that sets those two (as every predictor before the spec did) has one."""
         spec = getattr(self, "_spec", None)
         if isinstance(spec, InputSpec) and spec.size == self.image_size and spec.resize == self.resize:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import TkError
+from ..core.errors import TkError
 
 __all__ = ["ModelSource", "RUNS_ROOT", "latest_run", "latest_finished_run", "resolve_source", "is_run_dir", "run_label", "plugins_for_checkpoint"]
 
@@ -86,8 +86,8 @@ def run_label(run_dir: Path) -> str:
 
 def plugins_for_checkpoint(ckpt: dict[str, Any], origin: str = "the checkpoint") -> Any:
     """The plugins a checkpoint's recipe asked for: entry points, plus its ``[plugins]`` modules only
-    where the user trusts them (`toolkit.plugins.load_stored_plugins`)."""
-    from ..plugins import load_stored_plugins
+    where the user trusts them (`toolkit.plugin.manager.load_stored_plugins`)."""
+    from ..plugin.manager import load_stored_plugins
 
     return load_stored_plugins(ckpt.get("recipe"), origin=origin)
 
@@ -125,7 +125,7 @@ class ModelSource:
     @property
     def ckpt(self) -> dict[str, Any]:
         if self._ckpt is None:
-            from ..checkpoint import load_checkpoint
+            from ..core.checkpoint import load_checkpoint
 
             self._ckpt = load_checkpoint(self.checkpoint)
         return self._ckpt

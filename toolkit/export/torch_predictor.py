@@ -39,7 +39,7 @@ class TorchPredictor(Predictor):
     def __init__(self, model: Any, ckpt: dict[str, Any], device: str = "cpu"):
         import torch
 
-        from ..geometry import InputSpec
+        from ..core.geometry import InputSpec
 
         self.class_names = list(ckpt["class_names"])
         self.set_input_spec(InputSpec.from_model_info(ckpt.get("model_info"), (ckpt.get("recipe") or {}).get("data")))

@@ -118,15 +118,15 @@ def _name(plugin: Any) -> str:
 
 
 def _load(selection: _Selection) -> Any:
-    from ..plugins import load_plugins
+    from ..plugin.manager import load_plugins
 
     return load_plugins(extra=selection.extra)
 
 
 def entries_of(package: str | ModuleType, kinds: Any = None, plugins: Any = None) -> list[tuple[str, str]]:
     """``(kind, name)`` of every entry ``package`` registers (tk's own ``builtin`` callbacks aside), in
-    `toolkit.kinds.KINDS` order; a LookupError when it registers nothing or is broken."""
-    from ..kinds import KINDS
+    `toolkit.plugin.kinds.KINDS` order; a LookupError when it registers nothing or is broken."""
+    from ..plugin.kinds import KINDS
 
     selection = _select(package)
     plugins = plugins or _load(selection)
@@ -146,7 +146,7 @@ def entries_of(package: str | ModuleType, kinds: Any = None, plugins: Any = None
 def train_one_step(recipe: Any, plugins: Any, images: Any, labels: list[int], class_names: list[str], *,
                    batch: int = 6, image_size: int = SIZE) -> dict[str, Any]:
     """Build every part of ``recipe`` (a `Recipe` or TOML text) through the registries, as a run does,
-    with the run context of `toolkit.hookspecs`, and train one step on ``images`` (uint8 N×3×S×S).
+    with the run context of `toolkit.plugin.hookspecs`, and train one step on ``images`` (uint8 N×3×S×S).
 
     Returns the parts and what happened: ``model``, ``loss``, ``logits``, ``x``/``y`` (the batch
     after the augmentations), ``order`` (the sampler's epoch 0), ``sampler``, ``optimizer``,
@@ -155,7 +155,7 @@ def train_one_step(recipe: Any, plugins: Any, images: Any, labels: list[int], cl
     import torch
 
     from ..engine.model import build_model
-    from ..recipe import load_recipe
+    from ..recipe.load import load_recipe
 
     recipe = load_recipe(text=recipe) if isinstance(recipe, str) else recipe
     recipe.validate(plugins)
@@ -206,7 +206,7 @@ def train_one_step(recipe: Any, plugins: Any, images: Any, labels: list[int], cl
 def assert_one_step(kind: str, name: str, out: dict[str, Any], n_images: int, batch: int = 6,
                     image_size: int = SIZE) -> None:
     """What every entry of ``kind`` must have done in `train_one_step` (AssertionErrors naming it)."""
-    from ..registry import singular
+    from ..plugin.registry import singular
 
     what = f"{singular(kind)} '{name}'"
     k = out["num_classes"]
@@ -231,7 +231,7 @@ def assert_one_step(kind: str, name: str, out: dict[str, Any], n_images: int, ba
 
 def _part_recipe(kind: str, name: str, params: dict[str, Any]) -> str:
     """A recipe whose table for ``kind`` names ``name`` with ``params``; the rest is default."""
-    from ..recipe import dumps_toml
+    from ..recipe.load import dumps_toml
 
     sections: dict[str, Any] = {"data": {"image_size": SIZE}, "model": {"backbone": BASE_BACKBONE}}
     section, key = PARTS[kind]
@@ -323,7 +323,7 @@ class EntryKit:
     def train(self, sections: dict[str, Any], label: str, *, epochs: int = 1) -> Path:
         """Write and run `recipe` (``sections`` over the defaults) in-process; the finished run folder."""
         from ..engine.train import run_recipe
-        from ..recipe import dumps_toml, load_recipe
+        from ..recipe.load import dumps_toml, load_recipe
 
         self._count += 1
         folder = self.workdir / f"{self._count:02d}-{re.sub(r'[^A-Za-z0-9_.-]+', '_', label)}"
@@ -358,8 +358,8 @@ class EntryKit:
         return out
 
     def _callback(self, name: str) -> dict[str, Any]:
-        from ..callbacks import Callback
-        from ..checkpoint import load_checkpoint
+        from ..core.checkpoint import load_checkpoint
+        from ..plugin.callbacks import Callback
         from .resume import same
 
         entry, asked, params = self.example("callbacks", name)
@@ -387,9 +387,9 @@ class EntryKit:
         return found
 
     def _logger(self, name: str) -> dict[str, Any]:
-        from ..callbacks import CALLBACK_METHODS
-        from ..hookspecs import EVENT_HOOKS
-        from ..recipe import load_recipe
+        from ..plugin.callbacks import CALLBACK_METHODS
+        from ..plugin.hookspecs import EVENT_HOOKS
+        from ..recipe.load import load_recipe
 
         entry, asked, _ = self.example("loggers", name)
         probe = self.workdir / f"logger-{name}-probe"
@@ -509,7 +509,7 @@ def check_every_entry(package: str | ModuleType, *, kinds: Any = None, skip: Any
 
 def _own_methods(made: Any) -> set[str]:
     """Methods ``made`` defines itself (not `toolkit.Callback`'s do-nothing defaults)."""
-    from ..callbacks import Callback
+    from ..plugin.callbacks import Callback
 
     return {m for m in dir(made) if callable(getattr(made, m, None))
             and getattr(type(made), m, None) is not getattr(Callback, m, None)}

@@ -13,13 +13,13 @@ __all__ = ["make_plugins", "make_image_folder", "make_recipe", "run_cli"]
 
 
 def make_plugins(*plugins: Any, entry_points: bool = False, names: Iterable[str] | None = None):
-    """A fresh `toolkit.plugins.Plugins` holding ``plugins`` (modules or objects with hookimpls).
+    """A fresh `toolkit.plugin.manager.Plugins` holding ``plugins`` (modules or objects with hookimpls).
 
     With ``entry_points=True`` the installed plugins (tk's built-ins and every ``tk`` entry
     point) are loaded too, as in a real run. A plugin that fails to register is reported in
     ``.broken`` rather than raised, exactly as `tk plugins` would show it.
     """
-    from ..plugins import load_plugins
+    from ..plugin.manager import load_plugins
 
     names = list(names) if names is not None else [getattr(p, "__name__", type(p).__name__) for p in plugins]
     return load_plugins(extra=list(zip(names, plugins)), entry_points=entry_points)

@@ -212,7 +212,7 @@ class Aftermath:
 
 def inspect_checkpoints(run_dir: Path) -> dict[str, Any]:
     """``{"last.pt": (epoch, status), ...}`` for the checkpoints present; a string when unreadable."""
-    from ..checkpoint import CheckpointError, load_checkpoint
+    from ..core.checkpoint import CheckpointError, load_checkpoint
 
     found: dict[str, Any] = {}
     for name in CHECKPOINTS:
@@ -320,7 +320,7 @@ def differences(reference: Path, resumed: Path, files: Iterable[str] = ()) -> li
 
     import torch
 
-    from ..checkpoint import load_checkpoint
+    from ..core.checkpoint import load_checkpoint
 
     problems: list[str] = []
     for name in CHECKPOINTS:
@@ -398,7 +398,7 @@ def assert_resume_identical(recipe: str | Path, *, workdir: str | Path | None = 
     Raises AssertionError naming what differs (``last.pt callbacks: 1 tensors differ (first
     0:my_cb.count)``), or how a run failed, with its output. Returns a `ResumeCheck`.
     """
-    from ..recipe import load_recipe
+    from ..recipe.load import load_recipe
 
     recipe = Path(recipe).resolve()
     epochs = int(load_recipe(recipe)["train"]["epochs"])

@@ -15,7 +15,7 @@ SIZE = 32
 
 @pytest.fixture(scope="session")
 def plugins():
-    from toolkit.plugins import load_plugins
+    from toolkit.plugin.manager import load_plugins
 
     loaded = load_plugins()
     loaded.raise_if_broken(strict=True)
@@ -41,9 +41,9 @@ def dataset(image_root):
 @pytest.fixture(scope="session")
 def teacher_checkpoint(tmp_path_factory, plugins, dataset):
     """A real tk checkpoint (contract keys) of a tiny model for the dataset's classes."""
-    from toolkit.checkpoint import save_checkpoint
+    from toolkit.core.checkpoint import save_checkpoint
     from toolkit.engine.model import build_model, count_parameters
-    from toolkit.recipe import load_recipe
+    from toolkit.recipe.load import load_recipe
 
     _, _, names = dataset
     recipe = load_recipe(text=f'[model]\nbackbone = "test_resnet"\n[data]\nimage_size = {SIZE}\n')

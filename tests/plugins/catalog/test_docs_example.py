@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from toolkit.plugins import load_plugins
-from toolkit.recipe import load_recipe
+from toolkit.plugin.manager import load_plugins
+from toolkit.recipe.load import load_recipe
 
 DOC = Path(__file__).resolve().parents[3] / "docs" / "plugins.md"
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import pytest
 
-from toolkit.plugins import load_plugins
-from toolkit.recipe import dumps_toml
+from toolkit.plugin.manager import load_plugins
+from toolkit.recipe.load import dumps_toml
 from toolkit.testing.entries import assert_one_step
 
 SIZE = 32  # the catalog fixtures' image size

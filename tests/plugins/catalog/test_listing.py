@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from toolkit.hookspecs import CONTEXT
+from toolkit.plugin.hookspecs import CONTEXT
 
 KINDS = ["backbones", "augmentations", "losses", "samplers", "optimizers", "schedulers"]
 

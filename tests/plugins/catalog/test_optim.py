@@ -9,7 +9,7 @@ import torch
 
 from toolkit import RecipeError
 from toolkit.engine.model import build_model
-from toolkit.recipe import load_recipe
+from toolkit.recipe.load import load_recipe
 
 
 @pytest.fixture

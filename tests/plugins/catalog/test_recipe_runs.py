@@ -11,7 +11,7 @@ from pathlib import Path
 
 import torch
 
-from toolkit.checkpoint import load_checkpoint
+from toolkit.core.checkpoint import load_checkpoint
 
 RECIPES = Path(__file__).resolve().parents[3] / "recipes"
 TINY = ["data.image_size=32", "model.pretrained=false", 'model.backbone="test_resnet"', "train.batch_size=8",

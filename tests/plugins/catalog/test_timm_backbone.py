@@ -13,7 +13,7 @@ import torch
 
 from toolkit import RecipeError
 from toolkit.engine.model import build_model
-from toolkit.recipe import load_recipe
+from toolkit.recipe.load import load_recipe
 
 
 def _model(plugins, text: str, k: int = 3):
@@ -69,9 +69,9 @@ def test_pretrained_path_missing_or_unreadable(plugins, tmp_path):
 def _hub_script(cache: str, arch: str) -> subprocess.CompletedProcess:
     code = textwrap.dedent(f"""
         from toolkit import TkError
-        from toolkit.plugins import load_plugins
+        from toolkit.plugin.manager import load_plugins
         from toolkit.engine.model import build_model
-        from toolkit.recipe import load_recipe
+        from toolkit.recipe.load import load_recipe
         recipe = load_recipe(text='[data]\\nimage_size = 32\\n[model]\\nbackbone = "{arch}"\\npretrained = true\\n')
         try:
             model = build_model(recipe, load_plugins(), 3)
@@ -222,7 +222,7 @@ def test_tk_models_lists_plain_backbone_entries_too():
     """A third-party backbone without ``list_models`` is listed under its own name."""
     from toolkit import hookimpl
     from toolkit.cli.models_cmd import collect_models
-    from toolkit.plugins import load_plugins
+    from toolkit.plugin.manager import load_plugins
 
     class ThirdParty:
         @hookimpl
@@ -237,7 +237,7 @@ def test_tk_models_lists_plain_backbone_entries_too():
 
 def test_pretrained_path_accepts_a_tk_checkpoint(plugins, teacher_checkpoint):
     """A run's best.pt starts another run of the same architecture (its head is replaced)."""
-    from toolkit.checkpoint import load_checkpoint
+    from toolkit.core.checkpoint import load_checkpoint
 
     saved = load_checkpoint(teacher_checkpoint)["model"]
     model = _model(plugins, f'backbone = "test_resnet"\npretrained_path = "{teacher_checkpoint}"\n', k=5)

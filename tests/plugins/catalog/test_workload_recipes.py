@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from toolkit.recipe import load_recipe
+from toolkit.recipe.load import load_recipe
 
 RECIPES = Path(__file__).resolve().parents[3] / "recipes"
 WORKLOADS = ["dandelion", "dishes", "distill", "slides_scratch"]

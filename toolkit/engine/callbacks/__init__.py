@@ -5,7 +5,7 @@ choosing and saving ``best.pt``, saving ``last.pt`` each epoch, the history, the
 the console's epoch line — are the callbacks below, built from the recipe's ``[train]`` keys
 and run in this documented order around the recipe's own ``[[train.callbacks]]``:
 
-1. ``threads`` (``train.threads = 0`` on the CPU, see `toolkit.threads`): gives torch's
+1. ``threads`` (``train.threads = 0`` on the CPU, see `toolkit.core.threads`): gives torch's
    threads up to other processes between steps, and takes them back;
    ``ema`` (``train.ema``, ``ema_decay``): the average after every optimiser step, scored as
    ``ema_val_*`` and offered for ``best.pt``;
@@ -34,16 +34,16 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from ...callbacks import TrainState
-from ...hookspecs import hookimpl
+from ...plugin.callbacks import TrainState
+from ...plugin.hookspecs import hookimpl
 from .calibration import CalibrationCallback
 from .checkpoints import BestCheckpoint, LastCheckpoint
-from .ema import EmaCallback
 from .early_stopping import EarlyStoppingCallback
-from .threads import ThreadsCallback
+from .ema import EmaCallback
 from .epoch_line import EpochLine
 from .events import EventHooks
 from .history import HistoryCallback
+from .threads import ThreadsCallback
 
 __all__ = ["BUILTIN", "builtin_callbacks", "TrainState"]
 

@@ -9,7 +9,7 @@ and the report's calibration and risk–coverage sections. Its parameters are th
 
 from __future__ import annotations
 
-from ...callbacks import Callback, TrainState
+from ...plugin.callbacks import Callback, TrainState
 
 __all__ = ["CalibrationCallback"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...callbacks import Callback, TrainState
+from ...plugin.callbacks import Callback, TrainState
 from .early_stopping import improves, metric_mode
 
 __all__ = ["BestCheckpoint", "LastCheckpoint"]

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from ...callbacks import Callback, TrainState
+from ...plugin.callbacks import Callback, TrainState
 
 __all__ = ["EarlyStopping", "EarlyStoppingCallback", "improves", "metric_mode"]
 

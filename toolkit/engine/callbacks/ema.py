@@ -13,7 +13,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from ...callbacks import Callback, TrainState
+from ...plugin.callbacks import Callback, TrainState
 
 __all__ = ["EmaCallback", "ModelEma"]
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ...callbacks import Callback, TrainState
+from ...plugin.callbacks import Callback, TrainState
 
 __all__ = ["EpochLine"]
 

@@ -1,9 +1,9 @@
-"""``train.threads = 0``: torch's CPU threads follow what other processes leave free (`toolkit.threads`)."""
+"""``train.threads = 0``: torch's CPU threads follow what other processes leave free (`toolkit.core.threads`)."""
 
 from __future__ import annotations
 
-from ...callbacks import Callback, TrainState
-from ...threads import ThreadGovernor
+from ...core.threads import ThreadGovernor
+from ...plugin.callbacks import Callback, TrainState
 
 __all__ = ["ThreadsCallback"]
 

@@ -11,7 +11,7 @@ every tk command works on it. Around them this module writes:
 * ``oof_predictions.csv``: the out-of-fold prediction of every image (the fold that held it
   out), in the format of a run's ``predictions.csv`` plus a ``fold`` column;
 * ``label_issues.csv``: every image ranked by how likely its label is wrong, from those
-  out-of-fold probabilities (`toolkit.quality`, cleanlab), when the ``quality`` extra is installed.
+  out-of-fold probabilities (`toolkit.assess.quality`, cleanlab), when the ``quality`` extra is installed.
 
 A cross-validation stopped part-way is continued by running the same command with the same
 ``--out``: finished folds are kept, an interrupted fold is resumed, the rest are trained.
@@ -27,9 +27,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from .atomic import atomic_write
-from .errors import TkError
-from .text import csv_row, csv_value
+from ..core.atomic import atomic_write
+from ..core.errors import TkError
+from ..core.text import csv_row, csv_value
 
 __all__ = ["CrossValResult", "run_folds", "summarise_folds"]
 
@@ -54,9 +54,9 @@ def _fold_state(folder: Path) -> str:
 def run_folds(recipe_path: str | Path, overrides: tuple[str, ...], folds: int, *, out: Path | None,
               quiet: bool, log: Callable[[str], None] = print) -> CrossValResult:
     """Train every fold (see the module docstring) and write the summary files."""
-    from .engine.run import new_run_dir
-    from .engine.train import run_recipe
-    from .recipe import load_recipe
+    from ..engine.run import new_run_dir
+    from ..engine.train import run_recipe
+    from ..recipe.load import load_recipe
 
     if not 2 <= folds <= 100:
         raise TkError(f"--folds {folds}: use 2 to 100 folds (5 is usual).")
@@ -99,8 +99,8 @@ def _settings(recipe: Any) -> dict[str, Any]:
     epochs, another device …) and the fold number, with paths made absolute, as plain JSON."""
     import copy
 
-    from .engine.data_pipeline import data_root
-    from .engine.resume import RESUME_MUTABLE
+    from ..engine.data_pipeline import data_root
+    from ..engine.resume import RESUME_MUTABLE
 
     sections = copy.deepcopy(recipe.sections)
     results = {("train", "epochs"), ("train", "patience"), ("train", "early_stopping")}  # a finished fold's figures
@@ -149,8 +149,8 @@ def _dotted(sections: dict[str, Any], key: str) -> Any:
 def _check_folds(recipe: Any, folds: int) -> None:
     """Scan, group and split fold 1 the way its run will (the image store keeps the decoded images
     for it), so a fold count the data cannot hold is one line before any fold starts."""
-    from .engine.data_pipeline import prepare_data
-    from .engine.train import load_run_plugins
+    from ..engine.data_pipeline import prepare_data
+    from ..engine.train import load_run_plugins
 
     prepare_data(recipe, load_run_plugins(recipe))
 
@@ -161,7 +161,7 @@ def _mean_std(values: list[float]) -> dict[str, float]:
 
 def summarise_folds(parent: Path, folders: list[Path], *, log: Callable[[str], None] = print) -> dict[str, Any]:
     """Write summary.json, oof_predictions.csv and (with cleanlab) label_issues.csv."""
-    from .engine.finalize import read_predictions
+    from ..engine.finalize import read_predictions
 
     metrics = [json.loads((f / "metrics.json").read_text(encoding="utf-8")) for f in folders]
     names = metrics[0]["class_names"]
@@ -201,7 +201,7 @@ def summarise_folds(parent: Path, folders: list[Path], *, log: Callable[[str], N
     summary["out_of_fold"] = {"images": len(labels), "accuracy": correct / max(len(labels), 1)}
 
     try:
-        from .quality import rank_label_issues
+        from ..assess.quality import rank_label_issues
 
         issues = rank_label_issues(labels, probs, paths, names)
     except TkError as exc:  # cleanlab not installed: everything else is written

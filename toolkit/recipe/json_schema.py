@@ -3,7 +3,7 @@
 `param_json` is what `tk plugins --json` prints for a parameter: its name, JSON type, default,
 and choices or range where the factory declares them (a ``typing.Literal`` annotation, or
 ``register(..., ranges={"gamma": [0, 10]})``). `recipe_schema` turns the recipe schema
-(`toolkit.recipe_schema.SCHEMA`) and the loaded plugins into a JSON Schema (draft 2020-12):
+(`toolkit.recipe.schema.SCHEMA`) and the loaded plugins into a JSON Schema (draft 2020-12):
 every section and key with its type, default, range and documentation, and each plugin's
 parameters under the table that names it, so an editor with a TOML language server (taplo,
 "Even Better TOML") completes and checks recipes. Bundled recipes point at
@@ -18,7 +18,7 @@ import typing
 from types import UnionType
 from typing import Any
 
-from .recipe_schema import SCHEMA, Key
+from .schema import SCHEMA, Key
 
 __all__ = ["param_json", "entry_json", "recipe_schema", "SCHEMA_FILE"]
 
@@ -180,7 +180,7 @@ def _metrics(callbacks: list[dict[str, Any]]) -> list[str]:
     """Every metric ``train.best_metric``/``train.monitor`` may name: the loop's, the EMA's
     (``train.ema``) and those callbacks declare (``tk recipes check`` then asks that the recipe
     lists the callback, `toolkit.engine.components.check_metric_keys`)."""
-    from .recipe_schema import LOOP_METRICS
+    from .schema import LOOP_METRICS
 
     names = list(LOOP_METRICS) + [f"ema_{m}" for m in LOOP_METRICS if m.startswith("val_")]
     for entry in callbacks:
@@ -190,7 +190,7 @@ def _metrics(callbacks: list[dict[str, Any]]) -> list[str]:
 
 def recipe_schema(plugins: Any) -> dict[str, Any]:
     """The JSON Schema of a recipe, with the parameters of every loaded plugin entry."""
-    from .kinds import KINDS
+    from ..plugin.kinds import KINDS
 
     # tk's own callbacks (registered with builtin=True) take their parameters from [train] keys
     entries = {k.name: [entry_json(e) for e in plugins.registry(k.name) if not e.info.get("resolve")

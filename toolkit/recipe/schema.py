@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import RecipeError
+from ..core.errors import RecipeError
 
 
 @dataclass(frozen=True)
@@ -165,10 +165,10 @@ SCHEMA: dict[str, Section] = {
 
 
 def _plugin_sections() -> None:
-    """A table that picks one plugin says which kind and key, from `toolkit.kinds` (one definition)."""
+    """A table that picks one plugin says which kind and key, from `toolkit.plugin.kinds` (one definition)."""
     from dataclasses import replace
 
-    from .kinds import KINDS
+    from ..plugin.kinds import KINDS
 
     for k in KINDS:
         if k.section is not None:

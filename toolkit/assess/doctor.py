@@ -11,7 +11,7 @@ What it looks at:
 What it reports (`doctor.html`, self-contained, and `doctor.json`): class balance, image
 sizes and aspect ratios, groups of near-duplicate images with thumbnails, label conflicts
 (near-duplicates in different classes), likely label errors with thumbnails and the suggested
-class (`toolkit.quality`, cleanlab), with how far to trust them — the accuracy and macro-F1
+class (`toolkit.assess.quality`, cleanlab), with how far to trust them — the accuracy and macro-F1
 (95% intervals) of the model whose held-out predictions flagged them, and a caution when that
 is below 90% or rests on too few images (`issue_trust`) — and unusable files.
 
@@ -36,11 +36,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from .atomic import atomic_write
-from .errors import TkError
+from ..core.atomic import atomic_write
+from ..core.errors import TkError
+from ..core.text import csv_row, printable
 from .doctor_apply import FIX_COLUMNS, apply_fixes  # tk data apply lives there; re-exported
 from .doctor_review import REVIEW_STYLE, review_section
-from .text import csv_row, printable
 
 __all__ = ["Diagnosis", "diagnose", "find_duplicates", "write_doctor", "apply_fixes", "FIX_COLUMNS", "issue_trust",
            "trust_text"]
@@ -63,7 +63,7 @@ class Diagnosis:
     groups: list[list[int]] = field(default_factory=list)
     conflicts: list[list[int]] = field(default_factory=list)
     unusable: list[tuple[str, str]] = field(default_factory=list)
-    issues: list[Any] = field(default_factory=list)  # toolkit.quality.LabelIssue, ranked
+    issues: list[Any] = field(default_factory=list)  # toolkit.assess.quality.LabelIssue, ranked
     issues_from: str = ""
     issues_note: str = ""
     issues_trust: dict[str, Any] = field(default_factory=dict)  # the model's accuracy on the held-out images
@@ -144,7 +144,7 @@ def issue_trust(labels: list[int], predicted: list[int], class_names: list[str])
     """``(figures, caution)``: the accuracy and macro-F1, with 95% intervals, of the model whose
     held-out predictions flagged the label errors, and one caution line when it is below
     `TRUSTED_ACCURACY` or its interval is wider than `WIDE_INTERVAL` (empty otherwise)."""
-    from .engine.metrics import classification_metrics
+    from ..engine.metrics import classification_metrics
 
     m = classification_metrics(labels, predicted, class_names, intervals=True)
     figures = {"images": len(labels), "accuracy": m["accuracy"], "accuracy_ci": m["accuracy_ci"],
@@ -241,9 +241,9 @@ def _images_of(target: Path) -> tuple[str, Path, list[str], list[tuple[str, int]
     in fixes.csv) and only regular files are opened: a FIFO or a device would block or never
     end, so it is an unusable file with its reason, as in `tk data check`.
     """
-    from .data import scan_folder
-    from .data.images import _file_problem
-    from .engine.data_pipeline import bad_and_ignored
+    from ..data import scan_folder
+    from ..data.images import _file_problem
+    from ..engine.data_pipeline import bad_and_ignored
 
     if (target / "crossval.json").is_file():
         folds = sorted(p for p in target.glob("fold-*/split.json"))
@@ -299,9 +299,9 @@ def find_duplicates(paths: list[str], labels: list[int], bits: int, *, workers: 
     check` and `tk data doctor` alike; no pixels are copied out of it). The features do not
     depend on the store's size, so `tk run` finds the same groups. ``bits`` is no longer used.
     """
-    from .data.duplicates import group_report, same_frame_groups
-    from .data.store import open_store
-    from .engine.data_pipeline import default_cache_dir
+    from ..data.duplicates import group_report, same_frame_groups
+    from ..data.store import open_store
+    from ..engine.data_pipeline import default_cache_dir
 
     res = open_store(paths, (64, 64), cache_dir=default_cache_dir(), workers=workers, on_progress=on_progress)
     failed = dict(res.failed)

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from ..hookspecs import hookimpl
-from ..errors import PluginError, RecipeError, TkError
+from ...core.errors import PluginError, RecipeError, TkError
+from ...plugin.hookspecs import hookimpl
 from .space import TuneSpec, parse_tune
 
 __all__ = ["PruningCallback", "TrialOutcome", "open_storage", "open_study", "tune_folder", "default_storage",
@@ -130,12 +130,12 @@ def open_storage(storage: str | None, recipe: Any, *, must_exist: bool = False):
 def refuse_stored_modules(own: Any, stored: Any, *, origin: str) -> None:
     """Refuse, in one line, a plugin module that ``stored`` (a recipe built from values a study holds:
     its ``--set`` overrides, a trial's parameters) names and the user's own recipe ``own`` does not,
-    unless the user trusts stored modules for this command (``--trust-plugins``, `toolkit.plugins`).
+    unless the user trusts stored modules for this command (``--trust-plugins``, `toolkit.plugin.manager`).
 
     A study's storage is written by whoever can write to it (a journal file handed over, a database
     shared by machines): what it holds is data, like a checkpoint's stored recipe, never code to run.
     """
-    from ..plugins import TRUST_ENV, _module_key, check_trusted
+    from ...plugin.manager import TRUST_ENV, _module_key, check_trusted
 
     mine = {_module_key(str(m), own.base_dir) for m in own["plugins"]["modules"]}
     for spec in stored["plugins"]["modules"]:
@@ -181,8 +181,8 @@ def open_study(storage: Any, name: str, spec: TuneSpec, *, create: bool = True):
 
 def load_tune_recipe(path: Path, overrides: list[str]):
     """The recipe, its plugins and its validated `TuneSpec` (every searched value checked)."""
-    from ..plugins import load_plugins
-    from ..recipe import load_recipe
+    from ...plugin.manager import load_plugins
+    from ...recipe.load import load_recipe
 
     recipe = load_recipe(path, overrides)
     plugins = load_plugins(recipe["plugins"]["modules"], base_dir=recipe.base_dir, disable=recipe["plugins"]["disable"])
@@ -237,11 +237,11 @@ def run_trials(recipe_path: Path, overrides: list[str], *, trials: int, storage:
                study_name: str | None = None, quiet: bool = True,
                echo: Callable[[str], None] = print) -> tuple[Any, list[TrialOutcome]]:
     """Run ``trials`` trials of the study (creating or joining it); returns the study and outcomes."""
-    from ..recipe import load_recipe
+    from ...recipe.load import load_recipe
 
     optuna = import_optuna()
     recipe, _, spec = load_tune_recipe(recipe_path, overrides)
-    from ..engine.train import run_recipe
+    from ...engine.train import run_recipe
     name = study_name or recipe.name
     folder = tune_folder(recipe, name)
     study = open_study(open_storage(storage, recipe), name, spec)

@@ -26,8 +26,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from ..errors import RecipeError, TkError
-from ..recipe_schema import SCHEMA
+from ...core.errors import RecipeError, TkError
+from ...recipe.schema import SCHEMA
 
 __all__ = ["Param", "TuneSpec", "parse_tune", "SETTINGS", "PRUNERS", "SAMPLERS", "toml_literal"]
 
@@ -94,8 +94,8 @@ class TuneSpec:
 
 
 def toml_literal(value: Any) -> str:
-    """A scalar as a TOML literal (what `toolkit.recipe.parse_override` reads back)."""
-    from ..recipe_toml import toml_value
+    """A scalar as a TOML literal (what `toolkit.recipe.load.parse_override` reads back)."""
+    from ...recipe.toml_text import toml_value
 
     if not isinstance(value, (bool, int, float, str)):
         raise TypeError(f"cannot write {type(value).__name__} as a recipe value")
@@ -203,7 +203,7 @@ def parse_tune(recipe: Any, check: Callable[[str, Any], None] | None = None) -> 
         else:
             raise fail(key, f"unknown setting; settings are {', '.join(SETTINGS)}.")
     metric = settings.get("metric", recipe["train"]["best_metric"])
-    from ..engine.components import KNOWN_METRICS
+    from ...engine.components import KNOWN_METRICS
 
     allowed = [*KNOWN_METRICS, *([f"ema_{m}" for m in KNOWN_METRICS if m.startswith("val_")]
                                  if recipe["train"]["ema"] else [])]

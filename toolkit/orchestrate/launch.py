@@ -35,7 +35,7 @@ import shlex
 import sys
 from typing import Any
 
-from .errors import TkError
+from ..core.errors import TkError
 
 __all__ = ["LAUNCH_OPTIONS", "WORKER_START_ENV", "under_launcher", "worker_start", "torchrun_args", "forward_args",
            "launch", "equivalent_command", "precheck"]
@@ -128,8 +128,8 @@ def precheck(recipe: Any, *, out: Any = None, resume: Any = None, fresh: bool = 
     """
     from pathlib import Path
 
-    from .engine.run import check_latest, check_out_dir, resolve_resume
-    from .engine.train import load_run_plugins
+    from ..engine.run import check_latest, check_out_dir, resolve_resume
+    from ..engine.train import load_run_plugins
 
     load_run_plugins(recipe)
     if resume is not None:
@@ -164,7 +164,7 @@ def launch(tk_args: list[str], *, nproc: int, nnodes: str = "1", rdzv_endpoint: 
 
     # Share the cores this process may use (affinity, cgroup quota) instead of letting each worker
     # claim all of them (torchrun would set 1).
-    from .threads import available_cores
+    from ..core.threads import available_cores
 
     os.environ.setdefault("OMP_NUM_THREADS", str(max(1, available_cores()[0] // nproc)))
     os.environ["PYTHONUNBUFFERED"] = "1"  # progress from rank 0 appears as it happens

@@ -1,8 +1,8 @@
 """Every plugin kind, defined once: its hook, registry, recipe place, run context and what a factory returns.
 
-The registries (`toolkit.plugins`), the type check of what a factory made (`toolkit.registry`),
-the recipe schema's plugin sections (`toolkit.recipe_schema`), `tk plugins --kind` and the
-hook tables of `toolkit.hookspecs` are all derived from `KINDS`. Adding a kind is one entry
+The registries (`toolkit.plugin.manager`), the type check of what a factory made (`toolkit.plugin.registry`),
+the recipe schema's plugin sections (`toolkit.recipe.schema`), `tk plugins --kind` and the
+hook tables of `toolkit.plugin.hookspecs` are all derived from `KINDS`. Adding a kind is one entry
 here plus its documented hookspec (tests/core/test_kinds.py checks the two agree: the hook
 exists, its docstring's ``Context:`` line lists `PluginKind.context`).
 """
@@ -48,7 +48,7 @@ class PluginKind:
     return; ``made_ok`` checks it. ``built_to_check``: factories of this kind are cheap and have
     no effect outside the object they return, so one registered without ``check=`` that takes
     nothing from the run (no context but ``name``) is called once by the recipe checks, before any
-    data is read, to run its own value checks (`toolkit.registry.Entry.check_params`).
+    data is read, to run its own value checks (`toolkit.plugin.registry.Entry.check_params`).
     """
 
     name: str

@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .atomic import atomic_write
+from ..core.atomic import atomic_write
 
 __all__ = ["write_report_json", "report_table", "report_markdown", "write_markdown", "load_lines", "COLUMNS",
            "DROP_FIRST", "WRAP_FIRST", "NUMERIC"]

@@ -16,7 +16,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
-from .errors import PluginError, RecipeError, TkError
+from ..core.errors import PluginError, RecipeError, TkError
 from .hookspecs import CONTEXT
 from .kinds import BY_NAME
 
@@ -147,9 +147,9 @@ class Entry:
         """The factory's own value checks, so that `tk recipes check` and `tk run` (before it reads
         data) refuse what the factory would refuse when the run builds it.
 
-        A ``check=`` registered with the entry (see `toolkit.hookspecs`) is called with the
+        A ``check=`` registered with the entry (see `toolkit.plugin.hookspecs`) is called with the
         recipe's values over the factory's defaults. Without one, a factory of a kind that is cheap
-        to build (`toolkit.kinds.PluginKind.built_to_check`: losses, augmentations, samplers,
+        to build (`toolkit.plugin.kinds.PluginKind.built_to_check`: losses, augmentations, samplers,
         callbacks) that takes nothing from the run is itself the check: it is called with exactly
         the arguments the run will give it, and what it raises is what the run would raise. A
         factory that needs run context (class counts, labels) cannot be built before the data is
@@ -208,7 +208,7 @@ class Entry:
             raise RecipeError(f"{where}: {singular(self.kind)} '{self.name}' rejected its parameters: {exc}") from exc
 
     def check_made(self, made: Any, where: str) -> Any:
-        """``made`` if it is what a factory of this kind must return (toolkit.hookspecs), else a
+        """``made`` if it is what a factory of this kind must return (toolkit.plugin.hookspecs), else a
         `PluginError` blaming this entry's plugin and distribution.
 
         Checked where a run builds its parts, so a wrong type is a one-line error naming who
@@ -218,12 +218,12 @@ class Entry:
         if wanted:
             raise PluginError(f"{where}: {self.origin} returned {type(made).__name__} for {singular(self.kind)} "
                               f"'{self.name}' (the factory it registered in {_hook(self.kind)}), not {wanted} "
-                              f"(see toolkit.hookspecs); the plugin is broken.")
+                              f"(see toolkit.plugin.hookspecs); the plugin is broken.")
         return made
 
 
 def _unlike(kind: str, made: Any) -> str | None:
-    """What a factory of ``kind`` must return (`toolkit.kinds`), when ``made`` is not that; else None."""
+    """What a factory of ``kind`` must return (`toolkit.plugin.kinds`), when ``made`` is not that; else None."""
     known = BY_NAME.get(kind)
     if known is None or known.made_ok(made):
         return None
@@ -237,7 +237,7 @@ class Registry:
         self.kind = kind
         self._entries: dict[str, Entry] = {}
         self.broken: list[Any] = []
-        """Plugins that could not be loaded (`toolkit.plugins.BrokenPlugin`), shared by every kind's
+        """Plugins that could not be loaded (`toolkit.plugin.manager.BrokenPlugin`), shared by every kind's
         registry: any of them might have provided a name that is not here."""
 
     def add(self, entry: Entry) -> None:

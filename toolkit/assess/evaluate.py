@@ -15,14 +15,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import TkError
-from .export.source import ModelSource, is_run_dir, resolve_source
+from ..core.errors import TkError
+from ..export.source import ModelSource, is_run_dir, resolve_source
 
 if TYPE_CHECKING:
     import numpy as np
 
-    from .export.protocol import Predictor
-    from .geometry import InputSpec
+    from ..core.geometry import InputSpec
+    from ..export.protocol import Predictor
 
 __all__ = ["EvalSet", "Evaluation", "evaluate", "eval_set", "folder_set", "source_for_model", "SPLIT_NAMES",
            "recorded_source", "split_overlap"]
@@ -68,7 +68,7 @@ class Evaluation:
 
 def source_for_model(model: str | Path, run: str | Path | None = None) -> ModelSource:
     """The run whose split a model is evaluated on (see the module docstring)."""
-    from .export.manifest import MANIFEST_NAME, read_manifest
+    from ..export.manifest import MANIFEST_NAME, read_manifest
 
     path = Path(model)
     if run is not None:
@@ -154,7 +154,7 @@ def split_overlap(source: ModelSource, paths: list[str]) -> dict[str, int]:
 
 def eval_set(source: ModelSource, split: str | None, spec: InputSpec, class_names: list[str]) -> EvalSet:
     """The ``split`` of ``source`` (None: test if the run has one, else val), decoded for the model's ``spec``."""
-    from .export.parity import labelled_images
+    from ..export.parity import labelled_images
 
     if source.split is None:
         raise TkError(f"{source.checkpoint}: no split.json beside it, so there are no labelled images to evaluate on.")
@@ -178,9 +178,9 @@ def folder_set(folder: Path, spec: InputSpec, class_names: list[str],
     A class folder the model does not know is an error naming it; a model class with no folder
     simply has no images. Unreadable files are left out and listed in ``skipped``.
     """
-    from .data import scan_folder
-    from .errors import DataError
-    from .export.inputs import load_inputs
+    from ..core.errors import DataError
+    from ..data import scan_folder
+    from ..export.inputs import load_inputs
 
     try:
         index = scan_folder(folder)
@@ -195,7 +195,7 @@ def folder_set(folder: Path, spec: InputSpec, class_names: list[str],
     images, failed = load_inputs(paths, spec)
     bad = {p for p, _ in failed}
     if skipped is not None:  # files the scanner left out (empty, corrupt …) and those that would not decode
-        from .data.images import is_image_name
+        from ..data.images import is_image_name
 
         skipped.extend((p, why) for p, why in index.skipped if is_image_name(Path(p).name))
         skipped.extend(failed)
@@ -207,7 +207,7 @@ def folder_set(folder: Path, spec: InputSpec, class_names: list[str],
 
 def size_words(size: Any) -> str:
     """``256 px`` or ``224×384 px (height×width)``."""
-    from .geometry import InputSpec
+    from ..core.geometry import InputSpec
 
     h, w = InputSpec.of(size).hw
     return f"{h} px" if h == w else f"{h}×{w} px (height×width)"
@@ -215,9 +215,8 @@ def size_words(size: Any) -> str:
 
 def evaluate(predictor: Predictor, data: EvalSet, *, batch_size: int = 32) -> Evaluation:
     """Run ``predictor`` over ``data`` and compute the classification metrics."""
-    from .engine.metrics import classification_metrics
-
-    from .export.protocol import predictor_spec
+    from ..engine.metrics import classification_metrics
+    from ..export.protocol import predictor_spec
 
     if len(data) and predictor_spec(predictor).hw != tuple(data.images.shape[-2:]):
         raise TkError(f"The model takes {size_words(predictor.image_size)} images but the evaluation set was decoded "

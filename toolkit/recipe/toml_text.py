@@ -12,7 +12,7 @@ import re
 import tomllib
 from typing import Any
 
-from .errors import RecipeError
+from ..core.errors import RecipeError
 
 __all__ = ["dumps_toml", "locate", "parse_override", "toml_value", "tomlable"]
 

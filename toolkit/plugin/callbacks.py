@@ -75,7 +75,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from .errors import PluginError, TkError
+from ..core.errors import PluginError, TkError
 
 __all__ = ["Batch", "Callback", "TrainState", "FinalEvaluation", "CALLBACK_METHODS", "CallbackList"]
 

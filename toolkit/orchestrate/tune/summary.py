@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import TkError
+from ...core.errors import TkError
 from .space import TuneSpec
 from .study import describe_storage, import_optuna, open_storage, open_study, refuse_stored_modules, tune_folder
 
@@ -69,7 +69,7 @@ def trial_interval(metric: str, value: float, run_dir: str | Path) -> tuple[list
     """
     import json
 
-    from ..engine.metrics import wilson
+    from ...engine.metrics import wilson
 
     if not run_dir or "val" not in metric:
         return None, None
@@ -105,9 +105,9 @@ def _absolute_paths(sections: dict[str, dict[str, Any]], base: Path) -> None:
 def summarize(recipe_path: Path, overrides: list[str], *, storage: str | None = None, study_name: str | None = None,
               top: int = 5) -> Summary:
     """Read the study, write ``<recipe>_tuned.toml`` and the plots into the study's folder."""
-    from ..atomic import atomic_write
-    from ..plugins import load_plugins
-    from ..recipe import dumps_toml, load_recipe
+    from ...core.atomic import atomic_write
+    from ...plugin.manager import load_plugins
+    from ...recipe.load import dumps_toml, load_recipe
 
     optuna = import_optuna()
     recipe = load_recipe(recipe_path, overrides)

@@ -48,7 +48,7 @@ There are two families:
 
 * **Event hooks** (`tk_run_start`, `tk_epoch_end`, `tk_checkpoint_saved`, `tk_run_end`) are
   called during a run with a ``run`` object (see `toolkit.engine.run.RunInfo`): its ``dir``,
-  ``recipe`` (the `toolkit.recipe.Recipe`), ``class_names``, ``rank``, ``world_size``, ``epoch``,
+  ``recipe`` (the `toolkit.recipe.load.Recipe`), ``class_names``, ``rank``, ``world_size``, ``epoch``,
   ``device`` and ``request_stop(reason)`` to end training after the current epoch. They are
   read-only notices for plugins outside the loop (tk's ``events`` callback sends them); loggers
   and anything that acts in the loop are callbacks. An exception raised in an event hook stops the run with an error
@@ -234,11 +234,11 @@ def tk_register_callbacks(register: Register) -> None:
     A factory returns a callback: an object with any of the methods of `toolkit.Callback`
     (Lightning's moments: ``on_train_start``, ``on_train_batch_start``, ``on_after_backward``,
     ``on_before_optimizer_step``, ``on_train_batch_end``, ``on_validation_batch_end``,
-    ``on_validation_end``, ``on_save_checkpoint``, ``on_exception`` …; `toolkit.callbacks` lists
+    ``on_validation_end``, ``on_save_checkpoint``, ``on_exception`` …; `toolkit.plugin.callbacks` lists
     them all with what the run's `toolkit.TrainState` holds at each), plus
     ``state_dict()``/``load_state_dict(d)``, saved in ``last.pt`` so a resumed run goes on
     exactly). They are called on every process, in the order the recipe lists them; see
-    `toolkit.callbacks` for when each runs. ``register(..., metrics=[...])`` names the metrics
+    `toolkit.plugin.callbacks` for when each runs. ``register(..., metrics=[...])`` names the metrics
     the callback adds (``swa_val_accuracy`` …), so ``train.best_metric`` and ``train.monitor``
     may name them. A recipe may list a callback once; ``register(..., repeatable=True)`` says
     that copies with other parameters can run side by side (they then must not share state or
@@ -326,10 +326,10 @@ def tk_run_end(run: Any, status: str, metrics: dict[str, Any]) -> None:
 
 
 REGISTRATION_HOOKS: dict[str, str] = {k.name: k.hook for k in KINDS}
-"""Registry kind → the hook that fills it (derived from `toolkit.kinds.KINDS`)."""
+"""Registry kind → the hook that fills it (derived from `toolkit.plugin.kinds.KINDS`)."""
 
 CONTEXT: dict[str, tuple[str, ...]] = {k.name: k.context for k in KINDS}
 """Registry kind → run values a factory may declare by parameter name (never recipe keys;
-derived from `toolkit.kinds.KINDS`)."""
+derived from `toolkit.plugin.kinds.KINDS`)."""
 
 EVENT_HOOKS: tuple[str, ...] = EVENT_HOOK_NAMES

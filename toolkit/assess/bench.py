@@ -10,12 +10,12 @@ Per row: load time; batch-1 latency (warm-up calls first, then ``iters`` timed c
 median is the figure, with a distribution-free 95% interval on it (`median_interval`) and the
 p90 beside it); throughput at each larger batch (fewer calls:
 ``max(3, iters // batch)``); accuracy on the run's test split (validation when there is
-none) through `toolkit.evaluate` — the code `tk eval` uses — and top-1 agreement with the
+none) through `toolkit.assess.evaluate` — the code `tk eval` uses — and top-1 agreement with the
 PyTorch model on those images. The figures go to ``bench.json`` in the run folder, and to JSON
-or Markdown files on request (`toolkit.bench_report`).
+or Markdown files on request (`toolkit.assess.bench_report`).
 
 **A fair comparison on a shared machine.** Every runtime gets the same intra-op thread count
-(``--threads``, else the count training would use: `toolkit.threads.choose_threads`), stated
+(``--threads``, else the count training would use: `toolkit.core.threads.choose_threads`), stated
 on screen and in ``bench.json``. The machine's load is recorded before and after
 (``os.getloadavg``), and `LoadProbe` measures the CPU time other processes took on this
 process's CPUs while measuring (``/proc/stat`` less ``/proc/self/stat``). When that left the
@@ -36,14 +36,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
-from .version import __version__
-from .engine.metrics import CONFIDENCE, median_interval
-from .errors import TkError
+from ..core.errors import TkError
+from ..core.version import __version__
+from ..engine.metrics import CONFIDENCE, median_interval
+from ..export.loading import build_exporter, exporter_for_path, exporter_plugins, is_model_file, verify_model_file
+from ..export.manifest import MANIFEST_NAME, check_model_file, path_size, read_export_record, read_manifest
+from ..export.protocol import predictor_spec
+from ..export.source import ModelSource, resolve_source
 from .evaluate import EvalSet, eval_set, evaluate, source_for_model
-from .export.loading import build_exporter, exporter_for_path, exporter_plugins, is_model_file, verify_model_file
-from .export.manifest import MANIFEST_NAME, check_model_file, path_size, read_export_record, read_manifest
-from .export.protocol import predictor_spec
-from .export.source import ModelSource, resolve_source
 
 __all__ = ["BenchSettings", "bench_run", "RUNTIME_ALIASES", "median_interval", "LoadProbe", "bench_warning",
            "thread_policy"]
@@ -92,7 +92,7 @@ class Candidate:
 def _machine(threads: int | None) -> dict[str, Any]:
     import torch
 
-    from .threads import available_cores
+    from ..core.threads import available_cores
 
     info = {"platform": platform.platform(), "machine": platform.machine(), "processor": platform.processor(),
             "cpu_count": os.cpu_count(), "cpus_available": available_cores()[0], "python": platform.python_version(),
@@ -110,7 +110,7 @@ def _machine(threads: int | None) -> dict[str, Any]:
 
 # -- what to bench ---------------------------------------------------------------------------
 def _torch_candidate(source: ModelSource) -> Candidate:
-    from .export.torch_predictor import TorchPredictor, torch_devices
+    from ..export.torch_predictor import TorchPredictor, torch_devices
 
     info = source.model_info
     size = int(info.get("params", 0)) * 4
@@ -265,8 +265,8 @@ def _p90(values: Sequence[float]) -> float:
 
 
 def _cpu_sample() -> tuple[float, float, float] | None:
-    """`toolkit.threads.cpu_sample` for this process's CPUs (None where there is no ``/proc``)."""
-    from .threads import cpu_sample
+    """`toolkit.core.threads.cpu_sample` for this process's CPUs (None where there is no ``/proc``)."""
+    from ..core.threads import cpu_sample
 
     return cpu_sample()
 
@@ -284,7 +284,7 @@ class LoadProbe:
     this process's own CPU time, spinning threads included, per wall second)."""
 
     def __init__(self) -> None:
-        from .threads import available_cores
+        from ..core.threads import available_cores
 
         self.cpus = available_cores()[0]
         self.before = _loadavg()
@@ -479,7 +479,7 @@ def bench_run(target: Any = None, *, batches: Iterable[int] | None = None, iters
 def thread_policy(threads: int | None = None) -> tuple[int, str]:
     """``(intra-op threads for every runtime, why)``: ``--threads`` when given, else the count
     training would use (``OMP_NUM_THREADS``, else the cores this process may use)."""
-    from .threads import choose_threads
+    from ..core.threads import choose_threads
 
     if threads:
         return int(threads), "set with --threads"
@@ -551,7 +551,7 @@ def _bench_target(source: ModelSource | None, candidates: list[Candidate], place
 
 def _reference_predictions(source: ModelSource, data: EvalSet) -> Any:
     """Top-1 classes of the trained model (PyTorch, CPU) on ``data``: what "agreement" compares with."""
-    from .export.torch_predictor import TorchPredictor
+    from ..export.torch_predictor import TorchPredictor
 
     model, ckpt = source.load_model()
     return TorchPredictor(model, ckpt).predict_all(data.images).argmax(1)

@@ -1,4 +1,4 @@
-"""``tk data apply``: a corrected copy of a data folder from a ``fixes.csv`` that `toolkit.doctor`
+"""``tk data apply``: a corrected copy of a data folder from a ``fixes.csv`` that `toolkit.assess.doctor`
 wrote (or its review page saved). The original folder is only read; every name in the copy is
 planned before anything is copied, so no file is ever written over another.
 """
@@ -11,13 +11,13 @@ import os
 import shutil
 from pathlib import Path
 
-from .errors import TkError
-from .text import csv_value, printable
+from ..core.errors import TkError
+from ..core.text import csv_value, printable
 
 __all__ = ["apply_fixes"]
 
 FIX_COLUMNS = ("file", "problem", "suggestion")
-"""The columns of fixes.csv (`toolkit.doctor` writes them in this order)."""
+"""The columns of fixes.csv (`toolkit.assess.doctor` writes them in this order)."""
 
 
 def apply_fixes(fixes_csv: Path, out: Path, *, data: Path | None = None) -> dict[str, int]:
@@ -45,7 +45,7 @@ def apply_fixes(fixes_csv: Path, out: Path, *, data: Path | None = None) -> dict
         raise TkError(f"--out {out} must be a new folder outside the data folder {data}.")
     if out.exists() and any(out.iterdir()):
         raise TkError(f"--out {out} already exists and is not empty: choose a new folder.")
-    from .data import scan_folder
+    from ..data import scan_folder
 
     index = scan_folder(data)
     actions = _read_fixes(fixes_csv, data, set(index.class_names))
@@ -71,7 +71,7 @@ def apply_fixes(fixes_csv: Path, out: Path, *, data: Path | None = None) -> dict
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    from .engine.data_pipeline import bad_and_ignored
+    from ..engine.data_pipeline import bad_and_ignored
 
     counts["removed"] += len(bad_and_ignored(index.skipped)[0])  # unusable images are never copied
     counts["copied"] += counts["reviewed"]
@@ -134,7 +134,7 @@ def _read_fixes(path: Path, data: Path, classes: set[str]) -> dict[str, str]:
     """The actions of a fixes.csv: {file relative to the data folder: suggestion}.
 
     Read as tk writes it: names that are not UTF-8 as their own bytes (surrogate escapes, like
-    `os.fsdecode`) and cells through `toolkit.text.csv_value` (the ``'`` that keeps a spreadsheet
+    `os.fsdecode`) and cells through `toolkit.core.text.csv_value` (the ``'`` that keeps a spreadsheet
     from running a cell is taken off again).
     """
     rows: list[list[str]] = []

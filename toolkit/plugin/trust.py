@@ -15,7 +15,7 @@ import os
 from pathlib import Path
 from typing import Iterable
 
-from .errors import PluginError
+from ..core.errors import PluginError
 
 __all__ = ["TRUST_ENV", "check_trusted", "trusting"]
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from .errors import TkError
+from ..core.errors import TkError
 
 __all__ = ["VIDEO_SUFFIXES", "is_video", "Segment", "VideoPrediction", "predict_video", "smooth", "segments"]
 
@@ -66,7 +66,7 @@ def _av():
 def sample_frames(path: str, every: float) -> tuple[float, Iterator[tuple[float, int, Any]]]:
     """(duration in seconds, iterator of (time, frame index, PIL RGB image)) for one frame per
     ``every`` seconds: the first frame whose presentation time reaches each multiple of ``every``."""
-    from .data.images import _file_problem
+    from ..data.images import _file_problem
 
     # Regular files only, as for images: FFmpeg would wait forever on a FIFO (or /dev/stdin)
     # for a writer that never comes.
@@ -147,8 +147,8 @@ def predict_video(predictor: Any, path: str, *, every: float = 0.5, window: int 
     """Classify one frame per ``every`` seconds of ``path`` (see the module docstring)."""
     import numpy as np
 
-    from .data.pixels import check_spec, decode
-    from .export.protocol import predictor_spec
+    from ..data.pixels import check_spec, decode
+    from ..export.protocol import predictor_spec
 
     if not every > 0 or every == float("inf"):  # nan and inf too: they would sample one frame
         raise TkError(f"--every must be a positive number of seconds, not {every}.")
@@ -193,7 +193,7 @@ def frames_csv(pred: VideoPrediction, class_names: list[str], top_k: int = 3, *,
     likeliest class after ``class``, so an ``unknown`` answer still says what it looked like."""
     import numpy as np
 
-    from .text import csv_row, printable
+    from ..core.text import csv_row, printable
 
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
@@ -209,7 +209,7 @@ def frames_csv(pred: VideoPrediction, class_names: list[str], top_k: int = 3, *,
 
 
 def segments_csv(pred: VideoPrediction) -> str:
-    from .text import csv_row, printable
+    from ..core.text import csv_row, printable
 
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")

@@ -17,9 +17,9 @@ import tomllib
 from pathlib import Path
 from typing import Any, Iterable
 
-from .errors import RecipeError
-from .recipe_schema import SCHEMA, check_cross as _check_cross, check_value as _check_value, compile_group_pattern
-from .recipe_toml import dumps_toml, locate as _locate, parse_override, toml_value as _toml_value, tomlable as _tomlable
+from ..core.errors import RecipeError
+from .schema import SCHEMA, check_cross as _check_cross, check_value as _check_value, compile_group_pattern
+from .toml_text import dumps_toml, locate as _locate, parse_override, toml_value as _toml_value, tomlable as _tomlable
 
 __all__ = ["Recipe", "load_recipe", "find_recipe", "parse_override", "dumps_toml", "compile_group_pattern", "RECIPE_DIRS"]
 

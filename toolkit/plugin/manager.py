@@ -33,11 +33,10 @@ from typing import Any, Iterable
 
 import pluggy
 
+from ..core.errors import PluginError, TkError
 from . import hookspecs
-from .errors import PluginError, TkError
-from .plugin_trust import (TRUST_ENV, _is_file_spec, _module_key, _module_path, check_trusted,  # noqa: F401 - re-exported
-                           trusting)
 from .registry import Entry, Registry
+from .trust import TRUST_ENV, _is_file_spec, _module_key, _module_path, check_trusted, trusting  # noqa: F401 - re-exported
 
 __all__ = ["BrokenPlugin", "PluginInfo", "Plugins", "load_plugins", "load_stored_plugins", "check_trusted", "trusting",
            "ENTRY_POINT_GROUP", "TRUST_ENV", "disabled_from_env"]

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-from .errors import TkError
+from ..core.errors import TkError
 
 __all__ = ["LabelIssue", "rank_label_issues", "missing_extra", "held_out_predictions"]
 
@@ -76,7 +76,7 @@ def rank_label_issues(labels: Sequence[int], probs: Any, paths: Sequence[str],
 def held_out_predictions(folder: Path) -> tuple[dict[str, Any], str]:
     """The held-out predictions of a cross-validation folder (``oof_predictions.csv``) or a run
     (``predictions.csv``, validation rows), and which they are."""
-    from .engine.finalize import read_predictions
+    from ..engine.finalize import read_predictions
 
     folder = Path(folder)
     if (folder / "oof_predictions.csv").is_file():

@@ -31,9 +31,9 @@ class CheckpointError(TkError):
 
 def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> Path:
     """Write ``payload`` (plus the format marker) atomically; a failed write is a `TkError`."""
-    import torch
-
     import io
+
+    import torch
 
     path = Path(path)
     data = {"format": FORMAT, "version": VERSION, **payload}

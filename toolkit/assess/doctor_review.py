@@ -7,7 +7,7 @@ no name can end the script; names that are not UTF-8 as their surrogate escapes)
 plain JavaScript builds the list with DOM calls only (``textContent``, never ``innerHTML`` with a
 name), then writes the CSV as a Blob download named ``fixes.csv`` (or into a text box to copy).
 
-The JavaScript writer follows what `write_doctor` does, byte for byte: `toolkit.text.csv_cell` on
+The JavaScript writer follows what `write_doctor` does, byte for byte: `toolkit.core.text.csv_cell` on
 every cell (a leading ``'`` before a formula prefix, numbers left alone), Python's ``csv.writer``
 quoting (a cell holding ``,``, ``"``, CR or LF is quoted, ``"`` doubled; rows end in CRLF), and
 UTF-8 with surrogate escapes turned back into the file name's own bytes (``surrogateescape``).
@@ -22,7 +22,7 @@ import os
 import shlex
 from typing import Any, Callable
 
-from .text import printable
+from ..core.text import printable
 
 __all__ = ["review_data", "review_section", "json_script", "REVIEW_STYLE", "MAX_REVIEW_THUMBS", "MAX_RELATED"]
 
@@ -114,7 +114,7 @@ border-bottom:1px solid #eee;padding:10px 0}.fix .row{margin:0}.fix .what{overfl
 
 REVIEW_JS = r"""(function () {
 "use strict";
-// toolkit.text.csv_cell: a cell a spreadsheet would run as a formula gets a leading "'"
+// toolkit.core.text.csv_cell: a cell a spreadsheet would run as a formula gets a leading "'"
 var PREFIXES = "=+-@\t\r";
 var NUMBER = /^[+-]?(?:\p{Nd}+\.?\p{Nd}*|\.\p{Nd}+)(?:[eE][+-]?\p{Nd}+)?$/u;  // python's \d is \p{Nd}
 function quoted(t) {

@@ -2,7 +2,7 @@
 
 Quality comes from each run's ``metrics.json`` (the engine's final evaluation of ``best.pt``:
 its test split when the run has one, else validation); a run without it is evaluated here
-through `toolkit.evaluate`, the code `tk eval` uses. Latency comes from the run's
+through `toolkit.assess.evaluate`, the code `tk eval` uses. Latency comes from the run's
 ``bench.json`` (`tk bench`), never estimated: a run that was not benched shows no latency.
 Size is the exported fp32 ONNX file when there is one, else the fp32 weights (parameters × 4
 bytes).
@@ -14,9 +14,9 @@ import json
 from pathlib import Path
 from typing import Any, Sequence
 
-from .engine.metrics import ci_text
-from .errors import TkError
-from .export.source import ModelSource, resolve_source
+from ..core.errors import TkError
+from ..engine.metrics import ci_text
+from ..export.source import ModelSource, resolve_source
 
 __all__ = ["compare_runs", "compare_markdown", "compare_chart", "paired_tests"]
 
@@ -65,9 +65,9 @@ def _quality(source: ModelSource) -> dict[str, Any]:
             return {"split": chosen.get("split", "val"), "accuracy": chosen["accuracy"], "macro_f1": chosen["macro_f1"],
                     "accuracy_ci": chosen.get("accuracy_ci"), "macro_f1_ci": chosen.get("macro_f1_ci"),
                     "per_class_f1": {k: v["f1"] for k, v in chosen["per_class"].items()}, "from": "metrics.json"}
+    from ..export.protocol import predictor_spec
+    from ..export.torch_predictor import TorchPredictor
     from .evaluate import eval_set, evaluate
-    from .export.protocol import predictor_spec
-    from .export.torch_predictor import TorchPredictor
 
     model, ckpt = source.load_model()
     predictor = TorchPredictor(model, ckpt)
@@ -191,8 +191,8 @@ def paired_tests(rows: list[dict[str, Any]], alpha: float = 0.05) -> list[dict[s
     still matches) get McNemar's exact test
     (`toolkit.engine.metrics.mcnemar`); others get a reason why no paired test is possible.
     """
-    from .engine.finalize import read_predictions
-    from .engine.metrics import mcnemar
+    from ..engine.finalize import read_predictions
+    from ..engine.metrics import mcnemar
 
     def preds(row: dict[str, Any]) -> dict[str, Any] | None:
         path = Path(row["path"]) / "predictions.csv"
@@ -284,7 +284,7 @@ def compare_chart(rows: list[dict[str, Any]], path: Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from .atomic import atomic_write
+    from ..core.atomic import atomic_write
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(13, 5))
     # One latency for every run, or none: mixing one run's ONNX Runtime time with another's PyTorch
