@@ -12,7 +12,8 @@ p90 beside it); throughput at each larger batch (fewer calls:
 ``max(3, iters // batch)``); accuracy on the run's test split (validation when there is
 none) through `toolkit.assess.evaluate` — the code `tk eval` uses — and top-1 agreement with the
 PyTorch model on those images. The figures go to ``bench.json`` in the run folder, and to JSON
-or Markdown files on request (`toolkit.assess.bench_report`).
+or Markdown files on request (`toolkit.assess.bench_report`). Which files a target stands for is
+`toolkit.assess.bench_models`; the load around the measurement and the warning, `toolkit.assess.bench_load`.
 
 **A fair comparison on a shared machine.** Every runtime gets the same intra-op thread count
 (``--threads``, else the count training would use: `toolkit.core.threads.choose_threads`), stated
@@ -27,23 +28,22 @@ and given on the command line) is benched once.
 
 from __future__ import annotations
 
-import inspect
 import os
 import platform
 import statistics
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
 from ..core.errors import TkError
 from ..core.version import __version__
-from ..engine.metrics import CONFIDENCE, median_interval
-from ..export.loading import build_exporter, exporter_for_path, exporter_plugins, is_model_file, verify_model_file
-from ..export.manifest import MANIFEST_NAME, check_model_file, path_size, read_export_record, read_manifest
+from ..engine.metrics import median_interval
+from ..export.loading import exporter_plugins
 from ..export.protocol import predictor_spec
-from ..export.source import ModelSource, resolve_source
-from .evaluate import EvalSet, eval_set, evaluate, source_for_model
+from ..export.source import ModelSource
+from .bench_load import LoadProbe, bench_warning, merge_load
+from .bench_models import Candidate, candidates, is_exported_file, resolved, runtime_name
+from .evaluate import EvalSet, eval_set, evaluate
 
 __all__ = ["BenchSettings", "bench_run", "RUNTIME_ALIASES", "median_interval", "LoadProbe", "bench_warning",
            "thread_policy"]
@@ -74,21 +74,6 @@ class BenchSettings:
         return settings
 
 
-@dataclass
-class Candidate:
-    """One model file in one format, and how to load it on a device."""
-
-    model: str
-    format: str
-    path: Path
-    precision: str
-    devices: list[tuple[str, bool, str]]
-    load: Callable[[str], Any]
-    compute_plan: Callable[[str], dict[str, int]] | None = None
-    size_bytes: int = 0
-    note: str = ""
-
-
 def _machine(threads: int | None) -> dict[str, Any]:
     import torch
 
@@ -108,145 +93,6 @@ def _machine(threads: int | None) -> dict[str, Any]:
     return info
 
 
-# -- what to bench ---------------------------------------------------------------------------
-def _torch_candidate(source: ModelSource) -> Candidate:
-    from ..export.torch_predictor import TorchPredictor, torch_devices
-
-    info = source.model_info
-    size = int(info.get("params", 0)) * 4
-
-    def load(device: str) -> Any:
-        model, ckpt = source.load_model()
-        return TorchPredictor(model, ckpt, device)
-
-    return Candidate(source.label, "pytorch", source.checkpoint, "fp32", torch_devices(), load, size_bytes=size)
-
-
-def _file_candidate(label: str, path: Path, plugins: Any, threads: int | None, precision: str = "", note: str = "") -> Candidate:
-    name, exporter = exporter_for_path(path, plugins)
-    accepts_threads = "threads" in inspect.signature(exporter.load).parameters
-
-    def load(device: str) -> Any:
-        ok, why = exporter.can_run()
-        if not ok:
-            raise TkError(why)
-        return exporter.load(path, device=device, **({"threads": threads} if accepts_threads else {}))
-
-    plan = (lambda device: exporter.compute_plan(path, device)) if hasattr(exporter, "compute_plan") else None
-    return Candidate(label, name, path, precision, exporter.devices(), load, plan, path_size(path), note)
-
-
-def _run_exports(source: ModelSource) -> list[tuple[str, Path, str, str]]:
-    """``(format, file, precision, note)`` of every export of the run: in its default exports folder
-    and wherever the run's ``exports.json`` says ``tk export --out`` put one."""
-    recipe = source.ckpt.get("recipe") or {}
-    folder = Path((recipe.get("export") or {}).get("out") or "exports") / source.label
-    manifests = {p.resolve(): p for p in sorted(folder.glob(f"*/{MANIFEST_NAME}"))}
-    if source.run_dir is not None:  # exports written with --out, recorded by the run (exports.json)
-        for entry in read_export_record(source.run_dir):
-            path = Path(entry["manifest"])
-            if path.is_file():
-                manifests.setdefault(path.resolve(), path)
-    found = []
-    for manifest_path in manifests.values():
-        found += _manifest_models(manifest_path, read_manifest(manifest_path))
-    return found
-
-
-def _manifest_models(manifest_path: Path, manifest: dict[str, Any]) -> list[tuple[str, Path, str, str]]:
-    """``(format, file, precision, note)`` of the model (and its int8 variant) a manifest describes."""
-    parity = manifest.get("parity") or {}
-    note = "parity FAILED at export" if parity.get("passed") is False else ""
-    precision = manifest.get("compute_precision") or "fp32"
-    if manifest.get("compression") not in (None, "none"):
-        precision = f"{precision}+{manifest['compression']}"  # e.g. fp16+palettize4
-    found = [(manifest["format"], manifest_path.parent / manifest["file"], precision, note)]
-    if isinstance(manifest.get("int8"), dict) and manifest["int8"].get("file"):
-        found.append((manifest["format"], manifest_path.parent / manifest["int8"]["file"], "int8", ""))
-    return found
-
-
-def _file_facts(path: Path) -> tuple[str, str]:
-    """``(precision, note)`` of an exported file as the manifest beside it records them, so a file
-    given on the command line reads like the same file found through its run (``("", "")`` when
-    no manifest names it)."""
-    manifest_path = path.parent / MANIFEST_NAME
-    try:
-        manifest = read_manifest(manifest_path) if manifest_path.is_file() else None
-        for _fmt, file, precision, note in (_manifest_models(manifest_path, manifest) if isinstance(manifest, dict) else []):
-            if _same_path(file, path):
-                return precision, note
-    except (TkError, KeyError, TypeError):
-        pass
-    return "", ""
-
-
-def _same_path(a: Path, b: Path) -> bool:
-    try:
-        return Path(a).resolve() == Path(b).resolve()
-    except OSError:
-        return False
-
-
-def _resolved(path: Path) -> str:
-    try:
-        return str(Path(path).resolve())
-    except OSError:
-        return str(path)
-
-
-def _is_exported_file(target: Any) -> bool:
-    return target is not None and is_model_file(Path(target)) and Path(target).suffix != ".pt"
-
-
-def _candidates(target: Any, plugins: Any, threads: int | None,
-                say: Log = lambda _line: None) -> tuple[ModelSource | None, list[Candidate], list[dict]]:
-    """What a command-line target stands for: (its run or None, candidates, placeholder rows).
-
-    A run folder or checkpoint stands for the checkpoint and all its exports; an exported
-    file for itself (its run, when its manifest names one, supplies the labelled images).
-    """
-    placeholders: list[dict] = []
-    if _is_exported_file(target):
-        path = Path(target)
-        verify_model_file(path, plugins)  # a file named on the command line that is broken fails the command
-        check_model_file(path)  # so does one whose export did not finish, or that its manifest did not check
-        try:
-            source: ModelSource | None = source_for_model(path)
-        except TkError:
-            source = None
-        label = source.label if source else path.stem
-        precision, note = _file_facts(path)
-        return source, [_file_candidate(label, path, plugins, threads, precision, note)], placeholders
-    source = resolve_source(target)
-    if source.note:
-        say(source.note)
-    candidates = [_torch_candidate(source)]
-    exported = _run_exports(source)
-    for fmt, file, precision, note in exported:
-        if not file.exists():
-            continue
-        try:
-            check_model_file(file)
-        except TkError as exc:  # an export killed before its check is a row that says so, never a measured one
-            placeholders.append({"model": source.label, "format": fmt, "runtime": _runtime_name(fmt), "device": "-",
-                                 "precision": precision or "-", "file": str(file), "status": "failed",
-                                 "reason": str(exc)})
-            continue
-        candidates.append(_file_candidate(source.label, file, plugins, threads, precision, note))
-    have = {fmt for fmt, *_ in exported}
-    for entry in plugins.registry("exporters"):
-        if entry.name in have:
-            continue
-        exporter = build_exporter(entry)
-        ok, why = exporter.can_run()
-        reason = f"not exported (tk export --format {entry.name})"
-        placeholders.append({"model": source.label, "format": entry.name, "runtime": getattr(exporter, "runtime", entry.name),
-                             "device": "-", "precision": "-", "status": "unavailable",
-                             "reason": reason + ("" if ok else f"; {why}")})
-    return source, candidates, placeholders
-
-
 # -- measuring -------------------------------------------------------------------------------
 def _timed(call: Callable[[], Any], iters: int, warmup: int) -> list[float]:
     for _ in range(warmup):
@@ -262,115 +108,6 @@ def _timed(call: Callable[[], Any], iters: int, warmup: int) -> list[float]:
 def _p90(values: Sequence[float]) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(0.9 * (len(ordered) - 1))))]
-
-
-def _cpu_sample() -> tuple[float, float, float] | None:
-    """`toolkit.core.threads.cpu_sample` for this process's CPUs (None where there is no ``/proc``)."""
-    from ..core.threads import cpu_sample
-
-    return cpu_sample()
-
-
-def _loadavg() -> list[float] | None:
-    try:
-        return [round(v, 2) for v in os.getloadavg()]
-    except (AttributeError, OSError):
-        return None
-
-
-class LoadProbe:
-    """The machine's load around a measurement: load averages before and after, and the CPUs
-    other processes kept busy meanwhile (busy time of this process's CPUs in ``/proc/stat`` less
-    this process's own CPU time, spinning threads included, per wall second)."""
-
-    def __init__(self) -> None:
-        from ..core.threads import available_cores
-
-        self.cpus = available_cores()[0]
-        self.before = _loadavg()
-        self._start = _cpu_sample()
-
-    def stop(self) -> dict[str, Any]:
-        end = _cpu_sample()
-        others = seconds = None
-        if self._start is not None and end is not None and end[0] > self._start[0]:
-            seconds = end[0] - self._start[0]
-            others = max(0.0, ((end[1] - self._start[1]) - (end[2] - self._start[2])) / seconds)
-        return {"cpus": self.cpus, "loadavg_before": self.before, "loadavg_after": _loadavg(),
-                "others_cpu": None if others is None else round(others, 2),
-                "seconds": None if seconds is None else round(seconds, 2),
-                "how": "/proc/stat busy time of this process's CPUs less its own" if others is not None
-                       else "load averages only (no /proc/stat here)"}
-
-
-SPREAD = 2.0
-"""A row whose batch-1 p90 is more than this many times its median is too noisy to rank."""
-
-
-def _merge_load(loads: list[dict[str, Any]]) -> dict[str, Any]:
-    """One load record for several measured targets: the first one's before, the last one's after,
-    the most others used."""
-    if len(loads) == 1:
-        return loads[0]
-    others = [x["others_cpu"] for x in loads if x.get("others_cpu") is not None]
-    return {**loads[-1], "loadavg_before": loads[0].get("loadavg_before"), "others_cpu": max(others) if others else None,
-            "seconds": round(sum(x.get("seconds") or 0 for x in loads), 2)}
-
-
-def _row_name(row: dict[str, Any]) -> str:
-    return f"{row.get('runtime')} {row.get('precision')}".strip()
-
-
-def bench_warning(rows: list[dict[str, Any]], load: dict[str, Any], threads: int, iters: int) -> str | None:
-    """One line saying why these timings cannot be compared, and how to rerun; None when they can.
-
-    Untrustworthy when other processes left the bench fewer CPUs than its ``threads`` (more than
-    ``max(cpus − threads, 0) + 0.25`` CPUs busy with other work while measuring, or a load
-    average above ``cpus`` before or after where ``/proc/stat`` is missing), when ``threads``
-    exceeds the CPUs, when a row's p90 is more than `SPREAD`
-    times its median, or when the median intervals of two rows on one device overlap (they cannot
-    be ranked).
-    """
-    reasons, quiet = [], False
-    cpus = int(load.get("cpus") or 1)
-    spare = max(cpus - threads, 0) + 0.25
-    if threads > cpus:  # more threads than CPUs: the runtime's own threads wait for each other
-        reasons.append(f"{threads} threads on {cpus} CPU{'s' if cpus != 1 else ''}")
-    others = load.get("others_cpu")
-    averages = [v[0] for v in (load.get("loadavg_before"), load.get("loadavg_after")) if v]
-    if others is not None and others > spare:
-        reasons.append(f"other processes kept {others:.1f} of {cpus} CPU{'s' if cpus != 1 else ''} busy while "
-                       f"measuring, with {threads} thread{'s' if threads != 1 else ''} wanted")
-        quiet = True
-    elif others is None and averages and max(averages) > cpus:
-        reasons.append(f"load average {max(averages):.1f} on {cpus} CPU{'s' if cpus != 1 else ''}")
-        quiet = True
-    ok = [r for r in rows if r.get("status") == "ok" and r.get("latency_ms")]
-    noisy = [r for r in ok if r.get("latency_p90_ms", 0) > SPREAD * r["latency_ms"]]
-    if noisy:
-        worst = max(noisy, key=lambda r: r["latency_p90_ms"] / r["latency_ms"])
-        reasons.append(f"{_row_name(worst)} on {worst['device']}: p90 {worst['latency_p90_ms'] / worst['latency_ms']:.1f}× "
-                       f"its median" + (f" ({len(noisy)} rows)" if len(noisy) > 1 else ""))
-    overlaps = []
-    for i, a in enumerate(ok):
-        for b in ok[i + 1:]:
-            ca, cb = a.get("latency_ci_ms"), b.get("latency_ci_ms")
-            if a["device"] == b["device"] and ca and cb and ca[0] <= cb[1] and cb[0] <= ca[1]:
-                overlaps.append(f"{_row_name(a)} and {_row_name(b)} on {a['device']}")
-    if overlaps:
-        reasons.append(f"the median intervals of {overlaps[0]} overlap" + (f" (and {len(overlaps) - 1} more pairs)"
-                                                                            if len(overlaps) > 1 else ""))
-    levels = [r.get("latency_ci_level") for r in ok if r.get("latency_ci_level") is not None]
-    if levels and min(levels) < CONFIDENCE:
-        reasons.append(f"{iters} timed call{'s' if iters != 1 else ''} give no 95% interval")
-    if not reasons:
-        return None
-    how = ["on a quiet machine"] if quiet else []
-    if threads > cpus:
-        how.append(f"with --threads {cpus} or fewer")
-    if noisy or overlaps or (levels and min(levels) < CONFIDENCE) or quiet:
-        how.append(f"with more timed calls (--iters {max(100, 4 * iters)})")
-    return f"these timings cannot be compared with confidence: {'; '.join(reasons)}. Rerun {' and '.join(how)}."
 
 
 def _inputs(data: EvalSet | None, predictor: Any, batch: int) -> Any:
@@ -450,10 +187,10 @@ def bench_run(target: Any = None, *, batches: Iterable[int] | None = None, iters
     seen: set[str] = set()  # resolved model files already benched: each file is one set of rows
     loads: list[dict[str, Any]] = []
     for item in targets:
-        source, candidates, placeholders = _candidates(item, plugins, count, say)
+        source, found, placeholders = candidates(item, plugins, count, say)
         fresh = []
-        for cand in candidates:
-            key = _resolved(cand.path)
+        for cand in found:
+            key = resolved(cand.path)
             if key in seen:
                 say(f"bench: {cand.path} is already benched above; not measured twice.")
                 continue
@@ -470,10 +207,10 @@ def bench_run(target: Any = None, *, batches: Iterable[int] | None = None, iters
         loads.append(probe.stop())
         all_rows.extend(rows)
         report = _report(rows, settings, policy, loads[-1])
-        if write_run_file and source is not None and source.run_dir is not None and not _is_exported_file(item):
+        if write_run_file and source is not None and source.run_dir is not None and not is_exported_file(item):
             write_report_json(source.run_dir / "bench.json", report)
             say(f"Wrote {source.run_dir / 'bench.json'}")
-    return _report(all_rows, settings, policy, _merge_load(loads)) if len(targets) > 1 else report
+    return _report(all_rows, settings, policy, merge_load(loads)) if len(targets) > 1 else report
 
 
 def thread_policy(threads: int | None = None) -> tuple[int, str]:
@@ -497,7 +234,7 @@ def _report(rows: list[dict[str, Any]], settings: BenchSettings, policy: str, lo
             "load": load, "warning": bench_warning(rows, load, threads, settings.iters), "rows": rows}
 
 
-def _bench_target(source: ModelSource | None, candidates: list[Candidate], placeholders: list[dict],
+def _bench_target(source: ModelSource | None, models: list[Candidate], placeholders: list[dict],
                   settings: BenchSettings, say: Log) -> list[dict[str, Any]]:
     import torch
 
@@ -523,22 +260,22 @@ def _bench_target(source: ModelSource | None, candidates: list[Candidate], place
     if settings.threads and settings.threads != old_threads:
         torch.set_num_threads(settings.threads)
     try:
-        for cand in candidates:
+        for cand in models:
             if wanted and cand.format not in wanted:
                 continue
             for device, ok, why in cand.devices:
                 base = {"model": cand.model, "format": cand.format, "device": device, "precision": cand.precision or "-",
                         "file": str(cand.path), "size_mb": round(cand.size_bytes / 1e6, 3)}
                 if not ok:
-                    rows.append({**base, "runtime": _runtime_name(cand.format), "status": "unavailable", "reason": why})
+                    rows.append({**base, "runtime": runtime_name(cand.format), "status": "unavailable", "reason": why})
                     continue
                 say(f"bench: {cand.format} {cand.precision} on {device} ({cand.path.name}) …")
                 try:
                     row = _bench_row(cand, device, settings, data_for, reference)
                 except TkError as exc:
-                    row = {**base, "runtime": _runtime_name(cand.format), "status": "failed", "reason": str(exc)}
+                    row = {**base, "runtime": runtime_name(cand.format), "status": "failed", "reason": str(exc)}
                 except Exception as exc:  # a runtime crash is a row, not the end of the benchmark
-                    row = {**base, "runtime": _runtime_name(cand.format), "status": "failed",
+                    row = {**base, "runtime": runtime_name(cand.format), "status": "failed",
                            "reason": f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"}
                 if cand.note:
                     row["note"] = cand.note
@@ -557,5 +294,3 @@ def _reference_predictions(source: ModelSource, data: EvalSet) -> Any:
     return TorchPredictor(model, ckpt).predict_all(data.images).argmax(1)
 
 
-def _runtime_name(fmt: str) -> str:
-    return {"pytorch": "PyTorch eager", "onnx": "ONNX Runtime", "coreml": "Core ML"}.get(fmt, fmt)
