@@ -278,37 +278,15 @@ def unknown_images(recipe: Any) -> list[str]:
     return found
 
 
-def _logits_of(model: Any, images: Any, device: Any, batch: int = 64) -> Any:
-    import numpy as np
-    import torch
-
-    out = []
-    was = model.training
-    model.eval()
-    with torch.inference_mode():
-        for i in range(0, images.shape[0], batch):
-            x = images[i:i + batch].to(device).float().div_(255.0)
-            out.append(model(x).float().cpu().numpy())
-    model.train(was)
-    return np.concatenate(out) if out else np.zeros((0, 0))
-
-
 def calibrate(state: Any, cfg: dict[str, Any]) -> tuple[dict[str, Any], str]:
     """Fit the temperature and the unknown threshold on best.pt's validation logits
     (``state.final``, a `toolkit.plugin.callbacks.FinalEvaluation`), set them in the live model and in
     best.pt's contents, and return (metrics.json section, report HTML). ``cfg``: the
     ``[calibration]`` keys."""
-    import base64
-    import html
-
     import numpy as np
     import torch
 
-    from ..core.geometry import InputSpec
-    from ..data import decode_images
-    from .data_pipeline import cache_root
-
-    recipe, model, final = state.recipe, state.model, state.final
+    model, final = state.model, state.final
     logits = np.asarray(final.logits, dtype=np.float64)
     y = np.asarray(final.labels)
     before = softmax(logits)
@@ -320,17 +298,11 @@ def calibrate(state: Any, cfg: dict[str, Any]) -> tuple[dict[str, Any], str]:
     out: dict[str, Any] = {"temperature": t, "fitted": bool(cfg["temperature"]), "ece_before": ece(before, y),
                            "ece_after": ece(after, y), "nll_before": nll(before), "nll_after": nll(after),
                            "bins": 15, "images": int(len(y))}
-    paths = unknown_images(recipe)
     unknown_conf = np.zeros(0)
-    if paths:
-        data = recipe["data"]
-        dec = decode_images(paths, InputSpec.from_recipe(data), cache_dir=cache_root(recipe),
-                            workers=data["workers"], hashes=False)
-        ok = [i for i in range(len(paths)) if i not in dict(dec.failed)]
-        z_unknown = _logits_of(model, dec.images[torch.tensor(ok, dtype=torch.long)], state.device) \
-            if ok else np.zeros((0, logits.shape[1]))
+    if final.unknown_logits is not None:  # the images of data.unknown_root, scored like the validation images
+        z_unknown = np.asarray(final.unknown_logits, dtype=np.float64).reshape(-1, logits.shape[1])
         unknown_conf = softmax(z_unknown, t).max(1) if len(z_unknown) else np.zeros(0)
-        out["separation"] = {"against": f"{len(ok)} images of data.unknown_root",
+        out["separation"] = {"against": f"{len(z_unknown)} images of data.unknown_root",
                              "auroc_max_probability": auroc(conf, unknown_conf),
                              "auroc_energy": auroc(energy(logits, t), energy(z_unknown, t)) if len(z_unknown) else None}
     else:
@@ -355,6 +327,21 @@ def calibrate(state: Any, cfg: dict[str, Any]) -> tuple[dict[str, Any], str]:
     best["calibration"] = {"temperature": t, "ece_before": out["ece_before"], "ece_after": out["ece_after"],
                            **({"unknown": {"threshold": threshold, "label": cfg["unknown_label"],
                                            "target": out["unknown"]["goal"]}} if cfg["unknown"] else {})}
+    section = _section(out, (before, after, y), (conf, correct), threshold if cfg["unknown"] else None,
+                       state.class_names)
+    return out, section
+
+
+def _section(out: dict[str, Any], probs: tuple[Any, Any, Any], answers: tuple[Any, Any], chosen: float | None,
+             class_names: Sequence[str]) -> str:
+    """The report's calibration and "unknown" sections: ``probs`` = (before, after, labels) for the
+    reliability diagram, ``answers`` = (confidence, correct) for the risk–coverage curve."""
+    import base64
+    import html
+
+    before, after, y = probs
+    conf, correct = answers
+    t = out["temperature"]
 
     def png(data: bytes) -> str:
         return f'<img class="plot" src="data:image/png;base64,{base64.b64encode(data).decode("ascii")}">'
@@ -373,17 +360,16 @@ def calibrate(state: Any, cfg: dict[str, Any]) -> tuple[dict[str, Any], str]:
     def auc(v):
         return "-" if v is None else f"{v:.3f}"
 
-    section = (
+    return (
         f"<h2>Calibration</h2><p>Temperature {t:.3f} (fitted by L-BFGS on the validation logits): expected "
         f"calibration error {out['ece_before']:.3f} before, {out['ece_after']:.3f} after.</p>"
         f"{png(reliability_png(before, after, y))}"
         f"<h2>Confidence and unknown</h2><p>How well confidence separates right answers from "
         f"{html.escape(sep['against'])} (AUROC): calibrated maximum probability {auc(sep['auroc_max_probability'])}, "
         f"energy score {auc(sep['auroc_energy'])}.</p>{chosen_html}"
-        f"{png(risk_coverage_png(conf, correct, threshold if cfg['unknown'] else None))}"
-        f"{operating_points_html(out['operating_points'], state.class_names)}"
+        f"{png(risk_coverage_png(conf, correct, chosen))}"
+        f"{operating_points_html(out['operating_points'], class_names)}"
         f"<p class='ci'>Per-class rows: precision of the answers of that class at that threshold.</p>")
-    return out, section
 
 
 def operating_points_html(points: Sequence[dict[str, Any]], class_names: Sequence[str]) -> str:

@@ -9,14 +9,15 @@ does this, with no collectives, while the other processes finish.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from ..core.atomic import atomic_write
 from ..core.checkpoint import load_checkpoint
 from ..core.text import csv_row, csv_value, printable
 
-__all__ = ["final_metrics", "write_bad_images", "write_predictions", "read_predictions"]
+__all__ = ["Finished", "final_metrics", "write_bad_images", "write_predictions", "read_predictions"]
 
 PREDICTION_COLUMNS = ("split", "path", "label", "predicted", "confidence")
 
@@ -73,25 +74,74 @@ def write_bad_images(run_dir: Path, bad: list[tuple[str, str]]) -> None:
     atomic_write(run_dir / "bad_images.txt", lambda fh: fh.write(text.encode("utf-8", "surrogateescape")))
 
 
-def _evaluate_part(trainer: Any, part: Any) -> tuple[dict[str, Any], Any]:
+@dataclass
+class Finished:
+    """What the final evaluation reads of a finished run, handed over as values by the trainer
+    (`toolkit.engine.trainer.Trainer.finished`): it never reaches into the trainer itself."""
+
+    run_dir: Path
+    recipe: Any  # the Recipe
+    data: Any  # PreparedData: class names, the parts, grouping, notes
+    model: Any  # the live model; best.pt's weights are loaded into it
+    device: Any
+    precision: Any
+    loss_fn: Any
+    batch_size: int
+    history: list[dict[str, Any]]
+    epochs_completed: int
+    stop_reason: str | None
+    device_text: str
+    model_info: dict[str, Any]
+    on_final_evaluation: Callable[[Any], None]  # the callbacks' moment, with the FinalEvaluation
+
+
+def _evaluate_part(run: Finished, part: Any) -> tuple[dict[str, Any], Any]:
     from .batches import Batches
     from .loop import evaluate
     from .metrics import classification_metrics
 
-    batches = Batches(part, trainer.device, channels_last=trainer.recipe["train"]["channels_last"])
-    res = evaluate(trainer.model, batches, trainer.batch_size * 2, trainer.comps.loss_fn, trainer.precision,
-                   trainer.device, keep_logits=True)
-    metrics = classification_metrics(part.labels, res.preds, trainer.data.class_names, res.top5, intervals=True)
+    batches = Batches(part, run.device, channels_last=run.recipe["train"]["channels_last"])
+    res = evaluate(run.model, batches, run.batch_size * 2, run.loss_fn, run.precision, run.device, keep_logits=True)
+    metrics = classification_metrics(part.labels, res.preds, run.data.class_names, res.top5, intervals=True)
     metrics["loss"] = res.loss
     return metrics, res
 
 
-def final_metrics(trainer: Any, status: str) -> dict[str, Any]:
+def unknown_logits(run: Finished) -> Any:
+    """The model's raw outputs for the images of ``data.unknown_root`` (images of no class), through
+    the one decode path and the evaluation loop the validation images take; None when the recipe
+    names no such folder. Images that cannot be decoded are left out."""
+    import numpy as np
+
+    from ..core.geometry import InputSpec
+    from ..data import decode_images
+    from .batches import Batches, take
+    from .calibrate import unknown_images
+    from .data_pipeline import Part, cache_root
+    from .loop import evaluate
+
+    paths = unknown_images(run.recipe)
+    if not paths:
+        return None
+    data = run.recipe["data"]
+    decoded = decode_images(paths, InputSpec.from_recipe(data), cache_dir=cache_root(run.recipe),
+                            workers=data["workers"], hashes=False)
+    failed = dict(decoded.failed)
+    ok = [i for i in range(len(paths)) if i not in failed]
+    if not ok:
+        return np.zeros((0, len(run.data.class_names)))
+    part = Part([paths[i] for i in ok], [0] * len(ok), take(decoded.images, ok))
+    batches = Batches(part, run.device, channels_last=run.recipe["train"]["channels_last"])
+    res = evaluate(run.model, batches, run.batch_size * 2, None, run.precision, run.device, keep_logits=True)
+    return np.asarray(res.logits, dtype=np.float64).reshape(len(ok), -1)
+
+
+def final_metrics(run: Finished, status: str) -> dict[str, Any]:
     """Evaluate best.pt, write metrics.json, curves.png, confusion_matrix.png and report.html."""
     from .data_pipeline import grouping_text
     from .report import plot_confusion, plot_curves, worst_misclassified, write_report
 
-    run_dir = trainer.run.dir
+    run_dir = run.run_dir
     best_path = run_dir / "best.pt"
     if not best_path.is_file():
         return {}
@@ -103,32 +153,31 @@ def final_metrics(trainer: Any, status: str) -> dict[str, Any]:
     from .calibrate import softmax
 
     best = load_checkpoint(best_path)
-    chosen = _chosen_by(best, trainer.recipe)
-    trainer.model.load_state_dict(best["model"])
+    chosen = _chosen_by(best, run.recipe)
+    run.model.load_state_dict(best["model"])
     with torch.no_grad():  # the callbacks see the raw logits (calibration is fitted afresh on a re-finalised run)
-        trainer.model.temperature.fill_(1.0)
-        trainer.model.unknown_threshold.fill_(0.0)
-    data = trainer.data
-    metrics, res = _evaluate_part(trainer, data.val)
+        run.model.temperature.fill_(1.0)
+        run.model.unknown_threshold.fill_(0.0)
+    data = run.data
+    metrics, res = _evaluate_part(run, data.val)
     final = FinalEvaluation(logits=np.asarray(res.logits), labels=np.asarray([data.val.labels[i] for i in res.indices]),
-                            checkpoint=best)
-    trainer.state.final = final
-    trainer.callbacks.call("on_final_evaluation", trainer.state)  # tk's calibration first, then the recipe's
+                            checkpoint=best, unknown_logits=unknown_logits(run))
+    run.on_final_evaluation(final)  # tk's calibration first, then the recipe's
     save_checkpoint(best_path, best)  # with what the callbacks set (the temperature, the unknown threshold)
     metrics.update(final.metrics)
-    temperature = float(trainer.model.temperature)
+    temperature = float(run.model.temperature)
     res.logits = final.logits / temperature  # what the shipped model outputs
     res.confidences = softmax(res.logits).max(1).tolist()
     metrics.update({
         "split": "val", "status": status, "best_epoch": int(best["epoch"]), "best_metric": chosen[0],
         "best_value": chosen[1], "weights": best["metrics"].get("weights", "model"),
-        "epochs_completed": trainer.epoch, "stop_reason": trainer.run.stop_reason,
+        "epochs_completed": run.epochs_completed, "stop_reason": run.stop_reason,
         "data": {"train": len(data.train), "val": len(data.val), "test": len(data.test),
                  "bad_images": len(data.bad_images), "class_counts_train": data.train_counts()},
     })
     results = [("val", data.val, res)]
     if len(data.test):
-        test_metrics, test_res = _evaluate_part(trainer, data.test)
+        test_metrics, test_res = _evaluate_part(run, data.test)
         test_metrics["split"] = "test"
         metrics["test"] = test_metrics
         results.append(("test", data.test, test_res))
@@ -136,24 +185,24 @@ def final_metrics(trainer: Any, status: str) -> dict[str, Any]:
     text = json.dumps(metrics, indent=2)
     atomic_write(run_dir / "metrics.json", lambda fh: fh.write(text.encode("utf-8")))
 
-    curves = plot_curves(trainer.history, run_dir / "curves.png", best_epoch=int(best["epoch"]))
+    curves = plot_curves(run.history, run_dir / "curves.png", best_epoch=int(best["epoch"]))
     names = [printable(n) for n in data.class_names]  # a class folder's name may not be UTF-8
     confusion = plot_confusion(metrics["confusion_matrix"], names, run_dir / "confusion_matrix.png")
     worst = worst_misclassified(data.val.labels, res.preds, res.confidences)
     mistakes = [{"image": data.val.images[i], "path": printable(data.val.paths[i]), "true": names[data.val.labels[i]],
                  "pred": names[res.preds[i]], "confidence": res.confidences[i]} for i in worst]
-    recipe = trainer.recipe
+    recipe = run.recipe
     facts = [
-        ("run folder", str(run_dir)), ("status", status + (f" ({trainer.run.stop_reason})" if trainer.run.stop_reason else "")),
+        ("run folder", str(run_dir)), ("status", status + (f" ({run.stop_reason})" if run.stop_reason else "")),
         ("model", f"{recipe['model']['backbone']} at {recipe['data']['image_size']} px, "
-                  f"{trainer.model_info()['params']:,} parameters"),
+                  f"{run.model_info['params']:,} parameters"),
         ("data", f"{len(data.train)} train / {len(data.val)} val / {len(data.test)} test images, "
                  f"{len(names)} classes" + (f", {len(data.bad_images)} bad images left out" if data.bad_images else "")),
-        ("best.pt", f"epoch {best['epoch']} of {trainer.epoch}, {chosen[0]} = {chosen[1]:.4f} "
+        ("best.pt", f"epoch {best['epoch']} of {run.epochs_completed}, {chosen[0]} = {chosen[1]:.4f} "
                     f"({metrics['weights']} weights)"),
         ("split", grouping_text(data.grouping)),
-        ("device", f"{trainer.run.device}, precision {trainer.precision.name}"),
-        ("training time", _duration(sum(float(h.get("epoch_time", 0.0)) for h in trainer.history))),
+        ("device", f"{run.device_text}, precision {run.precision.name}"),
+        ("training time", _duration(sum(float(h.get("epoch_time", 0.0)) for h in run.history))),
         ("recipe", _key_settings(recipe)),
     ]
     write_report(run_dir / "report.html", title=f"tk run: {recipe.name}", facts=facts, curves_png=curves,

@@ -212,7 +212,10 @@ def evaluate(model: Any, batches: Any, batch_size: int, loss_fn: Any, precision:
     calibration); ``on_batch(index, ids, x, y, logits)`` sees each batch (callbacks'
     ``on_validation_batch_end``).
     The loss is the training loss (class weights included), so val_loss and train_loss are
-    comparable; a loss that needs soft targets or inputs gets them as in training.
+    comparable; a loss that needs soft targets or inputs gets them as in training. With
+    ``loss_fn`` None (images of no class: ``data.unknown_root``) no loss is computed.
+    This is the one inference loop of training: validation, the final evaluation and the
+    unknown images all go through it.
     """
     import torch
 
@@ -225,12 +228,12 @@ def evaluate(model: Any, batches: Any, batch_size: int, loss_fn: Any, precision:
             for index, (chunk, x, y) in enumerate(batches.sequential(batch_size, ids)):
                 with precision.autocast(device):
                     logits = model(x)
-                    loss = loss_fn(logits, y, x) if needs_inputs else loss_fn(logits, y)
+                    loss = None if loss_fn is None else loss_fn(logits, y, x) if needs_inputs else loss_fn(logits, y)
                 if on_batch is not None:
                     on_batch(index, list(chunk), x, y, logits)
                 probs = torch.softmax(logits.float(), dim=1)
                 conf, pred = probs.max(dim=1)
-                result.loss_sum += float(loss) * len(chunk)
+                result.loss_sum += 0.0 if loss is None else float(loss) * len(chunk)
                 result.seen += len(chunk)
                 result.indices += list(chunk)
                 result.preds += pred.tolist()

@@ -211,27 +211,25 @@ def callback_states(ckpt: dict[str, Any]) -> dict[str, Any]:
     return states
 
 
-def checkpoint_payload(trainer: Any, kind: str, status: str, metrics: dict[str, Any],
-                       model_state: Any = None) -> dict[str, Any]:
-    """Everything a ``best.pt``/``last.pt`` of ``trainer``'s run holds (see the module docstring)."""
+def checkpoint_payload(kind: str, status: str, metrics: dict[str, Any], *, epoch: int, global_step: int,
+                       model_state: Any, optimizer: Any, scheduler: Any, scaler: Any, history: list[dict[str, Any]],
+                       class_names: list[str], recipe: dict[str, Any], recipe_path: str, model_info: dict[str, Any],
+                       callbacks: Any) -> dict[str, Any]:
+    """Everything a ``best.pt``/``last.pt`` holds (see the module docstring), from the values the
+    trainer hands over: the optimiser, scheduler, scaler and callbacks give their ``state_dict``."""
     from .rng import capture_rng
 
-    comps, parts = trainer.comps, trainer.parts
-    sched = comps.scheduler
     payload = {
-        "kind": kind, "epoch": trainer.epoch, "global_step": parts.global_step,
-        "model": model_state if model_state is not None else trainer.model.state_dict(),
-        "optimizer": comps.optimizer.state_dict(),
-        "scheduler": sched.state_dict() if sched is not None and hasattr(sched, "state_dict") else None,
-        "scaler": parts.scaler.state_dict() if parts.scaler is not None else None,
-        "rng": capture_rng(), "history": list(trainer.history),
-        "class_names": list(trainer.data.class_names), "recipe": trainer.resolved,
-        "recipe_path": trainer.recipe_path, "model_info": trainer.model_info(), "metrics": dict(metrics),
-        "status": status,
+        "kind": kind, "epoch": epoch, "global_step": global_step, "model": model_state,
+        "optimizer": optimizer.state_dict(),
+        "scheduler": scheduler.state_dict() if scheduler is not None and hasattr(scheduler, "state_dict") else None,
+        "scaler": scaler.state_dict() if scaler is not None else None,
+        "rng": capture_rng(), "history": list(history), "class_names": list(class_names), "recipe": recipe,
+        "recipe_path": recipe_path, "model_info": model_info, "metrics": dict(metrics), "status": status,
     }
     # Every callback's state, tk's own included, in last.pt (which runs resume from); best.pt holds
     # the weights and what inference and the report need, not training state.
-    payload["callbacks"] = trainer.callbacks.state_dict() if kind == "last" else {}
+    payload["callbacks"] = callbacks.state_dict() if kind == "last" else {}
     if kind == "best":  # the weights and what inference needs: training state lives in last.pt,
         # which runs resume from (as Ultralytics strips optimiser state when training ends)
         payload.update({"optimizer": None, "scheduler": None, "scaler": None, "rng": None})

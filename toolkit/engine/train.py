@@ -331,7 +331,7 @@ def _run(recipe: Any, plugins: Any, env: Any, console: Any, device: Any, precisi
         console.summary(f"Interrupted. {run_dir / 'last.pt'} holds epoch {trainer.last_saved_epoch}{how}")
         return RunResult(run_dir, status, {})
     try:
-        metrics = final_metrics(trainer, status) if env.is_main else {}
+        metrics = final_metrics(trainer.finished(), status) if env.is_main else {}
     except KeyboardInterrupt:  # every epoch is saved; only the report is missing, and --resume writes it
         trainer.teardown("interrupted")
         console.summary(f"Interrupted while writing the report; {run_dir / 'last.pt'} holds all {trainer.epoch} "

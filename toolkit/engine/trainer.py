@@ -81,11 +81,30 @@ class Trainer:
     def save(self, kind: str, metrics: dict[str, Any], model_state: Any = None, status: str = "running") -> Path | None:
         if not self.env.is_main:
             return None
-        payload = checkpoint_payload(self, kind, status, metrics, model_state)
+        payload = checkpoint_payload(
+            kind, status, metrics, epoch=self.epoch, global_step=self.parts.global_step,
+            model_state=model_state if model_state is not None else self.model.state_dict(),
+            optimizer=self.comps.optimizer, scheduler=self.comps.scheduler, scaler=self.parts.scaler,
+            history=self.history, class_names=self.data.class_names, recipe=self.resolved,
+            recipe_path=self.recipe_path, model_info=self.model_info(), callbacks=self.callbacks)
         self.callbacks.call("on_save_checkpoint", self.state, payload)
         path = save_checkpoint(self.run.dir / f"{kind}.pt", payload)
         self.emit("tk_checkpoint_saved", run=self.run, path=path, kind=kind)
         return path
+
+    def finished(self) -> Any:
+        """What the final evaluation needs of this run, as values (`toolkit.engine.finalize.Finished`)."""
+        from .finalize import Finished
+
+        def on_final_evaluation(final: Any) -> None:
+            self.state.final = final
+            self.callbacks.call("on_final_evaluation", self.state)
+
+        return Finished(run_dir=self.run.dir, recipe=self.recipe, data=self.data, model=self.model, device=self.device,
+                        precision=self.precision, loss_fn=self.comps.loss_fn, batch_size=self.batch_size,
+                        history=self.history, epochs_completed=self.epoch, stop_reason=self.run.stop_reason,
+                        device_text=self.run.device, model_info=self.model_info(),
+                        on_final_evaluation=on_final_evaluation)
 
     def mark_last(self, status: str) -> None:
         """Rewrite ``last.pt``'s status only: its weights stay those of the last completed epoch.

@@ -130,7 +130,9 @@ class FinalEvaluation:
     """best.pt scored on the validation split after training: what ``on_final_evaluation`` reads.
 
     ``logits`` (N×K numpy) are the model's raw outputs (temperature 1) for the validation
-    images, ``labels`` (N) their classes, in the same order. ``checkpoint`` is best.pt's
+    images, ``labels`` (N) their classes, in the same order; ``unknown_logits`` (M×K, or None when
+    the recipe sets no ``data.unknown_root``) the raw outputs for the images of that folder, which
+    belong to no class, scored the same way. ``checkpoint`` is best.pt's
     contents: what a callback changes in it (and in ``state.model``, whose weights are best.pt's)
     is written back to best.pt once every callback has run. metrics.json and predictions.csv
     give these predictions divided by the model's ``temperature`` as the callbacks leave it
@@ -144,6 +146,7 @@ class FinalEvaluation:
     checkpoint: dict[str, Any]
     metrics: dict[str, Any] = field(default_factory=dict)
     report_html: list[str] = field(default_factory=list)
+    unknown_logits: Any = None
 
 
 @dataclass
