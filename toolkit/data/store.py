@@ -33,6 +33,9 @@ opened (it is rebuilt, and the older file removed).
   be rebuilt, with one note); each row's digest is checked the first time this process reads
   the row (`ImageStore.gather`), and a row that fails is decoded again from its file and the
   store marked for rebuilding — its pixels are never trained on.
+
+This module opens, reuses and checks stores; `toolkit.data.store_file` holds the format's
+constants and writes a new store file.
 """
 
 from __future__ import annotations
@@ -41,37 +44,20 @@ import contextlib
 import hashlib
 import json
 import os
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from toolkit.core.errors import DataError
 from toolkit.core.geometry import DEFAULT_RESIZE, InputSpec
 from toolkit.data.duplicates import FEATURE_BYTES, FEATURE_VERSION
 from toolkit.data.images import ImageError
-
-if TYPE_CHECKING:
-    pass
+from toolkit.data.store_file import (DIGEST_BYTES, END, HASH_BYTES, KEY_BYTES, MAGIC, STORE_VERSION, _decode_row,
+                                     _digest, row_key, write_store)
 
 __all__ = ["STORE_VERSION", "ImageStore", "StoreResult", "open_store", "row_key"]
-
-STORE_VERSION = 2
-MAGIC = b"TKSTORE\0"
-END = b"TKEND\0\0\0"
-KEY_BYTES, HASH_BYTES, DIGEST_BYTES = 20, 8, 16
-PAGE = 4096
-
-
-def row_key(path: str, st: os.stat_result, hw: tuple[int, int], rule: str) -> bytes:
-    """What identifies a decoded row: the file (path, size, mtime, ctime, inode) and the target."""
-    ident = "\0".join([f"s{STORE_VERSION}", rule, f"{hw[0]}x{hw[1]}", str(st.st_size), str(st.st_mtime_ns),
-                       str(st.st_ctime_ns), str(st.st_ino)])
-    return hashlib.sha1(ident.encode() + b"\0" + os.fsencode(os.path.abspath(path))).digest()
-
 
 class StoreDamaged(Exception):
     """A store file that does not read back as complete and consistent."""
@@ -250,16 +236,6 @@ class ImageStore:
         return out
 
 
-def _blake(row: Any) -> bytes:
-    return hashlib.blake2b(memoryview(row).cast("B"), digest_size=DIGEST_BYTES).digest()
-
-
-def _digest(header: bytes, index: bytes) -> bytes:
-    h = hashlib.blake2b(header, digest_size=DIGEST_BYTES)
-    h.update(index)
-    return h.digest()
-
-
 @contextlib.contextmanager
 def _no_writable_warning():
     import warnings
@@ -267,20 +243,6 @@ def _no_writable_warning():
     with warnings.catch_warnings():  # the map is read-only on purpose: nothing writes through it
         warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
         yield
-
-
-def _decode_row(path: str, hw: tuple[int, int], rule: str):
-    return _decode_row_and_features(path, hw, rule, features=False)[0]
-
-
-def _decode_row_and_features(path: str, hw: tuple[int, int], rule: str, features: bool = True):
-    """(3×H×W uint8 row, frame features or None): one decode (`toolkit.data.pixels.decode`)
-    serves both where it can (`toolkit.data.duplicates.decode_features`)."""
-    from toolkit.data.duplicates import decode_features
-    from toolkit.data.pixels import decode
-
-    row, img = decode(path, InputSpec.of(hw, rule), keep_original=True)
-    return row, (decode_features(path, img, hw) if features else None)
 
 
 class StoreResult:
@@ -305,15 +267,24 @@ def _older_versions(folder: Path, hw: tuple[int, int], rule: str) -> list[Path]:
                   if not p.name.startswith(f"{prefix}{STORE_VERSION}-"))
 
 
+def _row_keys(paths: Sequence[str], hw: tuple[int, int], rule: str) -> tuple[list[bytes | None], dict[int, str]]:
+    """(the row key of each path, None where it cannot be read; {index: why} of those)."""
+    wanted: list[bytes | None] = []
+    stat_failed: dict[int, str] = {}
+    for i, p in enumerate(paths):
+        try:
+            wanted.append(row_key(p, os.stat(p), hw, rule))
+        except OSError as exc:
+            wanted.append(None)
+            stat_failed[i] = f"unreadable: {(exc.strerror or str(exc)).lower()}"
+    return wanted, stat_failed
+
+
 def open_store(paths: Sequence[str], size: tuple[int, int] | InputSpec, *, cache_dir: Path, rule: str = DEFAULT_RESIZE,
                workers: int = 2, on_progress: Callable[[int, int], None] | None = None) -> StoreResult:
     """The store holding ``paths`` at ``size`` by ``rule`` under ``cache_dir/stores``: reused,
     extended or built (module docstring). ``rows[i]`` is the row of ``paths[i]``. ``size`` is the
     model's `InputSpec` (whose rule wins), or ``(height, width)`` with ``rule``."""
-    import numpy as np
-
-    from toolkit.data.duplicates import features_hash
-
     started = time.perf_counter()
     spec = InputSpec.of(size, rule)
     hw, rule = spec.hw, spec.resize
@@ -324,14 +295,7 @@ def open_store(paths: Sequence[str], size: tuple[int, int] | InputSpec, *, cache
         raise DataError(f"cannot create the image store folder {folder} ({exc.strerror or exc}): "
                         f"choose another data.cache_dir") from None
     notes: list[str] = []
-    wanted: list[bytes | None] = []
-    stat_failed: dict[int, str] = {}
-    for i, p in enumerate(paths):
-        try:
-            wanted.append(row_key(p, os.stat(p), hw, rule))
-        except OSError as exc:
-            wanted.append(None)
-            stat_failed[i] = f"unreadable: {(exc.strerror or str(exc)).lower()}"
+    wanted, stat_failed = _row_keys(paths, hw, rule)
     best: ImageStore | None = None
     best_cover = -1
     for candidate in _candidates(folder, hw, rule):
@@ -358,96 +322,8 @@ def open_store(paths: Sequence[str], size: tuple[int, int] | InputSpec, *, cache
     keys = sorted({k for k in wanted if k is not None})
     position = {k: j for j, k in enumerate(keys)}
     path_of = {k: str(p) for k, p in zip(wanted, paths) if k is not None}
+    final, header, failed, reused = write_store(folder, spec, keys, path_of, best, workers, on_progress)
     n = len(keys)
-    header = {"version": STORE_VERSION, "n": n, "height": hw[0], "width": hw[1], "rule": rule,
-              "feature_bytes": FEATURE_BYTES, "feature_version": FEATURE_VERSION,
-              "paths": [os.path.abspath(path_of[k]) for k in keys], "created": time.time()}
-    header_probe = json.dumps({**header, "data_offset": 0, "failed": {}}).encode()
-    data_offset = -(-(16 + len(header_probe) + 64 + 16 * 8) // PAGE) * PAGE  # room for the failed list below
-    row_bytes = 3 * hw[0] * hw[1]
-    tag = hashlib.sha1(b"".join(keys)).hexdigest()[:16]
-    final = folder / f"{hw[0]}x{hw[1]}-{rule}-v{STORE_VERSION}-{tag}.tkstore"
-    fd, tmp_name = tempfile.mkstemp(dir=folder, prefix=".build-", suffix=".tmp")
-    tmp = Path(tmp_name)
-    _clear_stale_builds(folder, keep=tmp)
-    try:
-        total = data_offset + n * (row_bytes + FEATURE_BYTES)
-        os.ftruncate(fd, total)
-        os.close(fd)
-        fd = -1
-        data = np.memmap(tmp, dtype=np.uint8, mode="r+", offset=data_offset, shape=(n, 3, *hw)) if n else None
-        feats = (np.memmap(tmp, dtype=np.uint8, mode="r+", offset=data_offset + n * row_bytes,
-                           shape=(n, FEATURE_BYTES)) if n else None)
-        hashes = np.zeros(n, dtype="<u8")
-        digests = [b""] * n
-        feature_digests = [b""] * n
-        failed: dict[int, str] = {}
-        lend = best.index_of() if best is not None else {}
-        reused = 0
-
-        def work(j: int) -> tuple[str, str | None]:
-            k = keys[j]
-            if k in lend and lend[k] not in best.failed:  # type: ignore[union-attr]
-                r = lend[k]
-                best.check_rows([r])  # type: ignore[union-attr]
-                row = best.repaired.get(r)  # type: ignore[union-attr]
-                data[j] = row if row is not None else best._map[r]  # type: ignore[union-attr,index]
-                feats[j] = best.features([r])[0]  # type: ignore[union-attr,index]
-                hashes[j] = best.hashes[r]  # type: ignore[union-attr]
-                digests[j] = hashlib.blake2b(memoryview(data[j]).cast("B"), digest_size=DIGEST_BYTES).digest()
-                feature_digests[j] = _blake(feats[j])  # type: ignore[index]
-                return "reused", None
-            try:
-                data[j], feats[j] = _decode_row_and_features(path_of[k], hw, rule)  # type: ignore[index]
-            except ImageError as exc:
-                return "failed", exc.reason
-            except Exception as exc:  # a decoder bug on one odd file must not end the run
-                return "failed", f"cannot decode: {exc}".lower()
-            hashes[j] = features_hash(feats[j])  # type: ignore[index]
-            digests[j] = hashlib.blake2b(memoryview(data[j]).cast("B"), digest_size=DIGEST_BYTES).digest()
-            feature_digests[j] = _blake(feats[j])  # type: ignore[index]
-            return "decoded", None
-
-        pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="tk-store") if workers > 0 else None
-        outcomes = pool.map(work, range(n)) if pool is not None else map(work, range(n))
-        try:
-            for j, (status, reason) in enumerate(outcomes):
-                if status == "failed":
-                    failed[j] = reason or "cannot decode"
-                    data[j] = 0  # type: ignore[index]
-                    feats[j] = 0  # type: ignore[index]
-                    hashes[j] = 0
-                    digests[j] = hashlib.blake2b(memoryview(data[j]).cast("B"), digest_size=DIGEST_BYTES).digest()  # type: ignore[index]
-                    feature_digests[j] = _blake(feats[j])  # type: ignore[index]
-                elif status == "reused":
-                    reused += 1
-                if on_progress is not None:
-                    on_progress(j + 1, n)
-        finally:
-            if pool is not None:
-                pool.shutdown(wait=True, cancel_futures=True)
-        if data is not None:
-            data.flush()
-            feats.flush()  # type: ignore[union-attr]
-            del data, feats
-        header.update(data_offset=data_offset, failed={str(j): r for j, r in failed.items()})
-        header_bytes = json.dumps(header).encode()
-        if 16 + len(header_bytes) > data_offset:
-            raise DataError("internal error: the image store header outgrew its room")
-        index = b"".join(keys) + hashes.tobytes() + b"".join(digests) + b"".join(feature_digests)
-        with open(tmp, "r+b") as fh:
-            fh.write(MAGIC + len(header_bytes).to_bytes(8, "little") + header_bytes)
-            fh.seek(data_offset + n * (row_bytes + FEATURE_BYTES))
-            fh.write(index + _digest(header_bytes, index) + END)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, final)
-    except BaseException:
-        if fd >= 0:
-            os.close(fd)
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
     if best is not None and best.path != final and set(best.paths) <= set(header["paths"]):
         with contextlib.suppress(OSError):  # the new store covers every image of the old one (edited ones anew)
             best.path.unlink()
@@ -464,14 +340,3 @@ def open_store(paths: Sequence[str], size: tuple[int, int] | InputSpec, *, cache
     failed_list += [(i, failed[rows[i]]) for i in range(len(paths)) if i not in stat_failed and rows[i] in failed]
     failed_list.sort()
     return StoreResult(store, rows, failed_list, n - reused - len(failed), reused, time.perf_counter() - started, notes)
-
-
-def _clear_stale_builds(folder: Path, keep: Path, older_than: float = 3600.0) -> None:
-    """Remove ``.build-*.tmp`` files of builds that were killed (older than an hour: a build
-    still running in another process keeps touching its file)."""
-    now = time.time()
-    for p in folder.glob(".build-*.tmp"):
-        if p != keep:
-            with contextlib.suppress(OSError):
-                if now - p.stat().st_mtime > older_than:
-                    p.unlink()
