@@ -117,17 +117,7 @@ def _dry_run(recipe: Any, progress: Any) -> dict[str, Any]:
         _sync(device)
     timings = _time_calls(step, device, MIN_STEPS, MIN_SECONDS, MAX_STEPS)
     model.zero_grad(set_to_none=True)
-    forward.eval()
-    with torch.inference_mode():
-        x, _ = batches.batch(ids)
-
-        def evaluate() -> None:
-            with precision.autocast(device):
-                forward(x)
-
-        evaluate()  # untimed: the first call in evaluation mode picks its kernels
-        _sync(device)
-        eval_timings = _time_calls(evaluate, device, EVAL_CALLS, EVAL_SECONDS, MAX_STEPS)
+    eval_timings = _time_eval(forward, batches.batch(ids)[0], precision, device)
     train_batches = batch_count(len(order), train["batch_size"])
     val_batches = math.ceil(len(data.val) / (train["batch_size"] * 2)) * 2  # eval uses batches twice as large
     step_time, step_low, step_high, step_level = _median_range(timings)
@@ -148,6 +138,22 @@ def _dry_run(recipe: Any, progress: Any) -> dict[str, Any]:
         "device": describe_device(device), "threads": threads, "threads_why": threads_why, "precision": precision.name, "params": sum(p.numel() for p in model.parameters()),
         "model": recipe["model"]["backbone"], "steps_per_epoch": comps.steps_per_epoch,
     }
+
+
+def _time_eval(forward: Any, x: Any, precision: Any, device: Any) -> list[float]:
+    """Seconds of each timed forward pass of ``x`` in evaluation mode, as validation runs it."""
+    import torch
+
+    forward.eval()
+    with torch.inference_mode():
+
+        def evaluate() -> None:
+            with precision.autocast(device):
+                forward(x)
+
+        evaluate()  # untimed: the first call in evaluation mode picks its kernels
+        _sync(device)
+        return _time_calls(evaluate, device, EVAL_CALLS, EVAL_SECONDS, MAX_STEPS)
 
 
 def _time_calls(call: Any, device: Any, min_calls: int, min_seconds: float, max_calls: int) -> list[float]:

@@ -276,6 +276,7 @@ def _run(recipe: Any, plugins: Any, env: Any, console: Any, device: Any, precisi
     from .finalize import final_metrics
     from .lock import FolderLock
     from .run import RunInfo, discard_unstarted_run, missing_folders, new_run_dir
+    from .run_text import declared_text, print_header, print_result
     from .trainer import Trainer
 
     resuming = start is not None
@@ -301,7 +302,7 @@ def _run(recipe: Any, plugins: Any, env: Any, console: Any, device: Any, precisi
     run_dir = Path(env.broadcast_object(str(run_dir)))
     if env.is_main:
         _prepare_run_dir(run_dir, resolved, data, resuming)
-    _print_header(console, recipe, data, run_dir, device_text, precision, start)
+    print_header(console, recipe, data, run_dir, device_text, precision, start)
     from ..core.threads import wait_policy_text
 
     console.info(f"Threads: {threads[0]} ({threads[1]}); {wait_policy_text()}")
@@ -339,7 +340,8 @@ def _run(recipe: Any, plugins: Any, env: Any, console: Any, device: Any, precisi
         return RunResult(run_dir, "interrupted", {})
     trainer.teardown(status, metrics)
     if env.is_main:
-        _print_result(console, run, status, metrics, trainer)
+        declared = declared_text(trainer.history, recipe, plugins, metrics["best_epoch"]) if metrics else ""
+        print_result(console, run, status, metrics, epochs_done=trainer.epoch, declared=declared)
     # The other processes wait for rank 0's report, so that all tear the process group down
     # together: a rank leaving early could abort in gloo's teardown ("terminate called without
     # an active exception"), and torchrun then stopped rank 0 mid-report.
@@ -382,60 +384,3 @@ def _build_loggers(recipe: Any, plugins: Any, run_dir: Path) -> tuple[tuple[str,
     return tuple(out)
 
 
-def _print_header(console: Any, recipe: Any, data: Any, run_dir: Path, device_text: str, precision: Any,
-                  start: dict[str, Any] | None) -> None:
-    verb = f"Resuming {run_dir} after epoch {start['epoch']}" if start else f"Run {run_dir}"
-    console.info(f"{verb}: {recipe['model']['backbone']} at {recipe['data']['image_size']} px on {device_text}, "
-                 f"precision {precision.name}")
-    from .model import FROM_SCRATCH_NOTE, trains_from_scratch
-
-    if trains_from_scratch(recipe["model"]):  # a user without hub access learns what that costs
-        console.info(FROM_SCRATCH_NOTE)
-    counts = data.train_counts()
-    val_counts = [data.val.labels.count(i) for i in range(data.num_classes)]
-    rate = f" at {data.decoded / data.decode_seconds:.0f} images/s" if data.decoded and data.decode_seconds > 0 else ""
-    console.info(f"Data: {len(data.train)} train / {len(data.val)} val / {len(data.test)} test images "
-                 f"({data.decoded} decoded{rate}, {data.cached} from the image store, {data.decode_seconds:.1f}s)")
-    for name, n, v in zip(data.class_names, counts, val_counts):
-        console.info(f"  {name:<40} {n:>6} train {v:>5} val")
-    from .data_pipeline import grouping_text
-
-    console.info(f"Split: {grouping_text(data.grouping)}")
-    if data.bad_images:
-        console.warn(f"{len(data.bad_images)} bad image(s) left out (listed in {run_dir / 'bad_images.txt'}):")
-        for path, reason in data.bad_images[:20]:
-            console.summary(f"  {path}: {reason}")
-    if data.ignored:  # the same count as `tk data check`; hidden ones (.DS_Store & co.) said apart
-        hidden = sum(Path(p).name.startswith(".") for p, _ in data.ignored)
-        also = f", {hidden} of them hidden" if hidden else ""
-        console.info(f"{len(data.ignored)} other file(s) ignored (not images{also}); `tk data check` lists them.")
-    for note in data.notes:
-        console.info(f"Note: {note}")
-
-
-def _declared_text(trainer: Any, epoch: int) -> str:
-    """``"; accuracy_gap 0.125"``: the metrics the recipe's callbacks declare, as the best epoch reported them."""
-    from .components import declared_metrics
-
-    row = next((h for h in trainer.history if h.get("epoch") == epoch), {})
-    shown = [f"{k} {row[k]:.4g}" for k in declared_metrics(trainer.recipe, trainer.plugins)
-             if isinstance(row.get(k), (int, float))]
-    return "; " + ", ".join(shown) if shown else ""
-
-
-def _print_result(console: Any, run: Any, status: str, metrics: dict[str, Any], trainer: Any) -> None:
-    why = f" ({run.stop_reason})" if run.stop_reason else ""
-    console.summary(f"Run {status}{why} after {trainer.epoch} epoch{'' if trainer.epoch == 1 else 's'}.")
-    if metrics:
-        from .metrics import ci_text
-
-        top5 = f", top-5 {metrics['top5_accuracy']:.4f}" if "top5_accuracy" in metrics else ""
-        console.summary(f"Best: epoch {metrics['best_epoch']}, val accuracy {metrics['accuracy']:.4f}"
-                        f"{ci_text(metrics.get('accuracy_ci'))}{top5}, macro-F1 {metrics['macro_f1']:.4f}"
-                        f"{ci_text(metrics.get('macro_f1_ci'))}, val loss {metrics['loss']:.4f} (95% intervals)"
-                        f"{_declared_text(trainer, metrics['best_epoch'])}")
-        if "test" in metrics:
-            test = metrics["test"]
-            console.summary(f"Test: accuracy {test['accuracy']:.4f}{ci_text(test.get('accuracy_ci'))}, "
-                            f"macro-F1 {test['macro_f1']:.4f}{ci_text(test.get('macro_f1_ci'))}")
-    console.summary(f"Run folder: {run.dir}")

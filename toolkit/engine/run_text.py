@@ -1,0 +1,71 @@
+"""What `tk run` prints around training: the header (model, device, data, split, bad and ignored
+files, notes) and the result (best epoch with 95% intervals, the test split, the run folder)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+__all__ = ["print_header", "print_result", "declared_text"]
+
+
+def print_header(console: Any, recipe: Any, data: Any, run_dir: Path, device_text: str, precision: Any,
+                 start: dict[str, Any] | None) -> None:
+    """The header: what trains on what, the data and its split, what was left out."""
+    verb = f"Resuming {run_dir} after epoch {start['epoch']}" if start else f"Run {run_dir}"
+    console.info(f"{verb}: {recipe['model']['backbone']} at {recipe['data']['image_size']} px on {device_text}, "
+                 f"precision {precision.name}")
+    from .model import FROM_SCRATCH_NOTE, trains_from_scratch
+
+    if trains_from_scratch(recipe["model"]):  # a user without hub access learns what that costs
+        console.info(FROM_SCRATCH_NOTE)
+    counts = data.train_counts()
+    val_counts = [data.val.labels.count(i) for i in range(data.num_classes)]
+    rate = f" at {data.decoded / data.decode_seconds:.0f} images/s" if data.decoded and data.decode_seconds > 0 else ""
+    console.info(f"Data: {len(data.train)} train / {len(data.val)} val / {len(data.test)} test images "
+                 f"({data.decoded} decoded{rate}, {data.cached} from the image store, {data.decode_seconds:.1f}s)")
+    for name, n, v in zip(data.class_names, counts, val_counts):
+        console.info(f"  {name:<40} {n:>6} train {v:>5} val")
+    from .data_pipeline import grouping_text
+
+    console.info(f"Split: {grouping_text(data.grouping)}")
+    if data.bad_images:
+        console.warn(f"{len(data.bad_images)} bad image(s) left out (listed in {run_dir / 'bad_images.txt'}):")
+        for path, reason in data.bad_images[:20]:
+            console.summary(f"  {path}: {reason}")
+    if data.ignored:  # the same count as `tk data check`; hidden ones (.DS_Store & co.) said apart
+        hidden = sum(Path(p).name.startswith(".") for p, _ in data.ignored)
+        also = f", {hidden} of them hidden" if hidden else ""
+        console.info(f"{len(data.ignored)} other file(s) ignored (not images{also}); `tk data check` lists them.")
+    for note in data.notes:
+        console.info(f"Note: {note}")
+
+
+def declared_text(history: list[dict[str, Any]], recipe: Any, plugins: Any, epoch: int) -> str:
+    """``"; accuracy_gap 0.125"``: the metrics the recipe's callbacks declare, as the best epoch reported them."""
+    from .components import declared_metrics
+
+    row = next((h for h in history if h.get("epoch") == epoch), {})
+    shown = [f"{k} {row[k]:.4g}" for k in declared_metrics(recipe, plugins)
+             if isinstance(row.get(k), (int, float))]
+    return "; " + ", ".join(shown) if shown else ""
+
+
+def print_result(console: Any, run: Any, status: str, metrics: dict[str, Any], *, epochs_done: int,
+                 declared: str = "") -> None:
+    """The result lines; ``declared``: `declared_text` of the best epoch."""
+    why = f" ({run.stop_reason})" if run.stop_reason else ""
+    console.summary(f"Run {status}{why} after {epochs_done} epoch{'' if epochs_done == 1 else 's'}.")
+    if metrics:
+        from .metrics import ci_text
+
+        top5 = f", top-5 {metrics['top5_accuracy']:.4f}" if "top5_accuracy" in metrics else ""
+        console.summary(f"Best: epoch {metrics['best_epoch']}, val accuracy {metrics['accuracy']:.4f}"
+                        f"{ci_text(metrics.get('accuracy_ci'))}{top5}, macro-F1 {metrics['macro_f1']:.4f}"
+                        f"{ci_text(metrics.get('macro_f1_ci'))}, val loss {metrics['loss']:.4f} (95% intervals)"
+                        f"{declared}")
+        if "test" in metrics:
+            test = metrics["test"]
+            console.summary(f"Test: accuracy {test['accuracy']:.4f}{ci_text(test.get('accuracy_ci'))}, "
+                            f"macro-F1 {test['macro_f1']:.4f}{ci_text(test.get('macro_f1_ci'))}")
+    console.summary(f"Run folder: {run.dir}")
