@@ -33,3 +33,15 @@ def test_every_hook_has_a_test(hook):
     users = [p for p in (ROOT / "tests").rglob("test_*.py")
              if p.resolve() != this and re.search(rf"\b{hook}\b", p.read_text(errors="ignore"))]
     assert users, f"no test exercises {hook}; add one"
+
+
+@pytest.mark.parametrize("hook", hookspecs.EVENT_HOOKS)
+def test_event_hooks_have_plain_call_semantics_so_plugins_emit_loses_nothing_of_pluggy(hook):
+    """`Plugins.emit` calls each implementation itself (to name a raising plugin): that equals
+    pluggy's call only while an event hook returns nothing first-wins and is not historic."""
+    import pluggy
+
+    opts = pluggy.PluginManager("tk")
+    opts.add_hookspecs(hookspecs)
+    spec = getattr(opts.hook, hook).spec
+    assert spec is not None and not spec.opts.get("firstresult") and not spec.opts.get("historic")

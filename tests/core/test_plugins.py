@@ -167,6 +167,26 @@ def test_event_hook_errors_name_the_plugin(tk_plugins):
         plugins.emit("tk_epoch_end", run=None, epoch=0, metrics={})
 
 
+def test_a_wrapper_on_an_event_hook_is_refused_naming_the_plugin(tk_plugins):
+    calls = []
+
+    class Plain:
+        @hookimpl
+        def tk_epoch_end(self, run, epoch, metrics):
+            calls.append(epoch)
+
+    class Wrapping:
+        @hookimpl(wrapper=True)
+        def tk_epoch_end(self, run, epoch, metrics):
+            return (yield)
+
+    assert tk_plugins(Plain(), names=["plain"]).emit("tk_epoch_end", run=None, epoch=3, metrics={}) is None
+    assert calls == [3]
+    plugins = tk_plugins(Wrapping(), names=["wrapping"])
+    with pytest.raises(PluginError, match=r"Plugin 'wrapping' wraps the event hook tk_epoch_end"):
+        plugins.emit("tk_epoch_end", run=None, epoch=0, metrics={})
+
+
 def test_fresh_manager_each_time():
     a, b = load_plugins(), load_plugins()
     assert a.pm is not b.pm and a.registry("losses") is not b.registry("losses")

@@ -133,9 +133,21 @@ class Plugins:
 
         Calls run in pluggy's order (last registered first). A `TkError` raised by a plugin
         passes through unchanged (it is already a message for the user).
+
+        Why not ``pm.hook.<name>(**kwargs)``: pluggy's call loop (``_multicall``) re-raises the
+        first implementation's exception as it is, with nothing saying which plugin raised it,
+        and a hook wrapper sees the exception only after the loop, equally unnamed. tk's promise
+        is that every plugin failure names the plugin and its distribution, so this loop uses
+        pluggy's own dispatch data (`HookCaller.get_hookimpls`: the order, each implementation's
+        plugin name and argument names) and calls each implementation itself. tk's event hooks are
+        neither ``firstresult`` nor ``historic`` (tests/core/test_hookspecs.py), so nothing of
+        pluggy's semantics is lost; a hook wrapper on an event hook is refused, naming its plugin.
         """
         caller = getattr(self.pm.hook, hook)
         for impl in reversed(caller.get_hookimpls()):
+            if impl.hookwrapper or getattr(impl, "wrapper", False):
+                raise PluginError(f"Plugin '{impl.plugin_name}'{self._dist_suffix(impl.plugin_name)} wraps the event "
+                                  f"hook {hook}; event hooks take plain implementations (drop wrapper=True).")
             args = {name: kwargs[name] for name in impl.argnames}
             try:
                 impl.function(**args)
