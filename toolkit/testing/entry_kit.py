@@ -138,7 +138,7 @@ class EntryKit:
     def _callback(self, name: str) -> dict[str, Any]:
         from ..core.checkpoint import load_checkpoint
         from ..plugin.callbacks import Callback
-        from .resume import same
+        from .compare import same
 
         entry, asked, params = self.example("callbacks", name)
         made = self.plugins.build("callbacks", asked, dict(params), where="train.callbacks[0]")
