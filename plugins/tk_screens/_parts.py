@@ -1,4 +1,4 @@
-"""Drawing primitives shared by every scene: a forgiving pen, text, gradients, photos.
+"""Drawing primitives shared by every scene: a forgiving pen, text, gradients, photos, a mouse pointer.
 
 Scenes lay things out in fractions of the canvas, so at 64×64 many boxes collapse to zero or
 negative sizes. `Pen` normalises every box instead of letting Pillow raise, which keeps the
@@ -247,3 +247,8 @@ def icon(pen: Pen, rng: random.Random, box: Box, color: Color | None = None) -> 
         else:
             pen.rect((x0 + s * 0.28, y0 + s * 0.28, x0 + s * 0.72, y0 + s * 0.72), outline=glyph,
                      width=max(1, s * 0.08))
+
+
+def _cursor(pen: Pen, rng: random.Random, W: int, H: int) -> None:
+    x, y, s = rng.uniform(0, W), rng.uniform(0, H), max(3.0, H * 0.03)
+    pen.poly([(x, y), (x, y + s), (x + s * 0.3, y + s * 0.75), (x + s * 0.65, y + s * 0.7)], fill=WHITE, outline=BLACK)
