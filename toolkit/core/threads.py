@@ -17,8 +17,8 @@ tk's threads is descheduled while the others spin on it (libgomp's default spin 
 MobileNetV4 at 128 px 3.8× slower with one of two cores busy). Sleeping at once
 (``OMP_WAIT_POLICY=PASSIVE``) held that to 1.6× of the idle epoch but costs ~30% on an idle
 machine, where spinning catches the short gaps between regions. No single setting is good for
-both (benchmarks/busy_machine.py), so `tk run` and `tk tune` choose when they start, before
-torch loads (`choose_wait_policy`): other processes using half a CPU or more of this process's
+both (benchmarks/busy_machine.py), so `tk run`, `tk tune` and `tk predict` choose when they
+start, before torch loads (`choose_wait_policy`): other processes using half a CPU or more of this process's
 cores in a 0.3 s sample → ``OMP_WAIT_POLICY=PASSIVE``; otherwise OpenMP's own default (spin,
 then sleep). The run header says which and why. A machine that becomes busy only after the
 start runs at the spinning policy's busy speed; ``OMP_WAIT_POLICY`` or ``GOMP_SPINCOUNT`` set
@@ -36,7 +36,7 @@ import os
 import time
 from pathlib import Path
 
-__all__ = ["available_cores", "choose_threads", "apply_threads", "set_wait_policy", "choose_wait_policy", "cpu_sample",
+__all__ = ["available_cores", "choose_threads", "apply_threads", "command_threads", "set_wait_policy", "choose_wait_policy", "cpu_sample",
            "ThreadGovernor", "ADAPTIVE", "WAIT_ENV", "BUSY_CPUS", "wait_policy_text"]
 
 
@@ -82,6 +82,9 @@ BUSY_CPUS = 0.5
 sleep while they wait (``OMP_WAIT_POLICY=PASSIVE``)."""
 
 TRAINING_COMMANDS = ("run", "tune")
+SAMPLED_COMMANDS = (*TRAINING_COMMANDS, "predict")
+"""Commands whose wait policy follows the load at their start (`choose_wait_policy`): the
+training ones, and `tk predict`, which runs one model over many images the same way."""
 _WAIT_CHOICE = ["", ""]  # (what was set, why), for the run header
 
 
@@ -112,9 +115,9 @@ def _others_cpus(seconds: float = 0.3) -> float | None:
 
 
 def set_wait_policy(command: str | None = None) -> None:
-    """Set OpenMP's wait policy for ``command`` before ``import torch``: `choose_wait_policy` for a
-    training command, `WAIT_ENV` for the others; a policy the user chose is kept."""
-    if command in TRAINING_COMMANDS:
+    """Set OpenMP's wait policy for ``command`` before ``import torch``: `choose_wait_policy` for
+    one of `SAMPLED_COMMANDS`, `WAIT_ENV` for the others; a policy the user chose is kept."""
+    if command in SAMPLED_COMMANDS:
         env, why = choose_wait_policy(None if _user_policy() else _others_cpus(), dict(os.environ))
     else:
         env, why = ({} if _user_policy() else dict(WAIT_ENV)), ""
@@ -153,6 +156,16 @@ def choose_threads(requested: int | str = 0) -> tuple[int, str, bool]:
         return int(env), f"OMP_NUM_THREADS = {env}", False
     cores, how = available_cores()
     return cores, f"{cores} core{'s' if cores != 1 else ''} available ({how}); fixed for the run", False
+
+
+def command_threads(requested: int | None = None, option: str = "--threads") -> tuple[int, str]:
+    """``(intra-op threads, why)`` for a command that runs a model but does not train (`tk
+    predict`): ``requested`` (its ``option``) when given, else the count `tk run` would use
+    (`choose_threads`: ``OMP_NUM_THREADS``, else the cores this process may use)."""
+    if requested:
+        return int(requested), f"set with {option}"
+    count, why, _adaptive = choose_threads(0)
+    return count, why.replace("; fixed for the run", "")
 
 
 def apply_threads(requested: int | str = 0) -> tuple[int, str, bool]:
