@@ -198,19 +198,57 @@ def verify_model_file(path: str | Path, plugins: Any | None = None) -> tuple[str
     return name, exporter
 
 
-def load_predictor(path: str | Path, *, device: str | None = None, plugins: Any | None = None) -> Predictor:
-    """A `Predictor` for a checkpoint or an exported model; a one-line error when it cannot run here."""
+def load_predictor(path: str | Path, *, device: str | None = None, plugins: Any | None = None,
+                   threads: int | None = None) -> Predictor:
+    """A `Predictor` for a checkpoint or an exported model; a one-line error when it cannot run here.
+
+    ``threads`` (> 0) fixes the CPU threads of its runtime: PyTorch's intra-op pool for a
+    checkpoint (and for an exported model whose predictor runs a torch module), the session's
+    intra-op threads (inter-op: 1) for an exporter whose ``load`` takes ``threads`` (ONNX
+    Runtime). The predictor's ``threads`` then says the count; it is absent where the runtime
+    picks its own (Core ML). None leaves every runtime's default."""
     path = Path(path)
     if not path.exists():
         raise TkError(f"{path}: no such model file.")
     if _suffix(path) == ".pt":
         from .torch_predictor import TorchPredictor
 
-        return TorchPredictor.from_checkpoint(path, device or "cpu")
+        if threads:
+            _torch_threads(threads)
+        predictor = TorchPredictor.from_checkpoint(path, device or "cpu")
+        if threads:
+            predictor.threads = int(threads)
+        return predictor
     name, exporter = exporter_for_path(path, plugins)
     check_model_file(path)  # an export that did not finish, or a file its manifest did not check
     ok, why = exporter.can_run()
     if not ok:
         verify_model_file(path, plugins)  # a broken file is reported as broken, not as "needs macOS"
         raise ExportError(f"{path}: {name} models cannot run on this machine: {why}.")
-    return exporter.load(path, device=device)
+    if not threads:
+        return exporter.load(path, device=device)
+    import inspect
+
+    takes_threads = "threads" in inspect.signature(exporter.load).parameters  # Blamed keeps the signature
+    predictor = exporter.load(path, device=device, **({"threads": int(threads)} if takes_threads else {}))
+    if _runs_torch(predictor):
+        _torch_threads(threads)
+        takes_threads = True
+    if takes_threads and predictor is not None:
+        predictor.threads = int(threads)
+    return predictor
+
+
+def _torch_threads(threads: int) -> None:
+    import torch
+
+    if torch.get_num_threads() != int(threads):
+        torch.set_num_threads(int(threads))
+
+
+def _runs_torch(predictor: Any) -> bool:
+    """Whether ``predictor`` runs a torch module (its ``model``): PyTorch's pool is its threads."""
+    import sys
+
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(getattr(predictor, "model", None), torch.nn.Module)

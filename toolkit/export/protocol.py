@@ -90,6 +90,8 @@ class Predictor:
     #: below this calibrated maximum probability the answer is `unknown_label` (0.0: never)
     unknown_threshold: float = 0.0
     unknown_label: str = "unknown"
+    #: CPU threads its runtime was given (`load_predictor`'s ``threads``); None: the runtime's own count
+    threads: int | None = None
 
     @property
     def input_spec(self) -> InputSpec:
