@@ -93,8 +93,6 @@ def _predict_videos(predictor, videos: list[tuple[Path, Path]], out: Path, every
     from ..core.errors import TkError
     from ..core.text import printable
 
-    if out.suffix.lower() == ".csv":
-        raise TkError(f"--out {out}: for videos --out is a folder (each video writes two CSV files into it).")
     failures = []
     for video, name in videos:
         with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
@@ -185,6 +183,35 @@ def _seconds(ctx: click.Context, param: click.Parameter, value: float) -> float:
     return value
 
 
+def _threads(ctx: click.Context, param: click.Parameter, value: str | None) -> int | None:
+    """--threads must be a whole number of at least 1: one line otherwise (click's own message
+    for a bad integer is a usage block)."""
+    from ..errors import TkError
+
+    if value is None:
+        return None
+    text = str(value).strip()
+    if not (text.isascii() and text.isdigit()) or int(text) < 1:
+        raise TkError(f"--threads {value}: give the number of CPU threads, a whole number of at least 1.")
+    return int(text)
+
+
+def _say_threads(predictor, why: str) -> None:
+    """The threads line on stderr (the run header's words), leaving stdout to the predictions; said
+    once they are written, so that a failure stays one line."""
+    from ..text import printable
+    from ..threads import wait_policy_text
+
+    count = getattr(predictor, "threads", None)
+    runtime = printable(str(getattr(predictor, "runtime", "") or "the runtime"))
+    if not count:
+        click.echo(f"Threads: chosen by {runtime} itself", err=True)
+    elif "ONNX Runtime" in runtime:  # its own thread pool, not OpenMP's
+        click.echo(f"Threads: {count} ({why}) for {runtime}, 1 inter-op", err=True)
+    else:
+        click.echo(f"Threads: {count} ({why}) for {runtime}; {wait_policy_text()}", err=True)
+
+
 @click.command(short_help="Classify images with a checkpoint, .onnx or .mlpackage.")
 @click.argument("model", type=click.Path(path_type=Path))
 @click.argument("images", nargs=-1, required=True, type=click.Path(path_type=Path))
@@ -197,9 +224,12 @@ def _seconds(ctx: click.Context, param: click.Parameter, value: float) -> float:
               help="Videos: classify one frame per this many seconds.")
 @click.option("--smooth", type=click.IntRange(1, 99), default=3, show_default=True, metavar="N",
               help="Videos: majority vote over N consecutive samples before cutting segments (1: none).")
+@click.option("--threads", metavar="N", callback=_threads,
+              help="CPU threads for the runtime (PyTorch's intra-op pool, ONNX Runtime's intra-op threads). "
+                   "Default: the count tk run uses (OMP_NUM_THREADS, else every core this process may use).")
 @trust_plugins_option
 def predict(model: Path, images: tuple[Path, ...], out: Path | None, top_k: int, device: str | None, batch: int,
-            every: float, smooth: int) -> None:
+            every: float, smooth: int, threads: int | None) -> None:
     """Classify IMAGES (files or folders) with MODEL: a run folder, a checkpoint (.pt), an .onnx
     or (on macOS) an .mlpackage.
 
@@ -213,6 +243,10 @@ def predict(model: Path, images: tuple[Path, ...], out: Path | None, top_k: int,
     <name> is the video's path inside the folder given, suffix kept (a/x.mp4 writes
     a/x.mp4.frames.csv), or its file name when given by itself.
     Needs PyAV: pip install 'tk-train[video]'.
+
+    The CPU threads (--threads) and how they wait are said in one line on stderr once the
+    predictions are written; threads change the last digits of a probability at most, never
+    the CSV's columns.
     """
     from rich.text import Text
 
@@ -223,15 +257,21 @@ def predict(model: Path, images: tuple[Path, ...], out: Path | None, top_k: int,
     from ..export.inputs import expand_image_args, load_inputs
     from ..export.loading import load_predictor, model_path
     from ..export.protocol import predictor_spec
+    from ..core.threads import command_threads
 
+    count, why = command_threads(threads)
     videos = _videos(images)
     if videos:
         if len(videos) != len(images) and any(not is_video(p) and not p.is_dir() for p in images):
             raise TkError("Give either images or videos to one tk predict, not both.")
-        predictor = load_predictor(model_path(model), device=device)
-        _predict_videos(predictor, videos, out or Path("predictions"), every, smooth, batch, top_k)
+        out = out or Path("predictions")
+        if out.suffix.lower() == ".csv":
+            raise TkError(f"--out {out}: for videos --out is a folder (each video writes two CSV files into it).")
+        predictor = load_predictor(model_path(model), device=device, threads=count)
+        _predict_videos(predictor, videos, out, every, smooth, batch, top_k)
+        _say_threads(predictor, why)
         return
-    predictor = load_predictor(model_path(model), device=device)
+    predictor = load_predictor(model_path(model), device=device, threads=count)
     files = expand_image_args(images)
     arrays, failed = load_inputs(files, predictor_spec(predictor))
     bad = {p for p, _ in failed}
@@ -261,3 +301,4 @@ def predict(model: Path, images: tuple[Path, ...], out: Path | None, top_k: int,
         atomic_write(out, lambda fh: fh.write(data))
         more = f" (first {len(shown)} shown)" if len(rows) > len(shown) else ""
         click.echo(f"Wrote {len(rows)} predictions to {out}{more}.")
+    _say_threads(predictor, why)
