@@ -13,6 +13,9 @@ stopped by pid by this script, like a browser tab or another job taking one core
 * **2 threads, spin 300000** — a fixed pool with libgomp's default wait (tk 0.1).
 * **2 threads, spin N** — other ``GOMP_SPINCOUNT`` values, ``OMP_WAIT_POLICY=PASSIVE`` (spin 0).
 * **1 thread** — ``--threads 1``.
+* **2 threads on 1 core** — ``--threads 2`` (the same sums as the default's two threads) with the
+  process confined to one core (``sched_setaffinity``), threads sleeping while they wait
+  (PASSIVE) or after 300 spins: what a run could do when it starts on a machine with a core taken.
 
 Each setting reports the median epoch time (from ``history.jsonl``, epochs 2 on; the first
 pays warm-up) idle and busy, the slowdown busy/idle, and idle time relative to the 0.2 default.
@@ -48,7 +51,13 @@ SETTINGS = {
     "2 threads, spin 300": (["--threads", "2"], {"GOMP_SPINCOUNT": "300"}),
     "2 threads, PASSIVE": (["--threads", "2"], {"OMP_WAIT_POLICY": "PASSIVE"}),
     "1 thread": (["--threads", "1"], {}),
+    "2 threads on 1 core, PASSIVE": (["--threads", "2"], {"OMP_WAIT_POLICY": "PASSIVE"}),
+    "2 threads on 1 core, spin 300": (["--threads", "2"], {"GOMP_SPINCOUNT": "300"}),
 }
+ON_CORES = {"2 threads on 1 core, PASSIVE": 1, "2 threads on 1 core, spin 300": 1}
+"""Settings whose process runs on this many cores (the last ones of its affinity set, by
+``sched_setaffinity`` before it starts): the thread count, hence the result, stays the same; the
+other process spinning keeps a core to itself (the kernel moves it off ours)."""
 OLD_DEFAULT = "adaptive (0.2 default)"
 MODELS = {"tiny": ("test_efficientnet", 64), "mobilenetv4-128": ("mobilenetv4_conv_small", 128),
           "mobilenetv4-256": ("mobilenetv4_conv_small", 256)}
@@ -64,6 +73,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "128/256 px (256 px trains on a quarter of --images per class: its epochs are 4x longer)")
     p.add_argument("--settings", nargs="+", default=list(SETTINGS), choices=list(SETTINGS))
     p.add_argument("--json", type=Path, help="write the figures here")
+    p.add_argument("--quiet-below", type=float, default=0.0, metavar="CPUS",
+                   help="before each round, wait (up to 10 minutes) until other processes use fewer CPUs than this "
+                        "(0: do not wait)")
     return p.parse_args(argv)
 
 
@@ -72,14 +84,52 @@ def busy_loop() -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-c", "while True: pass"])
 
 
-def one_run(work: Path, recipe: Path, name: str, extra: list[str], env_extra: dict[str, str], tag: str) -> list[float]:
+def _busy_seconds() -> float:
+    """Busy CPU seconds of the whole machine so far (``/proc/stat``)."""
+    v = [int(x) for x in open("/proc/stat").readline().split()[1:9]]
+    return (v[0] + v[1] + v[2] + v[5] + v[6] + v[7]) / os.sysconf("SC_CLK_TCK")
+
+
+def _children_seconds() -> float:
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+OTHERS: list[float] = []
+"""CPUs that processes other than this benchmark's used during each run (the machine's busy time
+less the run's own and, when busy, one CPU for the spinning process): the load it measured under."""
+
+
+def wait_quiet(below: float, patience: float = 600.0) -> float:
+    """Sample the machine's busy CPUs for 3 s until under ``below`` (or ``patience`` seconds passed); the last sample."""
+    started = time.monotonic()
+    while True:
+        b0, t0 = _busy_seconds(), time.monotonic()
+        time.sleep(3)
+        cpus = (_busy_seconds() - b0) / (time.monotonic() - t0)
+        if cpus < below or time.monotonic() - started > patience:
+            return cpus
+        print(f"  waiting for a quiet machine: other processes use {cpus:.2f} CPUs", flush=True)
+        time.sleep(15)
+
+
+def one_run(work: Path, recipe: Path, name: str, extra: list[str], env_extra: dict[str, str], tag: str,
+            spinning: bool = False) -> list[float]:
     env = {k: v for k, v in os.environ.items()
            if k not in ("OMP_NUM_THREADS", "OMP_WAIT_POLICY", "MKL_NUM_THREADS", "GOMP_SPINCOUNT")}
     env.update(env_extra, HF_HUB_OFFLINE="1", PYTHONUNBUFFERED="1")
     out = work / "runs" / f"{tag}-{list(SETTINGS).index(name)}"
     tk = Path(sys.executable).with_name("tk")
+    cores = ON_CORES.get(name)
+    cpus = sorted(os.sched_getaffinity(0))[-cores:] if cores else None
+    busy0, own0, wall0 = _busy_seconds(), _children_seconds(), time.monotonic()
     done = subprocess.run([str(tk), "run", str(recipe), "--out", str(out), "--quiet", *extra], env=env,
-                          capture_output=True, text=True)
+                          capture_output=True, text=True,
+                          preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None)
+    wall = time.monotonic() - wall0
+    OTHERS.append(max(0.0, (_busy_seconds() - busy0 - (_children_seconds() - own0)) / wall - (1.0 if spinning else 0.0)))
     if done.returncode != 0:
         raise SystemExit(f"{name} ({tag}) failed:\n{done.stdout}\n{done.stderr}")
     history = [json.loads(line) for line in (out / "history.jsonl").read_text().splitlines()]
@@ -97,13 +147,17 @@ def measure(work: Path, model: str, size: int, args: argparse.Namespace) -> list
     recipe.write_text(recipe.read_text().replace("image_size = 32", f"image_size = {size}"))
     times: dict[str, dict[str, list[float]]] = {name: {"idle": [], "busy": []} for name in args.settings}
     for round_, state in enumerate(("idle", "busy", "idle")):
+        if args.quiet_below > 0:
+            wait_quiet(args.quiet_below)
         loop = busy_loop() if state == "busy" else None
         try:
             for name in args.settings:
                 extra, env_extra = SETTINGS[name]
                 started = time.perf_counter()
-                times[name][state] += one_run(work, recipe, name, extra, env_extra, f"{model}-{size}-{state}{round_}")
-                print(f"{model:<24} {state:>4} {name:<28} {time.perf_counter() - started:6.1f}s run", flush=True)
+                times[name][state] += one_run(work, recipe, name, extra, env_extra, f"{model}-{size}-{state}{round_}",
+                                              spinning=state == "busy")
+                print(f"{model:<24} {state:>4} {name:<28} {time.perf_counter() - started:6.1f}s run, others used "
+                      f"{OTHERS[-1]:.2f} CPUs", flush=True)
         finally:
             if loop is not None:
                 loop.kill()
@@ -134,6 +188,7 @@ def main(argv: list[str] | None = None) -> dict:
     result = {"created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "machine": platform.platform(),
               "python": platform.python_version(), "cores": cores, "cores_from": how, "tk_wait_env": WAIT_ENV, "busy_cpus": BUSY_CPUS,
               "load_before": load_before, "load_after": os.getloadavg()[0],
+              "others_cpus_during_runs": {"max": round(max(OTHERS), 2), "median": round(statistics.median(OTHERS), 2)},
               "images": 3 * args.images, "epochs": args.epochs, "rows": rows}
     print(f"\n{3 * args.images} images, {cores} cores ({how}); median epoch, epochs 2-{args.epochs}; "
           f"busy = one other process spinning on a core (started before the run); tk default: wait policy "
