@@ -74,8 +74,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--settings", nargs="+", default=list(SETTINGS), choices=list(SETTINGS))
     p.add_argument("--json", type=Path, help="write the figures here")
     p.add_argument("--quiet-below", type=float, default=0.0, metavar="CPUS",
-                   help="before each round, wait (up to 10 minutes) until other processes use fewer CPUs than this "
-                        "(0: do not wait)")
+                   help="before each round, wait until other processes use fewer CPUs than this; stop after 10 "
+                        "minutes without (0: do not wait)")
     return p.parse_args(argv)
 
 
@@ -103,14 +103,18 @@ less the run's own and, when busy, one CPU for the spinning process): the load i
 
 
 def wait_quiet(below: float, patience: float = 600.0) -> float:
-    """Sample the machine's busy CPUs for 3 s until under ``below`` (or ``patience`` seconds passed); the last sample."""
+    """Sample the machine's busy CPUs for 3 s until under ``below``; stop the benchmark when that
+    takes over ``patience`` seconds (figures taken on a busy machine would compare nothing)."""
     started = time.monotonic()
     while True:
         b0, t0 = _busy_seconds(), time.monotonic()
         time.sleep(3)
         cpus = (_busy_seconds() - b0) / (time.monotonic() - t0)
-        if cpus < below or time.monotonic() - started > patience:
+        if cpus < below:
             return cpus
+        if time.monotonic() - started > patience:
+            raise SystemExit(f"The machine was not quiet for {patience:.0f} s (other processes used {cpus:.2f} CPUs "
+                             f"last): nothing measured. Run again when it is.")
         print(f"  waiting for a quiet machine: other processes use {cpus:.2f} CPUs", flush=True)
         time.sleep(15)
 
