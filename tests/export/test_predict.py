@@ -138,7 +138,7 @@ def test_threads_option_is_honoured_and_said_on_stderr(in_shared, tmp_path, mode
 
 
 def test_threads_default_is_the_count_tk_run_uses(in_shared, tmp_path, monkeypatch):
-    from toolkit.threads import choose_threads
+    from toolkit.core.threads import choose_threads
 
     import torch
 
@@ -192,7 +192,7 @@ def test_predict_chooses_the_wait_policy_at_its_start_like_tk_run(monkeypatch):
     wait (as `tk run`'s do); a quiet machine → OpenMP's default; a policy the user set stays."""
     import os
 
-    from toolkit import threads
+    from toolkit.core import threads
 
     for key in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT"):
         monkeypatch.delenv(key, raising=False)

@@ -186,7 +186,7 @@ def _seconds(ctx: click.Context, param: click.Parameter, value: float) -> float:
 def _threads(ctx: click.Context, param: click.Parameter, value: str | None) -> int | None:
     """--threads must be a whole number of at least 1: one line otherwise (click's own message
     for a bad integer is a usage block)."""
-    from ..errors import TkError
+    from ..core.errors import TkError
 
     if value is None:
         return None
@@ -199,8 +199,8 @@ def _threads(ctx: click.Context, param: click.Parameter, value: str | None) -> i
 def _say_threads(predictor, why: str) -> None:
     """The threads line on stderr (the run header's words), leaving stdout to the predictions; said
     once they are written, so that a failure stays one line."""
-    from ..text import printable
-    from ..threads import wait_policy_text
+    from ..core.text import printable
+    from ..core.threads import wait_policy_text
 
     count = getattr(predictor, "threads", None)
     runtime = printable(str(getattr(predictor, "runtime", "") or "the runtime"))
