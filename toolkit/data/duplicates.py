@@ -37,7 +37,7 @@ thumbnail. The test (`same_frame_pairs`), run on pairs of frame features:
   box in the middle of the screen is not forgiven). The test is not symmetric (the second
   frame's colour cells are interpolated to the first's), so a pair that fails with at most
   `RETRY_CHANGED` (3%) of the pixels changed is tried the other way round as well.
-* **The fine check at 320×180** of the pairs that pass (`frames._fine_same`): at 160×90 one
+* **The fine check at 320×180** of the pairs that pass (`frame_fine._fine_same`): at 160×90 one
   changed word on a slide is a few grey pixels, as small as a cursor. Aligned again (twice the
   shift, refined by a pixel), a pixel differs strictly when it lies outside the range its twin
   spans within half a pixel by more than `FINE_TOLERANCE` (40) grey levels: JPEG noise stays
