@@ -101,15 +101,33 @@ def _same_decode(path: str, decoded: Any, b: tuple[int, int]) -> bool:
 def _coarse(fine: np.ndarray) -> np.ndarray:
     """The 160×90 grey frames (uint8, N×90×160) of N×180×320 fine frames: a triangle filter
     ([1, 3, 3, 1]/8 each way, edges repeated: what a bilinear resize to half the size does),
-    rounded; integer arithmetic, the same on every machine."""
+    rounded; integer arithmetic, the same on every machine. Each output row (column) weighs the
+    even and odd input rows (columns) it sits between: 3 × (both) + the odd one before + the even
+    one after (at the edges the even or odd one itself), a few frames at a time (in cache)."""
     import numpy as np
 
     out = np.empty((fine.shape[0], *FRAME_HW), np.uint8)
-    for start in range(0, fine.shape[0], 64):  # a few MB at a time
-        x = np.pad(fine[start:start + 64].astype(np.uint16), ((0, 0), (1, 1), (1, 1)), mode="edge")
-        rows = x[:, 0:-3:2] + 3 * x[:, 1:-2:2] + 3 * x[:, 2:-1:2] + x[:, 3::2]
-        both = rows[:, :, 0:-3:2] + 3 * rows[:, :, 1:-2:2] + 3 * rows[:, :, 2:-1:2] + rows[:, :, 3::2]
-        out[start:start + 64] = (both + 32) // 64  # at most 64 × 255 + 32: fits uint16
+    for start in range(0, fine.shape[0], 16):
+        x = fine[start:start + 16]
+        even, odd = x[:, 0::2].astype(np.uint16), x[:, 1::2].astype(np.uint16)
+        rows = _weigh(even, odd, 1)
+        out[start:start + 16] = (_weigh(rows[:, :, 0::2], rows[:, :, 1::2], 2) + 32) >> 6  # at most 64 × 255 + 32
+    return out
+
+
+def _weigh(even: np.ndarray, odd: np.ndarray, axis: int) -> np.ndarray:
+    """3 × (even + odd) + odd shifted one on (the first: even's first) + even shifted one back (the
+    last: odd's last), along ``axis`` of N×H×W uint16."""
+    import numpy as np
+
+    first, rest, last, most = ((np.s_[:, :1], np.s_[:, 1:], np.s_[:, -1:], np.s_[:, :-1]) if axis == 1 else
+                               (np.s_[:, :, :1], np.s_[:, :, 1:], np.s_[:, :, -1:], np.s_[:, :, :-1]))
+    out = even + odd
+    out *= 3
+    out[rest] += odd[most]
+    out[first] += even[first]
+    out[most] += even[rest]
+    out[last] += odd[last]
     return out
 
 
@@ -126,4 +144,5 @@ def _thumbs(grey: np.ndarray, hw: tuple[int, int] = THUMB_HW) -> np.ndarray:
 
     n = grey.shape[0]
     bh, bw = FRAME_HW[0] // hw[0], FRAME_HW[1] // hw[1]
-    return grey.reshape(n, hw[0], bh, hw[1], bw).astype(np.int64).sum(axis=(2, 4))
+    rows = grey.reshape(n, hw[0], bh, FRAME_HW[1]).sum(axis=2, dtype=np.uint16)  # at most 255 × bh
+    return rows.reshape(n, hw[0], hw[1], bw).sum(axis=3, dtype=np.int64)

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from toolkit.data.frame_candidates import candidate_pairs
 from toolkit.data.frame_features import _coarse, _split
-from toolkit.data.frame_pairs import _scored_pairs, candidate_pairs
+from toolkit.data.frame_pairs import _scored_pairs
 from toolkit.data.frame_spec import FEATURE_BYTES
 
 if TYPE_CHECKING:

@@ -13,22 +13,36 @@ if TYPE_CHECKING:
 
 def _range3(x: np.ndarray, reach: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """Minimum and maximum over each element's neighbourhood (3×3, or 5×5 with ``reach=2``; edges
-    repeated, which for a minimum or maximum is the window clipped to the frame) of …×H×W,
-    separably: rows, then columns."""
+    repeated, which for a minimum or maximum is the window clipped to the frame) of P×H×W,
+    separably: rows, then columns, each as operations on the flattened stack (the neighbour a row
+    or a column away), the first and last row and column of each frame set apart."""
     import numpy as np
 
-    def along(v: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray]:
-        lo, hi = v.copy(), v.copy()
-        lo_m, hi_m, v_m = (np.moveaxis(a, axis, 0) for a in (lo, hi, v))
-        for s in range(1, reach + 1):
-            np.minimum(lo_m[:-s], v_m[s:], out=lo_m[:-s])
-            np.minimum(lo_m[s:], v_m[:-s], out=lo_m[s:])
-            np.maximum(hi_m[:-s], v_m[s:], out=hi_m[:-s])
-            np.maximum(hi_m[s:], v_m[:-s], out=hi_m[s:])
-        return lo, hi
+    lo, hi = x, x
+    for axis in (1, 2):
+        for _ in range(reach):
+            lo, hi = _extreme3(lo, np.minimum, axis), _extreme3(hi, np.maximum, axis)
+    return lo, hi
 
-    lo, hi = along(x, x.ndim - 2)
-    return along(lo, x.ndim - 1)[0], along(hi, x.ndim - 1)[1]
+
+def _extreme3(x: np.ndarray, fn: np.ufunc, axis: int) -> np.ndarray:
+    """``fn`` (`numpy.minimum` or `numpy.maximum`) of each element of P×H×W and its two neighbours
+    along ``axis`` (1: rows, 2: columns), the window clipped to the frame."""
+    import numpy as np
+
+    x = np.ascontiguousarray(x)
+    step = x.shape[2] if axis == 1 else 1
+    flat = x.reshape(-1)
+    pair = fn(flat[:-step], flat[step:])  # pair[k]: element k and the one after it
+    out = np.empty_like(x)
+    body = out.reshape(-1)
+    fn(pair[:-step], pair[step:], out=body[step:-step])
+    body[:step], body[-step:] = pair[:step], pair[-step:]
+    first, second, last, before = ((np.s_[:, 0], np.s_[:, 1], np.s_[:, -1], np.s_[:, -2]) if axis == 1 else
+                                   (np.s_[:, :, 0], np.s_[:, :, 1], np.s_[:, :, -1], np.s_[:, :, -2]))
+    out[first] = fn(x[first], x[second])  # the edges, where the flattened neighbour is another row or frame
+    out[last] = fn(x[last], x[before])
+    return out
 
 
 def _halve(x: np.ndarray) -> np.ndarray:
@@ -67,13 +81,31 @@ def _shift_windows(x: np.ndarray, dy: np.ndarray, dx: np.ndarray, pad: int, padd
 
 
 def _blur3(x: np.ndarray) -> np.ndarray:
-    """The mean of each pixel's 3×3 neighbourhood (edges repeated), integer, of P×H×W."""
+    """The mean of each pixel's 3×3 neighbourhood (edges repeated), rounded down, of P×H×W whose
+    values are at most 3640 (int16 sums): separably, as `_range3`."""
     import numpy as np
 
-    h, w = x.shape[1:]
-    padded = np.pad(x.astype(np.int32), ((0, 0), (1, 1), (1, 1)), mode="edge")
-    total = sum(padded[:, dy:dy + h, dx:dx + w] for dy in range(3) for dx in range(3))
-    return (total // 9).astype(np.int16)
+    total = _sum3(_sum3(np.asarray(x, dtype=np.int16), 1), 2)
+    total //= 9
+    return total
+
+
+def _sum3(x: np.ndarray, axis: int) -> np.ndarray:
+    """Each element of P×H×W plus its two neighbours along ``axis`` (1: rows, 2: columns), the
+    edge repeated."""
+    import numpy as np
+
+    step = x.shape[2] if axis == 1 else 1
+    flat = np.ascontiguousarray(x).reshape(-1)
+    out = np.empty_like(flat)
+    np.add(flat[:-2 * step], flat[step:-step], out=out[step:-step])
+    out[step:-step] += flat[2 * step:]
+    out = out.reshape(x.shape)
+    first, second, last, before = ((np.s_[:, 0], np.s_[:, 1], np.s_[:, -1], np.s_[:, -2]) if axis == 1 else
+                                   (np.s_[:, :, 0], np.s_[:, :, 1], np.s_[:, :, -1], np.s_[:, :, -2]))
+    out[first] = 2 * x[first] + x[second]
+    out[last] = 2 * x[last] + x[before]
+    return out
 
 
 def _fractional_shift(x: np.ndarray, dy: np.ndarray, dx: np.ndarray) -> np.ndarray:
@@ -113,19 +145,104 @@ def _dilate(mask: np.ndarray, steps: int) -> np.ndarray:
 def _refine(a: np.ndarray, b: np.ndarray, base: np.ndarray, limit: int = MAX_SHIFT) -> np.ndarray:
     """The shift within ±1 of ``base`` (twice the shift found at half the size), at most ``limit``
     each way, that matches 10% better than ``base`` (clipped absolute difference, as `_align_half`)."""
+    return _search_shift(a, b, base, _NEIGHBOURS, limit, 32, (10, 9), limit)
+
+
+#: The shifts `_refine` tries around its start, in order.
+_NEIGHBOURS = [(0, 0)] + [(y, x) for y in (-1, 0, 1) for x in (-1, 0, 1) if (y, x) != (0, 0)]
+
+
+def _search_shift(a: np.ndarray, b: np.ndarray, start: np.ndarray, steps: list[tuple[int, int]], crop: int,
+                  clip: int, ratio: tuple[int, int], limit: int) -> np.ndarray:
+    """Per pair of frames (``a``, ``b``: P×H×W), the shift of ``b`` among ``start`` + each of ``steps``
+    (the first (0, 0); clipped to ±``limit``) kept by the rule: tried in order, a shift replaces
+    the best so far when its score times ``ratio[0]`` is below the best's times ``ratio[1]``. The
+    score is the absolute difference clipped at ``clip``, summed over ``a`` less ``crop`` pixels
+    at each edge (``crop`` ≥ the shift: no repeated edge enters it).
+
+    Exact shortcut: the best only gets better, so a shift whose score on every fourth row alone (a
+    lower bound of its score) already fails the rule against the start's score can never replace
+    anything; the full score is computed only for the other shifts of a pair."""
     import numpy as np
 
-    final, final_score = base.copy(), None
-    m = limit
-    padded = np.pad(b, ((0, 0), (limit, limit), (limit, limit)), mode="edge")
-    for ey, ex in [(0, 0)] + [(y, x) for y in (-1, 0, 1) for x in (-1, 0, 1) if (y, x) != (0, 0)]:
-        shift = np.clip(base + (ey, ex), -limit, limit)
-        moved = _shift_windows(b, shift[:, 0], shift[:, 1], limit, padded)
-        score = np.minimum(np.abs(a - moved)[:, m:-m, m:-m], 32).sum(axis=(1, 2), dtype=np.int64)
-        if final_score is None:
-            final_score = score
-            continue
-        better = score * 10 < final_score * 9
-        final_score = np.where(better, score, final_score)
-        final[better] = shift[better]
-    return final
+    start = np.asarray(start, dtype=np.int64).reshape(-1, 2)
+    best = start.copy()
+    if not len(start):
+        return best
+    first = np.clip(start, -limit, limit)
+    best_score = _scores_at(a, b, np.arange(len(start)), first, crop, clip)
+    first_score = best_score.copy()
+    for e in steps[1:]:
+        shift = np.clip(start + e, -limit, limit)
+        rows = np.nonzero((shift != first).any(axis=1))[0]  # a shift equal to the start cannot replace it
+        if len(rows):
+            part = _scores_at(a, b, rows, shift[rows], crop, clip, step=4)
+            rows = rows[part * ratio[0] < first_score[rows] * ratio[1]]
+        if len(rows):
+            score = _scores_at(a, b, rows, shift[rows], crop, clip)
+            better = score * ratio[0] < best_score[rows] * ratio[1]
+            best_score[rows[better]] = score[better]
+            best[rows[better]] = shift[rows[better]]
+    return best
+
+
+def _scores_at(a: np.ndarray, b: np.ndarray, rows: np.ndarray, shifts: np.ndarray, crop: int, clip: int,
+               step: int = 1) -> np.ndarray:
+    """Σ min(|a[q] − b[q − shift]|, ``clip``) over ``a`` less ``crop`` pixels at each edge (every
+    ``step``-th row), for pairs ``rows`` of the stacks ``a``, ``b`` at their ``shifts``: int64."""
+    import numpy as np
+
+    _, h, w = a.shape
+    out = np.empty(len(rows), np.int64)
+    if not len(rows):
+        return out
+    uniq, inverse = np.unique(shifts, axis=0, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    for k, (sy, sx) in enumerate(uniq.tolist()):
+        sel = np.nonzero(inverse == k)[0]
+        ys, xs = slice(crop, h - crop, step), slice(crop, w - crop)
+        yb, xb = slice(crop - sy, h - crop - sy, step), slice(crop - sx, w - crop - sx)
+        if len(sel) == a.shape[0] and (rows == np.arange(len(rows))).all():
+            x, y = a[:, ys, xs], b[:, yb, xb]
+        else:
+            x, y = a[rows[sel], ys, xs], b[rows[sel], yb, xb]
+        d = np.subtract(x, y, dtype=np.int16)
+        np.abs(d, out=d)
+        np.minimum(d, clip, out=d)
+        out[sel] = d.sum(axis=(1, 2), dtype=np.int64)
+    return out
+
+
+def _band_max(flags: np.ndarray, rows: slice, width: int) -> np.ndarray:
+    """Per frame of P×H×W booleans, the most set within any ``width`` consecutive columns of the
+    rows ``rows`` (an upper bound of what a patch that narrow within those rows covers)."""
+    import numpy as np
+
+    cols = flags[:, rows].sum(axis=1, dtype=np.int32)
+    edges = np.zeros((cols.shape[0], cols.shape[1] + 1), np.int32)
+    np.cumsum(cols, axis=1, out=edges[:, 1:])
+    width = min(width, cols.shape[1])
+    return (edges[:, width:] - edges[:, :-width]).max(axis=1)
+
+
+def _patch_max(flags: np.ndarray, blocks: tuple[int, int]) -> np.ndarray:
+    """Per frame of P×H×W booleans (H, W even), the most set within any ``blocks`` (rows, columns)
+    of 2×2-pixel blocks."""
+    import numpy as np
+
+    p, h, w = flags.shape
+    v = flags.view(np.uint8)
+    pairs = v[:, 0::2] + v[:, 1::2]
+    counts = (pairs[:, :, 0::2] + pairs[:, :, 1::2]).astype(np.int32)
+    edges = np.zeros((p, h // 2 + 1, w // 2 + 1), np.int32)
+    np.cumsum(np.cumsum(counts, axis=1), axis=2, out=edges[:, 1:, 1:])
+    bh, bw = min(blocks[0], h // 2), min(blocks[1], w // 2)
+    return (edges[:, bh:, bw:] - edges[:, :-bh, bw:] - edges[:, bh:, :-bw] + edges[:, :-bh, :-bw]).max(axis=(1, 2))
+
+
+def _counts(flags: np.ndarray) -> np.ndarray:
+    """How many are set in each frame of P×… booleans (int64): `numpy.count_nonzero` per frame,
+    much faster than counting along axes."""
+    import numpy as np
+
+    return np.array([np.count_nonzero(f) for f in flags], dtype=np.int64)

@@ -1,23 +1,25 @@
-"""Candidate pairs of same-frame images and their verification at 160×90 (`toolkit.data.duplicates`
-describes the method); pairs that pass go on to the fine check (`toolkit.data.frame_fine`)."""
+"""The same-frame test of candidate pairs (`toolkit.data.duplicates` describes the method): the
+pre-test, then colour, the alignment, the rough test at half size and the changed pixels at
+160×90 with one notification panel forgiven; pairs that pass go on to the fine check
+(`toolkit.data.frame_fine`). Per-image arrays come from `toolkit.data.frame_views`."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from toolkit.data.frame_features import _coarse, _split, _thumbs
-from toolkit.data.frame_fine import _fine_same, _panel
+from toolkit.data.frame_fine import _fine_same
+from toolkit.data.frame_forgive import _panel, _unforgivable_all
 from toolkit.data.frame_ops import (
     _blur3,
+    _counts,
     _fractional_shift,
-    _halve,
     _outside,
     _range3,
     _refine,
+    _search_shift,
     _shift_windows,
 )
 from toolkit.data.frame_spec import (
-    CANDIDATE_RADIUS,
     CHANGED_BUDGET,
     COLOUR_HW,
     COLOUR_TOLERANCE,
@@ -25,222 +27,262 @@ from toolkit.data.frame_spec import (
     GREY_TOLERANCE,
     MAX_SHIFT,
     RETRY_CHANGED,
-    THUMB_HW,
 )
+from toolkit.data.frame_views import FrameViews, _above, _below
 
 if TYPE_CHECKING:
     import numpy as np
 
-
-def candidate_pairs(features: np.ndarray, *, block: int = 1024, coarse: np.ndarray | None = None) -> np.ndarray:
-    """Pairs (i < j, K×2 int64) worth verifying (module docstring): exact integer arithmetic.
-    ``coarse``: the features' 160×90 frames (`_coarse`), when already computed."""
-    import numpy as np
-
-    n = features.shape[0]
-    if n < 2:
-        return np.zeros((0, 2), np.int64)
-    if coarse is None:
-        coarse = _coarse(_split(features)[0])
-    thumbs = _thumbs(coarse)
-    flat = thumbs.reshape(n, -1).astype(np.float64)  # integers below 2**53: the products and sums are exact
-    sq = (flat * flat).sum(axis=1)
-    cells = (FRAME_HW[0] // THUMB_HW[0]) * (FRAME_HW[1] // THUMB_HW[1])
-    radius2 = float((CANDIDATE_RADIUS * cells) ** 2)
-    found = []
-    for start in range(0, n, block):
-        rows = flat[start:start + block]
-        d2 = sq[start:start + block, None] + sq[None, :] - 2.0 * (rows @ flat.T)
-        ii, jj = np.nonzero(d2 <= radius2)
-        keep = jj > ii + start
-        found.append(np.stack([ii[keep] + start, jj[keep]], axis=1))
-    pairs = np.concatenate(found) if found else np.zeros((0, 2), np.int64)
-    if not len(pairs):
-        return pairs.astype(np.int64)
-    # (a second test on 32×18 thumbnails cut this set's candidates six-fold, but a shift of a few
-    # pixels moves thin content past a 5×5 block: it lost shifted copies of 320×180 screens)
-    return pairs[_coarse_same(thumbs, pairs, cells)].astype(np.int64)
-
-
-def _coarse_same(thumbs: np.ndarray, pairs: np.ndarray, cells: int, band: int = 3, width: int = 7,
-                 spots: int = 2, reach: int = 1) -> np.ndarray:
-    """Thumbnail test of candidate ``pairs`` (K×2 indices into N thumbnails): leaving out the
-    outer ring of blocks (what a shift uncovers), at most ``spots`` blocks (2 of the 16×9; a
-    cursor) differ by more than 12 grey levels beyond their neighbours' range, besides those of one
-    notification: up to ``band`` rows of blocks at the top or the bottom, spanning fewer than
-    ``width`` columns. Neighbours: the 3×3 blocks around (5×5 with ``reach=2``: small blocks,
-    where a shift of a few pixels moves content past the next block). Each thumbnail's
-    neighbourhood range is computed once, not once per pair."""
-    import numpy as np
-
-    t = thumbs.astype(np.int32)  # block sums of at most 100 pixels: far below 2**31
-    lo, hi = _range3(t, reach)
-    keep = np.zeros(len(pairs), bool)
-    for start in range(0, len(pairs), 4096):
-        i, j = pairs[start:start + 4096, 0], pairs[start:start + 4096, 1]
-        a, b = t[i], t[j]
-        outside = np.maximum(np.maximum(a - hi[j], lo[j] - a), np.maximum(b - hi[i], lo[i] - b))
-        changed = (outside > 12 * cells)[:, reach:-reach, reach:-reach]
-        middle = changed[:, band:-band].sum(axis=(1, 2))
-        top, bottom = changed[:, :band], changed[:, -band:]
-
-        def narrow(rows: np.ndarray) -> np.ndarray:  # the band's changed blocks lie within `width` columns
-            cols = rows.any(axis=1)
-            first = np.where(cols.any(axis=1), cols.argmax(axis=1), 0)
-            last = np.where(cols.any(axis=1), cols.shape[1] - 1 - cols[:, ::-1].argmax(axis=1), 0)
-            return last - first < width
-
-        n_top, n_bottom = top.sum(axis=(1, 2)), bottom.sum(axis=(1, 2))
-        keep[start:start + 4096] = ((middle + n_top + n_bottom <= spots)
-                                    | ((middle + n_bottom <= spots) & narrow(top))
-                                    | ((middle + n_top <= spots) & narrow(bottom)))
-    return keep
+AREA = FRAME_HW[0] * FRAME_HW[1]
+#: Pixels that may differ at 160×90 outside a forgiven panel (a cursor, a few re-encoding artefacts).
+BUDGET = int(CHANGED_BUDGET * AREA)
+#: More than a panel and the budget can ever forgive.
+HOPELESS = BUDGET + int(0.06 * AREA)
+#: The shifts `_align_half` tries (half size: ±2), in order.
+_AROUND = [(0, 0)] + [(y, x) for y in range(-2, 3) for x in range(-2, 3) if (y, x) != (0, 0)]
 
 
 def same_frame_pairs(features: np.ndarray, pairs: np.ndarray, *, chunk: int = 128) -> tuple[np.ndarray, np.ndarray]:
     """Verify ``pairs`` (K×2 indices into ``features``): (same-frame bool K, pixels that differ
-    at 160×90 outside a forgiven panel K) — module docstring."""
+    at 160×90 outside a forgiven panel K; the whole frame's count for a pair answered before
+    that count) — module docstring."""
     same, changed, _ = _scored_pairs(features, pairs, chunk=chunk)
     return same, changed
 
 
-def _scored_pairs(features: np.ndarray, pairs: np.ndarray, *, chunk: int = 128,
+def _scored_pairs(features: np.ndarray, pairs: np.ndarray, *, chunk: int = 32,
                   coarse: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
-    """`same_frame_pairs` and, for pairs found the same, their squared difference at 320×180."""
+    """`same_frame_pairs` and, for pairs found the same, their squared difference at 320×180.
+    ``coarse``: the features' 160×90 frames, when already computed."""
     import numpy as np
 
     pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
     same = np.zeros(len(pairs), bool)
-    changed = np.zeros(len(pairs), np.int64)
+    changed = np.full(len(pairs), AREA, np.int64)
     score = np.zeros(len(pairs), np.int64)
-    grey, colour = _split(features)
-    if coarse is None:
-        used = np.unique(pairs)
-        coarse = np.zeros((len(grey), *FRAME_HW), np.uint8)
-        if len(used):
-            coarse[used] = _coarse(grey[used])  # once per image, not per pair
-    for start in range(0, len(pairs), chunk):
-        part = pairs[start:start + chunk]
-        i, j = part[:, 0], part[:, 1]
-        s, c, f = _verify((coarse[i], coarse[j]), (grey[i], grey[j]), colour[i], colour[j])
-        same[start:start + chunk], changed[start:start + chunk], score[start:start + chunk] = s, c, f
+    views = FrameViews(features, coarse)
+    alike = _alike(views, pairs)
+    todo = np.nonzero(alike)[0]
+    for start in range(0, len(todo), chunk):
+        rows = todo[start:start + chunk]
+        same[rows], changed[rows], score[rows] = _verify(views, pairs[rows, 0], pairs[rows, 1])
     # the test is not symmetric (the colour cells of the second frame are interpolated to the first's;
     # each alignment step keeps the shift it starts from unless another is clearly better): a pair that
     # failed by at most `RETRY_CHANGED` of the pixels is tried the other way round
-    again = np.nonzero(~same & (changed <= RETRY_CHANGED * FRAME_HW[0] * FRAME_HW[1]))[0]
+    again = np.nonzero(~same & alike & (changed <= RETRY_CHANGED * AREA))[0]
     for start in range(0, len(again), chunk):
         rows = again[start:start + chunk]
-        i, j = pairs[rows, 1], pairs[rows, 0]
-        s, c, f = _verify((coarse[i], coarse[j]), (grey[i], grey[j]), colour[i], colour[j])
+        s, c, f = _verify(views, pairs[rows, 1], pairs[rows, 0])
         same[rows], score[rows], changed[rows] = s, np.where(s, f, score[rows]), np.where(s, c, changed[rows])
     return same, changed, score
 
 
-def _align_half(a2: np.ndarray, b2: np.ndarray) -> np.ndarray:
-    """Per pair, the shift (dy, dx) of ``b2`` (half size: ±2, so ±4 px of the 160×90 frame) that
-    best matches ``a2``. The score is the absolute difference clipped at 32 grey levels a pixel;
-    a shift replaces the best so far only when it halves the score, starting from no shift: a
-    frame really moved matches far better once aligned, while an overlay near the edge (a toast
-    on a black frame) must not pull the frame out of place."""
+def _alike(views: FrameViews, pairs: np.ndarray, *, chunk: int = 64) -> np.ndarray:
+    """The pre-test: pairs whose 160×90 frames are alike within a shift of 2 pixels — a pixel of
+    either lies more than `GREY_TOLERANCE` outside the other's 5×5 range in at most `BUDGET`
+    pixels, once the most one notification panel can cover is taken away (first on the middle
+    rows, which no panel reaches, then on the whole frame). Pairs that fail it and whose row and
+    column profiles match clearly better at a shift of 3 or 4 pixels are tried again at that
+    shift. It answers most candidates that are other frames in a few passes over uint8 per pair;
+    the pairs it lets through are answered by the test itself."""
     import numpy as np
 
-    p = a2.shape[0]
-    best = np.zeros((p, 2), np.int64)
-    best_score = None
-    padded2 = np.pad(b2, ((0, 0), (2, 2), (2, 2)), mode="edge")
-    inner = a2[:, 2:-2, 2:-2]
-    for dy, dx in [(0, 0)] + [(y, x) for y in range(-2, 3) for x in range(-2, 3) if (y, x) != (0, 0)]:
-        moved = padded2[:, 4 - dy:padded2.shape[1] - 4 - dy, 4 - dx:padded2.shape[2] - 4 - dx]  # shifted, 2 px in
-        score = np.minimum(np.abs(inner - moved), 4 * 32).sum(axis=(1, 2), dtype=np.int64)
-        if best_score is None:
-            best_score = score
-            continue
-        better = score * 2 < best_score
-        best_score = np.where(better, score, best_score)
-        best[better] = (dy, dx)
-    return best
+    h = FRAME_HW[0]
+    reach = h - _PANEL_FREE.stop  # rows a panel may cover, at the top and at the bottom
+    keep = np.zeros(len(pairs), bool)
+    for start in range(0, len(pairs), chunk):
+        i, j = pairs[start:start + chunk, 0], pairs[start:start + chunk, 1]
+        flags = _loose_flags(views, i, j, _PANEL_FREE)[:, :, MAX_SHIFT:FRAME_HW[1] - MAX_SHIFT]
+        keep[start:start + chunk] = _counts(flags) <= BUDGET
+    todo = np.nonzero(keep)[0]
+    for start in range(0, len(todo), chunk):
+        rows = todo[start:start + chunk]
+        flags = _loose_flags(views, pairs[rows, 0], pairs[rows, 1], slice(0, h))
+        keep[rows] = _unforgivable_all(flags, (MAX_SHIFT, MAX_SHIFT), 2) <= BUDGET
+    again = np.nonzero(~keep)[0]
+    if len(again):
+        shift = _profile_shift(views, pairs[again, 0], pairs[again, 1])
+        far = np.abs(shift).max(axis=1) > 2
+        again, shift = again[far], shift[far]
+        for start in range(0, len(again), chunk):
+            rows, s = again[start:start + chunk], shift[start:start + chunk]
+            flags = _loose_flags(views, pairs[rows, 0], pairs[rows, 1], slice(0, h), s)
+            keep[rows] = _unforgivable_all(flags, MAX_SHIFT + np.abs(s), 2) <= BUDGET
+    assert reach == int(0.1 * h) + int(0.2 * h) + 2  # `frame_forgive`'s panel at 160×90, 2 pixels around
+    return keep
 
 
-def _verify(coarse: tuple[np.ndarray, np.ndarray], fine: tuple[np.ndarray, np.ndarray], ca: np.ndarray,
-            cb: np.ndarray) -> tuple[np.ndarray, ...]:
-    """(same frame, pixels that differ outside a forgiven panel) for P pairs of features. Cheap
-    tests first: pairs whose colour or half-size grey frames already differ too much are
-    answered without the full-size test."""
+#: The rows of the 160×90 frame no forgiven panel reaches (`frame_forgive._panel_box`: within a
+#: tenth of the height from the top or the bottom, at most a fifth tall, 2 pixels around).
+_PANEL_FREE = slice(29, 61)
+
+
+def _loose_flags(views: FrameViews, i: np.ndarray, j: np.ndarray, rows: slice,
+                 shift: np.ndarray | None = None) -> np.ndarray:
+    """The pre-test's changed pixels (`_alike`) of pairs ``i``, ``j`` in ``rows`` of the 160×90
+    frames, the second frame moved by ``shift`` if given."""
+
+    a, a_hi, a_lo = (views.get(name, i, rows) for name in ("coarse", "l.l_hi", "l.l_lo"))
+    if shift is None:
+        b, b_hi, b_lo = (views.get(name, j, rows) for name in ("coarse", "l.l_hi", "l.l_lo"))
+    else:
+        b = _shift_windows(views.get("coarse", j), shift[:, 0], shift[:, 1], MAX_SHIFT)
+        lo, hi = _range3(b, 2)
+        b, b_hi, b_lo = b[:, rows], _above(hi, GREY_TOLERANCE)[:, rows], _below(lo, GREY_TOLERANCE)[:, rows]
+    return (a > b_hi) | (a < b_lo) | (b > a_hi) | (b < a_lo)
+
+
+def _profile_shift(views: FrameViews, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    """Per pair, the shift (dy, dx) within ±`MAX_SHIFT` of the second 160×90 frame whose row
+    (column) profile — sums across the frame — best matches the first's, kept only where it
+    halves the mismatch of no shift; else nought."""
     import numpy as np
 
-    (ga, gb), (fine_a, fine_b) = coarse, fine
-    p = ga.shape[0]
-    h, w = FRAME_HW
-    area = h * w
-    budget = int(CHANGED_BUDGET * area)
-    hopeless = budget + int(0.06 * area)  # more than a panel and the budget can ever forgive
-    # colour: the 32×18 frames averaged to 16×9 blocks; a pair whose colours differ (beyond each block's
-    # neighbours' range) over a quarter of the frame is not the same frame: black against navy or a
-    # dimmed wallpaper, one blue screen against another. Local colour is left to the grey test: small
-    # colourful objects move between blocks when a frame shifts.
-    p2 = ca.shape[0]
-    colour_a, colour_b = ca, cb
-    ca = ca.reshape(p2, COLOUR_HW[0] // 2, 2, COLOUR_HW[1] // 2, 2, 3).sum(axis=(2, 4), dtype=np.int16)
-    cb = cb.reshape(p2, COLOUR_HW[0] // 2, 2, COLOUR_HW[1] // 2, 2, 3).sum(axis=(2, 4), dtype=np.int16)
-    colour = np.max(np.stack([_outside(ca[..., k], cb[..., k]) for k in range(3)]), axis=0) > 4 * COLOUR_TOLERANCE
-    count = np.full(p, area, np.int64)
-    todo = np.nonzero(colour.mean(axis=(1, 2)) <= 0.25)[0]
-    if len(todo):
-        a = ga[todo].astype(np.int16)
-        b = gb[todo].astype(np.int16)
-        a2, b2 = _halve(a), _halve(b)
-        half = _align_half(a2, b2)
-        # the rough test at half size, aligned and blurred (half a pixel off at most): pairs that
-        # differ too much even so are answered here. A panel touches the top or the bottom tenth and
-        # is at most a fifth of the height, so the middle 40% of the rows must pass on the budget
-        # alone (roughly: thrice the budget, as half size is rough).
-        moved2 = _shift_windows(b2, half[:, 0], half[:, 1], 2)
-        rough = _outside(_blur3(a2), _blur3(moved2))[:, 2:-2, 2:-2] > 4 * GREY_TOLERANCE
-        band = rough[:, int(0.3 * h / 2) - 2:int(0.7 * h / 2) - 2]
-        keep = (rough.sum(axis=(1, 2)) * 4 <= hopeless) & (band.sum(axis=(1, 2)) * 4 <= 3 * budget)
-        todo, a, b, half = todo[keep], a[keep], b[keep], half[keep]
-    if len(todo):
-        shift = _refine(a, b, 2 * half)
-    if len(todo):
-        moved = _shift_windows(b, shift[:, 0], shift[:, 1], MAX_SHIFT)
-        differs = _outside(a, moved) > GREY_TOLERANCE
-        # a frame that moved (by a pixel of 160×90 or more) is off by up to half a pixel wherever it
-        # landed, and a thin line or small text then falls into one row of pixels in one frame and is
-        # spread over two in the other: such pairs are compared blurred (3×3 mean), with the 5×5 range
-        moved_rows = np.nonzero(shift.any(axis=1))[0]
-        if len(moved_rows):
-            differs[moved_rows] = _outside(_blur3(a[moved_rows]), _blur3(moved[moved_rows]), reach=2) > GREY_TOLERANCE
-        # colour cells (5×5 pixels of the frame) moved by the same shift, in fractions of a cell
-        fy, fx = h // COLOUR_HW[0], w // COLOUR_HW[1]
-        ca_t = colour_a[todo].astype(np.float32)
-        cb_t = _fractional_shift(colour_b[todo].astype(np.float32), shift[:, 0] / fy, shift[:, 1] / fx)
-        cdiff = np.max(np.stack([_outside(ca_t[..., k], cb_t[..., k]) for k in range(3)]), axis=0) > COLOUR_TOLERANCE
-        cdiff[:, [0, -1]] = cdiff[:, :, [0, -1]] = False  # border cells: what a shift uncovers, not content
-        # only where both frames are flat (grey range within a cell at most 12 levels): there a cell's
-        # colour cannot move with a shift, while at edges and text the grey test decides
-        def cell_range(x: np.ndarray) -> np.ndarray:
-            cells = x.reshape(len(todo), COLOUR_HW[0], fy, COLOUR_HW[1], fx)
-            return cells.max(axis=(2, 4)) - cells.min(axis=(2, 4))
+    out = np.zeros((len(i), 2), np.int64)
+    m = MAX_SHIFT
+    order = sorted(range(-m, m + 1), key=abs)  # ties go to the smaller shift
+    for axis, name in ((0, "l.rows"), (1, "l.cols")):
+        a, b = views.get(name, i), views.get(name, j)
+        n = a.shape[1]
+        err = np.stack([np.abs(a[:, m:n - m] - b[:, m - s:n - m - s]).sum(axis=1) for s in order], axis=1)
+        best = err.argmin(axis=1)
+        clear = err[np.arange(len(i)), best] * 2 < err[:, 0]
+        out[:, axis] = np.where(clear, np.array(order)[best], 0)
+    return out
 
-        cdiff &= (cell_range(a) <= 12) & (cell_range(moved) <= 12)
-        differs |= cdiff.repeat(fy, axis=1).repeat(fx, axis=2)
-        m = MAX_SHIFT  # the border a shift fills with repeated edges
-        differs[:, :m] = differs[:, -m:] = False
-        differs[:, :, :m] = differs[:, :, -m:] = False
-        count[todo] = differs.sum(axis=(1, 2))
-        # a panel lies within the top or the bottom 30% of the rows (and 2 more): pairs that differ too
-        # much outside both bands are past saving
-        band = int(0.3 * h) + 3
-        outside_top = count[todo] - differs[:, :band].sum(axis=(1, 2))
-        outside_bottom = count[todo] - differs[:, h - band:].sum(axis=(1, 2))
-        savable = (outside_top <= budget) | (outside_bottom <= budget)
-        for k in np.nonzero((count[todo] > budget) & (count[todo] <= hopeless) & savable)[0]:
-            count[todo[k]] -= _panel(differs[k])
-    same = count <= budget
+
+def _verify(views: FrameViews, i: np.ndarray, j: np.ndarray) -> tuple[np.ndarray, ...]:
+    """(same frame, pixels that differ outside a forgiven panel, squared difference at 320×180)
+    for pairs of images ``i``, ``j``. Cheap tests first: pairs whose colour or half-size grey
+    frames already differ too much are answered without the full-size test."""
+    import numpy as np
+
+    p = len(i)
+    count = np.full(p, AREA, np.int64)
     score = np.full(p, np.iinfo(np.int64).max, np.int64)
+    todo = np.nonzero(_colour_alike(views, i, j))[0]
     if len(todo):
-        rows = np.nonzero(same[todo])[0]
-        if len(rows):
-            fine, score[todo[rows]] = _fine_same(fine_a[todo[rows]], fine_b[todo[rows]], shift[rows])
-            same[todo[rows[~fine]]] = False
+        keep, half = _rough(views, i[todo], j[todo])
+        todo, half = todo[keep], half[keep]
+    if not len(todo):
+        return count <= BUDGET, count, score
+    a, b = views.get("coarse", i[todo]), views.get("coarse", j[todo])
+    shift = _refine(a, b, 2 * half)
+    count[todo] = _forgive_panel(_differs(views, i[todo], j[todo], a, b, shift))
+    same = count <= BUDGET
+    rows = np.nonzero(same[todo])[0]
+    if len(rows):
+        fine, score[todo[rows]] = _fine_same(views, i[todo[rows]], j[todo[rows]], shift[rows])
+        same[todo[rows[~fine]]] = False
     return same, count, score
+
+
+def _colour_alike(views: FrameViews, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    """Colour: the 32×18 frames summed to 16×9 blocks; a pair whose colours differ (beyond each
+    block's neighbours' range, by 4 × `COLOUR_TOLERANCE`) over more than a quarter of the frame is
+    not the same frame: black against navy or a dimmed wallpaper, one blue screen against another.
+    Local colour is left to the grey test: small colourful objects move between blocks when a
+    frame shifts."""
+
+    a, b = views.get("k.k_sum", i), views.get("k.k_sum", j)
+    differ = ((a > views.get("k.k_hi", j)) | (a < views.get("k.k_lo", j))
+              | (b > views.get("k.k_hi", i)) | (b < views.get("k.k_lo", i))).any(axis=1)
+    return _counts(differ) * 4 <= differ.shape[1] * differ.shape[2]
+
+
+def _rough(views: FrameViews, i: np.ndarray, j: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(pairs that pass, their shift at half size): the second half-size frame aligned to the first
+    (`_align_half`), then both blurred (half a pixel off at most); pairs that differ too much even
+    so are answered here. A panel touches the top or the bottom tenth and is at most a fifth of
+    the height, so the middle 40% of the rows must pass on the budget alone (roughly: thrice the
+    budget, as half size is rough)."""
+    import numpy as np
+
+    h = FRAME_HW[0]
+    a2, b2 = views.get("h.half", i), views.get("h.half", j)
+    half = _search_shift(a2, b2, np.zeros((len(i), 2), np.int64), _AROUND, 2, 4 * 32, (2, 1), 2)
+    rough = np.empty(a2.shape, bool)
+    x, x_hi, x_lo = views.get("h.h_blur", i), views.get("h.h_hi", i), views.get("h.h_lo", i)
+    still = ~half.any(axis=1)
+    for rows in (np.nonzero(still)[0], np.nonzero(~still)[0]):
+        if not len(rows):
+            continue
+        if still[rows[0]]:
+            y, y_hi, y_lo = views.get("h.h_blur", j[rows]), views.get("h.h_hi", j[rows]), views.get("h.h_lo", j[rows])
+        else:
+            y = _blur3(_shift_windows(b2[rows], half[rows, 0], half[rows, 1], 2))
+            lo, hi = _range3(y)
+            y_hi, y_lo = hi + 4 * GREY_TOLERANCE, lo - 4 * GREY_TOLERANCE
+        xr = x[rows]
+        rough[rows] = (xr > y_hi) | (xr < y_lo) | (y > x_hi[rows]) | (y < x_lo[rows])
+    rough = rough[:, 2:-2, 2:-2]
+    band = rough[:, int(0.3 * h / 2) - 2:int(0.7 * h / 2) - 2]
+    keep = ((_counts(rough) * 4 <= HOPELESS)
+            & (_counts(band) * 4 <= 3 * BUDGET))
+    return keep, half
+
+
+def _differs(views: FrameViews, i: np.ndarray, j: np.ndarray, a: np.ndarray, b: np.ndarray,
+             shift: np.ndarray) -> np.ndarray:
+    """The pixels of 160×90 frames ``a``, ``b`` (the second moved by ``shift``) that differ: outside
+    the range of the other frame's 3×3 neighbourhood by more than `GREY_TOLERANCE`, or, for a
+    moved pair (off by up to half a pixel wherever it landed, where a thin line or small text falls
+    into one row of pixels in one frame and is spread over two in the other), their 3×3 means
+    outside the other's 5×5 range; or in a flat 5×5 colour cell whose colour differs. The border
+    a shift fills with repeated edges is left out."""
+    import numpy as np
+
+    p = len(a)
+    differs = np.empty(a.shape, bool)
+    still = ~shift.any(axis=1)
+    rows = np.nonzero(still)[0]
+    if len(rows):
+        x, y = a[rows], b[rows]
+        differs[rows] = ((x > views.get("c.c_hi", j[rows])) | (x < views.get("c.c_lo", j[rows]))
+                         | (y > views.get("c.c_hi", i[rows])) | (y < views.get("c.c_lo", i[rows])))
+    moved = b.copy()
+    cells_b = views.get("c.cell_range", j)
+    rows = np.nonzero(~still)[0]
+    if len(rows):
+        moved[rows] = _shift_windows(b[rows], shift[rows, 0], shift[rows, 1], MAX_SHIFT)
+        blur = _blur3(moved[rows]).astype(np.uint8)
+        lo, hi = _range3(blur, 2)
+        x = views.get("c.blur", i[rows])
+        differs[rows] = ((x.astype(np.int16) - hi > GREY_TOLERANCE) | (lo.astype(np.int16) - x > GREY_TOLERANCE)
+                         | (blur > views.get("c.b_hi", i[rows])) | (blur < views.get("c.b_lo", i[rows])))
+        cells = moved[rows].reshape(len(rows), COLOUR_HW[0], 5, COLOUR_HW[1], 5)
+        cells_b[rows] = cells.max(axis=(2, 4)) - cells.min(axis=(2, 4))
+    # colour cells (5×5 pixels of the frame) moved by the same shift, in fractions of a cell, where both
+    # frames are flat (grey range within a cell at most 12 levels): there a cell's colour cannot move
+    # with a shift, while at edges and text the grey test decides
+    ca = views.colour[i].astype(np.float32)
+    cb = views.colour[j].astype(np.float32)
+    if len(rows):
+        cb[rows] = _fractional_shift(cb[rows], shift[rows, 0] / 5, shift[rows, 1] / 5)
+    cdiff = np.zeros((p, *COLOUR_HW), bool)
+    for k in range(3):
+        cdiff |= _outside(ca[..., k], cb[..., k]) > COLOUR_TOLERANCE
+    cdiff[:, [0, -1]] = cdiff[:, :, [0, -1]] = False  # border cells: what a shift uncovers, not content
+    cdiff &= (views.get("c.cell_range", i) <= 12) & (cells_b <= 12)
+    differs |= cdiff.repeat(5, axis=1).repeat(5, axis=2)
+    m = MAX_SHIFT  # the border a shift fills with repeated edges
+    differs[:, :m] = differs[:, -m:] = False
+    differs[:, :, :m] = differs[:, :, -m:] = False
+    return differs
+
+
+def _forgive_panel(differs: np.ndarray) -> np.ndarray:
+    """Changed pixels per pair once one notification panel is forgiven (`frame_forgive._panel`). A
+    panel lies within the top or the bottom 30% of the rows (and 2 more): pairs that differ too
+    much outside both bands are past saving, and so are pairs beyond `HOPELESS`."""
+    import numpy as np
+
+    h = differs.shape[1]
+    count = _counts(differs)
+    band = int(0.3 * h) + 3
+    outside_top = count - _counts(differs[:, :band])
+    outside_bottom = count - _counts(differs[:, h - band:])
+    savable = (outside_top <= BUDGET) | (outside_bottom <= BUDGET)
+    for k in np.nonzero((count > BUDGET) & (count <= HOPELESS) & savable)[0]:
+        count[k] -= _panel(differs[k])
+    return count

@@ -16,9 +16,10 @@ This module gathers them, so that ``from toolkit.data.frames import …`` keeps 
 
 from __future__ import annotations
 
+from toolkit.data.frame_candidates import candidate_pairs
 from toolkit.data.frame_features import decode_features, features_hash, frame_features
 from toolkit.data.frame_groups import same_frame_groups
-from toolkit.data.frame_pairs import candidate_pairs, same_frame_pairs
+from toolkit.data.frame_pairs import same_frame_pairs
 from toolkit.data.frame_spec import (  # noqa: F401  (the sizes and tolerances, importable from here as before)
     BLUR_BUDGET,
     CANDIDATE_RADIUS,

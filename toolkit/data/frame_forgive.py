@@ -1,0 +1,154 @@
+"""What the same-frame test forgives in a pair's changed pixels: one notification panel near the
+top or the bottom of the frame and one cursor-sized patch (`toolkit.data.duplicates` describes
+the method), and an upper bound of what they can forgive, which lets a pair that differs too much
+be answered without finding them."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from toolkit.data.frame_ops import _band_max, _dilate, _patch_max
+from toolkit.data.frame_spec import CURSOR_WH
+
+if TYPE_CHECKING:
+    import numpy as np
+
+#: A notification panel (`_panel_box`): its changed pixels' box touches the top or the bottom
+#: tenth of the frame and is at most a fifth of its height and two fifths of its width.
+PANEL_EDGE, PANEL_HEIGHT, PANEL_WIDTH = 0.10, 0.2, 0.4
+
+
+def _unforgivable(flags: np.ndarray, margin: tuple[int, int], pad: int) -> int:
+    """A lower bound of what `_unforgiven` leaves of a frame's changed pixels (H×W bool) with a
+    panel forgiven with ``pad`` pixels around its box (any panel `_panel_box` may find) and, with
+    ``pad`` = 3, the cursor: the changed pixels inside the ``margin`` (rows, columns left out at
+    each edge), less the most that fit a panel's area (a band at the top or the bottom as tall as
+    the tallest panel can reach, as wide as the widest) and, at 320×180, a cursor's (9×8 blocks of
+    2×2 pixels, as `_unforgiven` measures it). Computed within the box of the changed pixels."""
+    import numpy as np
+
+    h, w = flags.shape
+    my, mx = margin
+    inside = flags[my:h - my, mx:w - mx]
+    crop = _box(inside, 0)
+    if crop is None:
+        return 0
+    (ys, xs), (oy, ox) = crop, (my, mx)
+    part = inside[crop]
+    total = int(np.count_nonzero(part))
+    rows = np.arange(ys.start, ys.stop) + oy  # the frame's rows of the part
+    reach = int(PANEL_EDGE * h) + int(PANEL_HEIGHT * h) + pad
+    width = int(PANEL_WIDTH * w) + 2 * pad
+    panel = max(_band_max(part[None, rows < reach], slice(None), width)[0] if (rows < reach).any() else 0,
+                _band_max(part[None, rows >= h - reach], slice(None), width)[0] if (rows >= h - reach).any() else 0)
+    left = total - int(panel)
+    if pad == 3:  # the fine check: a cursor too, on the blocks of 2×2 pixels of the frame
+        y0, x0 = (ys.start + oy) // 2 * 2, (xs.start + ox) // 2 * 2
+        y1, x1 = -(-(ys.stop + oy) // 2) * 2, -(-(xs.stop + ox) // 2) * 2
+        block = np.zeros((y1 - y0, x1 - x0), bool)
+        block[ys.start + oy - y0:ys.stop + oy - y0, xs.start + ox - x0:xs.stop + ox - x0] = part
+        left -= int(_patch_max(block[None], (int((CURSOR_WH[1] * h + 1) // 2), int((CURSOR_WH[0] * w + 1) // 2)))[0])
+    return left
+
+
+def _unforgivable_all(flags: np.ndarray, margin: np.ndarray | tuple[int, int], pad: int) -> np.ndarray:
+    """`_unforgivable` of each of P frames (P×H×W), ``margin`` one for all or one per frame (P×2)."""
+    import numpy as np
+
+    margin = np.broadcast_to(np.asarray(margin), (len(flags), 2)).tolist()
+    return np.array([_unforgivable(f, (m[0], m[1]), pad) for f, m in zip(flags, margin)], dtype=np.int64)
+
+
+def _unforgiven(differs: np.ndarray, panel: tuple[int, int, int, int] | None, margin: tuple[int, int]) -> int:
+    """How many changed pixels of one fine frame are left once the notification ``panel`` (its box
+    and 3 pixels around it), the ``margin`` rows and columns at the edges (what a shift uncovers)
+    and the largest cursor-sized patch (`CURSOR_WH`; changes joined within about two pixels:
+    touching blocks of 2×2 pixels) are forgiven. The blocks are labelled within the box of what is
+    left (whole blocks; the rest of the frame holds none)."""
+    import numpy as np
+    from scipy import ndimage
+
+    h, w = differs.shape
+    left = differs.copy()
+    if panel is not None:
+        y0, y1, x0, x1 = panel
+        left[max(0, y0 - 3):y1 + 3, max(0, x0 - 3):x1 + 3] = False
+    my, mx = margin
+    left[:my] = left[h - my:] = False
+    left[:, :mx] = left[:, w - mx:] = False
+    crop = _box(left, 0, 2)
+    if crop is None:
+        return 0
+    part = left[crop]
+    ph, pw = part.shape
+    counts = part.reshape(ph // 2, 2, pw // 2, 2).sum(axis=(1, 3))
+    labels, n = ndimage.label(counts > 0, structure=np.ones((3, 3), bool))
+    total = int(counts.sum())
+    sizes = ndimage.sum_labels(counts, labels, np.arange(1, n + 1))
+    best = 0
+    for k, sl in enumerate(ndimage.find_objects(labels)):
+        if (2 * (sl[0].stop - sl[0].start) - 1 <= CURSOR_WH[1] * h and 2 * (sl[1].stop - sl[1].start) - 1 <= CURSOR_WH[0] * w
+                and sizes[k] > best):
+            best = sizes[k]
+    return total - int(best)
+
+
+def _box(mask: np.ndarray, grow: int, align: int = 1) -> tuple[slice, slice] | None:
+    """The box (row and column slices) of ``mask``'s set pixels, grown by ``grow`` on each side and
+    out to multiples of ``align``, within the frame; None when none is set."""
+    import numpy as np
+
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    if not len(rows):
+        return None
+    h, w = mask.shape
+    y0, y1 = max(0, rows[0] - grow) // align * align, min(h, -(-(rows[-1] + 1 + grow) // align) * align)
+    x0, x1 = max(0, cols[0] - grow) // align * align, min(w, -(-(cols[-1] + 1 + grow) // align) * align)
+    return slice(int(y0), int(y1)), slice(int(x0), int(x1))
+
+
+def _panel(differs: np.ndarray) -> int:
+    """Changed pixels of the largest notification-like patch (module docstring), 0 if none."""
+    import numpy as np
+
+    box = _panel_box(differs)
+    if box is None:
+        return 0
+    y0, y1, x0, x1 = box
+    # the panel's box and 2 pixels around it: its faint border and icon, apart from its text
+    return int(np.count_nonzero(differs[max(0, y0 - 2):y1 + 2, max(0, x0 - 2):x1 + 2]))
+
+
+def _panel_box(differs: np.ndarray, dilate: int = 2, min_height: float = 0.0) -> tuple[int, int, int, int] | None:
+    """(y0, y1, x0, x1) of the notification-like patch of changes with the most changed pixels
+    around it, or None: the changed pixels' box (joined by ``dilate`` pixels) touches the top or
+    the bottom tenth of the frame, covers 0.5–6% of it, at most 40% of its width and from
+    ``min_height`` to 20% of its height. Patches are found within the box of the changes grown by
+    ``dilate`` (no join reaches further)."""
+    import numpy as np
+    from scipy import ndimage
+
+    h, w = differs.shape
+    area = h * w
+    crop = _box(differs, dilate)
+    if crop is None:
+        return None
+    oy, ox = crop[0].start, crop[1].start
+    part = differs[crop]
+    labels, _ = ndimage.label(_dilate(part, dilate), structure=[[1, 1, 1]] * 3)
+    best, best_box = 0, None
+    for k, sl in enumerate(ndimage.find_objects(labels)):
+        if (sl[0].stop - sl[0].start) * (sl[1].stop - sl[1].start) < 0.005 * area:
+            continue  # even its dilated box is smaller than a panel
+        mine = part[sl] & (labels[sl] == k + 1)
+        ys, xs = mine.any(axis=1).nonzero()[0], mine.any(axis=0).nonzero()[0]
+        y0, y1 = oy + sl[0].start + ys[0], oy + sl[0].start + ys[-1] + 1  # the changed pixels' box (not the dilated one)
+        x0, x1 = ox + sl[1].start + xs[0], ox + sl[1].start + xs[-1] + 1
+        bh, bw = y1 - y0, x1 - x0
+        at_edge = min(y0, h - y1) <= PANEL_EDGE * h  # notifications sit at the top or the bottom
+        if (at_edge and 0.005 * area <= bh * bw <= 0.06 * area and bw <= PANEL_WIDTH * w
+                and min_height * h <= bh <= PANEL_HEIGHT * h):
+            pixels = int(np.count_nonzero(differs[max(0, y0 - 2):y1 + 2, max(0, x0 - 2):x1 + 2]))
+            if pixels > best:
+                best, best_box = pixels, (int(y0), int(y1), int(x0), int(x1))
+    return best_box
