@@ -82,8 +82,8 @@ def _alike(views: FrameViews, pairs: np.ndarray, *, chunk: int = 64) -> np.ndarr
     either lies more than `GREY_TOLERANCE` outside the other's 5×5 range in at most `BUDGET`
     pixels, once the most one notification panel can cover is taken away (first on the middle
     rows, which no panel reaches, then on the whole frame). Pairs that fail it and whose row and
-    column profiles match clearly better at a shift of 3 or 4 pixels are tried again at that
-    shift. It answers most candidates that are other frames in a few passes over uint8 per pair;
+    column profiles match clearly better at another shift (up to `MAX_SHIFT`) are tried again at
+    that shift. It answers most candidates that are other frames in a few passes over uint8 per pair;
     the pairs it lets through are answered by the test itself."""
     import numpy as np
 
@@ -102,7 +102,7 @@ def _alike(views: FrameViews, pairs: np.ndarray, *, chunk: int = 64) -> np.ndarr
     again = np.nonzero(~keep)[0]
     if len(again):
         shift = _profile_shift(views, pairs[again, 0], pairs[again, 1])
-        far = np.abs(shift).max(axis=1) > 2
+        far = shift.any(axis=1)
         again, shift = again[far], shift[far]
         for start in range(0, len(again), chunk):
             rows, s = again[start:start + chunk], shift[start:start + chunk]
