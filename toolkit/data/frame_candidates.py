@@ -55,14 +55,15 @@ def _coarse_same(thumbs: np.ndarray, pairs: np.ndarray, cells: int, band: int = 
     neighbourhood range is computed once, not once per pair."""
     import numpy as np
 
-    t = thumbs.astype(np.int32)  # block sums of at most 100 pixels: far below 2**31
+    t = thumbs.astype(np.int16 if cells * (255 + 12) < 2**15 else np.int32)  # block sums of `cells` pixels
     lo, hi = _range3(t, reach)
+    inner = np.s_[:, reach:-reach, reach:-reach]
+    t, hi, lo = t[inner], hi[inner] + 12 * cells, lo[inner] - 12 * cells  # thresholds: "more than 12 levels beyond"
     keep = np.zeros(len(pairs), bool)
     for start in range(0, len(pairs), 4096):
         i, j = pairs[start:start + 4096, 0], pairs[start:start + 4096, 1]
         a, b = t[i], t[j]
-        outside = np.maximum(np.maximum(a - hi[j], lo[j] - a), np.maximum(b - hi[i], lo[i] - b))
-        changed = (outside > 12 * cells)[:, reach:-reach, reach:-reach]
+        changed = (a > hi[j]) | (a < lo[j]) | (b > hi[i]) | (b < lo[i])
         middle = changed[:, band:-band].sum(axis=(1, 2))
         top, bottom = changed[:, :band], changed[:, -band:]
 

@@ -79,9 +79,13 @@ def decode_features(path: str, decoded: Any = None, decoded_for: tuple[int, int]
 
 def _same_decode(path: str, decoded: Any, b: tuple[int, int]) -> bool:
     """Whether ``decoded`` (the file as `load_rgb` gave it) holds the pixels `load_rgb(path,
-    reduce_for=b)` gives: any file but a JPEG decoded at another reduced scale (its size says which)."""
+    reduce_for=b)` gives: any file but a JPEG decoded at another reduced scale (its size says which).
+    A decode that still names its format (PIL keeps it on an image it loaded as RGB) answers
+    without opening the file again when that is not JPEG."""
     from PIL import Image
 
+    if getattr(decoded, "format", None) not in (None, "JPEG"):  # the decode says its file is no JPEG
+        return True
     try:
         with Image.open(path) as im:
             if im.format != "JPEG":

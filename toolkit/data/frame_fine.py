@@ -200,11 +200,17 @@ class _Pair:
         panel = _panel_box(blurred, dilate=4, min_height=0.05)
         if strict_left <= FINE_BUDGET and _unforgiven(strict, panel, edge) <= FINE_BUDGET:
             return True
+        if blurred_left > BLUR_BUDGET:  # a moved frame fails; one that did not move gets the strict test again
+            return self._other_panel(strict, edge) and not _moved(self.a, self.moved, panel, LIMIT)
         if _moved(self.a, self.moved, panel, LIMIT):
-            return bool(blurred_left <= BLUR_BUDGET and _unforgiven(blurred, panel, edge) <= BLUR_BUDGET)
-        if strict_left > FINE_BUDGET:
+            return _unforgiven(blurred, panel, edge) <= BLUR_BUDGET
+        return self._other_panel(strict, edge)
+
+    def _other_panel(self, strict: np.ndarray, edge: tuple[int, int]) -> bool:
+        """The strict test with the panel as the strict differences show it."""
+        if _unforgivable(strict, edge, 3) > FINE_BUDGET:
             return False
-        other = _panel_box(strict, dilate=4, min_height=0.05)  # the panel as the strict differences show it
+        other = _panel_box(strict, dilate=4, min_height=0.05)
         return other is not None and _unforgiven(strict, other, edge) <= FINE_BUDGET
 
 

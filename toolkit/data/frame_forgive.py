@@ -131,7 +131,7 @@ def _panel_box(differs: np.ndarray, dilate: int = 2, min_height: float = 0.0) ->
     h, w = differs.shape
     area = h * w
     crop = _box(differs, dilate)
-    if crop is None:
+    if crop is None or not _may_hold_panel(differs, min_height):
         return None
     oy, ox = crop[0].start, crop[1].start
     part = differs[crop]
@@ -152,3 +152,21 @@ def _panel_box(differs: np.ndarray, dilate: int = 2, min_height: float = 0.0) ->
             if pixels > best:
                 best, best_box = pixels, (int(y0), int(y1), int(x0), int(x1))
     return best_box
+
+
+def _may_hold_panel(differs: np.ndarray, min_height: float) -> bool:
+    """False when no patch of ``differs`` can be a panel (`_panel_box`): a panel at the top has all
+    its changed pixels within the rows a panel reaches from the top edge, so its box lies within
+    the box of the changes there; when that box (and the one at the bottom) is too small or too
+    low for a panel, there is none."""
+    import numpy as np
+
+    h, w = differs.shape
+    reach = int(PANEL_EDGE * h) + int(PANEL_HEIGHT * h)
+    for band in (differs[:reach], differs[h - reach:]):
+        rows, cols = np.flatnonzero(band.any(axis=1)), np.flatnonzero(band.any(axis=0))
+        if len(rows):
+            bh, bw = rows[-1] + 1 - rows[0], cols[-1] + 1 - cols[0]
+            if bh * bw >= 0.005 * h * w and bh >= min_height * h:
+                return True
+    return False

@@ -189,27 +189,37 @@ def _search_shift(a: np.ndarray, b: np.ndarray, start: np.ndarray, steps: list[t
 def _scores_at(a: np.ndarray, b: np.ndarray, rows: np.ndarray, shifts: np.ndarray, crop: int, clip: int,
                step: int = 1) -> np.ndarray:
     """Σ min(|a[q] − b[q − shift]|, ``clip``) over ``a`` less ``crop`` pixels at each edge (every
-    ``step``-th row), for pairs ``rows`` of the stacks ``a``, ``b`` at their ``shifts``: int64."""
+    ``step``-th row), for pairs ``rows`` (sorted) of the stacks ``a``, ``b`` at their ``shifts``:
+    int64, the pairs taken one shift at a time."""
     import numpy as np
 
     _, h, w = a.shape
     out = np.empty(len(rows), np.int64)
     if not len(rows):
         return out
-    uniq, inverse = np.unique(shifts, axis=0, return_inverse=True)
-    inverse = inverse.reshape(-1)
-    for k, (sy, sx) in enumerate(uniq.tolist()):
-        sel = np.nonzero(inverse == k)[0]
+    code = shifts[:, 0] * 1024 + shifts[:, 1]
+    if (code == code[0]).all():
+        groups = [(slice(None), shifts[0])]
+    else:
+        uniq, inverse = np.unique(code, return_inverse=True)
+        groups = [(np.flatnonzero(inverse == k), shifts[int(np.flatnonzero(inverse == k)[0])]) for k in range(len(uniq))]
+    whole = len(rows) == a.shape[0] and rows[-1] == len(rows) - 1
+    for sel, (sy, sx) in groups:
         ys, xs = slice(crop, h - crop, step), slice(crop, w - crop)
-        yb, xb = slice(crop - sy, h - crop - sy, step), slice(crop - sx, w - crop - sx)
-        if len(sel) == a.shape[0] and (rows == np.arange(len(rows))).all():
+        yb, xb = slice(crop - int(sy), h - crop - int(sy), step), slice(crop - int(sx), w - crop - int(sx))
+        if whole and isinstance(sel, slice):
             x, y = a[:, ys, xs], b[:, yb, xb]
         else:
-            x, y = a[rows[sel], ys, xs], b[rows[sel], yb, xb]
-        d = np.subtract(x, y, dtype=np.int16)
-        np.abs(d, out=d)
+            r = rows[sel]
+            x, y = a[r, ys, xs], b[r, yb, xb]
+        if a.dtype == np.uint8:
+            d = np.maximum(x, y)
+            d -= np.minimum(x, y)
+        else:
+            d = np.subtract(x, y)
+            np.abs(d, out=d)
         np.minimum(d, clip, out=d)
-        out[sel] = d.sum(axis=(1, 2), dtype=np.int64)
+        out[sel] = d.sum(axis=1, dtype=np.int32).sum(axis=1, dtype=np.int64)
     return out
 
 

@@ -42,7 +42,7 @@ HOPELESS = BUDGET + int(0.06 * AREA)
 _AROUND = [(0, 0)] + [(y, x) for y in range(-2, 3) for x in range(-2, 3) if (y, x) != (0, 0)]
 
 
-def same_frame_pairs(features: np.ndarray, pairs: np.ndarray, *, chunk: int = 128) -> tuple[np.ndarray, np.ndarray]:
+def same_frame_pairs(features: np.ndarray, pairs: np.ndarray, *, chunk: int = 64) -> tuple[np.ndarray, np.ndarray]:
     """Verify ``pairs`` (K×2 indices into ``features``): (same-frame bool K, pixels that differ
     at 160×90 outside a forgiven panel K; the whole frame's count for a pair answered before
     that count) — module docstring."""
@@ -50,7 +50,7 @@ def same_frame_pairs(features: np.ndarray, pairs: np.ndarray, *, chunk: int = 12
     return same, changed
 
 
-def _scored_pairs(features: np.ndarray, pairs: np.ndarray, *, chunk: int = 32,
+def _scored_pairs(features: np.ndarray, pairs: np.ndarray, *, chunk: int = 64,
                   coarse: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
     """`same_frame_pairs` and, for pairs found the same, their squared difference at 320×180.
     ``coarse``: the features' 160×90 frames, when already computed."""
@@ -154,27 +154,55 @@ def _profile_shift(views: FrameViews, i: np.ndarray, j: np.ndarray) -> np.ndarra
 def _verify(views: FrameViews, i: np.ndarray, j: np.ndarray) -> tuple[np.ndarray, ...]:
     """(same frame, pixels that differ outside a forgiven panel, squared difference at 320×180)
     for pairs of images ``i``, ``j``. Cheap tests first: pairs whose colour or half-size grey
-    frames already differ too much are answered without the full-size test."""
+    frames already differ too much are answered without the full-size test. Tests that give the
+    same answer either way round at no shift are answered once per pair (`_symmetric`)."""
     import numpy as np
 
     p = len(i)
     count = np.full(p, AREA, np.int64)
     score = np.full(p, np.iinfo(np.int64).max, np.int64)
-    todo = np.nonzero(_colour_alike(views, i, j))[0]
+    todo = np.nonzero(_symmetric(views, "colour", i, j, np.ones(p, bool), lambda r: _colour_alike(views, i[r], j[r])))[0]
+    half = np.zeros((len(todo), 2), np.int64)
     if len(todo):
-        keep, half = _rough(views, i[todo], j[todo])
-        todo, half = todo[keep], half[keep]
+        it, jt = i[todo], j[todo]
+        half = _search_shift(views.get("h.half", it), views.get("h.half", jt), half, _AROUND, 2, 4 * 32, (2, 1), 2)
+        keep = _symmetric(views, "rough", it, jt, ~half.any(axis=1), lambda r: _rough(views, it[r], jt[r], half[r]))
+        todo, half = todo[keep.astype(bool)], half[keep.astype(bool)]
     if not len(todo):
         return count <= BUDGET, count, score
-    a, b = views.get("coarse", i[todo]), views.get("coarse", j[todo])
+    it, jt = i[todo], j[todo]
+    a, b = views.get("coarse", it), views.get("coarse", jt)
     shift = _refine(a, b, 2 * half)
-    count[todo] = _forgive_panel(_differs(views, i[todo], j[todo], a, b, shift))
+    count[todo] = _symmetric(views, "count", it, jt, ~shift.any(axis=1),
+                             lambda r: _forgive_panel(_differs(views, it[r], jt[r], a[r], b[r], shift[r])))
     same = count <= BUDGET
     rows = np.nonzero(same[todo])[0]
     if len(rows):
-        fine, score[todo[rows]] = _fine_same(views, i[todo[rows]], j[todo[rows]], shift[rows])
+        fine, score[todo[rows]] = _fine_same(views, it[rows], jt[rows], shift[rows])
         same[todo[rows[~fine]]] = False
     return same, count, score
+
+
+def _symmetric(views: FrameViews, name: str, i: np.ndarray, j: np.ndarray, still: np.ndarray, compute) -> np.ndarray:
+    """``compute(rows)`` (int or bool per pair) for pairs ``rows`` of ``i``, ``j``: a test whose answer
+    for a pair not moved (``still``) is the same either way round — its formulas are symmetric in
+    the two frames then — so such answers are kept in ``views.memo`` under ``name`` and reused when
+    the pair comes again the other way round (`_scored_pairs`' retry)."""
+    import numpy as np
+
+    memo = views.memo
+    keys = [(min(x, y), max(x, y)) for x, y in zip(i.tolist(), j.tolist())]
+    known = np.array([s and (name, k) in memo for s, k in zip(still.tolist(), keys)], dtype=bool)
+    out = np.zeros(len(i), np.int64)
+    rows = np.nonzero(known)[0]
+    if len(rows):
+        out[rows] = [memo[name, keys[r]] for r in rows.tolist()]
+    rows = np.nonzero(~known)[0]
+    if len(rows):
+        out[rows] = compute(rows)
+        for r in rows[still[rows]].tolist():
+            memo[name, keys[r]] = int(out[r])
+    return out
 
 
 def _colour_alike(views: FrameViews, i: np.ndarray, j: np.ndarray) -> np.ndarray:
@@ -183,25 +211,25 @@ def _colour_alike(views: FrameViews, i: np.ndarray, j: np.ndarray) -> np.ndarray
     not the same frame: black against navy or a dimmed wallpaper, one blue screen against another.
     Local colour is left to the grey test: small colourful objects move between blocks when a
     frame shifts."""
-
     a, b = views.get("k.k_sum", i), views.get("k.k_sum", j)
     differ = ((a > views.get("k.k_hi", j)) | (a < views.get("k.k_lo", j))
               | (b > views.get("k.k_hi", i)) | (b < views.get("k.k_lo", i))).any(axis=1)
     return _counts(differ) * 4 <= differ.shape[1] * differ.shape[2]
 
 
-def _rough(views: FrameViews, i: np.ndarray, j: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(pairs that pass, their shift at half size): the second half-size frame aligned to the first
-    (`_align_half`), then both blurred (half a pixel off at most); pairs that differ too much even
-    so are answered here. A panel touches the top or the bottom tenth and is at most a fifth of
-    the height, so the middle 40% of the rows must pass on the budget alone (roughly: thrice the
-    budget, as half size is rough)."""
+def _rough(views: FrameViews, i: np.ndarray, j: np.ndarray, half: np.ndarray) -> np.ndarray:
+    """Pairs that pass the rough test: the second half-size frame aligned to the first (``half``,
+    `_search_shift` by the rule of `_AROUND`: a shift replaces the best so far only when it halves
+    the clipped difference, starting from none — a frame really moved matches far better once
+    aligned, while an overlay near the edge must not pull it out of place), then both blurred
+    (half a pixel off at most); pairs that differ too much even so are answered here. A panel
+    touches the top or the bottom tenth and is at most a fifth of the height, so the middle 40%
+    of the rows must pass on the budget alone (roughly: thrice the budget, as half size is rough)."""
     import numpy as np
 
     h = FRAME_HW[0]
-    a2, b2 = views.get("h.half", i), views.get("h.half", j)
-    half = _search_shift(a2, b2, np.zeros((len(i), 2), np.int64), _AROUND, 2, 4 * 32, (2, 1), 2)
-    rough = np.empty(a2.shape, bool)
+    b2 = views.get("h.half", j)
+    rough = np.empty(b2.shape, bool)
     x, x_hi, x_lo = views.get("h.h_blur", i), views.get("h.h_hi", i), views.get("h.h_lo", i)
     still = ~half.any(axis=1)
     for rows in (np.nonzero(still)[0], np.nonzero(~still)[0]):
@@ -217,9 +245,7 @@ def _rough(views: FrameViews, i: np.ndarray, j: np.ndarray) -> tuple[np.ndarray,
         rough[rows] = (xr > y_hi) | (xr < y_lo) | (y > x_hi[rows]) | (y < x_lo[rows])
     rough = rough[:, 2:-2, 2:-2]
     band = rough[:, int(0.3 * h / 2) - 2:int(0.7 * h / 2) - 2]
-    keep = ((_counts(rough) * 4 <= HOPELESS)
-            & (_counts(band) * 4 <= 3 * BUDGET))
-    return keep, half
+    return (_counts(rough) * 4 <= HOPELESS) & (_counts(band) * 4 <= 3 * BUDGET)
 
 
 def _differs(views: FrameViews, i: np.ndarray, j: np.ndarray, a: np.ndarray, b: np.ndarray,
