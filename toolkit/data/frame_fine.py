@@ -12,8 +12,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from toolkit.data.frame_forgive import _box, _panel_box, _unforgivable, _unforgiven
-from toolkit.data.frame_ops import _blur3, _range3, _refine, _shift_windows
+from toolkit.data.frame_forgive import _panel_box, _unforgivable, _unforgiven
+from toolkit.data.frame_ops import (
+    _blur3,
+    _const,
+    _counts,
+    _range3,
+    _refine,
+    _shift_windows,
+)
 from toolkit.data.frame_spec import (
     BLUR_BUDGET,
     FINE_BUDGET,
@@ -46,172 +53,159 @@ def _fine_same(views: FrameViews, i: np.ndarray, j: np.ndarray, shift: np.ndarra
     cursor-sized patch are forgiven, and at most `FINE_BUDGET` (strict) or `BLUR_BUDGET`
     (blurred) pixels may differ besides.
 
-    Both tests only ever mark pixels where the two frames differ by more than `GREY_TOLERANCE`
-    (or next to one, blurred), so they are computed within the box of those (`_Pair`)."""
+    At no shift both tests give the same answer either way round, so they are answered once per
+    pair (``views.memo``): `_scored_pairs` tries failing pairs the other way round."""
     import numpy as np
 
     a, b = views.fine[i], views.fine[j]
     t = 2 * np.asarray(shift, dtype=np.int64)
-    memo = views.memo
     keys = [(min(x, y), max(x, y)) for x, y in zip(i.tolist(), j.tolist())]
-    pairs: dict[int, _Pair] = {}
+    strict: dict[int, np.ndarray] = {}  # strict differences of pairs at their refined shift, for `_forgiven`
 
-    def answer(k: int, test: str) -> bool:
-        """``test`` ("strict_fits" or "forgiven") of pair k at its shift; at no shift the answer
-        is the pair's either way round (both tests are symmetric then), kept in ``views.memo``."""
-        still = not t[k].any()
-        if still and (test, keys[k]) in memo:
-            return memo[test, keys[k]]
-        result = getattr(_pair(pairs, k, a, b, t), test)()
-        if still:
-            memo[test, keys[k]] = result
-        return result
+    def answers(test: str, rows: np.ndarray, compute) -> np.ndarray:
+        still = ~t[rows].any(axis=1)
+        known = np.array([s and (test, keys[r]) in views.memo for s, r in zip(still.tolist(), rows.tolist())], bool)
+        out = np.zeros(len(rows), bool)
+        out[known] = [views.memo[test, keys[r]] for r in rows[known].tolist()]
+        todo = rows[~known]
+        if len(todo):
+            out[~known] = compute(todo)
+            for r, v in zip(todo[still[~known]].tolist(), out[~known][still[~known]].tolist()):
+                views.memo[test, keys[r]] = v
+        return out
 
-    out = np.array([answer(k, "strict_fits") for k in range(len(a))], dtype=bool)
+    def fits(rows: np.ndarray, keep: bool = False) -> np.ndarray:
+        found, maps = _strict_fits(a[rows], _moved_frames(b[rows], t[rows]))
+        if keep:  # the maps of the pairs that do not fit, in order
+            strict.update(zip(rows[~found].tolist(), maps))
+        return found
+
+    def forgiven(rows: np.ndarray) -> np.ndarray:
+        moved = _moved_frames(b[rows], t[rows])
+        maps = np.stack([strict[r] if r in strict else _strict(a[r:r + 1], moved[k:k + 1])[0]
+                         for k, r in enumerate(rows.tolist())])
+        return _forgiven(a[rows], moved, t[rows], maps)
+
+    out = answers("strict_fits", np.arange(len(a)), fits)
     # the rest aligned to the pixel at this size (twice the coarse shift, refined by one), but pairs no
     # shift within that pixel can save are answered first (unless their answer at no shift is known)
-    redo = np.array([k for k in np.nonzero(~out)[0].tolist()
-                     if (not t[k].any() and ("forgiven", keys[k]) in memo) or not _pair(pairs, k, a, b, t).hopeless()],
-                    dtype=np.int64)
+    redo = np.nonzero(~out)[0]
+    known = np.array([not t[r].any() and ("forgiven", keys[r]) in views.memo for r in redo.tolist()], bool)
+    check = redo[~known]
+    if len(check):
+        check = check[~_hopeless(a[check], _moved_frames(b[check], t[check]), t[check])]
+    redo = np.sort(np.concatenate([redo[known], check]))
     if len(redo):
         t[redo] = _refine(a[redo], b[redo], t[redo], LIMIT)
-        for k in redo.tolist():
-            out[k] = answer(k, "strict_fits") or answer(k, "forgiven")
+        out[redo] = answers("strict_fits", redo, lambda rows: fits(rows, keep=True))
+        rest = redo[~out[redo]]
+        if len(rest):
+            out[rest] = answers("forgiven", rest, forgiven)
     score = np.zeros(len(a), np.int64)
     for k in np.nonzero(out)[0]:  # unclipped, over all but what the shift uncovers: a changed word or footer adds to it
         my, mx = abs(int(t[k, 0])) + 2, abs(int(t[k, 1])) + 2
-        moved = _shift_windows(b[k:k + 1], t[k:k + 1, 0], t[k:k + 1, 1], LIMIT)[0]
+        moved = _moved_frames(b[k:k + 1], t[k:k + 1])[0]
         diff = a[k, my:-my, mx:-mx].astype(np.int32) - moved[my:-my, mx:-mx]
         score[k] = int((diff * diff).sum(dtype=np.int64))
     return out, score
 
 
-def _pair(pairs: dict[int, _Pair], k: int, a: np.ndarray, b: np.ndarray, t: np.ndarray) -> _Pair:
-    """Pair k of ``pairs`` at its shift ``t[k]``, made if not yet."""
-    if k not in pairs or (pairs[k].t != t[k]).any():
-        pairs[k] = _Pair(a[k], b[k], t[k].copy())
-    return pairs[k]
+def _moved_frames(b: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """Frames ``b`` (P×H×W) each moved by its ``t`` (edges repeated)."""
+    return _shift_windows(b, t[:, 0], t[:, 1], LIMIT)
 
 
-class _Pair:
-    """One pair at the fine size: ``a`` and ``b`` moved by ``t`` (edges repeated), their differences
-    computed within the box of the pixels where they differ by more than `GREY_TOLERANCE` (grown
-    by one pixel, where a blurred difference can reach): the strict test marks a pixel only where
-    they differ by more than `FINE_TOLERANCE`, the blurred one only next to a pixel where they
-    differ by more than `GREY_TOLERANCE` (a 3×3 mean moves by more than that only if one of its
-    nine pixels does). Each test runs on the box and the few pixels around it its neighbourhoods
-    need (cut at the frame's edges as the whole frame would be)."""
+def _strict_fits(a: np.ndarray, moved: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Per pair, whether at most `FINE_BUDGET` pixels differ strictly (`_strict`), and the strict
+    differences of the pairs that do not fit. A strict difference is where the frames differ by
+    more than `FINE_TOLERANCE`, so pairs with no more such pixels than that fit without the test."""
+    import numpy as np
 
-    def __init__(self, a: np.ndarray, b: np.ndarray, t: np.ndarray) -> None:
-        import numpy as np
+    diff = np.maximum(a, moved)
+    diff -= np.minimum(a, moved)
+    fits = _counts(diff > _const(FINE_TOLERANCE, diff)) <= FINE_BUDGET
+    rows = np.nonzero(~fits)[0]
+    maps = []
+    if len(rows):
+        found = _strict(a[rows], moved[rows])
+        fits[rows] = _counts(found) <= FINE_BUDGET
+        maps = [found[k] for k in np.nonzero(~fits[rows])[0]]
+    return fits, maps
 
-        self.a, self.t = a, t
-        self.moved = b if not t.any() else _shift_windows(b[None], t[None, 0], t[None, 1], LIMIT)[0]
-        diff = np.maximum(a, self.moved)
-        diff -= np.minimum(a, self.moved)
-        self.big = int(np.count_nonzero(diff > FINE_TOLERANCE))
-        self.box = _box(diff > GREY_TOLERANCE, 1)
 
-    def strict_fits(self) -> bool:
-        """Whether at most `FINE_BUDGET` pixels differ strictly (every strict difference is one of
-        ``big``)."""
-        import numpy as np
+def _strict(a: np.ndarray, moved: np.ndarray) -> np.ndarray:
+    """The strict differences (P×H×W bool) of frames ``a`` and ``moved``: a pixel of either lies
+    outside the range the other spans within half a pixel (half way from each value to its 3×3
+    neighbourhood's minimum and maximum) by more than `FINE_TOLERANCE`
+    (`frame_views.strict_thresholds`)."""
+    x_hi, x_lo = strict_thresholds(a, *_range3(a))
+    y_hi, y_lo = strict_thresholds(moved, *_range3(moved))
+    return (a > y_hi) | (a < y_lo) | (moved > x_hi) | (moved < x_lo)
 
-        return self.big <= FINE_BUDGET or int(np.count_nonzero(self.strict())) <= FINE_BUDGET
 
-    def _crop(self, halo: int) -> tuple[tuple[slice, slice], tuple[slice, slice]]:
-        """(the box grown by ``halo`` within the frame, the box within that)."""
-        h, w = self.a.shape
-        (ys, xs) = self.box
-        y0, x0 = max(0, ys.start - halo), max(0, xs.start - halo)
-        outer = (slice(y0, min(h, ys.stop + halo)), slice(x0, min(w, xs.stop + halo)))
-        return outer, (slice(ys.start - y0, ys.stop - y0), slice(xs.start - x0, xs.stop - x0))
+def _blurred(a: np.ndarray, moved: np.ndarray) -> np.ndarray:
+    """The blurred differences (P×H×W bool): 3×3 means outside the twin's 3×3 range by more than
+    `GREY_TOLERANCE`."""
+    x, y = _blur3(a).astype("uint8"), _blur3(moved).astype("uint8")
+    (x_lo, x_hi), (y_lo, y_hi) = _range3(x), _range3(y)
+    return ((x > _above(y_hi, GREY_TOLERANCE)) | (x < _below(y_lo, GREY_TOLERANCE))
+            | (y > _above(x_hi, GREY_TOLERANCE)) | (y < _below(x_lo, GREY_TOLERANCE)))
 
-    def _full(self, part: np.ndarray) -> np.ndarray:
-        import numpy as np
 
-        out = np.zeros(self.a.shape, bool)
-        if self.box is not None:
-            out[self.box] = part
-        return out
+def _hopeless(a: np.ndarray, moved: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """Pairs that fail the fine check whatever shift within a pixel of ``t`` `_refine` picks: with
+    the second frame moved by any such shift, a pixel of ``a`` above the 5×5 maximum (below the
+    minimum) of the frame moved by ``t`` by more than `FINE_TOLERANCE` differs strictly (so does
+    one whose 3×3 range lies wholly above the other's by that much; and likewise for the blurred
+    test and its ranges, `GREY_TOLERANCE`); those left, inside the edge any such shift uncovers,
+    once the most a panel and a cursor can cover is taken away (`_unforgivable`), exceed
+    `FINE_BUDGET` (strict) and `BLUR_BUDGET` (blurred)."""
+    import numpy as np
 
-    def strict(self) -> np.ndarray:
-        """The strict differences (H×W bool): `_outside_half` > `FINE_TOLERANCE`, with the
-        thresholds of `frame_views.strict_thresholds`."""
-        if self.box is None:
-            return self._full(None)
-        outer, inner = self._crop(1)
-        x, y = self.a[outer][None], self.moved[outer][None]
-        x_hi, x_lo = strict_thresholds(x, *_range3(x))
-        y_hi, y_lo = strict_thresholds(y, *_range3(y))
-        return self._full(((x > y_hi) | (x < y_lo) | (y > x_hi) | (y < x_lo))[0][inner])
-
-    def blurred(self) -> np.ndarray:
-        """The blurred differences (H×W bool): 3×3 means outside the twin's 3×3 range by more than
-        `GREY_TOLERANCE`."""
-        if self.box is None:
-            return self._full(None)
-        outer, inner = self._crop(2)
-        x, y = (_blur3(v[outer][None]).astype("uint8") for v in (self.a, self.moved))
-        (x_lo, x_hi), (y_lo, y_hi) = _range3(x), _range3(y)
-        flags = (x > _above(y_hi, GREY_TOLERANCE)) | (x < _below(y_lo, GREY_TOLERANCE))
-        flags |= (y > _above(x_hi, GREY_TOLERANCE)) | (y < _below(x_lo, GREY_TOLERANCE))
-        return self._full(flags[0][inner])
-
-    def hopeless(self) -> bool:
-        """Whether the pair fails whatever shift within a pixel of ``t`` `_refine` picks: with the
-        second frame moved by any such shift, a pixel of ``a`` above the 5×5 maximum (below the
-        minimum) of the frame moved by ``t`` by more than `FINE_TOLERANCE` differs strictly (so
-        does one whose 3×3 range lies wholly above the other's by that much; and likewise for the
-        blurred test and its ranges, `GREY_TOLERANCE`); those left, inside the edge any such shift
-        uncovers, once the most a panel and a cursor can cover is taken away, exceed `FINE_BUDGET`
-        (strict) and `BLUR_BUDGET` (blurred)."""
-
-        if self.box is None:
-            return False
-        outer, inner = self._crop(3)
-        x, y = self.a[outer][None], self.moved[outer][None]
+    def beyond(x: np.ndarray, y: np.ndarray, tol: int) -> np.ndarray:
         (x_lo3, x_hi3), (y_lo3, y_hi3) = _range3(x), _range3(y)
         y_lo5, y_hi5 = _range3(y_lo3)[0], _range3(y_hi3)[1]
-        tol = FINE_TOLERANCE
-        strict = ((x > _above(y_hi5, tol)) | (x < _below(y_lo5, tol)) | (y_lo3 > _above(x_hi3, tol))
-                  | (x_lo3 > _above(y_hi3, tol)))
-        margin = (abs(int(self.t[0])) + 3, abs(int(self.t[1])) + 3)  # where every such shift's windows lie in both frames
-        if _unforgivable(self._full(strict[0][inner]), margin, 3) <= FINE_BUDGET:
-            return False
-        x, y = (_blur3(v[outer][None]).astype("uint8") for v in (self.a, self.moved))
-        (x_lo3, x_hi3), (y_lo3, y_hi3) = _range3(x), _range3(y)
-        y_lo5, y_hi5 = _range3(y_lo3)[0], _range3(y_hi3)[1]
-        tol = GREY_TOLERANCE
-        blurred = ((x > _above(y_hi5, tol)) | (x < _below(y_lo5, tol)) | (y_lo3 > _above(x_hi3, tol))
-                   | (x_lo3 > _above(y_hi3, tol)))
-        return _unforgivable(self._full(blurred[0][inner]), margin, 3) > BLUR_BUDGET
+        return ((x > _above(y_hi5, tol)) | (x < _below(y_lo5, tol)) | (y_lo3 > _above(x_hi3, tol))
+                | (x_lo3 > _above(y_hi3, tol)))
 
-    def forgiven(self) -> bool:
-        """The last steps of the fine check, for a pair whose strict differences exceed
-        `FINE_BUDGET`: one panel (found in the blurred differences) and one cursor forgiven; or,
-        for a frame moved by a fraction of a pixel, the blurred differences."""
+    margin = np.abs(t) + 3  # where the windows of every such shift lie inside both frames
+    out = _unforgivable(beyond(a, moved, FINE_TOLERANCE), margin, 3) > FINE_BUDGET
+    rows = np.nonzero(out)[0]
+    if len(rows):
+        x, y = _blur3(a[rows]).astype("uint8"), _blur3(moved[rows]).astype("uint8")
+        out[rows] = _unforgivable(beyond(x, y, GREY_TOLERANCE), margin[rows], 3) > BLUR_BUDGET
+    return out
 
-        strict, blurred = self.strict(), self.blurred()
-        edge = (abs(int(self.t[0])) + 2, abs(int(self.t[1])) + 2)  # what the shift uncovers, and the edge
-        strict_left, blurred_left = _unforgivable(strict, edge, 3), _unforgivable(blurred, edge, 3)
-        if strict_left > FINE_BUDGET and blurred_left > BLUR_BUDGET:
-            return False
-        panel = _panel_box(blurred, dilate=4, min_height=0.05)
-        if strict_left <= FINE_BUDGET and _unforgiven(strict, panel, edge) <= FINE_BUDGET:
-            return True
-        if blurred_left > BLUR_BUDGET:  # a moved frame fails; one that did not move gets the strict test again
-            return self._other_panel(strict, edge) and not _moved(self.a, self.moved, panel, LIMIT)
-        if _moved(self.a, self.moved, panel, LIMIT):
-            return _unforgiven(blurred, panel, edge) <= BLUR_BUDGET
-        return self._other_panel(strict, edge)
 
-    def _other_panel(self, strict: np.ndarray, edge: tuple[int, int]) -> bool:
-        """The strict test with the panel as the strict differences show it."""
-        if _unforgivable(strict, edge, 3) > FINE_BUDGET:
-            return False
-        other = _panel_box(strict, dilate=4, min_height=0.05)
-        return other is not None and _unforgiven(strict, other, edge) <= FINE_BUDGET
+def _forgiven(a: np.ndarray, moved: np.ndarray, t: np.ndarray, strict: np.ndarray) -> np.ndarray:
+    """The last steps of the fine check, for pairs whose ``strict`` differences at their shift ``t``
+    exceed `FINE_BUDGET`: one panel (found in the blurred differences) and one cursor forgiven; or,
+    for a frame moved by a fraction of a pixel, the blurred differences. What a panel and a cursor
+    can forgive at most (`_unforgivable`) answers many without looking for them."""
+    import numpy as np
+
+    blurred = _blurred(a, moved)
+    edge = np.abs(t) + 2  # what the shift uncovers, and the edge
+    strict_left, blurred_left = _unforgivable(strict, edge, 3), _unforgivable(blurred, edge, 3)
+    out = np.zeros(len(a), bool)
+    for k in np.nonzero((strict_left <= FINE_BUDGET) | (blurred_left <= BLUR_BUDGET))[0].tolist():
+        e = (int(edge[k, 0]), int(edge[k, 1]))
+        panel = _panel_box(blurred[k], dilate=4, min_height=0.05)
+        if strict_left[k] <= FINE_BUDGET and _unforgiven(strict[k], panel, e) <= FINE_BUDGET:
+            out[k] = True
+        elif blurred_left[k] > BLUR_BUDGET:  # a moved frame fails; one that did not move gets the strict test again
+            out[k] = _other_panel(strict[k], e) and not _moved(a[k], moved[k], panel, LIMIT)
+        elif _moved(a[k], moved[k], panel, LIMIT):
+            out[k] = _unforgiven(blurred[k], panel, e) <= BLUR_BUDGET
+        else:
+            out[k] = strict_left[k] <= FINE_BUDGET and _other_panel(strict[k], e)
+    return out
+
+
+def _other_panel(strict: np.ndarray, edge: tuple[int, int]) -> bool:
+    """The strict test with the panel as the strict differences show it."""
+    other = _panel_box(strict, dilate=4, min_height=0.05)
+    return other is not None and _unforgiven(strict, other, edge) <= FINE_BUDGET
 
 
 def _moved(a: np.ndarray, b: np.ndarray, panel: tuple[int, int, int, int] | None, margin: int) -> bool:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from toolkit.data.frame_ops import _band_max, _dilate, _patch_max
+from toolkit.data.frame_ops import _band_max, _counts, _dilate, _patch_max
 from toolkit.data.frame_spec import CURSOR_WH
 
 if TYPE_CHECKING:
@@ -18,45 +18,27 @@ if TYPE_CHECKING:
 PANEL_EDGE, PANEL_HEIGHT, PANEL_WIDTH = 0.10, 0.2, 0.4
 
 
-def _unforgivable(flags: np.ndarray, margin: tuple[int, int], pad: int) -> int:
-    """A lower bound of what `_unforgiven` leaves of a frame's changed pixels (H×W bool) with a
-    panel forgiven with ``pad`` pixels around its box (any panel `_panel_box` may find) and, with
-    ``pad`` = 3, the cursor: the changed pixels inside the ``margin`` (rows, columns left out at
-    each edge), less the most that fit a panel's area (a band at the top or the bottom as tall as
-    the tallest panel can reach, as wide as the widest) and, at 320×180, a cursor's (9×8 blocks of
-    2×2 pixels, as `_unforgiven` measures it). Computed within the box of the changed pixels."""
+def _unforgivable(flags: np.ndarray, margin: np.ndarray, pad: int) -> np.ndarray:
+    """A lower bound, per frame of P×H×W changed pixels, of what `_unforgiven` leaves with a panel
+    forgiven with ``pad`` pixels around its box (any panel `_panel_box` may find) and, with
+    ``pad`` = 3, the cursor: the changed pixels inside the ``margin`` (P×2 or 2: rows, columns left
+    out at each edge), less the most that fit a panel's area (a band at the top or the bottom as
+    tall as the tallest panel can reach, as wide as the widest) and, at 320×180, a cursor's (9×8
+    blocks of 2×2 pixels, as `_unforgiven` measures it)."""
     import numpy as np
 
-    h, w = flags.shape
-    my, mx = margin
-    inside = flags[my:h - my, mx:w - mx]
-    crop = _box(inside, 0)
-    if crop is None:
-        return 0
-    (ys, xs), (oy, ox) = crop, (my, mx)
-    part = inside[crop]
-    total = int(np.count_nonzero(part))
-    rows = np.arange(ys.start, ys.stop) + oy  # the frame's rows of the part
+    p, h, w = flags.shape
+    margin = np.broadcast_to(np.asarray(margin), (p, 2))
+    rows, cols = np.arange(h), np.arange(w)
+    inside = flags & ((rows >= margin[:, :1]) & (rows < h - margin[:, :1]))[:, :, None]
+    inside &= ((cols >= margin[:, 1:]) & (cols < w - margin[:, 1:]))[:, None, :]
     reach = int(PANEL_EDGE * h) + int(PANEL_HEIGHT * h) + pad
     width = int(PANEL_WIDTH * w) + 2 * pad
-    panel = max(_band_max(part[None, rows < reach], slice(None), width)[0] if (rows < reach).any() else 0,
-                _band_max(part[None, rows >= h - reach], slice(None), width)[0] if (rows >= h - reach).any() else 0)
-    left = total - int(panel)
-    if pad == 3:  # the fine check: a cursor too, on the blocks of 2×2 pixels of the frame
-        y0, x0 = (ys.start + oy) // 2 * 2, (xs.start + ox) // 2 * 2
-        y1, x1 = -(-(ys.stop + oy) // 2) * 2, -(-(xs.stop + ox) // 2) * 2
-        block = np.zeros((y1 - y0, x1 - x0), bool)
-        block[ys.start + oy - y0:ys.stop + oy - y0, xs.start + ox - x0:xs.stop + ox - x0] = part
-        left -= int(_patch_max(block[None], (int((CURSOR_WH[1] * h + 1) // 2), int((CURSOR_WH[0] * w + 1) // 2)))[0])
+    panel = np.maximum(_band_max(inside, slice(0, reach), width), _band_max(inside, slice(h - reach, h), width))
+    left = _counts(inside) - panel
+    if pad == 3:  # the fine check: a cursor too
+        left -= _patch_max(inside, (int((CURSOR_WH[1] * h + 1) // 2), int((CURSOR_WH[0] * w + 1) // 2)))
     return left
-
-
-def _unforgivable_all(flags: np.ndarray, margin: np.ndarray | tuple[int, int], pad: int) -> np.ndarray:
-    """`_unforgivable` of each of P frames (P×H×W), ``margin`` one for all or one per frame (P×2)."""
-    import numpy as np
-
-    margin = np.broadcast_to(np.asarray(margin), (len(flags), 2)).tolist()
-    return np.array([_unforgivable(f, (m[0], m[1]), pad) for f, m in zip(flags, margin)], dtype=np.int64)
 
 
 def _unforgiven(differs: np.ndarray, panel: tuple[int, int, int, int] | None, margin: tuple[int, int]) -> int:
@@ -84,7 +66,7 @@ def _unforgiven(differs: np.ndarray, panel: tuple[int, int, int, int] | None, ma
     counts = part.reshape(ph // 2, 2, pw // 2, 2).sum(axis=(1, 3))
     labels, n = ndimage.label(counts > 0, structure=np.ones((3, 3), bool))
     total = int(counts.sum())
-    sizes = ndimage.sum_labels(counts, labels, np.arange(1, n + 1))
+    sizes = np.bincount(labels.ravel(), weights=counts.ravel(), minlength=n + 1)[1:]
     best = 0
     for k, sl in enumerate(ndimage.find_objects(labels)):
         if (2 * (sl[0].stop - sl[0].start) - 1 <= CURSOR_WH[1] * h and 2 * (sl[1].stop - sl[1].start) - 1 <= CURSOR_WH[0] * w

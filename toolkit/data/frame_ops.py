@@ -218,9 +218,18 @@ def _scores_at(a: np.ndarray, b: np.ndarray, rows: np.ndarray, shifts: np.ndarra
         else:
             d = np.subtract(x, y)
             np.abs(d, out=d)
-        np.minimum(d, clip, out=d)
-        out[sel] = d.sum(axis=1, dtype=np.int32).sum(axis=1, dtype=np.int64)
+        np.minimum(d, _const(clip, d), out=d)
+        out[sel] = d.sum(axis=1, dtype=np.uint16 if a.dtype == np.uint8 else np.int32).sum(axis=1, dtype=np.int64)
     return out
+
+
+def _const(value: int, like: np.ndarray) -> np.ndarray:
+    """``value`` as a row (``like``'s last dimension) of ``like``'s dtype, to broadcast: `numpy.minimum`
+    and `numpy.maximum` of an array and one number (or an array of one element) take a loop
+    several times slower than of two arrays along a row (numpy 2.4)."""
+    import numpy as np
+
+    return np.full((1,) * (like.ndim - 1) + (like.shape[-1],), value, dtype=like.dtype)
 
 
 def _band_max(flags: np.ndarray, rows: slice, width: int) -> np.ndarray:
@@ -228,7 +237,8 @@ def _band_max(flags: np.ndarray, rows: slice, width: int) -> np.ndarray:
     rows ``rows`` (an upper bound of what a patch that narrow within those rows covers)."""
     import numpy as np
 
-    cols = flags[:, rows].sum(axis=1, dtype=np.int32)
+    band = flags[:, rows].view(np.uint8)
+    cols = band.sum(axis=1, dtype=np.uint8 if band.shape[1] < 256 else np.int32)
     edges = np.zeros((cols.shape[0], cols.shape[1] + 1), np.int32)
     np.cumsum(cols, axis=1, out=edges[:, 1:])
     width = min(width, cols.shape[1])

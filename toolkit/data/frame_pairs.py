@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from toolkit.data.frame_fine import _fine_same
-from toolkit.data.frame_forgive import _panel, _unforgivable_all
+from toolkit.data.frame_forgive import _panel, _unforgivable
 from toolkit.data.frame_ops import (
     _blur3,
     _counts,
@@ -98,7 +98,7 @@ def _alike(views: FrameViews, pairs: np.ndarray, *, chunk: int = 64) -> np.ndarr
     for start in range(0, len(todo), chunk):
         rows = todo[start:start + chunk]
         flags = _loose_flags(views, pairs[rows, 0], pairs[rows, 1], slice(0, h))
-        keep[rows] = _unforgivable_all(flags, (MAX_SHIFT, MAX_SHIFT), 2) <= BUDGET
+        keep[rows] = _unforgivable(flags, (MAX_SHIFT, MAX_SHIFT), 2) <= BUDGET
     again = np.nonzero(~keep)[0]
     if len(again):
         shift = _profile_shift(views, pairs[again, 0], pairs[again, 1])
@@ -107,7 +107,7 @@ def _alike(views: FrameViews, pairs: np.ndarray, *, chunk: int = 64) -> np.ndarr
         for start in range(0, len(again), chunk):
             rows, s = again[start:start + chunk], shift[start:start + chunk]
             flags = _loose_flags(views, pairs[rows, 0], pairs[rows, 1], slice(0, h), s)
-            keep[rows] = _unforgivable_all(flags, MAX_SHIFT + np.abs(s), 2) <= BUDGET
+            keep[rows] = _unforgivable(flags, MAX_SHIFT + np.abs(s), 2) <= BUDGET
     assert reach == int(0.1 * h) + int(0.2 * h) + 2  # `frame_forgive`'s panel at 160×90, 2 pixels around
     return keep
 

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from toolkit.data.frame_features import _coarse, _split
-from toolkit.data.frame_ops import _blur3, _halve, _range3
+from toolkit.data.frame_ops import _blur3, _const, _halve, _range3
 from toolkit.data.frame_spec import (
     COLOUR_HW,
     COLOUR_TOLERANCE,
@@ -31,7 +31,7 @@ def _above(hi: np.ndarray, tol: int) -> np.ndarray:
     """``hi + tol`` of uint8, clipped at 255 (``v > that`` is then ``v > hi + tol`` for any uint8 ``v``)."""
     import numpy as np
 
-    out = np.minimum(hi, 255 - tol)
+    out = np.minimum(hi, _const(255 - tol, hi))
     out += tol
     return out
 
@@ -40,7 +40,7 @@ def _below(lo: np.ndarray, tol: int) -> np.ndarray:
     """``lo - tol`` of uint8, clipped at 0 (``v < that`` is then ``v < lo - tol`` for any uint8 ``v``)."""
     import numpy as np
 
-    out = np.maximum(lo, tol)
+    out = np.maximum(lo, _const(tol, lo))
     out -= tol
     return out
 
@@ -109,8 +109,9 @@ def strict_thresholds(f: np.ndarray, lo3: np.ndarray, hi3: np.ndarray) -> tuple[
     import numpy as np
 
     x = f.astype(np.int16)
-    return (np.minimum((x + hi3 + 2 * FINE_TOLERANCE + 1) // 2, 255).astype(np.uint8),
-            np.maximum((x + lo3 - 2 * FINE_TOLERANCE) // 2, 0).astype(np.uint8))
+    hi = (x + hi3 + 2 * FINE_TOLERANCE + 1) >> 1  # halved, rounded down (a shift: `//` is slower)
+    lo = (x + lo3 - 2 * FINE_TOLERANCE) >> 1
+    return np.minimum(hi, _const(255, hi)).astype(np.uint8), np.maximum(lo, _const(0, lo)).astype(np.uint8)
 
 
 def colour_arrays(colour: np.ndarray) -> dict[str, np.ndarray]:
