@@ -1,11 +1,11 @@
 """The fine check at 320×180 of pairs that passed the 160×90 test (`toolkit.data.duplicates`
 describes the method).
 
-The check is exact as described; it is computed where the frames differ (`_Pair`), and two
-shortcuts decide pairs without its costly steps, never otherwise than those steps would: before
-the shift is refined by a pixel, a lower bound of what any shift within that pixel leaves
-unforgiven (`_Pair.hopeless`), and the same bound on the differences themselves before a panel
-is looked for (`frame_forgive._unforgivable`).
+The check is exact as described, on batches of pairs; shortcuts decide pairs without its costly
+steps, never otherwise than those steps would: a pair with no more pixels that differ by more
+than the tolerance than the budget fits without the strict test, and an upper bound of what a
+panel and a cursor can forgive (`frame_forgive._unforgivable`) answers most of the rest before a
+panel is looked for.
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ def _fine_same(views: FrameViews, i: np.ndarray, j: np.ndarray, shift: np.ndarra
     a, b = views.fine[i], views.fine[j]
     t = 2 * np.asarray(shift, dtype=np.int64)
     keys = [(min(x, y), max(x, y)) for x, y in zip(i.tolist(), j.tolist())]
-    strict: dict[int, np.ndarray] = {}  # strict differences of pairs at their refined shift, for `_forgiven`
+    strict: dict[tuple[int, int, int], np.ndarray] = {}  # (pair, shift) → its strict differences (when over budget)
 
     def answers(test: str, rows: np.ndarray, compute) -> np.ndarray:
         still = ~t[rows].any(axis=1)
@@ -74,30 +74,29 @@ def _fine_same(views: FrameViews, i: np.ndarray, j: np.ndarray, shift: np.ndarra
                 views.memo[test, keys[r]] = v
         return out
 
-    def fits(rows: np.ndarray, keep: bool = False) -> np.ndarray:
-        found, maps = _strict_fits(a[rows], _moved_frames(b[rows], t[rows]))
-        if keep:  # the maps of the pairs that do not fit, in order
-            strict.update(zip(rows[~found].tolist(), maps))
+    def key(r: int) -> tuple[int, int, int]:
+        return r, int(t[r, 0]), int(t[r, 1])
+
+    def fits(rows: np.ndarray) -> np.ndarray:
+        new = np.array([key(r) not in strict for r in rows.tolist()], bool)
+        found = np.zeros(len(rows), bool)  # a pair whose map is kept did not fit at that shift
+        if new.any():
+            found[new], maps = _strict_fits(a[rows[new]], _moved_frames(b[rows[new]], t[rows[new]]))
+            strict.update(zip([key(r) for r in rows[new][~found[new]].tolist()], maps))
         return found
 
     def forgiven(rows: np.ndarray) -> np.ndarray:
         moved = _moved_frames(b[rows], t[rows])
-        maps = np.stack([strict[r] if r in strict else _strict(a[r:r + 1], moved[k:k + 1])[0]
-                         for k, r in enumerate(rows.tolist())])
-        return _forgiven(a[rows], moved, t[rows], maps)
+        missing = np.array([key(r) not in strict for r in rows.tolist()], bool)
+        if missing.any():  # pairs answered "does not fit" from the memo
+            strict.update(zip([key(r) for r in rows[missing].tolist()], _strict(a[rows[missing]], moved[missing])))
+        return _forgiven(a[rows], moved, t[rows], np.stack([strict[key(r)] for r in rows.tolist()]))
 
     out = answers("strict_fits", np.arange(len(a)), fits)
-    # the rest aligned to the pixel at this size (twice the coarse shift, refined by one), but pairs no
-    # shift within that pixel can save are answered first (unless their answer at no shift is known)
-    redo = np.nonzero(~out)[0]
-    known = np.array([not t[r].any() and ("forgiven", keys[r]) in views.memo for r in redo.tolist()], bool)
-    check = redo[~known]
-    if len(check):
-        check = check[~_hopeless(a[check], _moved_frames(b[check], t[check]), t[check])]
-    redo = np.sort(np.concatenate([redo[known], check]))
+    redo = np.nonzero(~out)[0]  # the rest aligned to the pixel at this size (twice the coarse shift, refined by one)
     if len(redo):
         t[redo] = _refine(a[redo], b[redo], t[redo], LIMIT)
-        out[redo] = answers("strict_fits", redo, lambda rows: fits(rows, keep=True))
+        out[redo] = answers("strict_fits", redo, fits)
         rest = redo[~out[redo]]
         if len(rest):
             out[rest] = answers("forgiven", rest, forgiven)
@@ -150,31 +149,6 @@ def _blurred(a: np.ndarray, moved: np.ndarray) -> np.ndarray:
     (x_lo, x_hi), (y_lo, y_hi) = _range3(x), _range3(y)
     return ((x > _above(y_hi, GREY_TOLERANCE)) | (x < _below(y_lo, GREY_TOLERANCE))
             | (y > _above(x_hi, GREY_TOLERANCE)) | (y < _below(x_lo, GREY_TOLERANCE)))
-
-
-def _hopeless(a: np.ndarray, moved: np.ndarray, t: np.ndarray) -> np.ndarray:
-    """Pairs that fail the fine check whatever shift within a pixel of ``t`` `_refine` picks: with
-    the second frame moved by any such shift, a pixel of ``a`` above the 5×5 maximum (below the
-    minimum) of the frame moved by ``t`` by more than `FINE_TOLERANCE` differs strictly (so does
-    one whose 3×3 range lies wholly above the other's by that much; and likewise for the blurred
-    test and its ranges, `GREY_TOLERANCE`); those left, inside the edge any such shift uncovers,
-    once the most a panel and a cursor can cover is taken away (`_unforgivable`), exceed
-    `FINE_BUDGET` (strict) and `BLUR_BUDGET` (blurred)."""
-    import numpy as np
-
-    def beyond(x: np.ndarray, y: np.ndarray, tol: int) -> np.ndarray:
-        (x_lo3, x_hi3), (y_lo3, y_hi3) = _range3(x), _range3(y)
-        y_lo5, y_hi5 = _range3(y_lo3)[0], _range3(y_hi3)[1]
-        return ((x > _above(y_hi5, tol)) | (x < _below(y_lo5, tol)) | (y_lo3 > _above(x_hi3, tol))
-                | (x_lo3 > _above(y_hi3, tol)))
-
-    margin = np.abs(t) + 3  # where the windows of every such shift lie inside both frames
-    out = _unforgivable(beyond(a, moved, FINE_TOLERANCE), margin, 3) > FINE_BUDGET
-    rows = np.nonzero(out)[0]
-    if len(rows):
-        x, y = _blur3(a[rows]).astype("uint8"), _blur3(moved[rows]).astype("uint8")
-        out[rows] = _unforgivable(beyond(x, y, GREY_TOLERANCE), margin[rows], 3) > BLUR_BUDGET
-    return out
 
 
 def _forgiven(a: np.ndarray, moved: np.ndarray, t: np.ndarray, strict: np.ndarray) -> np.ndarray:
