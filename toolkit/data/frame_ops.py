@@ -160,9 +160,10 @@ def _search_shift(a: np.ndarray, b: np.ndarray, start: np.ndarray, steps: list[t
     score is the absolute difference clipped at ``clip``, summed over ``a`` less ``crop`` pixels
     at each edge (``crop`` ≥ the shift: no repeated edge enters it).
 
-    Exact shortcut: the best only gets better, so a shift whose score on every fourth row alone (a
-    lower bound of its score) already fails the rule against the start's score can never replace
-    anything; the full score is computed only for the other shifts of a pair."""
+    Exact shortcut: the best only gets better, so a shift whose score on some of the rows (a lower
+    bound of its score) already fails the rule against the start's score can never replace
+    anything. Each shift's score is summed a quarter of the rows at a time (every fourth row, then
+    the rows between), dropping such shifts as it goes; the shifts left have their full score."""
     import numpy as np
 
     start = np.asarray(start, dtype=np.int64).reshape(-1, 2)
@@ -175,11 +176,14 @@ def _search_shift(a: np.ndarray, b: np.ndarray, start: np.ndarray, steps: list[t
     for e in steps[1:]:
         shift = np.clip(start + e, -limit, limit)
         rows = np.nonzero((shift != first).any(axis=1))[0]  # a shift equal to the start cannot replace it
+        score = np.zeros(len(rows), np.int64)
+        for phase in (0, 2, 1, 3):
+            if not len(rows):
+                break
+            score += _scores_at(a, b, rows, shift[rows], crop, clip, step=4, phase=phase)
+            alive = score * ratio[0] < first_score[rows] * ratio[1]
+            rows, score = rows[alive], score[alive]
         if len(rows):
-            part = _scores_at(a, b, rows, shift[rows], crop, clip, step=4)
-            rows = rows[part * ratio[0] < first_score[rows] * ratio[1]]
-        if len(rows):
-            score = _scores_at(a, b, rows, shift[rows], crop, clip)
             better = score * ratio[0] < best_score[rows] * ratio[1]
             best_score[rows[better]] = score[better]
             best[rows[better]] = shift[rows[better]]
@@ -187,10 +191,10 @@ def _search_shift(a: np.ndarray, b: np.ndarray, start: np.ndarray, steps: list[t
 
 
 def _scores_at(a: np.ndarray, b: np.ndarray, rows: np.ndarray, shifts: np.ndarray, crop: int, clip: int,
-               step: int = 1) -> np.ndarray:
+               step: int = 1, phase: int = 0) -> np.ndarray:
     """Σ min(|a[q] − b[q − shift]|, ``clip``) over ``a`` less ``crop`` pixels at each edge (every
-    ``step``-th row), for pairs ``rows`` (sorted) of the stacks ``a``, ``b`` at their ``shifts``:
-    int64, the pairs taken one shift at a time."""
+    ``step``-th row from the ``phase``-th), for pairs ``rows`` (sorted) of the stacks ``a``, ``b``
+    at their ``shifts``: int64, the pairs taken one shift at a time."""
     import numpy as np
 
     _, h, w = a.shape
@@ -205,8 +209,8 @@ def _scores_at(a: np.ndarray, b: np.ndarray, rows: np.ndarray, shifts: np.ndarra
         groups = [(np.flatnonzero(inverse == k), shifts[int(np.flatnonzero(inverse == k)[0])]) for k in range(len(uniq))]
     whole = len(rows) == a.shape[0] and rows[-1] == len(rows) - 1
     for sel, (sy, sx) in groups:
-        ys, xs = slice(crop, h - crop, step), slice(crop, w - crop)
-        yb, xb = slice(crop - int(sy), h - crop - int(sy), step), slice(crop - int(sx), w - crop - int(sx))
+        ys, xs = slice(crop + phase, h - crop, step), slice(crop, w - crop)
+        yb, xb = slice(crop + phase - int(sy), h - crop - int(sy), step), slice(crop - int(sx), w - crop - int(sx))
         if whole and isinstance(sel, slice):
             x, y = a[:, ys, xs], b[:, yb, xb]
         else:
