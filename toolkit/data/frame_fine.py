@@ -17,6 +17,7 @@ from toolkit.data.frame_ops import (
     _blur3,
     _const,
     _counts,
+    _in_batches,
     _range3,
     _refine,
     _shift_windows,
@@ -120,16 +121,23 @@ def _strict_fits(a: np.ndarray, moved: np.ndarray) -> tuple[np.ndarray, list[np.
     more than `FINE_TOLERANCE`, so pairs with no more such pixels than that fit without the test."""
     import numpy as np
 
-    diff = np.maximum(a, moved)
-    diff -= np.minimum(a, moved)
-    fits = _counts(diff > _const(FINE_TOLERANCE, diff)) <= FINE_BUDGET
+    fits = _in_batches(_few_far_apart, a, moved)
     rows = np.nonzero(~fits)[0]
     maps = []
     if len(rows):
-        found = _strict(a[rows], moved[rows])
+        found = _in_batches(_strict, a[rows], moved[rows])
         fits[rows] = _counts(found) <= FINE_BUDGET
         maps = [found[k] for k in np.nonzero(~fits[rows])[0]]
     return fits, maps
+
+
+def _few_far_apart(a: np.ndarray, moved: np.ndarray) -> np.ndarray:
+    """Per pair, whether at most `FINE_BUDGET` pixels differ by more than `FINE_TOLERANCE`."""
+    import numpy as np
+
+    diff = np.maximum(a, moved)
+    diff -= np.minimum(a, moved)
+    return _counts(diff > _const(FINE_TOLERANCE, diff)) <= FINE_BUDGET
 
 
 def _strict(a: np.ndarray, moved: np.ndarray) -> np.ndarray:
@@ -158,9 +166,10 @@ def _forgiven(a: np.ndarray, moved: np.ndarray, t: np.ndarray, strict: np.ndarra
     can forgive at most (`_unforgivable`) answers many without looking for them."""
     import numpy as np
 
-    blurred = _blurred(a, moved)
+    blurred = _in_batches(_blurred, a, moved)
     edge = np.abs(t) + 2  # what the shift uncovers, and the edge
-    strict_left, blurred_left = _unforgivable(strict, edge, 3), _unforgivable(blurred, edge, 3)
+    strict_left = _in_batches(lambda f, m: _unforgivable(f, m, 3), strict, edge)
+    blurred_left = _in_batches(lambda f, m: _unforgivable(f, m, 3), blurred, edge)
     out = np.zeros(len(a), bool)
     for k in np.nonzero((strict_left <= FINE_BUDGET) | (blurred_left <= BLUR_BUDGET))[0].tolist():
         e = (int(edge[k, 0]), int(edge[k, 1]))

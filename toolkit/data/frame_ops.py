@@ -216,15 +216,22 @@ def _scores_at(a: np.ndarray, b: np.ndarray, rows: np.ndarray, shifts: np.ndarra
         else:
             r = rows[sel]
             x, y = a[r, ys, xs], b[r, yb, xb]
-        if a.dtype == np.uint8:
-            d = np.maximum(x, y)
-            d -= np.minimum(x, y)
-        else:
-            d = np.subtract(x, y)
-            np.abs(d, out=d)
-        np.minimum(d, _const(clip, d), out=d)
-        out[sel] = d.sum(axis=1, dtype=np.uint16 if a.dtype == np.uint8 else np.int32).sum(axis=1, dtype=np.int64)
+        out[sel] = _in_batches(lambda u, v: _clipped_sums(u, v, clip), x, y)
     return out
+
+
+def _clipped_sums(x: np.ndarray, y: np.ndarray, clip: int) -> np.ndarray:
+    """Σ min(|x − y|, ``clip``) per frame of two stacks (int64)."""
+    import numpy as np
+
+    if x.dtype == np.uint8:
+        d = np.maximum(x, y)
+        d -= np.minimum(x, y)
+    else:
+        d = np.subtract(x, y)
+        np.abs(d, out=d)
+    np.minimum(d, _const(clip, d), out=d)
+    return d.sum(axis=1, dtype=np.uint16 if x.dtype == np.uint8 else np.int32).sum(axis=1, dtype=np.int64)
 
 
 def _const(value: int, like: np.ndarray) -> np.ndarray:
@@ -270,3 +277,15 @@ def _counts(flags: np.ndarray) -> np.ndarray:
     import numpy as np
 
     return np.array([np.count_nonzero(f) for f in flags], dtype=np.int64)
+
+
+def _in_batches(fn, *stacks: np.ndarray, size: int = 8) -> np.ndarray:
+    """``fn(*stacks)`` (an array with one row per frame) computed ``size`` frames at a time: a few
+    frames' temporaries stay in the processor's cache, where a whole stack's would not (several
+    times faster at 320×180)."""
+    import numpy as np
+
+    n = len(stacks[0])
+    if n <= size:
+        return fn(*stacks)
+    return np.concatenate([fn(*(x[s:s + size] for x in stacks)) for s in range(0, n, size)])

@@ -42,7 +42,7 @@ HOPELESS = BUDGET + int(0.06 * AREA)
 _AROUND = [(0, 0)] + [(y, x) for y in range(-2, 3) for x in range(-2, 3) if (y, x) != (0, 0)]
 
 
-def same_frame_pairs(features: np.ndarray, pairs: np.ndarray, *, chunk: int = 64) -> tuple[np.ndarray, np.ndarray]:
+def same_frame_pairs(features: np.ndarray, pairs: np.ndarray, *, chunk: int = 128) -> tuple[np.ndarray, np.ndarray]:
     """Verify ``pairs`` (K×2 indices into ``features``): (same-frame bool K, pixels that differ
     at 160×90 outside a forgiven panel K; the whole frame's count for a pair answered before
     that count) — module docstring."""
@@ -50,7 +50,7 @@ def same_frame_pairs(features: np.ndarray, pairs: np.ndarray, *, chunk: int = 64
     return same, changed
 
 
-def _scored_pairs(features: np.ndarray, pairs: np.ndarray, *, chunk: int = 64,
+def _scored_pairs(features: np.ndarray, pairs: np.ndarray, *, chunk: int = 128,
                   coarse: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
     """`same_frame_pairs` and, for pairs found the same, their squared difference at 320×180.
     ``coarse``: the features' 160×90 frames, when already computed."""
@@ -77,7 +77,7 @@ def _scored_pairs(features: np.ndarray, pairs: np.ndarray, *, chunk: int = 64,
     return same, changed, score
 
 
-def _alike(views: FrameViews, pairs: np.ndarray, *, chunk: int = 64) -> np.ndarray:
+def _alike(views: FrameViews, pairs: np.ndarray, *, chunk: int = 128) -> np.ndarray:
     """The pre-test: pairs whose 160×90 frames are alike within a shift of 2 pixels — a pixel of
     either lies more than `GREY_TOLERANCE` outside the other's 5×5 range in at most `BUDGET`
     pixels, once the most one notification panel can cover is taken away (first on the middle

@@ -66,7 +66,7 @@ def loose_arrays(c: np.ndarray) -> dict[str, np.ndarray]:
 
     lo5, hi5 = _range3(c, 2)
     return {"l_hi": _above(hi5, GREY_TOLERANCE), "l_lo": _below(lo5, GREY_TOLERANCE),
-            "rows": c.sum(axis=2, dtype=np.int32), "cols": c.sum(axis=1, dtype=np.int32)}
+            "rows": c.sum(axis=2, dtype=np.uint16).astype(np.int32), "cols": c.sum(axis=1, dtype=np.uint16).astype(np.int32)}
 
 
 def cell_range(c: np.ndarray) -> np.ndarray:
@@ -171,12 +171,13 @@ class FrameViews:
         idx = np.asarray(idx, dtype=np.int64)
         done = self._done.get(name)
         missing = np.unique(idx) if done is None else np.unique(idx[~done[idx]])
-        if len(missing):
-            source, make = self._makers[name]
-            for key, value in make(self.source(source, missing)).items():
+        source, make = self._makers[name] if len(missing) else (None, None)
+        for start in range(0, len(missing), 32):  # a few images at a time: their temporaries stay in cache
+            part = missing[start:start + 32]
+            for key, value in make(self.source(source, part)).items():
                 if key not in self._arrays:
                     self._arrays[key] = np.empty((self.n, *value.shape[1:]), value.dtype)
                     self._done[key] = np.zeros(self.n, bool)
-                self._arrays[key][missing] = value
-                self._done[key][missing] = True
+                self._arrays[key][part] = value
+                self._done[key][part] = True
         return self._arrays[name][idx] if rows is None else self._arrays[name][idx, rows]
