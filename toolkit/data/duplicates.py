@@ -25,6 +25,14 @@ thumbnail. The test (`same_frame_pairs`), run on pairs of frame features:
   block the range of its neighbours (a shift), in at most two blocks of the inner 14×7 besides
   one notification-sized cluster of blocks at an edge. Exact integer arithmetic: the same images
   give the same candidates on any machine and thread count.
+* **Pre-test** (`frame_pairs._alike`): a pair whose 160×90 frames, compared without aligning them,
+  have more than `CHANGED_BUDGET` of their pixels outside the other's 5×5 range by more than
+  `GREY_TOLERANCE` (first on the middle rows, which no panel reaches, then on the whole frame
+  less the most one panel can cover) is not the same frame; a 5×5 range takes up a shift of 2
+  pixels, and a pair whose row and column profiles clearly prefer another shift (up to 4) is
+  tried again at it. It answers most candidates — other pages of one deck differ in whole
+  blocks of text — in a few passes over bytes; on the real screenshots it refuses none that the
+  test below accepts (``tests/data/test_same_frame_shortcuts.py`` checks it on the fixtures).
 * **Verification at 160×90** of each candidate: the second frame is aligned to the first (the
   shift of at most ±4 pixels at 160×90 with the smallest clipped difference, searched at half
   size, then refined), then a pixel differs when it is outside the range of the other frame's
@@ -56,8 +64,14 @@ thumbnail. The test (`same_frame_pairs`), run on pairs of frame features:
   of one is verified the same frame as every image of the other, so a chain of merely similar
   slides never joins 22 pages of one deck. Images with identical features are one image for
   this. Pairs are merged in order of their squared difference at 320×180 (the closest first),
-  ties broken by the images' feature digests, so the groups do not depend on the order the
-  images were listed in.
+  ties broken by the order of the images' 64-bit feature fingerprints, so the groups do not
+  depend on the order the images were listed in.
+
+The test is computed with shortcuts that never change an answer (``frame_views``: per-image
+thresholds; ``frame_ops._search_shift``: shifts whose partial score already loses are dropped;
+``frame_forgive._unforgivable``: an upper bound of what a panel and a cursor can forgive;
+answers that are the same either way round reused for the retry), each checked against the
+plain computation by ``tests/data/test_same_frame_shortcuts.py``.
 * **Regular-expression groups** (``data.group_by = "<regex>"``): the first capture group of
   the expression, searched in each image's path relative to the data folder, names its group
   (a recording, a deck, a session); an image that does not match is a group of its own.
