@@ -42,28 +42,15 @@ FIXTURES = Path(__file__).parent / "fixtures"
 IMAGES = sorted(FIXTURES.glob("*/*.png")) + sorted(FIXTURES.glob("*/*.jpg"))
 
 
-def _naive_range(x: np.ndarray, reach: int) -> tuple[np.ndarray, np.ndarray]:
-    p = np.pad(x, ((0, 0), (reach, reach), (reach, reach)), mode="edge")
-    h, w = x.shape[1:]
-    views = [p[:, dy:dy + h, dx:dx + w] for dy in range(2 * reach + 1) for dx in range(2 * reach + 1)]
-    return np.min(views, axis=0), np.max(views, axis=0)
-
-
-def _naive_blur(x: np.ndarray) -> np.ndarray:
-    p = np.pad(x.astype(np.int64), ((0, 0), (1, 1), (1, 1)), mode="edge")
-    h, w = x.shape[1:]
-    return sum(p[:, dy:dy + h, dx:dx + w] for dy in range(3) for dx in range(3)) // 9
-
-
 @pytest.mark.parametrize("shape", [(3, 9, 11), (2, 45, 80), (2, 90, 160), (1, 180, 320), (4, 3, 3)])
 @pytest.mark.parametrize("dtype", [np.uint8, np.int16])
 def test_ranges_and_means_are_those_of_the_neighbourhood(shape, dtype):
     x = np.random.default_rng(sum(shape)).integers(0, 256 if dtype == np.uint8 else 1020, shape).astype(dtype)
     for reach in (1, 2):
         lo, hi = _range3(x, reach)
-        want_lo, want_hi = _naive_range(x, reach)
+        want_lo, want_hi = plain.window_range(x, reach)
         assert lo.dtype == x.dtype and (lo == want_lo).all() and (hi == want_hi).all()
-    assert (_blur3(x) == _naive_blur(x)).all()
+    assert (_blur3(x) == plain.mean3(x)).all()
 
 
 def test_the_160x90_frame_is_the_triangle_filter_rounded():
@@ -82,7 +69,7 @@ def test_strict_thresholds_are_the_half_pixel_range_test():
     rng = np.random.default_rng(2)
     f = rng.integers(0, 256, (2, 30, 40)).astype(np.uint8)
     f[1] = np.clip(f[0].astype(int) + rng.integers(-60, 61, f[0].shape), 0, 255)  # near twins too
-    lo, hi = _naive_range(f, 1)
+    lo, hi = plain.window_range(f, 1)
     s_hi, s_lo = strict_thresholds(f, lo, hi)
     b, bhi, blo = f.astype(int), hi.astype(int), lo.astype(int)
     for v in range(256):
@@ -116,7 +103,7 @@ def test_the_shift_search_keeps_the_shift_the_rule_keeps():
     """Frames moved by up to a pixel with noise of every strength: the better shift wins by a little
     or by a lot, so the lower bound that skips a shift is tried at its margin too."""
     rng = np.random.default_rng(3)
-    smooth = _naive_blur(rng.integers(0, 256, (1, 64, 84)).astype(np.uint8)).astype(np.uint8)[0]
+    smooth = plain.mean3(rng.integers(0, 256, (1, 64, 84)).astype(np.uint8)).astype(np.uint8)[0]
     a, b = [], []
     for k in range(120):
         dy, dx = int(rng.integers(-1, 2)), int(rng.integers(-1, 2))
