@@ -28,7 +28,7 @@ from toolkit.data.frame_spec import (
     MAX_SHIFT,
     RETRY_CHANGED,
 )
-from toolkit.data.frame_views import FrameViews, _above, _below
+from toolkit.data.frame_views import FrameViews
 
 if TYPE_CHECKING:
     import numpy as np
@@ -78,13 +78,18 @@ def _scored_pairs(features: np.ndarray, pairs: np.ndarray, *, chunk: int = 128,
 
 
 def _alike(views: FrameViews, pairs: np.ndarray, *, chunk: int = 128) -> np.ndarray:
-    """The pre-test: pairs whose 160×90 frames are alike within a shift of 2 pixels — a pixel of
-    either lies more than `GREY_TOLERANCE` outside the other's 5×5 range in at most `BUDGET`
-    pixels, once the most one notification panel can cover is taken away (first on the middle
-    rows, which no panel reaches, then on the whole frame). Pairs that fail it and whose row and
-    column profiles match clearly better at another shift (up to `MAX_SHIFT`) are tried again at
-    that shift. It answers most candidates that are other frames in a few passes over uint8 per pair;
-    the pairs it lets through are answered by the test itself."""
+    """The pre-test: pairs whose 160×90 frames are alike without aligning them. A pixel is changed
+    when it lies more than `GREY_TOLERANCE` outside the other frame's 5×5 range and its 3×3 mean
+    more than that outside the range of the other's means over 9×9. At the shift the test picks
+    it compares either the pixels with 3×3 ranges (no shift) or their 3×3 means with 5×5 ranges
+    (a shift): within 2 pixels of no shift, a pixel changed here differs there; a copy moved by up
+    to `MAX_SHIFT` pixels, the most the test aligns, has its means within the 9×9 range, so it is
+    not changed here (the 5×5 range takes up 2 pixels: moved frames' thin lines, half a pixel off,
+    change their grey level, which only the means forgive). A pair with more than `BUDGET`
+    changed pixels, once the most one notification panel can cover is taken away (first on the
+    middle rows, which no panel reaches, then on the whole frame), is not the same frame. It
+    answers most candidates that are other frames in a few passes over uint8 per pair; the pairs
+    it lets through are answered by the test."""
     import numpy as np
 
     h = FRAME_HW[0]
@@ -99,15 +104,6 @@ def _alike(views: FrameViews, pairs: np.ndarray, *, chunk: int = 128) -> np.ndar
         rows = todo[start:start + chunk]
         flags = _loose_flags(views, pairs[rows, 0], pairs[rows, 1], slice(0, h))
         keep[rows] = _unforgivable(flags, (MAX_SHIFT, MAX_SHIFT), 2) <= BUDGET
-    again = np.nonzero(~keep)[0]
-    if len(again):
-        shift = _profile_shift(views, pairs[again, 0], pairs[again, 1])
-        far = shift.any(axis=1)
-        again, shift = again[far], shift[far]
-        for start in range(0, len(again), chunk):
-            rows, s = again[start:start + chunk], shift[start:start + chunk]
-            flags = _loose_flags(views, pairs[rows, 0], pairs[rows, 1], slice(0, h), s)
-            keep[rows] = _unforgivable(flags, MAX_SHIFT + np.abs(s), 2) <= BUDGET
     assert reach == int(0.1 * h) + int(0.2 * h) + 2  # `frame_forgive`'s panel at 160×90, 2 pixels around
     return keep
 
@@ -117,38 +113,14 @@ def _alike(views: FrameViews, pairs: np.ndarray, *, chunk: int = 128) -> np.ndar
 _PANEL_FREE = slice(29, 61)
 
 
-def _loose_flags(views: FrameViews, i: np.ndarray, j: np.ndarray, rows: slice,
-                 shift: np.ndarray | None = None) -> np.ndarray:
-    """The pre-test's changed pixels (`_alike`) of pairs ``i``, ``j`` in ``rows`` of the 160×90
-    frames, the second frame moved by ``shift`` if given."""
-
-    a, a_hi, a_lo = (views.get(name, i, rows) for name in ("coarse", "l.l_hi", "l.l_lo"))
-    if shift is None:
-        b, b_hi, b_lo = (views.get(name, j, rows) for name in ("coarse", "l.l_hi", "l.l_lo"))
-    else:
-        b = _shift_windows(views.get("coarse", j), shift[:, 0], shift[:, 1], MAX_SHIFT)
-        lo, hi = _range3(b, 2)
-        b, b_hi, b_lo = b[:, rows], _above(hi, GREY_TOLERANCE)[:, rows], _below(lo, GREY_TOLERANCE)[:, rows]
-    return (a > b_hi) | (a < b_lo) | (b > a_hi) | (b < a_lo)
-
-
-def _profile_shift(views: FrameViews, i: np.ndarray, j: np.ndarray) -> np.ndarray:
-    """Per pair, the shift (dy, dx) within ±`MAX_SHIFT` of the second 160×90 frame whose row
-    (column) profile — sums across the frame — best matches the first's, kept only where it
-    halves the mismatch of no shift; else nought."""
-    import numpy as np
-
-    out = np.zeros((len(i), 2), np.int64)
-    m = MAX_SHIFT
-    order = sorted(range(-m, m + 1), key=abs)  # ties go to the smaller shift
-    for axis, name in ((0, "l.rows"), (1, "l.cols")):
-        a, b = views.get(name, i), views.get(name, j)
-        n = a.shape[1]
-        err = np.stack([np.abs(a[:, m:n - m] - b[:, m - s:n - m - s]).sum(axis=1) for s in order], axis=1)
-        best = err.argmin(axis=1)
-        clear = err[np.arange(len(i)), best] * 2 < err[:, 0]
-        out[:, axis] = np.where(clear, np.array(order)[best], 0)
-    return out
+def _loose_flags(views: FrameViews, i: np.ndarray, j: np.ndarray, rows: slice) -> np.ndarray:
+    """The pre-test's changed pixels (`_alike`) of pairs ``i``, ``j`` in ``rows`` of the 160×90 frames."""
+    names = ("coarse", "l.l_hi", "l.l_lo", "l.blur", "l.lb_hi", "l.lb_lo")
+    a, a_hi, a_lo, x, x_hi, x_lo = (views.get(name, i, rows) for name in names)
+    b, b_hi, b_lo, y, y_hi, y_lo = (views.get(name, j, rows) for name in names)
+    flags = (a > b_hi) | (a < b_lo) | (b > a_hi) | (b < a_lo)
+    flags &= (x > y_hi) | (x < y_lo) | (y > x_hi) | (y < x_lo)
+    return flags
 
 
 def _verify(views: FrameViews, i: np.ndarray, j: np.ndarray) -> tuple[np.ndarray, ...]:

@@ -60,13 +60,15 @@ def coarse_arrays(c: np.ndarray) -> dict[str, np.ndarray]:
 
 
 def loose_arrays(c: np.ndarray) -> dict[str, np.ndarray]:
-    """Of 160×90 frames: the pre-test's thresholds (5×5 range ± `GREY_TOLERANCE`) and the frame's
-    row and column profiles (sums across, int32)."""
+    """Of 160×90 frames: the pre-test's thresholds (`frame_pairs._alike`): the 5×5 range ±
+    `GREY_TOLERANCE`, the 3×3 mean and the 9×9 range of means ± `GREY_TOLERANCE`."""
     import numpy as np
 
     lo5, hi5 = _range3(c, 2)
-    return {"l_hi": _above(hi5, GREY_TOLERANCE), "l_lo": _below(lo5, GREY_TOLERANCE),
-            "rows": c.sum(axis=2, dtype=np.uint16).astype(np.int32), "cols": c.sum(axis=1, dtype=np.uint16).astype(np.int32)}
+    blur = _blur3(c).astype(np.uint8)
+    blo9, bhi9 = _range3(blur, 4)
+    return {"l_hi": _above(hi5, GREY_TOLERANCE), "l_lo": _below(lo5, GREY_TOLERANCE), "blur": blur,
+            "lb_hi": _above(bhi9, GREY_TOLERANCE), "lb_lo": _below(blo9, GREY_TOLERANCE)}
 
 
 def cell_range(c: np.ndarray) -> np.ndarray:
@@ -146,7 +148,7 @@ class FrameViews:
         for group, source, make, names in (
                 ("coarse", "fine", lambda f: {"coarse": _coarse(f)}, ["coarse"]),
                 ("c", "coarse", coarse_arrays, ["c_hi", "c_lo", "blur", "b_hi", "b_lo", "cell_range"]),
-                ("l", "coarse", loose_arrays, ["l_hi", "l_lo", "rows", "cols"]),
+                ("l", "coarse", loose_arrays, ["l_hi", "l_lo", "blur", "lb_hi", "lb_lo"]),
                 ("h", "coarse", half_arrays, ["half", "h_blur", "h_hi", "h_lo"]),
                 ("k", "colour", colour_arrays, ["k_sum", "k_hi", "k_lo"])):
             for name in names:
