@@ -25,14 +25,15 @@ thumbnail. The test (`same_frame_pairs`), run on pairs of frame features:
   block the range of its neighbours (a shift), in at most two blocks of the inner 14×7 besides
   one notification-sized cluster of blocks at an edge. Exact integer arithmetic: the same images
   give the same candidates on any machine and thread count.
-* **Pre-test** (`frame_pairs._alike`): a pair whose 160×90 frames, compared without aligning them,
-  have more than `CHANGED_BUDGET` of their pixels outside the other's 5×5 range by more than
-  `GREY_TOLERANCE` (first on the middle rows, which no panel reaches, then on the whole frame
-  less the most one panel can cover) is not the same frame; a 5×5 range takes up a shift of 2
-  pixels, and a pair whose row and column profiles clearly prefer another shift (up to 4) is
-  tried again at it. It answers most candidates — other pages of one deck differ in whole
-  blocks of text — in a few passes over bytes; on the real screenshots it refuses none that the
-  test below accepts (``tests/data/test_same_frame_shortcuts.py`` checks it on the fixtures).
+* **Pre-test** (`frame_pairs._alike`): a pixel of the 160×90 frames, compared without aligning
+  them, is changed when it lies more than `GREY_TOLERANCE` outside the other frame's 5×5 range
+  and its 3×3 mean more than that outside the range of the other's means over 9×9; a pair with
+  more than `CHANGED_BUDGET` of its pixels changed, besides the most one panel can cover, is not
+  the same frame. Such a pixel differs in the test below at any shift it picks within 2 pixels,
+  and a copy moved by up to 4 pixels keeps its means within that range, so the pre-test lets it
+  through unaligned. It answers most candidates — other pages of one deck differ in whole
+  blocks of text — in a few passes over bytes; on the real screenshots and on drawn screens with
+  recorded copies it refuses none that the test accepts (``tests/data/test_same_frame_shortcuts.py``).
 * **Verification at 160×90** of each candidate: the second frame is aligned to the first (the
   shift of at most ±4 pixels at 160×90 with the smallest clipped difference, searched at half
   size, then refined), then a pixel differs when it is outside the range of the other frame's
