@@ -57,21 +57,7 @@ def tk_register_losses(register):
     register("needs_counts", needs_counts)
 '''
 
-POLY_RECIPE = '''\
-# a recipe with a loss of the user's own
-[data]
-root = "images"
-image_size = 32
-workers = 0
-
-[model]
-backbone = "test_efficientnet"
-pretrained = false
-
-[train]
-epochs = 1
-device = "cpu"
-
+POLY_RECIPE = "# a recipe with a loss of the user's own\n" + RECIPE_IN_SUB + '''
 [loss]
 name = "poly1"
 epsilon = 1.0
