@@ -3,11 +3,15 @@
 The session uses full graph optimisation (``ORT_ENABLE_ALL``: constant folding, conv+BN
 fusion, layout transforms), which is where most of ONNX Runtime's advantage over PyTorch
 eager on a CPU comes from. ``threads`` fixes the intra-op thread count (benchmarks compare
-runtimes at equal threads); by default ONNX Runtime picks one thread per physical core.
+runtimes at equal threads); by default ONNX Runtime picks one thread per physical core. Its
+pool's threads spin while they wait unless ``OMP_WAIT_POLICY=PASSIVE`` is set — by the user, or
+by `tk predict` and `tk bench` when the machine was busy as they started — and then sleep, as
+tk's own threads do.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +44,10 @@ def session_options(threads: int | None = None) -> Any:
     if threads:
         opts.intra_op_num_threads = int(threads)
         opts.inter_op_num_threads = 1
+    if os.environ.get("OMP_WAIT_POLICY", "").strip().upper() == "PASSIVE":
+        # the wait policy tk chose at the start (a busy machine) or the user set: ONNX Runtime's own
+        # pool spins whatever OpenMP does, and a spinning thread on a shared core stalls every region
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return opts
 
 

@@ -226,3 +226,35 @@ def test_tk_predict_says_its_threads_and_wait_policy(in_shared, tmp_path):
     assert line.startswith("Threads: 1 (set with --threads) for PyTorch eager; threads s"), line
     assert "other processes used" in line and "Threads" not in done.stdout
     assert len(_rows(tmp_path / "p.csv")) == 2
+
+
+def test_tk_predict_started_on_a_busy_machine_lets_onnx_runtime_threads_sleep(in_shared, tmp_path, monkeypatch):
+    """Another process spinning on a core when `tk predict` starts: ONNX Runtime's own pool (which
+    spins whatever OpenMP does) sleeps while it waits too, and the Threads line says so; with
+    ``OMP_WAIT_POLICY=PASSIVE`` the session is built that way, without it ONNX Runtime spins."""
+    import os
+    import subprocess
+
+    from toolkit.export import load_predictor
+
+    model = "exports/tiny-1/onnx/tiny.onnx"
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "OMP_NUM_THREADS")}
+    code = "import sys; from toolkit.cli import main; sys.argv[0] = 'tk'; main()"
+    spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        done = subprocess.run([sys.executable, "-c", code, "predict", model, *_val_images(in_shared)[:2], "--threads", "1",
+                               "--out", str(tmp_path / "p.csv")], env=env, capture_output=True, text=True, timeout=300)
+    finally:
+        spinner.kill()
+        spinner.wait()
+    assert done.returncode == 0, done.stderr
+    line = _threads_line(done.stderr)
+    assert line.startswith("Threads: 1 (set with --threads) for ONNX Runtime, 1 inter-op; threads sleep while waiting: "
+                           "other processes used "), line
+    monkeypatch.setenv("OMP_WAIT_POLICY", "PASSIVE")
+    opts = load_predictor(model, threads=1).session.get_session_options()
+    assert opts.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+    monkeypatch.delenv("OMP_WAIT_POLICY")
+    opts = load_predictor(model, threads=1).session.get_session_options()
+    with pytest.raises(Exception, match="does not have configuration"):  # not set: ONNX Runtime's default, spinning
+        opts.get_session_config_entry("session.intra_op.allow_spinning")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 from pathlib import Path
 
 import click
@@ -206,8 +207,10 @@ def _say_threads(predictor, why: str) -> None:
     runtime = printable(str(getattr(predictor, "runtime", "") or "the runtime"))
     if not count:
         click.echo(f"Threads: chosen by {runtime} itself", err=True)
-    elif "ONNX Runtime" in runtime:  # its own thread pool, not OpenMP's
-        click.echo(f"Threads: {count} ({why}) for {runtime}, 1 inter-op", err=True)
+    elif "ONNX Runtime" in runtime:  # its own thread pool, not OpenMP's; it follows the policy's PASSIVE
+        sleeps = os.environ.get("OMP_WAIT_POLICY", "").strip().upper() == "PASSIVE"
+        waits = wait_policy_text() if sleeps else "threads spin while waiting (ONNX Runtime's default)"
+        click.echo(f"Threads: {count} ({why}) for {runtime}, 1 inter-op; {waits}", err=True)
     else:
         click.echo(f"Threads: {count} ({why}) for {runtime}; {wait_policy_text()}", err=True)
 

@@ -98,8 +98,8 @@ def choose_wait_policy(others: float | None, environ: dict[str, str]) -> tuple[d
         return dict(WAIT_ENV), f"GOMP_SPINCOUNT={WAIT_ENV['GOMP_SPINCOUNT']} (the machine's load is not measurable here)"
     if others >= BUSY_CPUS:
         return ({"OMP_WAIT_POLICY": "PASSIVE"},
-                f"threads sleep while waiting: other processes used {others:.1f} CPUs when the run started")
-    return {}, f"threads spin while waiting (OpenMP's default): other processes used {others:.1f} CPUs at the start"
+                f"threads sleep while waiting: other processes used {others:.1f} CPUs as tk started")
+    return {}, f"threads spin while waiting (OpenMP's default): other processes used {others:.1f} CPUs as tk started"
 
 
 def _others_cpus(seconds: float = 0.3) -> float | None:
