@@ -42,3 +42,22 @@ def test_check_ok_and_show(tmp_path):
 def test_missing_recipe_file_is_one_line(tmp_path):
     result = tk("recipes", "check", str(tmp_path / "nope.toml"))
     assert result.returncode == 1 and result.stderr.startswith("Error: ") and "no such recipe file" in result.stderr
+
+
+def test_bundled_recipes_are_found_from_any_folder(tmp_path):
+    """A user runs `tk` from their own folder, not from tk's checkout: `tk recipes list` shows the
+    bundled recipes, and a bare name (`quickstart`, `slides_scratch`) loads tk's own recipe file."""
+    from pathlib import Path
+
+    import toolkit
+
+    bundled = Path(toolkit.__file__).resolve().parents[1] / "recipes"
+    names = sorted(p.stem for p in bundled.glob("*.toml"))
+    assert "quickstart" in names and "slides_scratch" in names, names
+    listed = tk("recipes", "list", cwd=tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    for name in names:
+        assert name in listed.stdout, listed.stdout
+    shown = tk("recipes", "check", "slides_scratch", "--show", cwd=tmp_path)
+    assert shown.returncode == 0, shown.stderr
+    assert f"{bundled / 'slides_scratch.toml'}: ok" in shown.stdout, shown.stdout

@@ -23,7 +23,7 @@ from .toml_text import dumps_toml, locate as _locate, parse_override, toml_value
 
 __all__ = ["Recipe", "load_recipe", "find_recipe", "parse_override", "dumps_toml", "compile_group_pattern", "RECIPE_DIRS"]
 
-RECIPE_DIRS = (Path("recipes"), Path(__file__).resolve().parent.parent / "recipes")
+RECIPE_DIRS = (Path("recipes"), Path(__file__).resolve().parents[2] / "recipes")
 """Where a bare recipe name (``tk run quickstart``) is looked up: ./recipes, then tk's own."""
 
 
