@@ -72,11 +72,21 @@ def test_resume_can_extend_epochs_but_not_change_training(tmp_path, tiny_recipe)
     assert changed.exit_code == 1
     assert "optim.lr" in changed.output and "resumed run keeps its recipe" in changed.output
 
+    # the recipe file now says more epochs, but only --set changes a resumed run: the run keeps its 1
+    path.write_text(path.read_text().replace("epochs = 1", "epochs = 5"))
+    file_only = run_cli("run", path, "--resume", out, "--quiet")
+    assert file_only.exit_code == 1 and "already finished (1 of 1 epochs)" in file_only.output, file_only.output
+    assert load_checkpoint(out / "last.pt")["epoch"] == 1
+
     longer = run_cli("run", path, "--resume", out, "--set", "train.epochs=2", "--quiet")
     assert longer.exit_code == 0, longer.output
     assert "epoch 2/2" in longer.output
     ckpt = load_checkpoint(out / "last.pt")
     assert (ckpt["epoch"], ckpt["status"], ckpt["recipe"]["train"]["epochs"]) == (2, "finished", 2)
+    # recipe.toml holds every value the run used: the epochs it was trained to, and says it was resumed
+    recorded = load_recipe(out / "recipe.toml")
+    assert recorded["train"]["epochs"] == 2
+    assert "as last resumed" in (out / "recipe.toml").read_text()
 
 
 def test_second_run_of_an_unfinished_recipe_offers_resume(in_tmp, tiny_recipe):

@@ -3,9 +3,10 @@
 A resumed run continues with the recipe it was started with (stored in its checkpoint), not
 with whatever the recipe file says today: anything else would not be the same run. Only keys
 that do not change what is being trained may differ (`RESUME_MUTABLE`: more epochs, another
-device, loggers, more patience …); they are taken from the given recipe. Any other key set
-with ``--set`` is an error naming it; any other key that merely differs in the recipe file is
-reported as a note and the run's own value is kept.
+device, loggers, more patience …), and only when ``--set`` says so on the resuming command
+line. Any other key set with ``--set`` is an error naming it; a key that merely differs in the
+recipe file (``tk run slides_scratch --resume runs/x/3`` on a run trained with
+``--set train.epochs=3``) is reported as a note and the run's own value is kept.
 """
 
 from __future__ import annotations
@@ -63,10 +64,13 @@ def resumed_recipe(ckpt: dict[str, Any], given: Any, plugins: Any) -> tuple[Any,
             old = saved.get(section, {}).get(key)
             if old == value or ((section, key) == ("train", "threads") and value == 0):
                 continue  # threads = 0 (the default) means "the machine's count": the run's recorded count stays
-            if (section, key) in RESUME_MUTABLE:
-                saved.setdefault(section, {})[key] = value
-                if given.where(section, key) == "--set: " or old is not None:
+            if (section, key) in RESUME_MUTABLE and (given.where(section, key) == "--set: " or old is None):
+                saved.setdefault(section, {})[key] = value  # said on this command line (or a key the run predates)
+                if old is not None:
                     notes.append(f"resuming with {section}.{key} = {value!r} (the run had {old!r})")
+            elif (section, key) in RESUME_MUTABLE:
+                notes.append(f"{section}.{key} differs in {given.path or 'the recipe'} ({value!r}); the run's own "
+                             f"value {old!r} is kept (--set {section}.{key}=… changes it)")
             elif given.where(section, key) == "--set: ":
                 raise RecipeError(
                     f"--set {section}.{key}: a resumed run keeps its recipe ({section}.{key} = {old!r}); only "
