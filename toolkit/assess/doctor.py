@@ -188,11 +188,45 @@ def find_duplicates(paths: list[str], labels: list[int], bits: int, *, workers: 
     res = open_store(paths, (64, 64), cache_dir=default_cache_dir(), workers=workers, on_progress=on_progress)
     failed = dict(res.failed)
     ok = [i for i in range(len(paths)) if i not in failed]
-    report = group_report(same_frame_groups(res.store.features([res.rows[i] for i in ok])),
-                          [labels[i] for i in ok])
-    report.groups = [[ok[i] for i in g] for g in report.groups]
+    features = res.store.features([res.rows[i] for i in ok])
+    report = group_report(same_frame_groups(features), [labels[i] for i in ok])
+    order = keep_order(report.groups, [paths[i] for i in ok], features)
+    report.groups = [[ok[i] for i in sorted(g, key=order)] for g in report.groups]
     report.conflicts = [[ok[i] for i in g] for g in report.conflicts]
     return report, [(paths[i], reason) for i, reason in sorted(failed.items())]
+
+
+LOSSY = (".jpg", ".jpeg", ".jpe", ".jfif")
+
+
+def keep_order(groups: list[list[int]], paths: list[str], features: Any) -> Callable[[int], tuple]:
+    """A sort key that puts first, in each group of the same frame, the copy to keep (the doctor
+    suggests removing the others): a lossless file before a JPEG (a re-encoded copy), more pixels
+    before fewer (a scaled-down copy), then the frame closest to the group's per-pixel median (a
+    mouse cursor, a notification or a shift that one copy has and the others do not is voted
+    out, so the unmarked original is closest), then the least edge energy (a cursor or a
+    notification adds edges; what tells the two of a pair apart), then the given order. Grey
+    frames at 160×90 (every other pixel of the stored 320×180 features)."""
+    import numpy as np
+    from PIL import Image
+
+    from ..data.duplicates import FEATURE_DECODE
+
+    fine = FEATURE_DECODE[0] * FEATURE_DECODE[1]
+    keys: dict[int, tuple] = {}
+    for group in groups:
+        grey = np.stack([np.asarray(features[i][:fine]).reshape(FEATURE_DECODE)[::2, ::2] for i in group])
+        grey = grey.astype(np.float64)
+        off = np.abs(grey - np.median(grey, axis=0)).sum(axis=(1, 2))
+        energy = np.abs(np.diff(grey, axis=1)).sum(axis=(1, 2)) + np.abs(np.diff(grey, axis=2)).sum(axis=(1, 2))
+        for k, i in enumerate(group):
+            try:
+                with Image.open(paths[i]) as im:
+                    pixels = im.size[0] * im.size[1]
+            except (OSError, ValueError):
+                pixels = 0
+            keys[i] = (paths[i].lower().endswith(LOSSY), -pixels, float(off[k]), float(energy[k]), i)
+    return lambda i: keys.get(i, (False, 0, 0.0, 0.0, i))
 
 
 def diagnose(target: str | Path, *, bits: int = 8, workers: int = 2,
