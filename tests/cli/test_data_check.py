@@ -53,3 +53,24 @@ def test_unusable_folder_exits_non_zero_with_one_line(tmp_path):
 
     missing = run_cli("data", "check", tmp_path / "missing")
     assert missing.exit_code == 1 and "does not exist" in missing.output
+
+
+def test_copies_across_a_folders_own_split_are_a_problem_and_every_group_is_counted(tmp_path):
+    """A folder already split into train/ and val/ is kept as it is by tk run: a copy on both sides
+    is a problem `tk data check` names (not "No problems found"); more groups than it lists are counted."""
+    import shutil
+
+    root = tmp_path / "shots"
+    for part, n in (("train", 10), ("val", 4)):
+        make_image_folder(root / part, {"slide": n, "desktop": n}, size=32, seed=1 if part == "train" else 2)
+    train = sorted((root / "train" / "slide").glob("*.png"))
+    for k, src in enumerate(train[:6]):  # six groups inside train/
+        shutil.copyfile(src, src.with_name(f"again_{k}.png"))
+    shutil.copyfile(train[7], root / "val" / "slide" / "leaked.png")  # one group across the split
+    result = run_cli("data", "check", root)
+    assert result.exit_code == 0, result.output
+    out = " ".join(result.output.split())
+    assert "7 groups of near-duplicate images" in out, out
+    assert "1 of them straddle the folder's own train / val split" in out, out
+    assert "… and 2 more groups" in out, out
+    assert "No problems found." not in out

@@ -91,6 +91,10 @@ def test_predict_errors_are_one_line(in_shared, tmp_path):
     result = run_cli("predict", "model.tflite", tmp_path)
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert result.output.strip() == "Error: model.tflite: no such model file or run folder."
+    # --out naming a folder is refused before any image is classified: no table, one line
+    result = run_cli("predict", "runs/tiny/1", *_val_images(in_shared)[:2], "--out", tmp_path)
+    assert result.exit_code == 1 and result.output.strip().splitlines() == [
+        f"Error: --out {tmp_path}: that is a folder; give the CSV file to write, e.g. --out {tmp_path / 'predictions.csv'}."]
 
 
 @pytest.mark.skipif(sys.platform == "darwin", reason="Core ML runs on macOS")

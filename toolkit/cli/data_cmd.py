@@ -74,8 +74,8 @@ def check(target: str | None, recipe: str | None, overrides: tuple[str, ...], th
         if source:
             click.echo(f"Dataset '{source['source']}' of {source['recipe']} ({source['plugin']}):")
         _print(index, counts, ratio, bad, ignored)
-        _print_duplicates(index, dups, bits)
-        if not bad and not ignored and not dups.conflicts:
+        crossing = _print_duplicates(index, dups, bits)
+        if not bad and not ignored and not dups.conflicts and not crossing:
             click.echo("No problems found.")
     if not usable:
         raise click.ClickException(f"{index.root}: fewer than 2 classes have usable images; nothing to train.")
@@ -148,7 +148,8 @@ def _duplicates(index, bits: int, *, quiet: bool):
                                on_progress=lambda done, total: bar.update(task, completed=done))
 
 
-def _print_duplicates(index, report, bits: int) -> None:
+def _print_duplicates(index, report, bits: int) -> int:
+    """Print the groups; returns how many straddle the folder's own train/val split (a problem)."""
     import os
 
     from rich.console import Console
@@ -157,17 +158,32 @@ def _print_duplicates(index, report, bits: int) -> None:
     rel = lambda i: os.path.relpath(index.paths[i], index.root)  # noqa: E731
     if not report.groups:
         console.print("Near-duplicates: none (no two images show the same frame).", markup=False)
-        return
-    console.print(f"Near-duplicates: {report.summary()} (images showing the same frame). tk run keeps each group on "
-                  f"one side of the split (data.group_by).", markup=False)
+        return 0
+    if index.presplit:  # the folder's own train/ and val/ are kept as they are: say where groups cross them
+        from ..data.split import straddling_groups
+
+        group_of = {i: g for g, members in enumerate(report.groups) for i in members}
+        ids = [group_of.get(i, len(report.groups) + i) for i in range(len(index.paths))]
+        crossing = straddling_groups(index.presplit, ids)
+        where = (f"{len(crossing)} of them straddle the folder's own {' / '.join(index.presplit)} split, which tk run "
+                 f"keeps as it is: validation then sees copies of training images; move each group to one side"
+                 if crossing else f"none straddles the folder's own {' / '.join(index.presplit)} split")
+        console.print(f"Near-duplicates: {report.summary()} (images showing the same frame); {where}.", markup=False)
+    else:
+        console.print(f"Near-duplicates: {report.summary()} (images showing the same frame). tk run keeps each group "
+                      f"on one side of the split (data.group_by).", markup=False)
     for group in report.groups[:5]:
         more = f" and {len(group) - 4} more" if len(group) > 4 else ""
         console.print(f"  {len(group)} images: {', '.join(rel(i) for i in group[:4])}{more}", markup=False)
+    if len(report.groups) > 5:
+        console.print(f"  … and {len(report.groups) - 5} more groups (tk data doctor shows every group with thumbnails)",
+                      markup=False)
     if report.conflicts:
         console.print(f"{len(report.conflicts)} group(s) of near-duplicates carry different labels "
                       f"(the same picture in two classes):", markup=False)
         for group in report.conflicts:
             console.print("  " + ", ".join(rel(i) for i in group), markup=False)
+    return len(crossing) if index.presplit else 0
 
 
 def _print(index, counts, ratio, bad, ignored) -> None:

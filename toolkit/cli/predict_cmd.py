@@ -274,6 +274,8 @@ def predict(model: Path, images: tuple[Path, ...], out: Path | None, top_k: int,
         _predict_videos(predictor, videos, out, every, smooth, batch, top_k)
         _say_threads(predictor, why)
         return
+    if out is not None and out.is_dir():  # said before any image is classified, not after
+        raise TkError(f"--out {out}: that is a folder; give the CSV file to write, e.g. --out {out / 'predictions.csv'}.")
     predictor = load_predictor(model_path(model), device=device, threads=count)
     files = expand_image_args(images)
     arrays, failed = load_inputs(files, predictor_spec(predictor))

@@ -31,8 +31,9 @@ EXIT_INTERRUPTED = 130
               help="Cross-validate: train K runs, each validating on one fold (stratified, near-duplicates kept "
                    "together); write fold-1..K, summary.json, oof_predictions.csv and label_issues.csv.")
 @click.option("--threads", type=click.IntRange(min=1), default=None,
-              help="CPU threads for torch (shorthand for --set train.threads=N). Default: every core this process "
-                   "may use, fewer while other processes use them.")
+              help="CPU threads for torch (shorthand for --set train.threads=N), fixed for the run so that it "
+                   "repeats. Default: every core this process may use (CPU affinity, cgroup quota); "
+                   "train.threads = \"adaptive\" follows the load instead.")
 @click.option("--nproc", type=click.IntRange(min=1), default=1, show_default=True,
               help="Data-parallel: training processes on this machine (one per GPU; gloo on CPU), "
                    "started through torchrun.")
