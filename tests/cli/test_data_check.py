@@ -74,3 +74,23 @@ def test_copies_across_a_folders_own_split_are_a_problem_and_every_group_is_coun
     assert "1 of them straddle the folder's own train / val split" in out, out
     assert "… and 2 more groups" in out, out
     assert "No problems found." not in out
+
+
+def test_ctrl_c_in_any_command_is_one_line_and_status_130(tmp_path, monkeypatch, capsys):
+    """Ctrl-C while a command works (here while `tk data check` groups the images): one line and the
+    shell's status for an interrupt, as `tk run` gives — not click's "Aborted!" and status 1."""
+    import pytest
+
+    from toolkit.cli import data_cmd, main
+
+    root = make_image_folder(tmp_path / "shots", {"a": 3, "b": 3}, size=32)
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(data_cmd, "_duplicates", interrupted)
+    with pytest.raises(SystemExit) as stopped:
+        main(["data", "check", str(root)])
+    assert stopped.value.code == 130
+    err = capsys.readouterr().err
+    assert err.strip() == "Interrupted (Ctrl-C)." and "Aborted" not in err

@@ -94,6 +94,12 @@ class LazyGroup(click.Group):
         except TkError as exc:
             _show_traceback(exc)
             raise click.ClickException(str(exc)) from None
+        except KeyboardInterrupt as exc:
+            # Ctrl-C in any command: one line and the shell's status for it (130), as `tk run` says it;
+            # click would print "Aborted!" and exit 1. Files tk writes are written whole or not at all.
+            _show_traceback(exc)
+            click.echo("\nInterrupted (Ctrl-C).", err=True)
+            sys.exit(130)
         except OSError as exc:
             # A file-system refusal (read-only mount, permission, full disk) while creating a
             # folder or file: one line naming it, as for every other fault a user can fix.
