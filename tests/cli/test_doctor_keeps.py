@@ -39,3 +39,20 @@ def test_doctor_keeps_the_original_and_suggests_removing_its_copies(tmp_path, mo
     assert set(fixes) == copies, fixes  # the next page (one word differs) and the desktops are no copies
     for row in fixes.values():
         assert (row["problem"], row["suggestion"]) == ("near-duplicate of slide/z_frame_0100.png", "remove"), row
+
+
+def test_doctor_run_from_inside_the_folder_writes_beside_it(tmp_path, monkeypatch):
+    """`tk data doctor .` from inside the image folder: the page goes beside the folder, where a
+    later check or run does not take it for a class of its own."""
+    root = tmp_path / "screens"
+    for cls, name in (("slide", "page_a.png"), ("slide", "page_b.png"), ("desktop", "oceans_dark.png")):
+        (root / cls).mkdir(parents=True, exist_ok=True)
+        shutil.copyfile((ONE_WORD if name.startswith("page") else REAL) / name, root / cls / name)
+    monkeypatch.chdir(root)
+    result = run_cli("data", "doctor", ".")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "doctor-screens" / "doctor.html").is_file()
+    assert sorted(p.name for p in root.iterdir()) == ["desktop", "slide"]
+    again = run_cli("data", "check", ".")
+    assert again.exit_code == 0 and "2 classes" in " ".join(again.output.split()), again.output
+

@@ -75,3 +75,15 @@ def test_bundled_recipe_by_name_and_help():
         assert option in result.output
     missing = run_cli("run", "no_such_recipe")
     assert missing.exit_code == 1 and "no such recipe file" in missing.output
+
+
+def test_run_out_naming_a_file_is_one_line(tmp_path, monkeypatch):
+    from toolkit.testing import make_image_folder, make_recipe, run_cli
+
+    monkeypatch.chdir(tmp_path)
+    recipe = make_recipe(tmp_path / "r.toml", make_image_folder(tmp_path / "img", {"a": 4, "b": 4}, size=32), epochs=1)
+    (tmp_path / "afile").write_text("x")
+    result = run_cli("run", recipe, "--out", tmp_path / "afile")
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines()[-1] == (f"Error: --out {tmp_path / 'afile'}: that is a file; give a "
+                                                      f"folder for the run (it is created if missing).")

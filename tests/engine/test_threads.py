@@ -18,6 +18,10 @@ def test_the_choice_and_its_reason(monkeypatch):
     assert adaptive[0] == cores and adaptive[2] == (cores > 1) and "do not repeat" in adaptive[1]
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     assert choose_threads(0) == (1, "OMP_NUM_THREADS = 1", False)
+    for bad in ("abc", "0"):  # not a count: the machine's, and the reason says it was ignored
+        monkeypatch.setenv("OMP_NUM_THREADS", bad)
+        count, why, _ = choose_threads(0)
+        assert count == cores and why.startswith(f"OMP_NUM_THREADS = {bad!r} is not a thread count, ignored; "), why
 
 
 def test_the_governor_gives_busy_cores_back_and_takes_them_again(monkeypatch):

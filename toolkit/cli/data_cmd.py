@@ -234,7 +234,7 @@ def _print(index, counts, ratio, bad, ignored) -> None:
 @click.argument("target", type=click.Path(exists=True, file_okay=False, path_type=str))
 @click.option("--out", type=click.Path(file_okay=False, path_type=str),
               help="Where to write doctor.html, doctor.json and fixes.csv [TARGET/doctor for a run or "
-                   "cross-validation folder, ./doctor-<folder> for an image folder].")
+                   "cross-validation folder, ./doctor-<folder> for an image folder, beside it when run from inside it].")
 @click.option("--near-duplicate-bits", "bits", type=click.IntRange(0, 32), default=8, hidden=True,
               help="No longer used: near-duplicates are images verified to show the same frame.")
 @click.option("--json", "as_json", is_flag=True, help="Also print doctor.json.")
@@ -267,6 +267,9 @@ def doctor(target: str, out: str | None, bits: int, as_json: bool) -> None:
         diag = diagnose(target_path, bits=bits, progress=progress)
     if out is None:
         out_dir = target_path / "doctor" if diag.source != "folder" else Path(f"doctor-{target_path.resolve().name}")
+        if diag.source == "folder" and Path.cwd().resolve().is_relative_to(target_path.resolve()):
+            # run from inside the image folder: the page goes beside it, where no scan takes it for a class
+            out_dir = target_path.resolve().parent / f"doctor-{target_path.resolve().name}"
     else:
         out_dir = Path(out)
     written = write_doctor(diag, out_dir)

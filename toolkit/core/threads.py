@@ -155,7 +155,8 @@ def choose_threads(requested: int | str = 0) -> tuple[int, str, bool]:
     if env.isdigit() and int(env) > 0:
         return int(env), f"OMP_NUM_THREADS = {env}", False
     cores, how = available_cores()
-    return cores, f"{cores} core{'s' if cores != 1 else ''} available ({how}); fixed for the run", False
+    ignored = f"OMP_NUM_THREADS = {env!r} is not a thread count, ignored; " if env else ""
+    return cores, f"{ignored}{cores} core{'s' if cores != 1 else ''} available ({how}); fixed for the run", False
 
 
 def command_threads(requested: int | None = None, option: str = "--threads") -> tuple[int, str]:

@@ -257,6 +257,8 @@ def _choose_run_dir(recipe: Any, out: Path | None, fresh: bool, recipe_arg: str,
         _refuse_out_inside_data(recipe, Path(out) if out is not None else Path(recipe["train"]["out"]),
                                 "--out" if out is not None else f"{recipe.where('train', 'out')}train.out")
         if out is not None:
+            if Path(out).exists() and not Path(out).is_dir():
+                raise TkError(f"--out {out}: that is a file; give a folder for the run (it is created if missing).")
             held.enter_context(FolderLock(Path(out)))  # before --fresh clears it, and until the run ends
             check_out_dir(Path(out), recipe_arg, fresh)
             chosen = str(Path(out))
