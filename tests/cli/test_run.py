@@ -87,3 +87,15 @@ def test_run_out_naming_a_file_is_one_line(tmp_path, monkeypatch):
     assert result.exit_code == 1
     assert result.output.strip().splitlines()[-1] == (f"Error: --out {tmp_path / 'afile'}: that is a file; give a "
                                                       f"folder for the run (it is created if missing).")
+
+
+def test_run_header_says_a_rectangular_size_as_a_person_reads_it(tmp_path, monkeypatch):
+    from toolkit.testing import make_image_folder, make_recipe, run_cli
+
+    monkeypatch.chdir(tmp_path)
+    recipe = make_recipe(tmp_path / "r.toml", make_image_folder(tmp_path / "img", {"a": 4, "b": 4}, size=48), epochs=1)
+    recipe.write_text(recipe.read_text().replace("image_size = 32", "image_size = [24, 40]"))
+    result = run_cli("run", recipe, "--out", tmp_path / "run")
+    assert result.exit_code == 0, result.output
+    assert "test_efficientnet at 24×40 px (height×width) on " in result.output, result.output
+    assert "[24, 40] px" not in result.output

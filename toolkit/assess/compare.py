@@ -260,7 +260,7 @@ def table_rows(rows: list[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
         minutes = f"{r['train_seconds'] / 60:.1f} min" if r.get("train_seconds") is not None else "-"
         per_class = [_fmt(r["per_class_f1"].get(c), ".3f") for c in classes]
         fastest = f"{r['fastest_ms']:.2f} ms ({r['fastest']})" if r.get("fastest_ms") is not None else "not benched"
-        cells.append([r["run"], str(r["backbone"]), str(r["image_size"]), f"{r['params'] / 1e6:.2f}",
+        cells.append([r["run"], str(r["backbone"]), _size_cell(r["image_size"]), f"{r['params'] / 1e6:.2f}",
                       f"{r['size_mb']:.1f}", minutes, r["split"], _pct_ci(r["accuracy"], r.get("accuracy_ci")),
                       f"{r['macro_f1']:.3f}" + ci_text(r.get("macro_f1_ci")),
                       *per_class, _fmt(r.get("pytorch_cpu_ms"), ".2f"), _fmt(r.get("onnx_cpu_ms"), ".2f"), fastest])
@@ -329,3 +329,14 @@ def compare_chart(rows: list[dict[str, Any]], path: Path) -> Path:
     atomic_write(path, lambda fh: fig.savefig(fh, format="png", dpi=110))
     plt.close(fig)
     return path
+
+
+def _size_cell(size: Any) -> str:
+    """``256`` or ``144×256`` (height×width) for a table cell; what the run recorded, else as given."""
+    from ..core.geometry import InputSpec
+
+    try:
+        h, w = InputSpec.of(size).hw
+    except Exception:  # noqa: BLE001 - an old or odd run's value is shown as it is, never fails the table
+        return str(size)
+    return str(h) if h == w else f"{h}×{w}"

@@ -205,12 +205,7 @@ def folder_set(folder: Path, spec: InputSpec, class_names: list[str],
     return EvalSet(None, "folder", images, [y for _, y in kept], [p for p, _ in kept], list(class_names))
 
 
-def size_words(size: Any) -> str:
-    """``256 px`` or ``224×384 px (height×width)``."""
-    from ..core.geometry import InputSpec
-
-    h, w = InputSpec.of(size).hw
-    return f"{h} px" if h == w else f"{h}×{w} px (height×width)"
+from ..core.geometry import size_words  # noqa: E402  (re-exported: its former home)
 
 
 def evaluate(predictor: Predictor, data: EvalSet, *, batch_size: int = 32) -> Evaluation:

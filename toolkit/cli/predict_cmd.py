@@ -253,7 +253,7 @@ def predict(model: Path, images: tuple[Path, ...], out: Path | None, top_k: int,
     """
     from rich.text import Text
 
-    from ..assess.evaluate import size_words
+    from ..core.geometry import size_words
     from ..assess.video import is_video
     from ..core.atomic import atomic_write
     from ..core.errors import TkError

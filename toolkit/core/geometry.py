@@ -37,7 +37,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 from .errors import TkError
 
-__all__ = ["InputSpec", "INTERPOLATION", "RESIZE_RULES", "RESIZERS", "DEFAULT_RESIZE", "LETTERBOX_FILL",
+__all__ = ["InputSpec", "size_words", "INTERPOLATION", "RESIZE_RULES", "RESIZERS", "DEFAULT_RESIZE", "LETTERBOX_FILL",
            "IMAGE_SIZE_RANGE", "IMAGENET_MEAN", "IMAGENET_STD", "input_hw", "size_value", "size_text",
            "parse_size_text", "resize_rule", "resize_image", "letterbox_box", "metadata_size"]
 
@@ -303,3 +303,9 @@ def resize_image(img: Any, size: Any, rule: str = DEFAULT_RESIZE) -> Any:
     if resizer is None:
         raise ValueError(f"unknown resize rule {rule!r}: this tk knows {', '.join(RESIZE_RULES.values())}")
     return resizer(img, h, w)
+
+
+def size_words(size: Any) -> str:
+    """``256 px`` or ``224×384 px (height×width)``: an input size as a person reads it (not a list)."""
+    h, w = InputSpec.of(size).hw
+    return f"{h} px" if h == w else f"{h}×{w} px (height×width)"

@@ -6,6 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from ..core.geometry import size_words
+
 __all__ = ["print_header", "print_result", "declared_text"]
 
 
@@ -13,7 +15,7 @@ def print_header(console: Any, recipe: Any, data: Any, run_dir: Path, device_tex
                  start: dict[str, Any] | None) -> None:
     """The header: what trains on what, the data and its split, what was left out."""
     verb = f"Resuming {run_dir} after epoch {start['epoch']}" if start else f"Run {run_dir}"
-    console.info(f"{verb}: {recipe['model']['backbone']} at {recipe['data']['image_size']} px on {device_text}, "
+    console.info(f"{verb}: {recipe['model']['backbone']} at {size_words(recipe['data']['image_size'])} on {device_text}, "
                  f"precision {precision.name}")
     from .model import FROM_SCRATCH_NOTE, trains_from_scratch
 
