@@ -99,3 +99,11 @@ def test_run_header_says_a_rectangular_size_as_a_person_reads_it(tmp_path, monke
     assert result.exit_code == 0, result.output
     assert "test_efficientnet at 24×40 px (height×width) on " in result.output, result.output
     assert "[24, 40] px" not in result.output
+    # what calibration did is said, in one line, even when it did not help (few validation images)
+    import json
+
+    section = json.loads((tmp_path / "run" / "metrics.json").read_text())["calibration"]
+    line = next(x for x in result.output.splitlines() if x.startswith("Calibration on "))
+    assert line.startswith(f"Calibration on {section['images']} validation images: temperature "), line
+    assert f"ECE {section['ece_before']:.3f} → {section['ece_after']:.3f}" in line
+    assert ("(worse: " in line) == (section["ece_after"] > section["ece_before"])

@@ -8,7 +8,7 @@ from typing import Any
 
 from ..core.geometry import size_words
 
-__all__ = ["print_header", "print_result", "declared_text"]
+__all__ = ["print_header", "print_result", "declared_text", "calibration_text"]
 
 
 def print_header(console: Any, recipe: Any, data: Any, run_dir: Path, device_text: str, precision: Any,
@@ -66,8 +66,35 @@ def print_result(console: Any, run: Any, status: str, metrics: dict[str, Any], *
                         f"{ci_text(metrics.get('accuracy_ci'))}{top5}, macro-F1 {metrics['macro_f1']:.4f}"
                         f"{ci_text(metrics.get('macro_f1_ci'))}, val loss {metrics['loss']:.4f} (95% intervals)"
                         f"{declared}")
+        calibration = calibration_text(metrics.get("calibration"))
+        if calibration:
+            console.summary(calibration)
         if "test" in metrics:
             test = metrics["test"]
             console.summary(f"Test: accuracy {test['accuracy']:.4f}{ci_text(test.get('accuracy_ci'))}, "
                             f"macro-F1 {test['macro_f1']:.4f}{ci_text(test.get('macro_f1_ci'))}")
     console.summary(f"Run folder: {run.dir}")
+
+
+def calibration_text(section: dict[str, Any] | None) -> str:
+    """One line on what calibration did (metrics.json's ``calibration``), said also when it did not
+    help: the temperature and the validation NLL and ECE before → after, and the unknown threshold
+    with the coverage and precision it keeps. Empty without a fitted section."""
+    if not section or not section.get("fitted", True) or "temperature" not in section:
+        return ""
+    n = int(section.get("images", 0))
+    ece = f"ECE {section['ece_before']:.3f} → {section['ece_after']:.3f}"
+    if section["ece_after"] > section["ece_before"]:
+        ece += f" (worse: {n} validation images are few to fit a temperature on)" if n < 100 else " (worse)"
+    text = (f"Calibration on {n} validation images: temperature {section['temperature']:.3f}, "
+            f"NLL {section['nll_before']:.3f} → {section['nll_after']:.3f}, {ece}")
+    unknown = section.get("unknown")
+    if unknown:
+        if float(unknown.get("threshold", 0.0)) <= 0.0:
+            text += f"; \"{unknown.get('label', 'unknown')}\" is never answered (threshold 0)"
+        else:
+            met = "met" if unknown.get("met") else "not met"
+            text += (f"; \"{unknown.get('label', 'unknown')}\" below {unknown['threshold']:.3f}: a class for "
+                     f"{unknown['coverage']:.0%} of the validation images, at precision {unknown['precision']:.0%} "
+                     f"({unknown.get('goal', 'goal')}: {met})")
+    return text + "."
