@@ -107,3 +107,21 @@ def test_run_header_says_a_rectangular_size_as_a_person_reads_it(tmp_path, monke
     assert line.startswith(f"Calibration on {section['images']} validation images: temperature "), line
     assert f"ECE {section['ece_before']:.3f} → {section['ece_after']:.3f}" in line
     assert ("(worse: " in line) == (section["ece_after"] > section["ece_before"])
+
+
+def test_a_label_conflict_note_shows_images_of_both_labels(tmp_path, monkeypatch):
+    import shutil
+
+    from toolkit.testing import make_image_folder, make_recipe, run_cli
+
+    monkeypatch.chdir(tmp_path)
+    root = make_image_folder(tmp_path / "img", {"a": 6, "b": 6}, size=32)
+    src = sorted((root / "a").glob("*.png"))[0]
+    for k in range(3):  # three copies in its own class first, then one filed under the other class
+        shutil.copyfile(src, root / "a" / f"{src.stem}_copy{k}.png")
+    shutil.copyfile(src, root / "b" / "zz_misfiled.png")
+    result = run_cli("run", make_recipe(tmp_path / "r.toml", root, epochs=1), "--dry-run")
+    assert result.exit_code == 0, result.output
+    out = " ".join(result.output.split())
+    assert "1 group(s) of near-duplicate images carry different labels (first: " in out, out
+    assert f"a/{src.name}, b/zz_misfiled.png)" in out, out

@@ -327,9 +327,12 @@ def _split_decoded(index: Any, recipe: Any, progress: Progress | None) -> Prepar
                 notes.append("data.near_duplicate_bits has no effect any more: near-duplicates are images verified "
                              "to show the same frame (README, near-duplicates); use data.group_by for coarser groups")
         if report.conflicts:
-            first = report.conflicts[0]
+            first: dict[int, int] = {}  # one image per label of the first group, so the conflict shows
+            for i in report.conflicts[0]:
+                first.setdefault(index.samples[ok[i]][1], i)
+            shown = list(first.values())[:3]
             notes.append(f"{len(report.conflicts)} group(s) of near-duplicate images carry different labels "
-                         f"(first: {', '.join(os.path.relpath(paths[ok[i]], index.root) for i in first[:3])}); "
+                         f"(first: {', '.join(os.path.relpath(paths[ok[i]], index.root) for i in shown)}); "
                          f"tk data doctor lists them")
     if data["folds"]:
         grouping.update({"folds": data["folds"], "fold": data["fold"]})
