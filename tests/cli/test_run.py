@@ -125,3 +125,14 @@ def test_a_label_conflict_note_shows_images_of_both_labels(tmp_path, monkeypatch
     out = " ".join(result.output.split())
     assert "1 group(s) of near-duplicate images carry different labels (first: " in out, out
     assert f"a/{src.name}, b/zz_misfiled.png)" in out, out
+
+
+def test_bad_threads_is_the_same_one_line_for_run_and_bench(tmp_path):
+    from toolkit.testing import run_cli
+
+    for command in (["run", "quickstart", "--dry-run"], ["bench", str(tmp_path)]):
+        for value in ("abc", "0"):
+            result = run_cli(*command, "--threads", value)
+            assert result.exit_code != 0
+            assert result.output.strip() == (f"Error: --threads {value}: give the number of CPU threads, a whole "
+                                             f"number of at least 1."), result.output

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from ._options import threads_value
 from ._trust import trust_plugins_option
 
 
@@ -28,7 +29,7 @@ def _batches(text: str | None) -> list[int] | None:
 @click.option("--warmup", type=click.IntRange(0), default=None, help="Untimed calls first [bench.warmup].")
 @click.option("--runtime", "runtimes", multiple=True, metavar="NAME",
               help="Only these runtimes: pytorch, onnx, coreml (repeatable) [bench.runtimes].")
-@click.option("--threads", type=click.IntRange(1), default=None,
+@click.option("--threads", metavar="N", callback=threads_value, default=None,
               help="Intra-op CPU threads for PyTorch and ONNX Runtime alike [the count tk run uses].")
 @click.option("--json", "json_path", type=click.Path(path_type=Path), help="Also write the results as JSON here.")
 @click.option("--md", "md_path", type=click.Path(path_type=Path), help="Also write a Markdown table here.")

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from ._options import threads_value
 from ._tables import print_table
 from ._trust import trust_plugins_option
 
@@ -184,19 +185,6 @@ def _seconds(ctx: click.Context, param: click.Parameter, value: float) -> float:
     return value
 
 
-def _threads(ctx: click.Context, param: click.Parameter, value: str | None) -> int | None:
-    """--threads must be a whole number of at least 1: one line otherwise (click's own message
-    for a bad integer is a usage block)."""
-    from ..core.errors import TkError
-
-    if value is None:
-        return None
-    text = str(value).strip()
-    if not (text.isascii() and text.isdigit()) or int(text) < 1:
-        raise TkError(f"--threads {value}: give the number of CPU threads, a whole number of at least 1.")
-    return int(text)
-
-
 def _say_threads(predictor, why: str) -> None:
     """The threads line on stderr (the run header's words), leaving stdout to the predictions; said
     once they are written, so that a failure stays one line."""
@@ -227,7 +215,7 @@ def _say_threads(predictor, why: str) -> None:
               help="Videos: classify one frame per this many seconds.")
 @click.option("--smooth", type=click.IntRange(1, 99), default=3, show_default=True, metavar="N",
               help="Videos: majority vote over N consecutive samples before cutting segments (1: none).")
-@click.option("--threads", metavar="N", callback=_threads,
+@click.option("--threads", metavar="N", callback=threads_value,
               help="CPU threads for the runtime (PyTorch's intra-op pool, ONNX Runtime's intra-op threads). "
                    "Default: the count tk run uses (OMP_NUM_THREADS, else every core this process may use).")
 @trust_plugins_option

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from ._options import threads_value
 from ._trust import trust_plugins_option
 
 EXIT_INTERRUPTED = 130
@@ -30,7 +31,7 @@ EXIT_INTERRUPTED = 130
 @click.option("--folds", type=click.IntRange(min=2, max=100), default=None, metavar="K",
               help="Cross-validate: train K runs, each validating on one fold (stratified, near-duplicates kept "
                    "together); write fold-1..K, summary.json, oof_predictions.csv and label_issues.csv.")
-@click.option("--threads", type=click.IntRange(min=1), default=None,
+@click.option("--threads", metavar="N", callback=threads_value, default=None,
               help="CPU threads for torch (shorthand for --set train.threads=N), fixed for the run so that it "
                    "repeats. Default: every core this process may use (CPU affinity, cgroup quota); "
                    "train.threads = \"adaptive\" follows the load instead.")
