@@ -82,10 +82,14 @@ class LazyGroup(click.Group):
 
         name, cmd, rest = super().resolve_command(ctx, args)
         if isinstance(cmd, CachedCommand):  # a listed plugin command about to run: import its plugin now
+            from .plugin_commands import _origin
+
             try:
-                cmd = cmd.load()
+                real = cmd.load()
             except TkError as exc:
                 raise click.ClickException(str(exc)) from None
+            ctx.meta["tk.plugin_command"] = f"The command '{name}' ({_origin(cmd.entry)})"  # for `invoke`'s blame
+            cmd = real
         return name, cmd, rest
 
     def invoke(self, ctx: click.Context):  # noqa: ANN201 - click's signature
@@ -107,6 +111,15 @@ class LazyGroup(click.Group):
                 raise
             target = exc.filename if exc.filename2 is None else exc.filename2
             raise click.ClickException(f"{os.fsdecode(target)}: {exc.strerror or exc}.") from None
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except Exception as exc:
+            blamed = ctx.meta.get("tk.plugin_command")
+            if blamed is None:  # tk's own bug: the traceback is what a report needs
+                raise
+            _show_traceback(exc)  # a plugin command's failure: one line naming it and its plugin
+            first = (str(exc).strip().splitlines() or [""])[0][:300]
+            raise click.ClickException(f"{blamed} failed: {type(exc).__name__}: {first}") from None
 
 
 DEBUG_ENV = "TK_DEBUG"

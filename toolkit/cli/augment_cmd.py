@@ -147,7 +147,7 @@ def _preview(rec, plugins, out: Path, count: int, seed: int | None) -> None:
         bad, reason = decoded.failed[0]
         raise DataError(f"{index.samples[picked[bad]][0]}: {reason}.")
     k = len(index.class_names)
-    ops = [plugins.create("augmentations", op["name"], {key: v for key, v in op.items() if key != "name"},
+    ops = [plugins.build("augmentations", op["name"], {key: v for key, v in op.items() if key != "name"},
                           where=f"augment.ops[{i}]", context={"num_classes": k, "image_size": spec.size})
            for i, op in enumerate(rec["augment"]["ops"])]
     images = decoded.images.float() / 255.0

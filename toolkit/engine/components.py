@@ -16,6 +16,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from ..core.errors import PluginError, TkError
 from ..recipe.schema import LOOP_METRICS
 from .loop import batch_count
 
@@ -178,4 +179,11 @@ def call_epoch_start(epoch: int, comps: Components) -> None:
         seen.add(id(part))
         hook = getattr(part, "on_epoch_start", None)
         if callable(hook):
-            hook(epoch)
+            try:
+                hook(epoch)
+            except (KeyboardInterrupt, TkError):
+                raise
+            except Exception as exc:  # a plugin's part (`toolkit.plugin.blame`): one line naming it
+                label = getattr(part, "tk_label", None) or f"{type(part).__name__}"
+                first = (str(exc).strip().splitlines() or [""])[0][:300]
+                raise PluginError(f"{label} failed in on_epoch_start: {type(exc).__name__}: {first}") from exc

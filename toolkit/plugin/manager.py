@@ -123,9 +123,12 @@ class Plugins:
               context: dict[str, Any] | None = None) -> Any:
         """`create`, then check the object is what a factory of ``kind`` must return; a run's parts
         are built with this, so a plugin returning the wrong type is named with its distribution."""
+        from .blame import blamed_part
+
         self.note_broken()
         entry = self.entry(kind, name, where)
-        return entry.check_made(entry.create(dict(params or {}), dict(context or {}), where), where)
+        made = entry.check_made(entry.create(dict(params or {}), dict(context or {}), where), where)
+        return blamed_part(kind, made, name, where, entry.origin)  # a loss or op failing later names itself
 
     # -- events ----------------------------------------------------------------------------
     def emit(self, hook: str, **kwargs: Any) -> None:

@@ -1,0 +1,130 @@
+"""A third-party loss, augmentation op or command that fails *while it runs* is one line naming it,
+its recipe key and its plugin — never a traceback through tk's loop (docs/plugins.md: every failure
+in your plugin's code is one line naming the plugin).
+
+The package is written here and pip-installed for real, and its module imports torch at the top
+as real plugins do. One environment variable picks how it misbehaves, so one install serves every
+case: an op that raises, returns only the images, or halves their size; a loss that raises,
+returns one value per image, or returns None; a command that raises.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from toolkit.testing import make_image_folder
+
+from .conftest import one_error_line, subprocess_env, write_recipe
+from .plugin_packages import Package, install
+
+BODY = '''\
+import os
+
+import click
+import torch
+import torch.nn.functional as F
+
+from toolkit import hookimpl
+
+BREAK = os.environ.get("ACME_BREAK", "")
+
+
+def acme_op(num_classes, image_size):
+    def op(images, targets):
+        if BREAK == "op_raises":
+            raise RuntimeError("acme op deliberately broken")
+        if BREAK == "op_returns_images":
+            return images
+        if BREAK == "op_resizes":
+            return F.interpolate(images, scale_factor=0.5), targets
+        return images, targets
+    return op
+
+
+def acme_loss(num_classes):
+    def loss(logits, targets):
+        if BREAK == "loss_raises":
+            raise RuntimeError("acme loss deliberately broken")
+        if BREAK == "loss_per_image":
+            return F.cross_entropy(logits, targets, reduction="none")
+        if BREAK == "loss_none":
+            return None
+        return F.cross_entropy(logits, targets)
+    return loss
+
+
+@click.command("acme-hello")
+def hello():
+    raise RuntimeError("acme command deliberately broken")
+
+
+@hookimpl
+def tk_register_augmentations(register):
+    register("acme_op", acme_op)
+
+
+@hookimpl
+def tk_register_losses(register):
+    register("acme_loss", acme_loss)
+
+
+@hookimpl
+def tk_register_commands(cli):
+    cli.add_command(hello)
+'''
+
+ACME = Package("tk-acme-parts", "acme_parts", "a plugin whose parts misbehave on demand", BODY)
+PLUGIN = "plugin 'acme_parts' (tk-acme-parts 1.0)"
+
+CASES = {
+    "op_raises": f"The augmentation 'acme_op' (augment.ops[0], {PLUGIN}) failed: RuntimeError: acme op deliberately",
+    "op_returns_images": f"The augmentation 'acme_op' (augment.ops[0], {PLUGIN}) returned a Tensor of shape",
+    "op_resizes": f"The augmentation 'acme_op' (augment.ops[0], {PLUGIN}) turned images of shape (4, 3, 32, 32) "
+                  f"into a Tensor of shape (4, 3, 16, 16)",
+    "loss_raises": f"The loss 'acme_loss' (loss, {PLUGIN}) failed: RuntimeError: acme loss deliberately broken",
+    "loss_per_image": f"The loss 'acme_loss' (loss, {PLUGIN}) returned a Tensor of shape (4,); a loss returns one "
+                      f"number for the batch",
+    "loss_none": f"The loss 'acme_loss' (loss, {PLUGIN}) returned None; a loss returns one number",
+}
+
+
+@pytest.fixture(scope="module")
+def acme_site(tmp_path_factory) -> Path:
+    return install([ACME], tmp_path_factory.mktemp("acme"))
+
+
+@pytest.fixture(scope="module")
+def acme_recipe(tmp_path_factory) -> Path:
+    work = tmp_path_factory.mktemp("acme_run")
+    images = make_image_folder(work / "images", {"a": 6, "b": 6}, size=32)
+    return write_recipe(work / "acme.toml", images, epochs=1,
+                        extra='[loss]\nname = "acme_loss"\n\n[[augment.ops]]\nname = "acme_op"\n')
+
+
+def _tk(site: Path, *args: str, cwd: Path, mode: str) -> subprocess.CompletedProcess:
+    env = subprocess_env(PYTHONPATH=str(site), ACME_BREAK=mode)
+    return subprocess.run([sys.executable, "-m", "toolkit.cli", *args], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=300)
+
+
+@pytest.mark.parametrize("mode", sorted(CASES))
+def test_a_part_failing_in_the_loop_is_one_line_naming_it_and_its_plugin(acme_site, acme_recipe, tmp_path, mode):
+    done = _tk(acme_site, "run", str(acme_recipe), "--out", str(tmp_path / "run"), cwd=tmp_path, mode=mode)
+    assert done.returncode == 1
+    line = one_error_line(done.stderr)
+    assert CASES[mode] in line, line
+
+
+def test_the_healthy_parts_train_and_a_raising_command_is_one_line(acme_site, acme_recipe, tmp_path):
+    done = _tk(acme_site, "run", str(acme_recipe), "--out", str(tmp_path / "run"), cwd=tmp_path, mode="")
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "run" / "best.pt").is_file()
+    done = _tk(acme_site, "acme-hello", cwd=tmp_path, mode="")
+    assert done.returncode == 1
+    line = one_error_line(done.stderr)
+    assert line.startswith(f"Error: The command 'acme-hello' ({PLUGIN}) failed: RuntimeError: acme command "
+                           f"deliberately broken"), line

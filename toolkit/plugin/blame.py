@@ -1,0 +1,101 @@
+"""A plugin's part that runs inside tk's loop — a loss, an augmentation op — wrapped so that its
+failure while it runs is one line naming the part, its recipe key and its plugin, like every
+other plugin failure (the traceback stays for ``tk --debug``), and so that what it returns is
+checked where a wrong value would otherwise fail deep inside tk: a loss returns one number for
+the batch, an augmentation op returns ``(images, targets)`` with the images' number and size
+unchanged.
+
+The wrapper is a plain callable that forwards every attribute to the part (``needs_inputs``,
+``on_epoch_start``, ``to``, ``state_dict`` …): only calls go through it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from ..core.errors import PluginError, TkError
+
+__all__ = ["Blamed", "blamed_part", "PART_CHECKS"]
+
+
+def _what(value: Any) -> str:
+    shape = getattr(value, "shape", None)
+    if shape is not None:
+        return f"a {type(value).__name__} of shape {tuple(shape)}"
+    if isinstance(value, tuple):
+        return f"a tuple of {len(value)}"
+    return "None" if value is None else f"a {type(value).__name__}"
+
+
+def _check_loss(label: str, out: Any, args: tuple[Any, ...]) -> None:
+    numel = getattr(out, "numel", None)
+    if not (callable(numel) and hasattr(out, "detach") and numel() == 1):
+        raise PluginError(f"{label} returned {_what(out)}; a loss returns one number for the batch (a 0-d tensor).")
+
+
+def _check_op(label: str, out: Any, args: tuple[Any, ...]) -> None:
+    if not (isinstance(out, tuple) and len(out) == 2):
+        raise PluginError(f"{label} returned {_what(out)}; an augmentation op returns (images, targets).")
+    before, after = getattr(args[0], "shape", None), getattr(out[0], "shape", None)
+    if before is not None and (after is None or tuple(after) != tuple(before)):
+        raise PluginError(f"{label} turned images of shape {tuple(before)} into {_what(out[0])}; an augmentation op "
+                          f"keeps the batch's number of images and their size (the model's input).")
+
+
+PART_CHECKS: dict[str, tuple[str, Callable[[str, Any, tuple[Any, ...]], None]]] = {
+    "losses": ("loss", _check_loss),
+    "augmentations": ("augmentation", _check_op),
+}
+"""Kinds whose parts run inside the loop: (the word for one, the check of what it returns)."""
+
+
+def _out_of_memory(exc: BaseException) -> bool:
+    return type(exc).__name__ == "OutOfMemoryError" or "out of memory" in str(exc).lower()
+
+
+class Blamed:
+    """``part`` called through one line of blame (module docstring)."""
+
+    def __init__(self, part: Any, label: str, check: Callable[[str, Any, tuple[Any, ...]], None] | None = None):
+        object.__setattr__(self, "tk_part", part)
+        object.__setattr__(self, "tk_label", label)
+        object.__setattr__(self, "_check", check)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            out = self.tk_part(*args, **kwargs)
+        except (KeyboardInterrupt, TkError):
+            raise
+        except Exception as exc:
+            if _out_of_memory(exc):  # the device's limit, not the plugin's fault: tk's own message says what to do
+                raise
+            first = (str(exc).strip().splitlines() or [""])[0][:300]
+            raise PluginError(f"{self.tk_label} failed: {type(exc).__name__}: {first}") from exc
+        if self._check is not None:
+            self._check(self.tk_label, out, args)
+        return out
+
+    def to(self, *args: Any, **kwargs: Any) -> Any:
+        """The part moved (a module's ``to`` moves it in place and returns it), still blamed."""
+        move = getattr(self.tk_part, "to", None)
+        if move is None:
+            return self
+        moved = move(*args, **kwargs)
+        return self if moved is self.tk_part else Blamed(moved, self.tk_label, self._check)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(object.__getattribute__(self, "tk_part"), name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        setattr(self.tk_part, name, value)
+
+    def __repr__(self) -> str:
+        return f"Blamed({self.tk_part!r})"
+
+
+def blamed_part(kind: str, part: Any, name: str, where: str, origin: str) -> Any:
+    """``part`` wrapped when ``kind`` runs inside the loop (`PART_CHECKS`), else as it is."""
+    if kind not in PART_CHECKS or not callable(part):
+        return part
+    word, check = PART_CHECKS[kind]
+    return Blamed(part, f"The {word} '{name}' ({where}, {origin})", check)
