@@ -194,3 +194,28 @@ def test_ctrl_c_during_a_trial_gives_one_way_on(tmp_path, make_recipe):
     assert proc.returncode == 130, output
     assert "recorded as failed in the study; run the same tk tune command again" in output
     assert "--resume" not in output
+
+
+def test_tune_optimises_a_metric_a_recipes_callback_declares(tmp_path, make_recipe, monkeypatch):
+    """docs/plugins.md: a callback's declared metric reaches train.best_metric and tk tune — a recipe
+    module's callback adds ``gap`` in on_validation_end, and ``[tune] metric = "gap"`` is optimised."""
+    import json
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "gap.py").write_text(
+        "from toolkit import Callback, hookimpl\n\n\n"
+        "class Gap(Callback):\n"
+        "    def on_validation_end(self, state):\n"
+        "        state.metrics['gap'] = state.metrics['train_accuracy'] - state.metrics['val_accuracy']\n\n\n"
+        "@hookimpl\n"
+        "def tk_register_callbacks(register):\n"
+        "    register('gap', Gap, metrics=['gap'])\n")
+    recipe = make_recipe("gap", epochs=1, extra=(
+        '[plugins]\nmodules = ["gap.py"]\n\n[[train.callbacks]]\nname = "gap"\n\n'
+        '[tune]\nmetric = "gap"\ndirection = "minimize"\n"optim.lr" = { choices = [0.01, 0.02] }\n'))
+    result = CliRunner().invoke(cli, ["tune", str(recipe), "--trials", "1", "--storage",
+                                      str(tmp_path / "study.journal")], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "trial 0: gap=" in result.output, result.output
+    history = sorted(tmp_path.rglob("trial-0/history.jsonl"))
+    assert history and all("gap" in json.loads(line) for line in history[0].read_text().splitlines()), history

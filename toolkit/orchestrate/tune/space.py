@@ -178,7 +178,7 @@ def _strip_location(message: str, path: Any) -> str:
     return re.sub(rf"^(?:{'|'.join(prefixes)})(?::\d+)?: ", "", message)
 
 
-def parse_tune(recipe: Any, check: Callable[[str, Any], None] | None = None) -> TuneSpec:
+def parse_tune(recipe: Any, check: Callable[[str, Any], None] | None = None, plugins: Any | None = None) -> TuneSpec:
     """Read and validate ``recipe["tune"]``.
 
     ``check(key, value)`` is called for every probe value of every searched key and raises
@@ -203,11 +203,16 @@ def parse_tune(recipe: Any, check: Callable[[str, Any], None] | None = None) -> 
         else:
             raise fail(key, f"unknown setting; settings are {', '.join(SETTINGS)}.")
     metric = settings.get("metric", recipe["train"]["best_metric"])
-    from ...engine.components import KNOWN_METRICS
+    from ...engine.components import KNOWN_METRICS, declared_metrics
 
     allowed = [*KNOWN_METRICS, *([f"ema_{m}" for m in KNOWN_METRICS if m.startswith("val_")]
                                  if recipe["train"]["ema"] else [])]
+    allowed += [m for m in declared_metrics(recipe, plugins) if m not in allowed]  # the recipe's callbacks' own
     if metric not in allowed:
+        if "metric" not in settings:  # taken from train.best_metric: say so, not a tune.metric never written
+            raise RecipeError(f"{recipe.where('train', 'best_metric')}train.best_metric: tk tune optimises it (no "
+                              f"tune.metric given), but {metric!r} is no metric a trial reports; choose one of "
+                              f"{', '.join(allowed)}.")
         raise fail("metric", f"unknown metric {metric!r}; choose one of {', '.join(allowed)}.")
     direction = settings.get("direction", "minimize" if "loss" in metric else "maximize")
     if direction not in ("maximize", "minimize"):

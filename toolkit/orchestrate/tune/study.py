@@ -193,7 +193,7 @@ def load_tune_recipe(path: Path, overrides: list[str]):
         probe = load_recipe(path, [*overrides, *TuneSpec([], "", "").overrides({key: value})])
         probe.validate(plugins)
 
-    return recipe, plugins, parse_tune(recipe, check)
+    return recipe, plugins, parse_tune(recipe, check, plugins)
 
 
 class PruningCallback:
