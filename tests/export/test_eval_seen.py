@@ -53,3 +53,22 @@ def test_a_copy_of_some_training_images_is_recognised_and_unseen_images_get_no_n
     result = run_cli("eval", "exports/tiny-1/onnx/tiny.onnx", "--data", fresh)
     assert result.exit_code == 0, result.output
     assert _notes(result.output) == []
+
+
+def test_a_folder_of_runs_says_which_run_it_means_and_keeps_the_note(in_shared, tmp_path):
+    """`tk eval runs/cv --data …` on a cross-validation folder: a line says which fold's model it
+    took, and that model's own training images are still noticed (the note was lost before)."""
+    split = _split(in_shared)
+    cv = tmp_path / "cv"
+    for fold in ("fold-1", "fold-2"):
+        shutil.copytree(in_shared / "runs/tiny/1", cv / fold)
+    result = run_cli("eval", cv, "--data", "images", "--json", tmp_path / "e.json")
+    assert result.exit_code == 0, result.output
+    using = [line for line in result.output.splitlines() if line.startswith("Using ")]
+    assert len(using) == 1 and "one fold's model of the 2-fold cross-validation" in using[0], result.output
+    note, = _notes(result.output)
+    assert note.startswith(f"Note: {len(split['train'])} of these ")
+    assert json.loads((tmp_path / "e.json").read_text())["seen_in_training"]["train"] == len(split["train"])
+    predicted = run_cli("predict", cv, *[p for p, _ in split["val"][:1]], "--out", tmp_path / "p.csv")
+    assert predicted.exit_code == 0, predicted.output
+    assert "one fold's model of the 2-fold cross-validation" in predicted.stderr

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..core.errors import TkError
-from ..export.source import ModelSource, is_run_dir, resolve_source
+from ..export.source import ModelSource, resolve_source
 
 if TYPE_CHECKING:
     import numpy as np
@@ -73,7 +73,7 @@ def source_for_model(model: str | Path, run: str | Path | None = None) -> ModelS
     path = Path(model)
     if run is not None:
         return resolve_source(run)
-    if path.is_dir() and path.suffix == "" and is_run_dir(path):
+    if path.is_dir() and path.suffix == "":  # a run folder, or a folder of runs (resolve_source takes one)
         return resolve_source(path)
     if path.suffix == ".pt":
         source = resolve_source(path)

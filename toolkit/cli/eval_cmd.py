@@ -107,7 +107,11 @@ def eval_(target: Path | None, split: str | None, run_dir: Path | None, data_dir
         if source.note:
             click.echo(source.note)
     else:
+        from ..export.source import choice_note
+
         model = model_path(target)
+        if choice_note(target):  # a folder of runs (a cross-validation, runs/<recipe>/): which model this is
+            click.echo(choice_note(target))
         source = source_for_model(target, run_dir) if data_dir is None else None
     predictor = load_predictor(model, device=device)
     if data_dir is not None:
@@ -137,7 +141,7 @@ def eval_(target: Path | None, split: str | None, run_dir: Path | None, data_dir
                   + " (95% intervals: Wilson; bootstrap for F1)")
     overlap = {}
     if data_dir is not None:  # a folder that holds the model's own training images flatters it
-        recorded = recorded_source(model if target is None else target)
+        recorded = recorded_source(model)  # the model file itself: a folder of runs names one of them
         overlap = split_overlap(recorded, data.paths) if recorded is not None else {}
         note = _overlap_note(overlap, len(data), recorded)
         if note:

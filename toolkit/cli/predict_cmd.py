@@ -250,7 +250,11 @@ def predict(model: Path, images: tuple[Path, ...], out: Path | None, top_k: int,
     from ..export.protocol import predictor_spec
     from ..core.threads import command_threads
 
+    from ..export.source import choice_note
+
     count, why = command_threads(threads)
+    if choice_note(model):  # a folder of runs (a cross-validation, runs/<recipe>/): which model this is
+        click.echo(choice_note(model), err=True)
     videos = _videos(images)
     if videos:
         if len(videos) != len(images) and any(not is_video(p) and not p.is_dir() for p in images):

@@ -17,7 +17,7 @@ from typing import Any
 
 from ..core.errors import TkError
 
-__all__ = ["ModelSource", "RUNS_ROOT", "latest_run", "latest_finished_run", "resolve_source", "is_run_dir", "run_label", "plugins_for_checkpoint"]
+__all__ = ["ModelSource", "RUNS_ROOT", "latest_run", "latest_finished_run", "resolve_source", "is_run_dir", "run_label", "plugins_for_checkpoint", "choice_note"]
 
 RUNS_ROOT = Path("runs")
 """Where runs live by default (``train.out``), relative to the working directory."""
@@ -183,8 +183,14 @@ def resolve_source(target: str | Path | None, *, runs_root: Path = RUNS_ROOT) ->
     if path.is_dir() and path.suffix == "":
         if is_run_dir(path):
             return _from_run_dir(path)
-        if _run_dirs(path):  # runs/ or runs/<recipe>/: take its latest run
-            return _from_run_dir(latest_run(path))
+        if _run_dirs(path):  # runs/, runs/<recipe>/ or a cross-validation folder: take its latest run, and say so
+            run = latest_run(path)
+            source = _from_run_dir(run)
+            folds = [p for p in path.iterdir() if p.name.startswith("fold-") and is_run_dir(p)]
+            what = (f"one fold's model of the {len(folds)}-fold cross-validation {path}" if folds
+                    else f"the most recent run in {path}")
+            source.note = f"Using {run}: {what}; name a run folder to choose another."
+            return source
         raise TkError(f"{path}: not a run folder (no best.pt, recipe.toml or split.json in it).")
     if path.suffix == ".pt":
         parent = path.parent
@@ -200,3 +206,14 @@ def _from_run_dir(run: Path) -> ModelSource:
                 else " Train (or resume) it until it saves one.")
         raise TkError(f"{run}: no best.pt in this run.{hint}")
     return ModelSource(checkpoint=best, run_dir=run)
+
+
+def choice_note(target: str | Path | None) -> str:
+    """What `resolve_source` says when ``target`` is a folder of runs (which run it took), else ""."""
+    path = Path(target) if target is not None else None
+    if path is None or not path.is_dir() or is_run_dir(path) or not _run_dirs(path):
+        return ""
+    try:
+        return resolve_source(path).note
+    except TkError:
+        return ""
