@@ -74,6 +74,8 @@ def test_precision_and_compression_options(workdir, args, weights):
     assert result.exit_code == 0, result.output
     m = json.loads((workdir / "cm/coreml/manifest.json").read_text())
     assert set(m["weight_elements_by_dtype"]) <= weights and set(m["weight_elements_by_dtype"]) & (weights - {"FLOAT16"})
+    option, value = args[0].lstrip("-").replace("-", "_"), args[1]  # --coreml-quantize → coreml_quantize
+    assert m["exporter_options"][option] == value, m["exporter_options"]  # as the export used it
 
 
 # -- macOS only: Core ML itself ------------------------------------------------------------

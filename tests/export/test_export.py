@@ -93,6 +93,7 @@ def test_uint8_input_option(workdir):
     assert result.exit_code == 0, result.output
     m = json.loads((workdir / "u8/onnx/manifest.json").read_text())
     assert m["input"]["dtype"] == "uint8" and m["options"]["onnx_uint8"] is True
+    assert m["exporter_options"]["onnx_uint8"] is True  # the option as the export used it, not the default
     assert m["parity"]["passed"] and m["parity"]["max_prob_diff"] <= 1e-4
 
 

@@ -163,7 +163,7 @@ def _export_one(job: _Job, name: str, exporter: Any, failures: list[str]) -> Exp
         "format": name, "file": written.name, "sha256": path_digest(written), "size_bytes": path_size(written),
         "size_mb": round(path_size(written) / 1e6, 3), "export_seconds": round(seconds, 2),
         **described, **job.common, "options": {k: v for k, v in job.options.items() if v not in (None, False)},
-        "exporter_options": dict(getattr(exporter, "options", {}) or {}),
+        "exporter_options": _effective_options(exporter, job.options),
         "tolerance": {"min_top1_agreement": tolerance.min_agreement, "max_prob_diff": tolerance.max_prob_diff},
         "tools": tool_versions(),
     }
@@ -356,3 +356,11 @@ def _int8_line(name: str, s: dict[str, Any]) -> str:
     acc = (f", accuracy {s['accuracy']:.2%} vs {s['fp32_accuracy']:.2%} fp32" if "accuracy" in s else "")
     return (f"{name}: int8 {s['file']} ({s['size_mb']:.2f} MB, {s['size_ratio']:.0%} of fp32){acc}, "
             f"top-1 agreement with fp32 {s['agreement_with_fp32']:.2%}")
+
+
+def _effective_options(exporter: Any, options: dict[str, Any]) -> dict[str, Any]:
+    """The exporter's own options as the export used them: a command-line shorthand given
+    (``--precision``, ``--coreml-quantize``, ``--onnx-uint8`` …, named like the option) wins over
+    the recipe's or the default value, as the exporters apply it."""
+    own = dict(getattr(exporter, "options", {}) or {})
+    return {key: options[key] if options.get(key) not in (None, False) else value for key, value in own.items()}
