@@ -101,7 +101,12 @@ def test_segments_of_a_generated_recording_come_back_within_one_step(trained, tm
         frames = list(csv.DictReader(fh))
     assert len(frames) == 20 and [float(r["time"]) for r in frames[:3]] == [0.0, 0.5, 1.0]
     assert frames[3]["class"] == "green"  # the raw row keeps the odd frame at 1.5 s
-    assert "4 segment(s)" in result.output
+    assert "4 segment(s)" in result.output and "20 frames sampled every 0.5 s, 4 segment(s)" in result.output
+    # a step shorter than the video's frame interval (10 fps): each frame, and the line says the real step
+    fine = run_cli("predict", model_path, video, "--every", "0.01", "--out", tmp_path / "fine")
+    assert fine.exit_code == 0, fine.output
+    assert ("100 frames sampled every 0.1 s (each frame of the video: --every 0.01 is shorter than its frame "
+            "interval)") in " ".join(fine.output.split()), fine.output
 
 
 def test_a_folder_of_videos_and_a_broken_one(trained, tmp_path):

@@ -119,7 +119,11 @@ def _predict_videos(predictor, videos: list[tuple[Path, Path]], out: Path, every
         segments_text = segments_csv(pred).encode("utf-8")
         atomic_write(frames_path, lambda fh: fh.write(frames_text))
         atomic_write(segments_path, lambda fh: fh.write(segments_text))
-        click.echo(f"{printable(str(video))}: {pred.duration:.1f} s, {len(pred.times)} frames sampled every {every:g} s, "
+        gaps = [b - a for a, b in zip(pred.times, pred.times[1:])]
+        step = min(gaps) if gaps else every
+        sampled = (f"every {every:g} s" if step <= every * 1.5 else
+                   f"every {step:g} s (each frame of the video: --every {every:g} is shorter than its frame interval)")
+        click.echo(f"{printable(str(video))}: {pred.duration:.1f} s, {len(pred.times)} frames sampled {sampled}, "
                    f"{len(pred.segments)} segment(s):")
         likeliest = _segment_likeliest(pred, list(predictor.class_names)) if can_refuse else {}
         for i, seg in enumerate(pred.segments[:30]):
@@ -206,7 +210,8 @@ def _say_threads(predictor, why: str) -> None:
 @click.command(short_help="Classify images with a checkpoint, .onnx or .mlpackage.")
 @click.argument("model", type=click.Path(path_type=Path))
 @click.argument("images", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--out", type=click.Path(path_type=Path), help="Write the predictions to this CSV file.")
+@click.option("--out", type=click.Path(path_type=Path),
+              help="Write the predictions to this CSV file (for videos: a folder, default ./predictions).")
 @click.option("--top-k", type=click.IntRange(1), default=3, show_default=True, help="Classes listed per image.")
 @click.option("--device", default=None, help="Runtime device: cpu/cuda/mps (checkpoint), cpu/cuda/coreml (ONNX), "
                                               "CPU_ONLY/CPU_AND_GPU/CPU_AND_NE/ALL (Core ML).")
