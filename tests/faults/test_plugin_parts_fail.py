@@ -62,6 +62,11 @@ def hello():
     raise RuntimeError("acme command deliberately broken")
 
 
+@click.command("run")
+def run():
+    """Named like tk's own command: not added."""
+
+
 @hookimpl
 def tk_register_augmentations(register):
     register("acme_op", acme_op)
@@ -75,6 +80,7 @@ def tk_register_losses(register):
 @hookimpl
 def tk_register_commands(cli):
     cli.add_command(hello)
+    cli.add_command(run)
 '''
 
 ACME = Package("tk-acme-parts", "acme_parts", "a plugin whose parts misbehave on demand", BODY)
@@ -128,3 +134,6 @@ def test_the_healthy_parts_train_and_a_raising_command_is_one_line(acme_site, ac
     line = one_error_line(done.stderr)
     assert line.startswith(f"Error: The command 'acme-hello' ({PLUGIN}) failed: RuntimeError: acme command "
                            f"deliberately broken"), line
+    listed = _tk(acme_site, "plugins", cwd=tmp_path, mode="")
+    assert listed.returncode == 0, listed.stderr
+    assert "run (not added: tk has its own)" in " ".join(listed.stdout.split()), listed.stdout

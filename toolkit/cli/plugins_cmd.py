@@ -24,8 +24,10 @@ def plugins(as_json: bool, kind: str | None, verbose: bool) -> None:
     """
     from ..plugin.manager import load_plugins
 
+    from . import COMMANDS
+
     loaded = load_plugins()
-    loaded.note_commands()
+    loaded.note_commands(set(COMMANDS))  # a plugin command named like tk's own is not added: say so
     if as_json:
         from ..recipe.json_schema import entry_json
 

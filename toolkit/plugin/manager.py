@@ -208,10 +208,11 @@ class Plugins:
                     message = str(exc) if isinstance(exc, TkError) else f"{type(exc).__name__} in {hook}: {exc}"
                     self._mark_broken(impl.plugin_name, message)
 
-    def note_commands(self) -> None:
+    def note_commands(self, own: frozenset[str] | set[str] = frozenset()) -> None:
         """Record the `tk` subcommands each plugin adds (``tk_register_commands``) in what it
         registered, for `tk plugins` (the only caller: a run has no use for them); the command
-        line itself adds them to its group (`toolkit.cli.LazyGroup`)."""
+        line itself adds them to its group (`toolkit.cli.LazyGroup`). A name in ``own`` (tk's own
+        commands, which win) is recorded as not added."""
         import click
 
         for impl in self.pm.hook.tk_register_commands.get_hookimpls():
@@ -223,7 +224,8 @@ class Plugins:
                 continue
             info = self.info.get(impl.plugin_name)
             if info is not None and collector.commands:
-                info.registered["commands"] = sorted(collector.commands)
+                info.registered["commands"] = sorted(name if name not in own else f"{name} (not added: tk has its own)"
+                                                     for name in collector.commands)
 
     def _mark_broken(self, name: str, error: str) -> None:
         info = self.info.pop(name, None) or PluginInfo(name)
