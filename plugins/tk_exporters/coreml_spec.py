@@ -128,7 +128,7 @@ def check_spec(path: Path) -> dict[str, Any]:
     if missing:
         raise ExportError(f"{where}: metadata lacks {', '.join(missing)}.")
 
-    checks = ["ML Program", f"RGB image input {width}×{height} (width×height)", f"{len(labels)} class labels in order",
+    checks = ["ML Program", f"RGB image input {width}×{height}" + (" (width×height)" if width != height else ""), f"{len(labels)} class labels in order",
               f"weights {', '.join(f'{k}: {v:,}' for k, v in sorted(weights.items()))}", "metadata"]
     return {
         "input": {"name": inputs[0].name, "shape": [1, 3, height, width], "dtype": "image (RGB)", "range": [0, 255],
