@@ -137,3 +137,13 @@ def test_the_healthy_parts_train_and_a_raising_command_is_one_line(acme_site, ac
     listed = _tk(acme_site, "plugins", cwd=tmp_path, mode="")
     assert listed.returncode == 0, listed.stderr
     assert "run (not added: tk has its own)" in " ".join(listed.stdout.split()), listed.stdout
+
+
+def test_a_part_of_a_switched_off_plugin_names_the_plugins_switched_off(acme_site, acme_recipe, tmp_path):
+    env_off = subprocess_env(PYTHONPATH=str(acme_site), TK_DISABLE_PLUGINS="acme_parts")
+    done = subprocess.run([sys.executable, "-m", "toolkit.cli", "run", str(acme_recipe), "--dry-run"], cwd=tmp_path,
+                          env=env_off, capture_output=True, text=True, timeout=300)
+    assert done.returncode != 0
+    line = one_error_line(done.stderr)
+    assert "unknown loss 'acme_loss'" in line and ("Switched off here (TK_DISABLE_PLUGINS or [plugins] disable): "
+                                                   "plugin 'acme_parts', which might provide it.") in line, line

@@ -100,6 +100,7 @@ class Plugins:
         self._note_broken = False
         for reg in self.registries.values():  # an unknown name is then blamed on them (Registry.get)
             reg.broken = self.broken
+            reg.disabled = self.disabled
 
     # -- registries ------------------------------------------------------------------------
     def registry(self, kind: str) -> Registry:

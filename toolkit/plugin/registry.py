@@ -237,6 +237,7 @@ class Registry:
         self.kind = kind
         self._entries: dict[str, Entry] = {}
         self.broken: list[Any] = []
+        self.disabled: list[str] = []  # plugins switched off here (TK_DISABLE_PLUGINS, [plugins] disable)
         """Plugins that could not be loaded (`toolkit.plugin.manager.BrokenPlugin`), shared by every kind's
         registry: any of them might have provided a name that is not here."""
 
@@ -294,6 +295,10 @@ class Registry:
                 pool.extend(suggest(name))
         close = difflib.get_close_matches(name, pool, n=3, cutoff=0.6)
         hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+        if self.disabled:  # a plugin switched off may be the one that provides it: say which are off
+            names = ", ".join(f"'{d}'" for d in sorted(set(self.disabled)))
+            hint += (f" Switched off here (TK_DISABLE_PLUGINS or [plugins] disable): plugin{'s' if len(set(self.disabled)) > 1 else ''} "
+                     f"{names}, which might provide it.")
         raise RecipeError(
             f"{where}: unknown {singular(self.kind)} '{name}'.{hint} "
             f"See them all with `tk plugins --kind {self.kind}`."
