@@ -117,9 +117,10 @@ class LazyGroup(click.Group):
             blamed = ctx.meta.get("tk.plugin_command")
             if blamed is None:  # tk's own bug: the traceback is what a report needs
                 raise
+            from ..plugin.blame import part_failure
+
             _show_traceback(exc)  # a plugin command's failure: one line naming it and its plugin
-            first = (str(exc).strip().splitlines() or [""])[0][:300]
-            raise click.ClickException(f"{blamed} failed: {type(exc).__name__}: {first}") from None
+            raise click.ClickException(str(part_failure(blamed, exc))) from None
 
 
 DEBUG_ENV = "TK_DEBUG"

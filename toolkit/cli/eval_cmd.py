@@ -110,8 +110,9 @@ def eval_(target: Path | None, split: str | None, run_dir: Path | None, data_dir
         from ..export.source import choice_note
 
         model = model_path(target)
-        if choice_note(target):  # a folder of runs (a cross-validation, runs/<recipe>/): which model this is
-            click.echo(choice_note(target))
+        chosen = choice_note(target)  # a folder of runs (a cross-validation, runs/<recipe>/): which model this is
+        if chosen:
+            click.echo(chosen)
         source = source_for_model(target, run_dir) if data_dir is None else None
     predictor = load_predictor(model, device=device)
     if data_dir is not None:

@@ -258,8 +258,9 @@ def predict(model: Path, images: tuple[Path, ...], out: Path | None, top_k: int,
     from ..export.source import choice_note
 
     count, why = command_threads(threads)
-    if choice_note(model):  # a folder of runs (a cross-validation, runs/<recipe>/): which model this is
-        click.echo(choice_note(model), err=True)
+    chosen = choice_note(model)  # a folder of runs (a cross-validation, runs/<recipe>/): which model this is
+    if chosen:
+        click.echo(chosen, err=True)
     videos = _videos(images)
     if videos:
         if len(videos) != len(images) and any(not is_video(p) and not p.is_dir() for p in images):

@@ -66,3 +66,9 @@ def csv_row(values: Iterable[Any]) -> list[Any]:
 def csv_value(cell: str) -> str:
     """A cell of a CSV that tk wrote, as it was before `csv_cell` (exact inverse)."""
     return cell[1:] if _quoted(cell) else cell
+
+
+def first_line(exc: BaseException, limit: int = 300) -> str:
+    """The first line of an exception's message, at most ``limit`` characters: what a one-line
+    error quotes of an error raised in someone else's code (the rest is for ``tk --debug``)."""
+    return (str(exc).strip().splitlines() or [""])[0][:limit]

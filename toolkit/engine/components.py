@@ -16,7 +16,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from ..core.errors import PluginError, TkError
+from ..core.errors import TkError
+from ..plugin.blame import part_failure
 from ..recipe.schema import LOOP_METRICS
 from .loop import batch_count
 
@@ -184,6 +185,4 @@ def call_epoch_start(epoch: int, comps: Components) -> None:
             except (KeyboardInterrupt, TkError):
                 raise
             except Exception as exc:  # a plugin's part (`toolkit.plugin.blame`): one line naming it
-                label = getattr(part, "tk_label", None) or f"{type(part).__name__}"
-                first = (str(exc).strip().splitlines() or [""])[0][:300]
-                raise PluginError(f"{label} failed in on_epoch_start: {type(exc).__name__}: {first}") from exc
+                raise part_failure(getattr(part, "tk_label", None) or type(part).__name__, exc, "on_epoch_start") from exc

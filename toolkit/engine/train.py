@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from ..core.errors import TkError
+from ..core.text import first_line
 
 __all__ = ["RunResult", "run_recipe", "load_run_plugins"]
 
@@ -175,7 +176,7 @@ def _run_recipe(recipe: Any, out: Path | None, resume: Path | None, fresh: bool,
                             resume_hint)
         except RuntimeError as exc:
             if env.distributed and not env.is_main:  # usually a collective broken by another process's failure
-                first = (str(exc).strip().splitlines() or [""])[0][:200]
+                first = first_line(exc, 200)
                 raise TkError(f"Process rank {env.rank} stopped: {type(exc).__name__}: {first} (usually because "
                               f"another process of the run failed; see its message).") from exc
             raise

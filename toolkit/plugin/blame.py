@@ -14,8 +14,9 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from ..core.errors import PluginError, TkError
+from ..core.text import first_line
 
-__all__ = ["Blamed", "blamed_part", "PART_CHECKS"]
+__all__ = ["Blamed", "blamed_part", "part_failure", "PART_CHECKS"]
 
 
 def _what(value: Any) -> str:
@@ -53,6 +54,11 @@ def _out_of_memory(exc: BaseException) -> bool:
     return type(exc).__name__ == "OutOfMemoryError" or "out of memory" in str(exc).lower()
 
 
+def part_failure(label: str, exc: BaseException, moment: str = "") -> PluginError:
+    """The one line for a part's exception: ``<label> failed[ in <moment>]: <type>: <first line>``."""
+    return PluginError(f"{label} failed{f' in {moment}' if moment else ''}: {type(exc).__name__}: {first_line(exc)}")
+
+
 class Blamed:
     """``part`` called through one line of blame (module docstring)."""
 
@@ -69,8 +75,7 @@ class Blamed:
         except Exception as exc:
             if _out_of_memory(exc):  # the device's limit, not the plugin's fault: tk's own message says what to do
                 raise
-            first = (str(exc).strip().splitlines() or [""])[0][:300]
-            raise PluginError(f"{self.tk_label} failed: {type(exc).__name__}: {first}") from exc
+            raise part_failure(self.tk_label, exc) from exc
         if self._check is not None:
             self._check(self.tk_label, out, args)
         return out
