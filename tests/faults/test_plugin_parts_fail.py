@@ -62,6 +62,15 @@ def hello():
     raise RuntimeError("acme command deliberately broken")
 
 
+@click.command("acme-wait")
+def wait():
+    """Says it is ready, then waits: for a real Ctrl-C."""
+    import time
+
+    print("ready", flush=True)
+    time.sleep(120)
+
+
 @click.command("run")
 def run():
     """Named like tk's own command: not added."""
@@ -81,6 +90,7 @@ def tk_register_losses(register):
 def tk_register_commands(cli):
     cli.add_command(hello)
     cli.add_command(run)
+    cli.add_command(wait)
 '''
 
 ACME = Package("tk-acme-parts", "acme_parts", "a plugin whose parts misbehave on demand", BODY)
@@ -147,3 +157,20 @@ def test_a_part_of_a_switched_off_plugin_names_the_plugins_switched_off(acme_sit
     line = one_error_line(done.stderr)
     assert "unknown loss 'acme_loss'" in line and ("Switched off here (TK_DISABLE_PLUGINS or [plugins] disable): "
                                                    "plugin 'acme_parts', which might provide it.") in line, line
+
+
+def test_a_real_ctrl_c_in_a_command_is_one_line_and_status_130(acme_site, tmp_path):
+    """SIGINT (what Ctrl-C sends) to a running command, once it says it is working: one line, status 130."""
+    import signal
+
+    env = subprocess_env(PYTHONPATH=str(acme_site), ACME_BREAK="")
+    proc = subprocess.Popen([sys.executable, "-m", "toolkit.cli", "acme-wait"], cwd=tmp_path, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "ready"
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err
+    assert err.strip() == "Interrupted (Ctrl-C)." and "Traceback" not in err, err
