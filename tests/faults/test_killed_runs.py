@@ -131,14 +131,23 @@ def one_thread():
     The reference run is trained in-process to save a start-up; with the same thread count
     it is bit-identical to the same recipe run by the `tk` binary (the sweep relies on it).
     """
+    import os
+
     import torch
 
-    before = torch.get_num_threads()
+    # tk run chooses the count from OMP_NUM_THREADS (else every core): the subprocesses get 1, so must
+    # this run, whatever the environment pytest was started in (without it, 2 threads here: other sums)
+    before, env_before = torch.get_num_threads(), os.environ.get("OMP_NUM_THREADS")
+    os.environ["OMP_NUM_THREADS"] = "1"
     torch.set_num_threads(1)
     try:
         yield
     finally:
         torch.set_num_threads(before)
+        if env_before is None:
+            os.environ.pop("OMP_NUM_THREADS", None)
+        else:
+            os.environ["OMP_NUM_THREADS"] = env_before
 
 
 # Early stopping ends this run after epoch 2 (val_loss never improves by 10) and restores epoch

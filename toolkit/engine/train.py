@@ -363,19 +363,18 @@ def _prepare_run_dir(run_dir: Path, resolved: dict[str, Any], data: Any, resumin
     remove_stale_temp_files(run_dir)  # a kill inside a write leaves one; resumed or started again, it goes
     header = f"# Resolved recipe of this run (every value used). Repeat it: tk run {run_dir}/recipe.toml\n"
     body = dumps_toml(resolved)
+    path = run_dir / "recipe.toml"
     if resuming:  # the run's own recipe, but a resume may have changed what it may (train.epochs …)
-        path = run_dir / "recipe.toml"
         with contextlib.suppress(OSError, UnicodeDecodeError):
             if path.read_text(encoding="utf-8").endswith(body):
                 return
         header = (f"# Resolved recipe of this run (every value used, as last resumed: a straight run of it can differ\n"
                   f"# from the resumed one where a resume changed train.epochs or the schedule's length).\n"
                   f"# Repeat it: tk run {run_dir}/recipe.toml\n")
-        text = header + body
-        atomic_write(path, lambda fh: fh.write(text.encode("utf-8")))
-        return
     text = header + body
-    atomic_write(run_dir / "recipe.toml", lambda fh: fh.write(text.encode("utf-8")))
+    atomic_write(path, lambda fh: fh.write(text.encode("utf-8")))
+    if resuming:  # a resumed run keeps its split and bad-image list
+        return
     split_text = json.dumps(data.split_json(), indent=1)
     atomic_write(run_dir / "split.json", lambda fh: fh.write(split_text.encode("utf-8")))
     write_bad_images(run_dir, data.bad_images)
