@@ -163,9 +163,11 @@ def test_a_real_ctrl_c_in_a_command_is_one_line_and_status_130(acme_site, tmp_pa
     """SIGINT (what Ctrl-C sends) to a running command, once it says it is working: one line, status 130."""
     import signal
 
+    from toolkit.testing.resume import _as_from_a_terminal  # SIGINT's default, as typed at a terminal
+
     env = subprocess_env(PYTHONPATH=str(acme_site), ACME_BREAK="")
     proc = subprocess.Popen([sys.executable, "-m", "toolkit.cli", "acme-wait"], cwd=tmp_path, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=_as_from_a_terminal)
     try:
         assert proc.stdout.readline().strip() == "ready"
         proc.send_signal(signal.SIGINT)
