@@ -222,11 +222,39 @@ def test_shortcuts_change_no_answer(monkeypatch, tmp_path, images):
         self.memo = _Forgetful()
 
     monkeypatch.setattr(FrameViews, "__init__", forgetful)
-    monkeypatch.setattr(frame_pairs, "_alike", lambda views, pairs: np.ones(len(pairs), bool))
+    monkeypatch.setattr(frame_pairs, "_alike", lambda views, pairs, **_: np.ones(len(pairs), bool))
     plain_same, _, plain_score = frame_pairs._scored_pairs(features, pairs)
     assert same.sum() >= 10  # the copies, the moved pages: some pairs are the same frame
     assert (same == plain_same).all()
     assert (score[same] == plain_score[same]).all()
+
+
+@pytest.mark.parametrize("images", ["fixtures", "drawn"])
+def test_plain_copies_are_answered_as_the_whole_test_answers_them(tmp_path, images):
+    """Pairs that agree without being moved (`_plainly_same`: re-encoded copies of one screen) skip
+    the alignment search, the rough test and the panel; run on them, the whole test finds each the
+    same frame, with nothing changed and the same score — and re-encoded copies are among them."""
+    if images == "fixtures":
+        features = _all_features()
+        with Image.open(FIXTURES / "one_word_slides" / "page_a.png") as im:
+            page = im.convert("RGB")
+        copies = []
+        for quality in (60, 75, 90):
+            path = tmp_path / f"q{quality}.jpg"
+            page.save(path, "JPEG", quality=quality)
+            copies.append(decode_features(str(path)))
+        features = np.concatenate([features, np.stack(copies)])
+        pairs = _every_pair(len(features))
+    else:
+        features = _drawn_features(tmp_path / "drawn")
+        pairs = candidate_pairs(features)
+        pairs = np.concatenate([pairs, pairs[:, ::-1]])
+    plain, score = frame_pairs._plainly_same(FrameViews(features), pairs[:, 0], pairs[:, 1])
+    rows = np.nonzero(plain)[0]
+    assert len(rows) >= 6
+    same, changed, full = frame_pairs._verify(FrameViews(features), pairs[rows, 0], pairs[rows, 1])
+    assert same.all() and (changed == 0).all() and (full == score[rows]).all()
+    assert (score[~plain] == 0).all()
 
 
 def test_copies_moved_by_a_few_pixels_at_160x90_are_the_same_frame():

@@ -34,6 +34,13 @@ thumbnail. The test (`same_frame_pairs`), run on pairs of frame features:
   through unaligned. It answers most candidates — other pages of one deck differ in whole
   blocks of text — in a few passes over bytes; on the real screenshots and on drawn screens with
   recorded copies it refuses none that the test accepts (``tests/data/test_same_frame_shortcuts.py``).
+* **Plain copies** (`frame_pairs._plainly_same`): a pair that passes the pre-test's middle rows
+  and agrees without being moved — every 160×90 pixel within `GREY_TOLERANCE` of its twin, every
+  colour cell within `COLOUR_TOLERANCE`, at most `FINE_BUDGET` pixels of the 320×180 frames more
+  than `FINE_TOLERANCE` apart — is the same frame: no comparison of the test below differs at no
+  shift, so no shift is searched. Recorded frames of one still screen (re-encoded, no cursor
+  moved) are such pairs; in a run of them every pair is the same frame, and this is what keeps
+  a long run from costing the whole test per pair.
 * **Verification at 160×90** of each candidate: the second frame is aligned to the first (the
   shift of at most ±4 pixels at 160×90 with the smallest clipped difference, searched at half
   size, then refined), then a pixel differs when it is outside the range of the other frame's

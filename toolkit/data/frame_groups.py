@@ -52,8 +52,10 @@ def _distinct_rows(features: np.ndarray) -> tuple[np.ndarray, list[int]]:
 
     words = features.view(np.uint64)
     weights = np.arange(words.shape[1], dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15) | np.uint64(1)
+    prints = np.concatenate([(words[s:s + 16] * weights).sum(axis=1, dtype=np.uint64)  # a few rows at a time:
+                             for s in range(0, len(words), 16)] or [np.zeros(0, np.uint64)])  # no 8-byte copy of all
     by_print: dict[int, list[int]] = {}
-    for i, fp in enumerate((words * weights).sum(axis=1, dtype=np.uint64).tolist()):
+    for i, fp in enumerate(prints.tolist()):
         by_print.setdefault(fp, []).append(i)
     key_of: dict[int, tuple[int, bytes]] = {}
     for fp, rows in by_print.items():

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from toolkit.data.frame_fine import _fine_same
+from toolkit.data.frame_fine import _few_far_apart, _fine_same
 from toolkit.data.frame_forgive import _panel, _unforgivable
 from toolkit.data.frame_ops import (
     _blur3,
     _counts,
     _fractional_shift,
+    _in_batches,
     _outside,
     _range3,
     _refine,
@@ -23,6 +24,8 @@ from toolkit.data.frame_spec import (
     CHANGED_BUDGET,
     COLOUR_HW,
     COLOUR_TOLERANCE,
+    FINE_BUDGET,
+    FINE_TOLERANCE,
     FRAME_HW,
     GREY_TOLERANCE,
     MAX_SHIFT,
@@ -61,8 +64,16 @@ def _scored_pairs(features: np.ndarray, pairs: np.ndarray, *, chunk: int = 128,
     changed = np.full(len(pairs), AREA, np.int64)
     score = np.zeros(len(pairs), np.int64)
     views = FrameViews(features, coarse)
-    alike = _alike(views, pairs)
-    todo = np.nonzero(alike)[0]
+    alike = _alike(views, pairs, whole=False)  # the pre-test's first pass; plain copies need no second
+    plain = np.zeros(len(pairs), bool)
+    rows = np.nonzero(alike)[0]
+    for start in range(0, len(rows), chunk):
+        part = rows[start:start + chunk]
+        plain[part], score[part] = _plainly_same(views, pairs[part, 0], pairs[part, 1])
+    same[plain], changed[plain] = True, 0
+    rows = np.nonzero(alike & ~plain)[0]
+    alike[rows] = _alike(views, pairs[rows], band=False)
+    todo = np.nonzero(alike & ~plain)[0]
     for start in range(0, len(todo), chunk):
         rows = todo[start:start + chunk]
         same[rows], changed[rows], score[rows] = _verify(views, pairs[rows, 0], pairs[rows, 1])
@@ -77,7 +88,48 @@ def _scored_pairs(features: np.ndarray, pairs: np.ndarray, *, chunk: int = 128,
     return same, changed, score
 
 
-def _alike(views: FrameViews, pairs: np.ndarray, *, chunk: int = 128) -> np.ndarray:
+def _plainly_same(views: FrameViews, i: np.ndarray, j: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(same frame, squared difference at 320×180) of pairs that agree without being moved: every
+    pixel of the 160×90 frames within `GREY_TOLERANCE` of its twin, every colour cell within
+    `COLOUR_TOLERANCE` in each channel, at most `FINE_BUDGET` pixels of the 320×180 frames more than
+    `FINE_TOLERANCE` apart — what recorded frames of one still screen are (re-encoded: JPEG noise).
+    No pixel differs then in any of the test's comparisons at no shift, so such a pair is the same
+    frame without a shift being searched (the search, the rough test and the panel are what the
+    test costs; in a run of recorded frames every pair is the same frame and takes them all). The
+    score is the fine check's at no shift. Other pairs: (False, 0), to be tested."""
+    import numpy as np
+
+    def near(x: np.ndarray, y: np.ndarray, tol: int) -> np.ndarray:  # per pair: every element within tol
+        d = np.maximum(x, y)
+        d -= np.minimum(x, y)
+        return d.reshape(len(d), -1).max(axis=1) <= tol
+
+    plain = near(views.get("coarse", i), views.get("coarse", j), GREY_TOLERANCE)
+    rows = np.nonzero(plain)[0]
+    if len(rows):
+        plain[rows] = near(views.colour[i[rows]], views.colour[j[rows]], COLOUR_TOLERANCE)
+        rows = rows[plain[rows]]
+    score = np.zeros(len(i), np.int64)
+    if len(rows):
+        found = _in_batches(_fine_plain, views.fine[i[rows]], views.fine[j[rows]])
+        plain[rows] = found[:, 0] >= 0
+        score[rows] = np.maximum(found[:, 0], 0)
+    return plain, score
+
+
+def _fine_plain(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Per pair of 320×180 frames (P×1): the squared difference the fine check scores at no shift
+    when at most `FINE_BUDGET` pixels are more than `FINE_TOLERANCE` apart, else −1."""
+    import numpy as np
+
+    fits = _few_far_apart(a, b)
+    d = a[:, 2:-2, 2:-2].astype(np.int32)
+    d -= b[:, 2:-2, 2:-2]
+    score = np.einsum("pij,pij->p", d, d, dtype=np.int64)
+    return np.where(fits, score, -1)[:, None]
+
+
+def _alike(views: FrameViews, pairs: np.ndarray, *, chunk: int = 128, band: bool = True, whole: bool = True) -> np.ndarray:
     """The pre-test: pairs whose 160×90 frames are alike without aligning them. A pixel is changed
     when it lies more than `GREY_TOLERANCE` outside the other frame's 5×5 range and its 3×3 mean
     more than that outside the range of the other's means over 9×9. At the shift the test picks
@@ -89,17 +141,18 @@ def _alike(views: FrameViews, pairs: np.ndarray, *, chunk: int = 128) -> np.ndar
     changed pixels, once the most one notification panel can cover is taken away (first on the
     middle rows, which no panel reaches, then on the whole frame), is not the same frame. It
     answers most candidates that are other frames in a few passes over uint8 per pair; the pairs
-    it lets through are answered by the test."""
+    it lets through are answered by the test. ``band``, ``whole``: either pass alone (the middle
+    rows, the whole frame); a pass left out passes every pair."""
     import numpy as np
 
     h = FRAME_HW[0]
     reach = h - _PANEL_FREE.stop  # rows a panel may cover, at the top and at the bottom
-    keep = np.zeros(len(pairs), bool)
-    for start in range(0, len(pairs), chunk):
+    keep = np.ones(len(pairs), bool)
+    for start in range(0, len(pairs) if band else 0, chunk):
         i, j = pairs[start:start + chunk, 0], pairs[start:start + chunk, 1]
         flags = _loose_flags(views, i, j, _PANEL_FREE)[:, :, MAX_SHIFT:FRAME_HW[1] - MAX_SHIFT]
         keep[start:start + chunk] = _counts(flags) <= BUDGET
-    todo = np.nonzero(keep)[0]
+    todo = np.nonzero(keep)[0] if whole else np.zeros(0, np.int64)
     for start in range(0, len(todo), chunk):
         rows = todo[start:start + chunk]
         flags = _loose_flags(views, pairs[rows, 0], pairs[rows, 1], slice(0, h))
