@@ -24,8 +24,6 @@ from toolkit.data.frame_spec import (
     CHANGED_BUDGET,
     COLOUR_HW,
     COLOUR_TOLERANCE,
-    FINE_BUDGET,
-    FINE_TOLERANCE,
     FRAME_HW,
     GREY_TOLERANCE,
     MAX_SHIFT,
