@@ -126,8 +126,16 @@ class CoreMLExporter:
             except Exception as exc:
                 first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
                 raise ExportError(f"Core ML conversion failed in coremltools.convert: {first[:300]}") from exc
+            asked = mlmodel.get_spec().specificationVersion
             if compress:
                 mlmodel = _compress(mlmodel, compress)
+        got = mlmodel.get_spec().specificationVersion
+        if got > asked:  # coremltools raises the target where compressed weights need newer ops: say so
+            from .coreml_spec import SPEC_VERSION_OS
+
+            metadata = {**metadata, "tk.minimum_os_raised": f"from {SPEC_VERSION_OS.get(asked, asked)} (the target asked for, "
+                                                            f"{options.get('coreml_target') or DEFAULT_TARGET}): "
+                                                            f"--coreml-quantize {compress} needs it"}
         _describe_model(mlmodel, (height, width), class_names, metadata, options, precision)
         _save_package(mlmodel, Path(path))
         return Path(path)

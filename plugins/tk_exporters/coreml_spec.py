@@ -128,14 +128,19 @@ def check_spec(path: Path) -> dict[str, Any]:
     if missing:
         raise ExportError(f"{where}: metadata lacks {', '.join(missing)}.")
 
+    minimum_os = SPEC_VERSION_OS.get(spec.specificationVersion, f"specification {spec.specificationVersion}")
+    raised = meta.get("tk.minimum_os_raised")
     checks = ["ML Program", f"RGB image input {width}×{height}" + (" (width×height)" if width != height else ""), f"{len(labels)} class labels in order",
               f"weights {', '.join(f'{k}: {v:,}' for k, v in sorted(weights.items()))}", "metadata"]
+    if raised:  # the export asked for an older OS than the compressed weights run on
+        checks.append(f"runs on {minimum_os} and newer, raised {raised}")
     return {
         "input": {"name": inputs[0].name, "shape": [1, 3, height, width], "dtype": "image (RGB)", "range": [0, 255],
                   "scale": "1/255 inside the ImageType", "color": color},
         "outputs": [{"name": o.name, "type": o.type.WhichOneof("Type")} for o in spec.description.output],
         "specification_version": spec.specificationVersion,
-        "minimum_os": SPEC_VERSION_OS.get(spec.specificationVersion, f"specification {spec.specificationVersion}"),
+        "minimum_os": minimum_os,
+        **({"minimum_os_raised": raised} if raised else {}),
         "ml_program_opset": opset,
         "compute_precision": precision,
         "compression": compression,

@@ -78,6 +78,20 @@ def test_precision_and_compression_options(workdir, args, weights):
     assert m["exporter_options"][option] == value, m["exporter_options"]  # as the export used it
 
 
+def test_a_target_older_than_compressed_weights_need_is_raised_and_said(workdir):
+    """Palettized weights need macOS 13 / iOS 16: asked for macOS 12, coremltools raises the target —
+    the export says so and the manifest records from what, instead of a silently newer package."""
+    result = run_cli("export", "runs/tiny/1", "--coreml", "--out", "cm", "--coreml-quantize", "palettize4",
+                     "--coreml-target", "macOS12")
+    assert result.exit_code == 0, result.output
+    assert "runs on macOS 13 / iOS 16 and newer, raised from macOS 12 / iOS 15 (the target asked for, macOS12): " \
+           "--coreml-quantize palettize4 needs it" in result.output
+    m = json.loads((workdir / "cm/coreml/manifest.json").read_text())
+    assert m["minimum_os"] == "macOS 13 / iOS 16" and "macOS 12" in m["minimum_os_raised"]
+    plain = run_cli("export", "runs/tiny/1", "--coreml", "--out", "cm14", "--coreml-quantize", "palettize4")
+    assert plain.exit_code == 0 and "raised" not in plain.output  # the default target needs no raise
+
+
 # -- macOS only: Core ML itself ------------------------------------------------------------
 @pytest.mark.macos
 def test_coreml_predictions_match_checkpoint_on_macos(in_shared, tmp_path):
