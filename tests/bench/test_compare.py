@@ -51,6 +51,9 @@ def test_compare_says_whether_a_difference_is_significant(workdir):
     a, b = correct("runs/tiny/1"), correct("runs/tiny/2")
     only_a = sum(x and not y for x, y in zip(a, b))
     only_b = sum(y and not x for x, y in zip(a, b))
+    # neither run was benched: no empty latency columns in the terminal's table, the note says why
+    assert "ONNX CPU ms" not in result.output and "not benched" not in result.output
+    assert "Latency is shown for benched runs only" in result.output and "ONNX CPU ms" in (workdir / "c.md").read_text()
     line = next(line for line in result.output.splitlines() if line.startswith("tiny-2 vs tiny-1: "))
     assert f"on the same {len(a)} images; McNemar p = " in line
     assert f"({only_a} images only tiny-1 gets right, {only_b} only tiny-2)" in line

@@ -32,6 +32,12 @@ def compare(runs: tuple[Path, ...], md_path: Path | None, png_path: Path | None)
 
     rows = compare_runs(list(runs))
     headers, cells = table_rows(rows)
+    # latency columns no run has a figure for say nothing the note below does not: left out of the
+    # terminal's table (kept in the Markdown), so a narrow terminal keeps the per-class F1 instead
+    empty = {k for k, h in enumerate(headers) if h in ("PyTorch CPU ms", "ONNX CPU ms", "fastest")
+             and all(row[k] in ("-", "not benched") for row in cells)}
+    headers = [h for k, h in enumerate(headers) if k not in empty]
+    cells = [[c for k, c in enumerate(row) if k not in empty] for row in cells]
     title = f"{len(rows)} run{'' if len(rows) == 1 else 's'} ({rows[0]['split']} split)"
     right = {h for h in headers if h not in {"run", "backbone", "split", "fastest"}}
     per_class = [h for h in headers if h.startswith("F1 ")]
