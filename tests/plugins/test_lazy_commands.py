@@ -127,6 +127,20 @@ def test_help_lists_a_plugin_command_without_importing_the_plugin_or_torch(lazy_
     assert not {"tk_lazy_demo", "torch"} & seen[1]
 
 
+def test_switching_a_plugin_off_and_on_keeps_both_listings_cached(lazy_site, tmp_path):
+    """``TK_DISABLE_PLUGINS`` set for one command and unset for the next: each state's listing is
+    built once, then read back without importing the plugin (one cache held one state and every
+    switch imported every plugin again)."""
+    off = {"TK_DISABLE_PLUGINS": "lazy_demo"}
+    assert "lazy-hello" in tk(lazy_site, "--help", cwd=tmp_path).stdout
+    assert "lazy-hello" not in tk(lazy_site, "--help", cwd=tmp_path, **off).stdout
+    seen: list[set[str]] = []
+    on_again = tk(lazy_site, "--help", cwd=tmp_path, modules=seen)
+    off_again = tk(lazy_site, "--help", cwd=tmp_path, modules=seen, **off)
+    assert "lazy-hello" in on_again.stdout and "lazy-hello" not in off_again.stdout
+    assert not {"tk_lazy_demo", "torch"} & (seen[0] | seen[1])
+
+
 def test_running_the_command_imports_only_its_plugin(lazy_site, tmp_path):
     assert tk(lazy_site, "--help", cwd=tmp_path).returncode == 0
     seen: list[set[str]] = []

@@ -1,6 +1,6 @@
 """The plugin-command cache file: where it lives, the key that keeps it, reading and writing it.
 
-One JSON file per environment under ``$TK_CACHE_DIR`` (else ``~/.cache/tk``); its key is the
+One JSON file per environment (and ``TK_DISABLE_PLUGINS`` value) under ``$TK_CACHE_DIR`` (else ``~/.cache/tk``); its key is the
 distributions' metadata folders on ``sys.path``, the modification times of the plugin module
 files the commands came from, and ``TK_DISABLE_PLUGINS`` (`toolkit.cli.plugin_commands` says
 why). Checking it imports nothing. `toolkit.cli.plugin_commands` builds what goes in it.
@@ -28,11 +28,14 @@ def cache_dir() -> Path:
 
 
 def cache_path(installed: list[list[Any]] | None = None) -> Path:
-    """The command cache of this environment: one file per interpreter and set of folders that
-    hold installed distributions (``PYTHONPATH`` included), so two environments sharing a cache
-    folder do not keep rebuilding each other's."""
+    """The command cache of this environment: one file per interpreter, set of folders that hold
+    installed distributions (``PYTHONPATH`` included) and ``TK_DISABLE_PLUGINS`` value, so two
+    environments sharing a cache folder, or a plugin switched off now and then, do not keep
+    rebuilding each other's."""
     folders = sorted({str(row[0]) for row in (_installed() if installed is None else installed)})
-    raw = "\0".join([sys.prefix, sys.executable, *folders])
+    # and one per TK_DISABLE_PLUGINS state: switching a plugin off for one command and back does
+    # not rebuild (import every plugin) each time
+    raw = "\0".join([sys.prefix, sys.executable, *folders, "disable=" + os.environ.get("TK_DISABLE_PLUGINS", "")])
     digest = hashlib.sha256(raw.encode("utf-8", "surrogateescape")).hexdigest()[:16]
     return cache_dir() / f"plugin-commands-{digest}.json"
 
