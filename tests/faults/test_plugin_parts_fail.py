@@ -148,6 +148,15 @@ def test_the_healthy_parts_train_and_a_raising_command_is_one_line(acme_site, ac
     assert listed.returncode == 0, listed.stderr
     assert "run (not added: tk has its own)" in " ".join(listed.stdout.split()), listed.stdout
 
+    # the run resumed where the package is not installed: the checkpoint names the plugin it was made with
+    run = tmp_path / "run"
+    elsewhere = subprocess.run([sys.executable, "-m", "toolkit.cli", "run", str(run / "recipe.toml"), "--resume", str(run)],
+                               cwd=tmp_path, env=subprocess_env(), capture_output=True, text=True, timeout=300)
+    assert elsewhere.returncode == 1
+    line = one_error_line(elsewhere.stderr)
+    assert ("loss.name: unknown loss 'acme_loss': the run was made with it from plugin 'acme_parts' (tk-acme-parts 1.0), "
+            "which is not installed here: pip install 'tk-acme-parts==1.0'.") in line, line
+
 
 def test_a_part_of_a_switched_off_plugin_names_the_plugins_switched_off(acme_site, acme_recipe, tmp_path):
     env_off = subprocess_env(PYTHONPATH=str(acme_site), TK_DISABLE_PLUGINS="acme_parts")

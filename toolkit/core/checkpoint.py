@@ -73,3 +73,19 @@ def load_checkpoint(path: str | Path, map_location: Any = "cpu") -> dict[str, An
     if data.get("version", 0) > VERSION:
         raise CheckpointError(f"{path}: written by a newer tk (checkpoint version {data['version']}); upgrade tk.")
     return data
+
+
+def stored_parts(path: str | Path) -> dict[str, Any] | None:
+    """The plugins a checkpoint's run was made with (its ``parts``: kind → name → plugin,
+    distribution, version), read without loading its tensors (memory-mapped); None when the file
+    has none or cannot be read (loading it properly says why)."""
+    import torch
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            data = torch.load(Path(path), map_location="cpu", weights_only=True, mmap=True)
+    except Exception:  # noqa: BLE001 - a peek: the real load reports what is wrong
+        return None
+    parts = data.get("parts") if isinstance(data, dict) else None
+    return parts if isinstance(parts, dict) else None

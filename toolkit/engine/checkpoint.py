@@ -18,7 +18,7 @@ def load_model(path: str | Path, plugins: Any | None = None, map_location: Any =
     ckpt = load_checkpoint(path, map_location)
     recipe = ckpt["recipe"]
     if plugins is None:  # its [plugins] modules are imported only if the user trusts them
-        plugins = load_stored_plugins(recipe, origin=str(path))
+        plugins = load_stored_plugins(recipe, origin=str(path), parts=ckpt.get("parts"))
     model = build_model(recipe, plugins, len(ckpt["class_names"]), for_loading=True)
     model.load_state_dict(ckpt["model"])
     model.eval()

@@ -4,7 +4,8 @@
 the run holds (see `toolkit.core.checkpoint` for the format), every callback's state included under
 ``callbacks``: tk's own by name, the recipe's keyed ``"<index>:<name>"``. `callback_states`
 reads them back, from tk 0.2's layout too (tk's own at the top-level keys ``ema``,
-``early_stopping`` and ``best``).
+``early_stopping`` and ``best``). The trainer adds ``parts``: which plugin (distribution, version)
+provided each part (`toolkit.plugin.manager.Plugins.provenance`).
 """
 
 from __future__ import annotations

@@ -35,11 +35,13 @@ class RunResult:
 
 
 def load_run_plugins(recipe: Any, extra_plugins: Iterable[tuple[str, Any]] = (), *,
-                     origin: str | None = None, reads_data: bool = True) -> Any:
+                     origin: str | None = None, reads_data: bool = True, parts: Any = None) -> Any:
     """Plugins for a run: load, refuse broken ones, validate the recipe against them.
 
     ``origin``: the checkpoint ``recipe`` was read from when it is not the user's (a resumed run);
     its modules are then imported only where trusted (`toolkit.plugin.manager.check_trusted`).
+    ``parts``: the resumed checkpoint's record of which plugin provided each part, so that one
+    missing here is named with its package (`Plugins.expect`).
     ``reads_data``: a run about to read data also checks, after the recipe's own checks, that the
     data folder is there (before the backbone's check, which loads torch) and what the machine
     must provide (`preflight`: pretrained weights cached or the hub reachable), so neither fails
@@ -50,6 +52,7 @@ def load_run_plugins(recipe: Any, extra_plugins: Iterable[tuple[str, Any]] = (),
 
     plugins = load_plugins(recipe["plugins"]["modules"], base_dir=recipe.base_for("plugins", "modules"),
                            disable=recipe["plugins"]["disable"], extra=list(extra_plugins), origin=origin)
+    plugins.expect(parts)
     plugins.raise_if_broken()
 
     def before_model() -> None:
@@ -140,7 +143,12 @@ def _run_recipe(recipe: Any, out: Path | None, resume: Path | None, fresh: bool,
     console = RunConsole(quiet=quiet, enabled=env.is_main)
     extra_plugins = list(extra_plugins)
     recipe_arg = _recipe_arg(recipe)
-    plugins = load_run_plugins(recipe, extra_plugins, reads_data=resume is None)  # resumed: the run's own data
+    stored = None
+    if resume is not None:  # a part whose plugin is not installed here is named with its package
+        from ..core.checkpoint import stored_parts
+
+        stored = stored_parts(resolve_resume(resume))
+    plugins = load_run_plugins(recipe, extra_plugins, reads_data=resume is None, parts=stored)  # resumed: the run's own data
     held = contextlib.ExitStack()  # the run folder's lock (rank 0), released on any exit
 
     with held:
@@ -154,7 +162,7 @@ def _run_recipe(recipe: Any, out: Path | None, resume: Path | None, fresh: bool,
                 held.enter_context(FolderLock(ckpt_path.parent))
             start = load_checkpoint(ckpt_path)
             recipe, notes = resumed_recipe(start, recipe, plugins)
-            plugins = load_run_plugins(recipe, extra_plugins, origin=str(ckpt_path))
+            plugins = load_run_plugins(recipe, extra_plugins, origin=str(ckpt_path), parts=start.get("parts"))
             _check_resumable(start, recipe, ckpt_path)
             run_dir = ckpt_path.parent
         device = pick_device(recipe["train"]["device"], env.local_rank)

@@ -87,6 +87,7 @@ class Trainer:
             optimizer=self.comps.optimizer, scheduler=self.comps.scheduler, scaler=self.parts.scaler,
             history=self.history, class_names=self.data.class_names, recipe=self.resolved,
             recipe_path=self.recipe_path, model_info=self.model_info(), callbacks=self.callbacks)
+        payload["parts"] = self.plugins.provenance()  # which plugin gave each part: named where one is missing
         self.callbacks.call("on_save_checkpoint", self.state, payload)
         path = save_checkpoint(self.run.dir / f"{kind}.pt", payload)
         self.emit("tk_checkpoint_saved", run=self.run, path=path, kind=kind)

@@ -89,7 +89,7 @@ def plugins_for_checkpoint(ckpt: dict[str, Any], origin: str = "the checkpoint")
     where the user trusts them (`toolkit.plugin.manager.load_stored_plugins`)."""
     from ..plugin.manager import load_stored_plugins
 
-    return load_stored_plugins(ckpt.get("recipe"), origin=origin)
+    return load_stored_plugins(ckpt.get("recipe"), origin=origin, parts=ckpt.get("parts"))
 
 
 def _safe_stem(text: str) -> str:

@@ -46,16 +46,19 @@ ENTRY_POINT_GROUP = "tk"
 DISTRIBUTION = "tk-train"
 """tk's own distribution name on the package index (``pip install tk-train``)."""
 
-def load_stored_plugins(recipe: dict[str, Any] | None, *, origin: str) -> "Plugins":
+def load_stored_plugins(recipe: dict[str, Any] | None, *, origin: str, parts: Any = None) -> "Plugins":
     """Plugins for a recipe stored in a file tk was given (``origin``, e.g. a checkpoint's path).
 
     Entry points load as always. Each ``[plugins] modules`` entry is imported only when trusted
     (`check_trusted`). Relative ``.py`` paths are never resolved against a folder the file names.
+    ``parts``: the checkpoint's record of which plugin provided each part (`Plugins.expect`).
     """
     section = (recipe or {}).get("plugins") or {}
     modules = [str(m) for m in section.get("modules") or []]
     disable = [str(d) for d in section.get("disable") or []]
-    return load_plugins(modules, disable=disable, origin=origin)
+    plugins = load_plugins(modules, disable=disable, origin=origin)
+    plugins.expect(parts)
+    return plugins
 
 
 @dataclass
@@ -113,6 +116,22 @@ class Plugins:
     def entry(self, kind: str, name: str, where: str) -> Entry:
         """The entry for ``name`` in ``kind``, or a one-line error naming the recipe key ``where``."""
         return self.registry(kind).get(name, where)
+
+    def provenance(self) -> dict[str, dict[str, dict[str, str]]]:
+        """Which plugin (and distribution, version) provided each part looked up so far, by kind and
+        name: stored in a run's checkpoints, so that a machine without that plugin is told which."""
+        return {kind: {name: {"plugin": e.plugin, "dist": e.dist, "version": e.version} for name, e in sorted(reg.used.items())}
+                for kind, reg in self.registries.items() if reg.used}
+
+    def expect(self, parts: Any) -> None:
+        """``parts``: a stored run's `provenance`; a name of it not found here is then an error that
+        names the plugin the run was made with (instead of "did you mean")."""
+        if not isinstance(parts, dict):
+            return
+        for kind, names in parts.items():
+            reg = self.registries.get(str(kind))
+            if reg is not None and isinstance(names, dict):
+                reg.expected = {str(n): dict(v) for n, v in names.items() if isinstance(v, dict)}
 
     def create(self, kind: str, name: str, params: dict[str, Any] | None = None, *, where: str,
                context: dict[str, Any] | None = None) -> Any:

@@ -240,6 +240,10 @@ class Registry:
         self.disabled: list[str] = []  # plugins switched off here (TK_DISABLE_PLUGINS, [plugins] disable)
         """Plugins that could not be loaded (`toolkit.plugin.manager.BrokenPlugin`), shared by every kind's
         registry: any of them might have provided a name that is not here."""
+        #: names looked up (and found), by name: which plugin gave the run each part (`Plugins.provenance`)
+        self.used: dict[str, Entry] = {}
+        #: where a stored run's parts came from when it was made (`Plugins.expect`): named when missing here
+        self.expected: dict[str, dict[str, str]] = {}
 
     def add(self, entry: Entry) -> None:
         if not isinstance(entry.name, str) or not entry.name:
@@ -285,7 +289,11 @@ class Registry:
         """The entry for ``name`` or a one-line `RecipeError` with close matches."""
         entry = self.find(name)
         if entry is not None:
+            self.used[name] = entry
             return entry
+        made_with = self.expected.get(name)
+        if made_with:  # a stored run's part whose plugin is not here: say which and how to get it
+            raise RecipeError(f"{where}: unknown {singular(self.kind)} '{name}': {_missing_plugin(made_with, self.disabled)}")
         if self.broken:  # a broken plugin registered nothing: the name may well be one of its own
             raise RecipeError(f"{where}: unknown {singular(self.kind)} '{name}', and {_blame(self.broken)}")
         pool = list(self._entries)
@@ -303,6 +311,20 @@ class Registry:
             f"{where}: unknown {singular(self.kind)} '{name}'.{hint} "
             f"See them all with `tk plugins --kind {self.kind}`."
         )
+
+
+def _missing_plugin(made_with: dict[str, str], disabled: list[str]) -> str:
+    """The end of an "unknown name" message for a stored run's part: the plugin (and distribution)
+    that provided it when the run was made, and how to get it here."""
+    plugin, dist, version = (str(made_with.get(k) or "") for k in ("plugin", "dist", "version"))
+    where = f" ({f'{dist} {version}'.strip()})" if dist else ""
+    text = f"the run was made with it from plugin '{plugin}'{where}"
+    if plugin in disabled:
+        return text + ", which is switched off here (TK_DISABLE_PLUGINS or [plugins] disable)."
+    if dist:
+        return text + f", which is not installed here: pip install '{dist}=={version}'." if version else \
+            text + f", which is not installed here: pip install '{dist}'."
+    return text + " (a plugin module of its recipe, not a package), which is not loaded here."
 
 
 def _blame(broken: list[Any]) -> str:
