@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from toolkit.data.frame_candidates import candidate_pairs
 from toolkit.data.frame_features import _coarse, _split
+from toolkit.data.frame_ops import _keep_temporaries_on_the_heap
 from toolkit.data.frame_pairs import _scored_pairs
 from toolkit.data.frame_spec import FEATURE_BYTES
 
@@ -19,6 +20,7 @@ def same_frame_groups(features: np.ndarray) -> list[int]:
     same-frame pairs (module docstring). ``features``: N×`FEATURE_BYTES` uint8."""
     import numpy as np
 
+    _keep_temporaries_on_the_heap()
     features = np.ascontiguousarray(np.asarray(features, dtype=np.uint8).reshape(-1, FEATURE_BYTES))
     node, unique = _distinct_rows(features)
     reps = features[unique]

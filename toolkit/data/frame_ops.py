@@ -11,6 +11,29 @@ if TYPE_CHECKING:
     import numpy as np
 
 
+_HEAP_READY = False
+
+
+def _keep_temporaries_on_the_heap() -> None:
+    """Let this process's allocator serve the test's temporaries (up to tens of MB) from its heap.
+
+    glibc's malloc gives each block over its mmap threshold (128 KB to start with) fresh pages
+    from the kernel, zeroed on first touch, and returns them when freed; the test makes thousands
+    of such temporaries (a batch of frames gathered per pair), and their page faults took 0.3–0.5 s
+    of a 1.4 s grouping on the real screenshots. When such a block is freed, glibc raises the
+    threshold to its size (at most 32 MB: `mallopt(3)`, "dynamic adjustment"), after which freed
+    memory is reused. One 31 MB block, allocated untouched and freed, does that once per process:
+    nothing else changes, and where the threshold was set by the user (``MALLOC_MMAP_THRESHOLD_``)
+    or the allocator is another, it does nothing."""
+    global _HEAP_READY
+    if not _HEAP_READY:
+        import numpy as np
+
+        block = np.empty(31 << 20, np.uint8)
+        del block
+        _HEAP_READY = True
+
+
 def _range3(x: np.ndarray, reach: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """Minimum and maximum over each element's neighbourhood (3×3, or 5×5 with ``reach=2``; edges
     repeated, which for a minimum or maximum is the window clipped to the frame) of P×H×W,

@@ -14,6 +14,7 @@ from toolkit.data.frame_ops import (
     _counts,
     _fractional_shift,
     _in_batches,
+    _keep_temporaries_on_the_heap,
     _outside,
     _range3,
     _refine,
@@ -57,14 +58,16 @@ def _scored_pairs(features: np.ndarray, pairs: np.ndarray, *, chunk: int = 128,
     ``coarse``: the features' 160×90 frames, when already computed."""
     import numpy as np
 
+    _keep_temporaries_on_the_heap()
     pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
     same = np.zeros(len(pairs), bool)
     changed = np.full(len(pairs), AREA, np.int64)
     score = np.zeros(len(pairs), np.int64)
     views = FrameViews(features, coarse)
-    alike = _alike(views, pairs, whole=False)  # the pre-test's first pass; plain copies need no second
+    changed_middle = _band_counts(views, pairs, chunk=chunk)
+    alike = changed_middle <= BUDGET  # the pre-test's first pass; plain copies need no second
     plain = np.zeros(len(pairs), bool)
-    rows = np.nonzero(alike)[0]
+    rows = np.nonzero(changed_middle == 0)[0]  # a plain copy changes no pixel in the pre-test
     for start in range(0, len(rows), chunk):
         part = rows[start:start + chunk]
         plain[part], score[part] = _plainly_same(views, pairs[part, 0], pairs[part, 1])
@@ -145,11 +148,7 @@ def _alike(views: FrameViews, pairs: np.ndarray, *, chunk: int = 128, band: bool
 
     h = FRAME_HW[0]
     reach = h - _PANEL_FREE.stop  # rows a panel may cover, at the top and at the bottom
-    keep = np.ones(len(pairs), bool)
-    for start in range(0, len(pairs) if band else 0, chunk):
-        i, j = pairs[start:start + chunk, 0], pairs[start:start + chunk, 1]
-        flags = _loose_flags(views, i, j, _PANEL_FREE)[:, :, MAX_SHIFT:FRAME_HW[1] - MAX_SHIFT]
-        keep[start:start + chunk] = _counts(flags) <= BUDGET
+    keep = _band_counts(views, pairs, chunk=chunk) <= BUDGET if band else np.ones(len(pairs), bool)
     todo = np.nonzero(keep)[0] if whole else np.zeros(0, np.int64)
     for start in range(0, len(todo), chunk):
         rows = todo[start:start + chunk]
@@ -157,6 +156,18 @@ def _alike(views: FrameViews, pairs: np.ndarray, *, chunk: int = 128, band: bool
         keep[rows] = _unforgivable(flags, (MAX_SHIFT, MAX_SHIFT), 2) <= BUDGET
     assert reach == int(0.1 * h) + int(0.2 * h) + 2  # `frame_forgive`'s panel at 160×90, 2 pixels around
     return keep
+
+
+def _band_counts(views: FrameViews, pairs: np.ndarray, *, chunk: int = 128) -> np.ndarray:
+    """The pre-test's changed pixels (`_alike`) per pair in the rows no panel reaches, less the
+    columns a shift uncovers."""
+    import numpy as np
+
+    counts = np.zeros(len(pairs), np.int64)
+    for start in range(0, len(pairs), chunk):
+        i, j = pairs[start:start + chunk, 0], pairs[start:start + chunk, 1]
+        counts[start:start + chunk] = _counts(_loose_flags(views, i, j, _PANEL_FREE)[:, :, MAX_SHIFT:FRAME_HW[1] - MAX_SHIFT])
+    return counts
 
 
 #: The rows of the 160×90 frame no forgiven panel reaches (`frame_forgive._panel_box`: within a
