@@ -65,7 +65,7 @@ def _scored_pairs(features: np.ndarray, pairs: np.ndarray, *, chunk: int = 128,
     score = np.zeros(len(pairs), np.int64)
     views = FrameViews(features, coarse)
     changed_middle = _band_counts(views, pairs, chunk=chunk)
-    alike = changed_middle <= BUDGET  # the pre-test's first pass; plain copies need no second
+    alike = changed_middle <= BUDGET  # the pre-test's middle rows; plain copies need not its whole frame
     plain = np.zeros(len(pairs), bool)
     rows = np.nonzero(changed_middle == 0)[0]  # a plain copy changes no pixel in the pre-test
     for start in range(0, len(rows), chunk):
@@ -130,7 +130,7 @@ def _fine_plain(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.where(fits, score, -1)[:, None]
 
 
-def _alike(views: FrameViews, pairs: np.ndarray, *, chunk: int = 128, band: bool = True, whole: bool = True) -> np.ndarray:
+def _alike(views: FrameViews, pairs: np.ndarray, *, chunk: int = 128, band: bool = True) -> np.ndarray:
     """The pre-test: pairs whose 160×90 frames are alike without aligning them. A pixel is changed
     when it lies more than `GREY_TOLERANCE` outside the other frame's 5×5 range and its 3×3 mean
     more than that outside the range of the other's means over 9×9. At the shift the test picks
@@ -142,14 +142,14 @@ def _alike(views: FrameViews, pairs: np.ndarray, *, chunk: int = 128, band: bool
     changed pixels, once the most one notification panel can cover is taken away (first on the
     middle rows, which no panel reaches, then on the whole frame), is not the same frame. It
     answers most candidates that are other frames in a few passes over uint8 per pair; the pairs
-    it lets through are answered by the test. ``band``, ``whole``: either pass alone (the middle
-    rows, the whole frame); a pass left out passes every pair."""
+    it lets through are answered by the test. ``band=False``: the whole frame's pass alone (for
+    pairs whose middle rows `_band_counts` already counted)."""
     import numpy as np
 
     h = FRAME_HW[0]
     reach = h - _PANEL_FREE.stop  # rows a panel may cover, at the top and at the bottom
     keep = _band_counts(views, pairs, chunk=chunk) <= BUDGET if band else np.ones(len(pairs), bool)
-    todo = np.nonzero(keep)[0] if whole else np.zeros(0, np.int64)
+    todo = np.nonzero(keep)[0]
     for start in range(0, len(todo), chunk):
         rows = todo[start:start + chunk]
         flags = _loose_flags(views, pairs[rows, 0], pairs[rows, 1], slice(0, h))
