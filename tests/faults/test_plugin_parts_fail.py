@@ -28,7 +28,7 @@ import click
 import torch
 import torch.nn.functional as F
 
-from toolkit import hookimpl
+from toolkit import Callback, hookimpl
 
 BREAK = os.environ.get("ACME_BREAK", "")
 
@@ -41,11 +41,13 @@ def acme_op(num_classes, image_size):
             return images
         if BREAK == "op_resizes":
             return F.interpolate(images, scale_factor=0.5), targets
+        if BREAK == "op_drops_target":
+            return images, targets[:-1]
         return images, targets
     return op
 
 
-def acme_loss(num_classes):
+def acme_loss(num_classes, smoothing: float = 0.0):
     def loss(logits, targets):
         if BREAK == "loss_raises":
             raise RuntimeError("acme loss deliberately broken")
@@ -53,8 +55,30 @@ def acme_loss(num_classes):
             return F.cross_entropy(logits, targets, reduction="none")
         if BREAK == "loss_none":
             return None
+        if BREAK == "loss_detached":
+            return F.cross_entropy(logits, targets).detach()
         return F.cross_entropy(logits, targets)
     return loss
+
+
+class AcmeWatch(Callback):
+    def on_validation_end(self, state):
+        if BREAK == "metric_text":
+            state.metrics["acme_margin"] = "high"
+        elif BREAK == "metric_tensor":
+            state.metrics["acme_margin"] = torch.tensor([0.1, 0.2])
+        else:
+            state.metrics["acme_margin"] = 0.5
+
+    def state_dict(self):
+        return {"fn": (lambda: 1)} if BREAK == "state_lambda" else {"seen": 1}
+
+    def load_state_dict(self, state):
+        pass
+
+
+def acme_watch():
+    return AcmeWatch()
 
 
 @click.command("acme-hello")
@@ -87,6 +111,11 @@ def tk_register_losses(register):
 
 
 @hookimpl
+def tk_register_callbacks(register):
+    register("acme_watch", acme_watch)
+
+
+@hookimpl
 def tk_register_commands(cli):
     cli.add_command(hello)
     cli.add_command(run)
@@ -105,6 +134,16 @@ CASES = {
     "loss_per_image": f"The loss 'acme_loss' (loss, {PLUGIN}) returned a Tensor of shape (4,); a loss returns one "
                       f"number for the batch",
     "loss_none": f"The loss 'acme_loss' (loss, {PLUGIN}) returned None; a loss returns one number",
+    "loss_detached": f"The loss 'acme_loss' (loss, {PLUGIN}) returned a number the model's outputs do not reach "
+                     f"(detached, or computed without them)",
+    "op_drops_target": f"The augmentation 'acme_op' (augment.ops[0], {PLUGIN}) returned a Tensor of shape (3,) as the "
+                       f"targets of 4 images; an augmentation op returns one target per image",
+    "metric_text": f"Callback 'acme_watch' ({PLUGIN}) set state.metrics['acme_margin'] to 'high' in on_validation_end; "
+                   f"a metric is one number",
+    "metric_tensor": f"Callback 'acme_watch' ({PLUGIN}) set state.metrics['acme_margin'] to a Tensor of shape (2,) in "
+                     f"on_validation_end; a metric is one number",
+    "state_lambda": f"Callback 'acme_watch' ({PLUGIN}) returned a function at state_dict()['fn'] from state_dict; a "
+                    f"checkpoint keeps numbers, strings, None, tensors",
 }
 
 
@@ -118,7 +157,8 @@ def acme_recipe(tmp_path_factory) -> Path:
     work = tmp_path_factory.mktemp("acme_run")
     images = make_image_folder(work / "images", {"a": 6, "b": 6}, size=32)
     return write_recipe(work / "acme.toml", images, epochs=1,
-                        extra='[loss]\nname = "acme_loss"\n\n[[augment.ops]]\nname = "acme_op"\n')
+                        extra='[loss]\nname = "acme_loss"\n\n[[augment.ops]]\nname = "acme_op"\n\n'
+                              '[[train.callbacks]]\nname = "acme_watch"\n')
 
 
 def _tk(site: Path, *args: str, cwd: Path, mode: str) -> subprocess.CompletedProcess:
@@ -156,6 +196,19 @@ def test_the_healthy_parts_train_and_a_raising_command_is_one_line(acme_site, ac
     line = one_error_line(elsewhere.stderr)
     assert ("loss.name: unknown loss 'acme_loss': the run was made with it from plugin 'acme_parts' (tk-acme-parts 1.0), "
             "which is not installed here: pip install 'tk-acme-parts==1.0'.") in line, line
+
+
+def test_a_value_of_the_wrong_type_for_a_typed_parameter_is_refused_by_recipes_check(acme_site, acme_recipe, tmp_path):
+    """The factory's annotation (``smoothing: float``) is checked before anything runs: `tk recipes check`
+    said ok and `tk run` failed inside the plugin with "'<=' not supported ..."."""
+    recipe = tmp_path / "typed.toml"
+    recipe.write_text(acme_recipe.read_text().replace('name = "acme_loss"\n', 'name = "acme_loss"\nsmoothing = "abc"\n'))
+    done = _tk(acme_site, "recipes", "check", str(recipe), cwd=tmp_path, mode="")
+    assert done.returncode != 0
+    line = one_error_line(done.stderr)
+    assert "loss.smoothing: loss 'acme_loss' takes float for 'smoothing', not 'abc'." in line, line
+    recipe.write_text(acme_recipe.read_text().replace('name = "acme_loss"\n', 'name = "acme_loss"\nsmoothing = 1\n'))
+    assert _tk(acme_site, "recipes", "check", str(recipe), cwd=tmp_path, mode="").returncode == 0  # an int is a float
 
 
 def test_a_part_of_a_switched_off_plugin_names_the_plugins_switched_off(acme_site, acme_recipe, tmp_path):

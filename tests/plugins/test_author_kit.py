@@ -216,6 +216,20 @@ class Unloadable:
         raise RuntimeError("PytorchStreamReader failed reading zip archive: failed finding central directory")
 
 
+class ListDescribed(Unloadable):
+    name = "acme_list"
+
+    def describe(self, path):
+        return ["inputs", "outputs"]
+
+
+class Unwritten(Unloadable):
+    name = "acme_nofile"
+
+    def export(self, model, path, *, image_size, class_names, metadata, options):
+        return path.with_name("elsewhere.acme")
+
+
 @hookimpl
 def tk_register_losses(register):
     register("acme_focal", focal, check=check_focal)
@@ -225,6 +239,8 @@ def tk_register_losses(register):
 def tk_register_exporters(register):
     register("acme_ts", Unloadable)
     register("acme_dict", lambda: {"suffix": ".dict"})
+    register("acme_list", ListDescribed)
+    register("acme_nofile", Unwritten)
 '''
 
 
@@ -269,3 +285,10 @@ def test_exporter_bugs_through_tk_export_are_one_line_each(bugs_site, tmp_path):
     assert done.stderr.strip().splitlines()[-1] == (
         "Error: Exporter 'acme_ts' (plugin 'acme_bugs' (tk-acme-bugs 1.0)) failed in load: RuntimeError: "
         "PytorchStreamReader failed reading zip archive: failed finding central directory")
+    # what tk uses straight away is checked where the plugin returns it, not where it breaks inside tk
+    line = _one_error_line(_tk(env, "export", run, "--format", "acme_list", "--out", tmp_path / "x", cwd=tmp_path).stderr)
+    assert line.startswith("Error: Exporter 'acme_list' (plugin 'acme_bugs' (tk-acme-bugs 1.0)) returned list from "
+                           "describe; it returns a dict"), line
+    line = _one_error_line(_tk(env, "export", run, "--format", "acme_nofile", "--out", tmp_path / "x", cwd=tmp_path).stderr)
+    assert line.startswith("Error: Exporter 'acme_nofile' (plugin 'acme_bugs' (tk-acme-bugs 1.0)) returned ") and \
+        "elsewhere.acme" in line and "which is not a file or folder it wrote" in line, line

@@ -9,6 +9,7 @@ exporter plugin registers them.
 from __future__ import annotations
 
 import functools
+import os
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +62,7 @@ class Blamed:
                 raise PluginError(f"{who} failed in {name}: {_one_line(exc)}") from exc
             if name == "load" and result is not None:  # what the model file's runtime does is the plugin's too
                 return Blamed(result, f"The predictor of {who[0].lower()}{who[1:]}", ("predict",))
+            _check_returned(who, name, result)
             return result
 
         return call
@@ -70,6 +72,22 @@ class Blamed:
 
     def __repr__(self) -> str:
         return f"Blamed({self._tk_raw!r})"
+
+
+def _check_returned(who: str, name: str, result: Any) -> None:
+    """What tk uses straight away from an exporter is what the protocol says: ``describe`` a dict
+    (the manifest is built from it), ``export`` the path of a file or folder it wrote."""
+    if name == "describe" and not isinstance(result, dict):
+        raise PluginError(f"{who} returned {type(result).__name__} from describe; it returns a dict (what the "
+                          f"manifest says of the model file).")
+    if name == "export":
+        try:
+            there = result is not None and os.path.exists(os.fspath(result))
+        except TypeError:
+            there = False
+        if not there:
+            raise PluginError(f"{who} returned {result!r} from export, which is not a file or folder it wrote; export "
+                              f"returns the path of the model it wrote.")
 
 
 def _one_line(exc: BaseException) -> str:

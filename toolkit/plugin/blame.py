@@ -2,8 +2,8 @@
 failure while it runs is one line naming the part, its recipe key and its plugin, like every
 other plugin failure (the traceback stays for ``tk --debug``), and so that what it returns is
 checked where a wrong value would otherwise fail deep inside tk: a loss returns one number for
-the batch, an augmentation op returns ``(images, targets)`` with the images' number and size
-unchanged.
+the batch that the model's outputs reach (its gradient trains the model), an augmentation op
+returns ``(images, targets)`` with the images' number and size unchanged and one target per image.
 
 The wrapper is a plain callable that forwards every attribute to the part (``needs_inputs``,
 ``on_epoch_start``, ``to``, ``state_dict`` …): only calls go through it.
@@ -32,6 +32,10 @@ def _check_loss(label: str, out: Any, args: tuple[Any, ...]) -> None:
     numel = getattr(out, "numel", None)
     if not (callable(numel) and hasattr(out, "detach") and numel() == 1):
         raise PluginError(f"{label} returned {_what(out)}; a loss returns one number for the batch (a 0-d tensor).")
+    if args and getattr(args[0], "requires_grad", False) and not getattr(out, "requires_grad", True):
+        raise PluginError(f"{label} returned a number the model's outputs do not reach (detached, or computed "
+                          f"without them): training needs its gradient. Compute it from the logits with torch "
+                          f"operations, without .detach(), .item() or numpy.")
 
 
 def _check_op(label: str, out: Any, args: tuple[Any, ...]) -> None:
@@ -41,6 +45,10 @@ def _check_op(label: str, out: Any, args: tuple[Any, ...]) -> None:
     if before is not None and (after is None or tuple(after) != tuple(before)):
         raise PluginError(f"{label} turned images of shape {tuple(before)} into {_what(out[0])}; an augmentation op "
                           f"keeps the batch's number of images and their size (the model's input).")
+    targets = getattr(out[1], "shape", None)
+    if before is not None and len(before) and (targets is None or not len(targets) or targets[0] != before[0]):
+        raise PluginError(f"{label} returned {_what(out[1])} as the targets of {before[0]} images; an augmentation op "
+                          f"returns one target per image (a class index, or a row of class weights when it mixes).")
 
 
 PART_CHECKS: dict[str, tuple[str, Callable[[str, Any, tuple[Any, ...]], None]]] = {

@@ -72,6 +72,7 @@ callback raises ends the run with one line naming the callback, its plugin and t
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from numbers import Real
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -236,6 +237,31 @@ class TrainState:
         self.offered[prefix] = state_dict
 
 
+def _not_plain(value: Any, path: str) -> str:
+    """Where ``value`` holds something a checkpoint cannot keep (``"a function at state_dict()['fn']"``),
+    or "" when it is all plain data and tensors."""
+    if value is None or isinstance(value, (bool, int, float, str, bytes)):
+        return ""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if not isinstance(k, (str, int, float, bool)) and k is not None:
+                return f"a key of type {type(k).__name__} at {path}"
+            found = _not_plain(v, f"{path}[{k!r}]")
+            if found:
+                return found
+        return ""
+    if isinstance(value, (list, tuple)):
+        for i, v in enumerate(value):
+            found = _not_plain(v, f"{path}[{i}]")
+            if found:
+                return found
+        return ""
+    if type(value).__module__.startswith("torch") and hasattr(value, "dtype"):  # a tensor (or a dtype): kept
+        return ""
+    kind = "a function" if callable(value) else f"a {type(value).__module__}.{type(value).__qualname__}"
+    return f"{kind} at {path}"
+
+
 class CallbackList:
     """The run's callbacks in order, each called where it defines the method.
 
@@ -264,16 +290,34 @@ class CallbackList:
             if key not in self.origins:  # tk's own: its errors are tk's, with tk's messages
                 fn(state, *args)
                 continue
+            metrics = getattr(state, "metrics", None)
+            before = dict(metrics) if isinstance(metrics, dict) else None
             try:
                 fn(state, *args)
             except (KeyboardInterrupt, TkError):
                 raise
             except Exception as exc:
                 raise self.blame(key, method, exc) from exc
+            if before is not None:
+                self._check_metrics(key, method, before, metrics)
 
     def blame(self, key: str, method: str, exc: BaseException) -> "PluginError":
         name, origin = self.origins[key]
         return PluginError(f"Callback '{name}' ({origin}) failed in {method}: {type(exc).__name__}: {exc}")
+
+    def _check_metrics(self, key: str, method: str, before: dict[str, Any], metrics: dict[str, Any]) -> None:
+        """A recipe callback's new or changed ``state.metrics`` entries are numbers: each is
+        compared, monitored and written to history.jsonl, where anything else fails deep inside tk."""
+        for name, value in metrics.items():
+            if name in before and before[name] is value:
+                continue
+            if isinstance(value, Real) and not isinstance(value, bool):
+                continue
+            what = (f"a {type(value).__name__} of shape {tuple(value.shape)}" if hasattr(value, "shape")
+                    else f"{value!r}" if isinstance(value, str) else f"a {type(value).__name__}")
+            cb, origin = self.origins[key]
+            raise PluginError(f"Callback '{cb}' ({origin}) set state.metrics['{name}'] to {what} in {method}; a metric "
+                              f"is one number (a float: float(tensor) for a tensor).")
 
     def call_exception(self, state: TrainState, exception: BaseException) -> list[str]:
         """``on_exception`` on every callback, each whatever the others do; returns the one-line
@@ -324,8 +368,27 @@ class CallbackList:
 
     def state_dict(self) -> dict[str, Any]:
         """Every callback's ``state_dict()`` by key — tk's own and the recipe's alike (what last.pt
-        keeps under ``callbacks``)."""
-        return {k: cb.state_dict() for k, cb in self._stateful()}
+        keeps under ``callbacks``). A recipe callback's state must be what a checkpoint can hold
+        (plain data and tensors, loaded with ``weights_only=True``): anything else is one line
+        naming it and where in its state, instead of a failure inside torch.save."""
+        out = {}
+        for k, cb in self._stateful():
+            if k not in self.origins:
+                out[k] = cb.state_dict()
+                continue
+            try:
+                out[k] = cb.state_dict()
+            except (KeyboardInterrupt, TkError):
+                raise
+            except Exception as exc:
+                raise self.blame(k, "state_dict", exc) from exc
+            where = _not_plain(out[k], "state_dict()")
+            if where:
+                name, origin = self.origins[k]
+                raise PluginError(f"Callback '{name}' ({origin}) returned {where} from state_dict; a checkpoint keeps "
+                                  f"numbers, strings, None, tensors and lists/tuples/dicts of them (loaded with "
+                                  f"weights_only=True).")
+        return out
 
     def load_state_dict(self, saved: dict[str, Any]) -> None:
         """Give every callback its saved state back (`state_dict`'s keys); one not saved keeps its own."""

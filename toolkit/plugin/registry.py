@@ -34,6 +34,30 @@ def _finite(value: Any) -> bool:
     return True
 
 
+_SIMPLE = {"float": float, "int": int, "bool": bool, "str": str, "None": type(None)}
+
+
+def _simple_types(annotation: str) -> tuple[type, ...] | None:
+    """The types a parameter annotated with only ``float``, ``int``, ``bool``, ``str`` and ``None``
+    (``float | None``, ``Optional[int]``) accepts; None for any other annotation (not checked)."""
+    text = annotation.strip()
+    if text.startswith("Optional[") and text.endswith("]"):
+        text = text[len("Optional["):-1] + " | None"
+    parts = [part.strip() for part in text.split("|")] if text else []
+    if not parts or not all(part in _SIMPLE for part in parts):
+        return None
+    return tuple(_SIMPLE[part] for part in parts)
+
+
+def _is(value: Any, wanted: type) -> bool:
+    """``value`` fits a parameter of type ``wanted``: an int is a float too, a bool is no number."""
+    if wanted is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if wanted is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, wanted)
+
+
 def _hook(kind: str) -> str:
     """The registration hook of ``kind`` (``tk_register_losses``), for messages."""
     known = BY_NAME.get(kind)
@@ -141,6 +165,10 @@ class Entry:
         for key, value in params.items():
             if not _finite(value):
                 raise RecipeError(f"{where}.{key}: must be a finite number, not {value!r}.")
+            wanted = _simple_types(accepted[key].annotation) if key in accepted else None
+            if wanted is not None and not any(_is(value, t) for t in wanted):
+                raise RecipeError(f"{where}.{key}: {singular(self.kind)} '{self.name}' takes {accepted[key].annotation} "
+                                  f"for '{key}', not {value!r}.")
         self._run_check(params, accepted, where, build=build)
 
     def _run_check(self, params: dict[str, Any], accepted: dict[str, Param], where: str, *, build: bool = True) -> None:
@@ -205,7 +233,11 @@ class Entry:
         except (RecipeError, PluginError):
             raise
         except (TypeError, ValueError) as exc:
-            raise RecipeError(f"{where}: {singular(self.kind)} '{self.name}' rejected its parameters: {exc}") from exc
+            if self.dist in ("", "tk-train"):  # tk's own parts (and tests'): the message is the value's
+                raise RecipeError(f"{where}: {singular(self.kind)} '{self.name}' rejected its parameters: {exc}") from exc
+            # a third party's: the value, or a bug in its factory — either way the user learns whose
+            raise RecipeError(f"{where}: {singular(self.kind)} '{self.name}' ({self.origin}) rejected its parameters: "
+                              f"{type(exc).__name__}: {exc}") from exc
 
     def check_made(self, made: Any, where: str) -> Any:
         """``made`` if it is what a factory of this kind must return (toolkit.plugin.hookspecs), else a
