@@ -129,21 +129,33 @@ def test_plugin_raising_while_registering_is_isolated(tk_plugins):
     assert plugins.broken[0].name == "boom" and "RuntimeError in tk_register_losses: kaput" in plugins.broken[0].error
 
 
-def test_two_plugins_one_name_names_both(tk_plugins):
+def test_two_third_party_plugins_one_name_keep_their_other_parts_and_the_name_names_both(tk_plugins):
+    """Neither plugin is knocked out (which one was depended on the order they loaded in): the
+    disputed name is refused, naming both and how to switch one off; their other parts work."""
+    from toolkit.core.errors import RecipeError
+
     class A:
         @hookimpl
         def tk_register_losses(self, register):
             register("same", lambda: 1)
+            register("only_alpha", lambda: 3)
 
     class B:
         @hookimpl
         def tk_register_losses(self, register):
             register("same", lambda: 2)
+            register("only_beta", lambda: 4)
 
     plugins = tk_plugins(A(), B(), names=["alpha", "beta"])
-    assert len(plugins.broken) == 1
-    err = plugins.broken[0].error
-    assert "plugin 'alpha'" in err and "plugin 'beta'" in err and "registered twice" in err
+    assert not plugins.broken
+    losses = plugins.registry("losses")
+    assert "only_alpha" in losses and "only_beta" in losses and "same" not in losses
+    with pytest.raises(RecipeError) as err:
+        plugins.entry("losses", "same", "loss")
+    message = str(err.value)
+    assert "loss 'same' is registered by 2 plugins: plugin 'alpha', plugin 'beta'" in message
+    assert "TK_DISABLE_PLUGINS=alpha or TK_DISABLE_PLUGINS=beta" in message
+    assert "same" in plugins.clashes()["losses"]
 
 
 def test_non_callable_factory_marks_plugin_broken(tk_plugins):

@@ -141,6 +141,25 @@ def test_switching_a_plugin_off_and_on_keeps_both_listings_cached(lazy_site, tmp
     assert not {"tk_lazy_demo", "torch"} & (seen[0] | seen[1])
 
 
+def test_two_packages_claiming_one_command_and_one_loss_are_named_and_neither_is_knocked_out(lazy_site, tmp_path):
+    """A second package adding the same command and loss: which one ran depended on the order the
+    plugins loaded (and the loss clash marked a whole plugin broken). Now neither claim is used, both
+    plugins are named, and switching one off gives the other's."""
+    twin = _lazy("The twin's greeting.").replace("lazy_loss", "lazy_loss").replace("from torch", "from the twin")
+    _install(lazy_site, tmp_path / "src", "tk-lazy-twin", "tk_lazy_twin", "lazy_twin", twin)
+    helped = tk(lazy_site, "--help", cwd=tmp_path)
+    assert helped.returncode == 0, helped.stderr
+    assert "lazy-hello" not in helped.stdout
+    assert ("Warning: command 'lazy-hello' is added by plugins 'lazy_demo' and 'lazy_twin': tk adds neither until one "
+            "is switched off (TK_DISABLE_PLUGINS=lazy_twin).") in " ".join(helped.stderr.split())
+    listed = tk(lazy_site, "plugins", cwd=tmp_path)
+    flat = " ".join(listed.stdout.split())
+    assert "(broken)" not in flat and "Not used: losses 'lazy_loss' is registered by plugin 'lazy_demo' (tk-lazy-demo " \
+        "1.0) and plugin 'lazy_twin' (tk-lazy-twin 1.0)" in flat, flat
+    one = tk(lazy_site, "lazy-hello", cwd=tmp_path, TK_DISABLE_PLUGINS="lazy_twin")
+    assert one.returncode == 0 and "hello world from torch" in one.stdout, one.stderr
+
+
 def test_running_the_command_imports_only_its_plugin(lazy_site, tmp_path):
     assert tk(lazy_site, "--help", cwd=tmp_path).returncode == 0
     seen: list[set[str]] = []

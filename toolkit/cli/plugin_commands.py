@@ -211,6 +211,7 @@ def build() -> Listing:
     from ..plugin.manager import ENTRY_POINT_GROUP, disabled_from_env, load_plugins
 
     found = Listing()
+    claims: dict[str, list[str]] = {}  # command name → the plugins that add it
     files: set[str] = set()
     declaring: set[str] = set()  # distributions that list their commands in tk.commands
     plugin_eps = list(metadata.entry_points(group=ENTRY_POINT_GROUP))
@@ -226,6 +227,7 @@ def build() -> Listing:
         if source:
             files.add(source)
         if entry["plugin"] not in disabled:
+            claims.setdefault(ep.name, []).append(entry["plugin"])
             found.commands.setdefault(ep.name, entry)
     skip = [ep.name for ep in plugin_eps if ep.dist and ep.dist.name in declaring]
     try:
@@ -249,11 +251,18 @@ def build() -> Listing:
             continue
         info = loaded.info.get(impl.plugin_name)
         for name, cmd in collector.commands.items():
+            if impl.plugin_name not in claims.setdefault(name, []):
+                claims[name].append(impl.plugin_name)
             if name in found.commands:
                 continue
             found.commands[name] = {**_describe(cmd), "source": "hook", "plugin": impl.plugin_name,
                                     "target": targets.get(impl.plugin_name, ""),
                                     "dist": info.dist if info else "", "version": info.version if info else ""}
+    for name, plugins in claims.items():  # two plugins, one command: which ran depended on the order they loaded
+        if len(plugins) > 1 and name in found.commands:
+            del found.commands[name]
+            found.warnings.append(f"command '{name}' is added by plugins {' and '.join(repr(p) for p in plugins)}: tk "
+                                  f"adds neither until one is switched off (TK_DISABLE_PLUGINS={plugins[-1]}).")
     found.files = sorted(f for f in files if f)
     return found
 

@@ -38,6 +38,7 @@ def plugins(as_json: bool, kind: str | None, verbose: bool) -> None:
             ],
             "broken": [{"name": b.name, "dist": b.dist, "version": b.version, "error": b.error} for b in loaded.broken],
             "disabled": loaded.disabled,
+            "clashes": loaded.clashes(),
         }
         if kind:
             payload["entries"] = [entry_json(e) for e in loaded.registry(kind)]
@@ -79,3 +80,7 @@ def plugins(as_json: bool, kind: str | None, verbose: bool) -> None:
     for name in loaded.disabled:
         table.add_row(f"[dim]{name} (disabled)[/dim]", "", "[dim]switched off by TK_DISABLE_PLUGINS or the recipe[/dim]")
     console.print(table)
+    for kind, names in loaded.clashes().items():
+        for name, origins in names.items():
+            click.echo(f"Not used: {kind} '{name}' is registered by {' and '.join(origins)}; switch one off "
+                       f"(TK_DISABLE_PLUGINS) to use the other's.")

@@ -117,6 +117,11 @@ class Plugins:
         """The entry for ``name`` in ``kind``, or a one-line error naming the recipe key ``where``."""
         return self.registry(kind).get(name, where)
 
+    def clashes(self) -> dict[str, dict[str, list[str]]]:
+        """Names two or more third-party plugins registered, by kind: name → the plugins' origins."""
+        return {kind: {name: [e.origin for e in claims] for name, claims in sorted(reg.clashes.items())}
+                for kind, reg in self.registries.items() if reg.clashes}
+
     def provenance(self) -> dict[str, dict[str, dict[str, str]]]:
         """Which plugin (and distribution, version) provided each part looked up so far, by kind and
         name: stored in a run's checkpoints, so that a machine without that plugin is told which."""

@@ -34,6 +34,11 @@ def _finite(value: Any) -> bool:
     return True
 
 
+def _own(entry: Entry) -> bool:
+    """An entry of tk's own distribution (a third party claiming its name is the one refused)."""
+    return entry.dist == "tk-train"
+
+
 _SIMPLE = {"float": float, "int": int, "bool": bool, "str": str, "None": type(None)}
 
 
@@ -276,6 +281,8 @@ class Registry:
         self.used: dict[str, Entry] = {}
         #: where a stored run's parts came from when it was made (`Plugins.expect`): named when missing here
         self.expected: dict[str, dict[str, str]] = {}
+        #: names two third-party plugins both registered: neither is used until one is switched off
+        self.clashes: dict[str, list[Entry]] = {}
 
     def add(self, entry: Entry) -> None:
         if not isinstance(entry.name, str) or not entry.name:
@@ -285,7 +292,15 @@ class Registry:
                 f"{entry.origin} registered {singular(self.kind)} '{entry.name}' with a factory that is not callable "
                 f"({type(entry.factory).__name__})."
             )
+        if entry.name in self.clashes:
+            self.clashes[entry.name].append(entry)
+            return
         old = self._entries.get(entry.name)
+        if old is not None and not _own(old) and not _own(entry):
+            # two third parties claim one name: the name is theirs to settle (switch one off), but
+            # neither plugin loses its other parts — whichever loaded first would otherwise win
+            self.clashes[entry.name] = [self._entries.pop(entry.name), entry]
+            return
         if old is not None:
             raise PluginError(
                 f"{singular(self.kind).capitalize()} '{entry.name}' is registered twice: by {old.origin} and by "
@@ -323,6 +338,12 @@ class Registry:
         if entry is not None:
             self.used[name] = entry
             return entry
+        claims = self.clashes.get(name)
+        if claims:
+            off = " or ".join(f"TK_DISABLE_PLUGINS={e.plugin}" for e in claims)
+            raise RecipeError(f"{where}: {singular(self.kind)} '{name}' is registered by {len(claims)} plugins: "
+                              f"{', '.join(e.origin for e in claims)}; tk uses neither until one is switched off "
+                              f"({off}, or [plugins] disable in the recipe).")
         made_with = self.expected.get(name)
         if made_with:  # a stored run's part whose plugin is not here: say which and how to get it
             raise RecipeError(f"{where}: unknown {singular(self.kind)} '{name}': {_missing_plugin(made_with, self.disabled)}")
