@@ -71,8 +71,9 @@ RUN_TIME = [
 ]
 
 
-def install(packages: list[Package], workdir: Path) -> Path:
-    """Build each package from source and pip-install them all into ``workdir/site``; return that folder."""
+def install(packages: list[Package], workdir: Path, version: str = "1.0") -> Path:
+    """Build each package (as ``version``) from source and pip-install them all into ``workdir/site``;
+    return that folder."""
     sources = []
     for pkg in packages:
         src = workdir / "src" / pkg.dist
@@ -85,7 +86,7 @@ build-backend = "setuptools.build_meta"
 
 [project]
 name = "{pkg.dist}"
-version = "1.0"
+version = "{version}"
 
 [project.entry-points.tk]
 {pkg.entry} = "{pkg.module}"

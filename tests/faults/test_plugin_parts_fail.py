@@ -197,6 +197,16 @@ def test_the_healthy_parts_train_and_a_raising_command_is_one_line(acme_site, ac
     assert ("loss.name: unknown loss 'acme_loss': the run was made with it from plugin 'acme_parts' (tk-acme-parts 1.0), "
             "which is not installed here: pip install 'tk-acme-parts==1.0'.") in line, line
 
+    # resumed with version 2.0 of the package, whose loss renamed a parameter: the error says the plugin changed
+    v2 = Package(ACME.dist, ACME.entry, ACME.what, ACME.body.replace("smoothing: float = 0.0", "eps: float = 0.0"))
+    site2 = install([v2], tmp_path / "v2", version="2.0")
+    newer = subprocess.run([sys.executable, "-m", "toolkit.cli", "run", str(run / "recipe.toml"), "--resume", str(run)],
+                           cwd=tmp_path, env=subprocess_env(PYTHONPATH=str(site2)), capture_output=True, text=True,
+                           timeout=300)
+    changed = ("loss 'acme_loss' was plugin 'acme_parts' (tk-acme-parts 1.0) when the run was made; here it is plugin "
+               "'acme_parts' (tk-acme-parts 2.0)")
+    assert changed in " ".join((newer.stdout + newer.stderr).split()), newer.stdout + newer.stderr
+
 
 def test_a_value_of_the_wrong_type_for_a_typed_parameter_is_refused_by_recipes_check(acme_site, acme_recipe, tmp_path):
     """The factory's annotation (``smoothing: float``) is checked before anything runs: `tk recipes check`

@@ -46,6 +46,7 @@ def load_run_plugins(recipe: Any, extra_plugins: Iterable[tuple[str, Any]] = (),
     data folder is there (before the backbone's check, which loads torch) and what the machine
     must provide (`preflight`: pretrained weights cached or the hub reachable), so neither fails
     after the data was read; `tk recipes check` checks the recipe alone."""
+    from ..core.errors import RecipeError
     from ..plugin.manager import load_plugins
     from .components import check_metric_keys, preflight
     from .data_pipeline import check_data_root
@@ -60,7 +61,13 @@ def load_run_plugins(recipe: Any, extra_plugins: Iterable[tuple[str, Any]] = (),
         if reads_data:
             check_data_root(recipe, plugins)
 
-    recipe.validate(plugins, before_model=before_model)
+    try:
+        recipe.validate(plugins, before_model=before_model)
+    except RecipeError as exc:  # a resumed run's plugin changed since: that is likely why
+        changed = plugins.changed_since(parts)
+        if not changed:
+            raise
+        raise RecipeError(f"{exc} ({'; '.join(changed)}.)") from exc
     if reads_data:
         preflight(recipe, plugins)
     return plugins
@@ -163,6 +170,8 @@ def _run_recipe(recipe: Any, out: Path | None, resume: Path | None, fresh: bool,
             start = load_checkpoint(ckpt_path)
             recipe, notes = resumed_recipe(start, recipe, plugins)
             plugins = load_run_plugins(recipe, extra_plugins, origin=str(ckpt_path), parts=start.get("parts"))
+            notes += [f"{line}: the resumed run may not repeat what it would have done."
+                      for line in plugins.changed_since(start.get("parts"))]
             _check_resumable(start, recipe, ckpt_path)
             run_dir = ckpt_path.parent
         device = pick_device(recipe["train"]["device"], env.local_rank)

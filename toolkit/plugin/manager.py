@@ -35,6 +35,7 @@ import pluggy
 
 from ..core.errors import PluginError, TkError
 from . import hookspecs
+from .kinds import BY_NAME
 from .registry import Entry, Registry
 from .trust import TRUST_ENV, _is_file_spec, _module_key, _module_path, check_trusted, trusting  # noqa: F401 - re-exported
 
@@ -127,6 +128,27 @@ class Plugins:
         name: stored in a run's checkpoints, so that a machine without that plugin is told which."""
         return {kind: {name: {"plugin": e.plugin, "dist": e.dist, "version": e.version} for name, e in sorted(reg.used.items())}
                 for kind, reg in self.registries.items() if reg.used}
+
+    def changed_since(self, parts: Any) -> list[str]:
+        """For a stored run's ``parts`` (`provenance`): one line per part looked up here whose plugin
+        is another version (or another plugin) than the one the run was made with."""
+        out: list[str] = []
+        if not isinstance(parts, dict):
+            return out
+        for kind, reg in self.registries.items():
+            stored = parts.get(kind)
+            if not isinstance(stored, dict):
+                continue
+            for name, entry in sorted(reg.used.items()):
+                was = stored.get(name)
+                if not isinstance(was, dict):
+                    continue
+                then = (str(was.get("plugin", "")), str(was.get("dist", "")), str(was.get("version", "")))
+                if then != (entry.plugin, entry.dist, entry.version):
+                    dist = f"{then[1]} {then[2]}".strip()
+                    out.append(f"{BY_NAME[kind].singular if kind in BY_NAME else kind} '{name}' was plugin '{then[0]}'"
+                               f"{f' ({dist})' if dist else ''} when the run was made; here it is {entry.origin}")
+        return out
 
     def expect(self, parts: Any) -> None:
         """``parts``: a stored run's `provenance`; a name of it not found here is then an error that
