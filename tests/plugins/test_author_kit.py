@@ -164,6 +164,15 @@ formats = ["torchscript"]
     assert exported.returncode == 0, exported.stdout + exported.stderr
     manifest = json.loads((tmp_path / "exports" / "torchscript" / "manifest.json").read_text())
     assert manifest["parity"]["passed"] is True
+    assert manifest["exporter"] == {"plugin": "example", "dist": "tk-example-plugin", "version": "0.2.0"}
+    # the exported file where the package is not installed (or switched off): its manifest names it
+    model = next((tmp_path / "exports" / "torchscript").glob(f"*{manifest['file'][-3:]}"))
+    gone = _tk(_env(tmp_path / "no-site"), "eval", model, cwd=tmp_path)
+    assert _one_error_line(gone.stderr) == (f"Error: {model}: written by exporter 'torchscript' (plugin 'example' "
+                                            f"(tk-example-plugin 0.2.0)), which is not installed here: pip install "
+                                            f"'tk-example-plugin==0.2.0'.")
+    off = _tk(_env(Path(env["PYTHONPATH"]), TK_DISABLE_PLUGINS="example"), "eval", model, cwd=tmp_path)
+    assert "which is switched off here" in _one_error_line(off.stderr)
     info = _tk(env, "example-info", run, cwd=tmp_path)
     assert info.returncode == 0 and "classes: ant, bee" in info.stdout, info.stderr
 

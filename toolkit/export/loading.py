@@ -33,12 +33,14 @@ class Blamed:
     method the protocol requires and the object lacks is one such line too, not an AttributeError.
     """
 
-    __slots__ = ("_tk_raw", "_tk_who", "_tk_required")
+    __slots__ = ("_tk_raw", "_tk_who", "_tk_required", "tk_made_by")
 
-    def __init__(self, raw: Any, who: str, required: tuple[str, ...] = REQUIRED):
+    def __init__(self, raw: Any, who: str, required: tuple[str, ...] = REQUIRED, made_by: dict[str, str] | None = None):
         object.__setattr__(self, "_tk_raw", raw)
         object.__setattr__(self, "_tk_who", who)
         object.__setattr__(self, "_tk_required", required)
+        #: the plugin, distribution and version of the exporter (written into each manifest)
+        object.__setattr__(self, "tk_made_by", dict(made_by or {}))
 
     def __getattr__(self, name: str) -> Any:
         raw, who = self._tk_raw, self._tk_who
@@ -101,7 +103,8 @@ def _one_line(exc: BaseException) -> str:
 def build_exporter(entry: Any, params: dict[str, Any] | None = None, *, where: str = "exporters") -> Any:
     """Registry ``entry``'s exporter built with ``params``, `Blamed` on its plugin."""
     raw = entry.create(dict(params or {}), {"name": entry.name}, where=where)
-    return Blamed(raw, f"Exporter '{entry.name}' ({entry.origin})")
+    return Blamed(raw, f"Exporter '{entry.name}' ({entry.origin})",
+                  made_by={"plugin": entry.plugin, "dist": entry.dist, "version": entry.version})
 
 
 def unwrapped(exporter: Any) -> Any:
@@ -150,18 +153,41 @@ def _clash(suffix: str, claims: list[Any]) -> PluginError:
                    f"switch one off with TK_DISABLE_PLUGINS={claims[-1].plugin}.")
 
 
-def _recorded_format(path: Path) -> str | None:
-    """The exporter a ``manifest.json`` beside ``path`` says wrote it (None without a readable one)."""
+def _recorded(path: Path) -> dict[str, Any]:
+    """The ``manifest.json`` beside ``path`` when it describes that file ({} otherwise)."""
     import json
 
     try:
         manifest = json.loads((path.parent / "manifest.json").read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError):
-        return None
+        return {}
     if not isinstance(manifest, dict) or manifest.get("file") not in (None, path.name):
-        return None
-    found = manifest.get("format")
+        return {}
+    return manifest
+
+
+def _recorded_format(path: Path) -> str | None:
+    """The exporter a ``manifest.json`` beside ``path`` says wrote it (None without a readable one)."""
+    found = _recorded(path).get("format")
     return found if isinstance(found, str) else None
+
+
+def _missing_exporter(path: Path, plugins: Any) -> str:
+    """Why no exporter here loads ``path`` when its manifest names the one that wrote it: that
+    exporter's plugin is switched off or not installed (and which package to install); "" when
+    the manifest says nothing."""
+    manifest = _recorded(path)
+    fmt = manifest.get("format")
+    if not isinstance(fmt, str):
+        return ""
+    made_by = manifest.get("exporter") if isinstance(manifest.get("exporter"), dict) else {}
+    plugin, dist, version = (str(made_by.get(k) or "") for k in ("plugin", "dist", "version"))
+    where = f" ({f'{dist} {version}'.strip()})" if dist else ""
+    who = f"exporter '{fmt}'" + (f" (plugin '{plugin}'{where})" if plugin else "")
+    if plugin and plugin in getattr(plugins, "disabled", []):
+        return f"{path}: written by {who}, which is switched off here (TK_DISABLE_PLUGINS or [plugins] disable)."
+    install = f": pip install '{dist}=={version}'" if dist and version else (f": pip install '{dist}'" if dist else "")
+    return f"{path}: written by {who}, which is not installed here{install}."
 
 
 def exporter_for_path(path: str | Path, plugins: Any | None = None) -> tuple[str, Any]:
@@ -179,7 +205,7 @@ def exporter_for_path(path: str | Path, plugins: Any | None = None) -> tuple[str
     if claims:
         return claims[0][0].name, claims[0][1]
     listed = ", ".join(sorted({".pt", *filter(None, known)}))
-    raise TkError(f"{path}: not a model tk can load (known model files: {listed}).")
+    raise TkError(_missing_exporter(path, plugins) or f"{path}: not a model tk can load (known model files: {listed}).")
 
 
 def is_model_file(path: str | Path) -> bool:

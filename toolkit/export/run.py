@@ -164,6 +164,7 @@ def _export_one(job: _Job, name: str, exporter: Any, failures: list[str]) -> Exp
         "size_mb": round(path_size(written) / 1e6, 3), "export_seconds": round(seconds, 2),
         **described, **job.common, "options": {k: v for k, v in job.options.items() if v not in (None, False)},
         "exporter_options": _effective_options(exporter, job.options),
+        **({"exporter": exporter.tk_made_by} if getattr(exporter, "tk_made_by", None) else {}),
         "tolerance": {"min_top1_agreement": tolerance.min_agreement, "max_prob_diff": tolerance.max_prob_diff},
         "tools": tool_versions(),
     }
