@@ -173,6 +173,14 @@ formats = ["torchscript"]
                                             f"'tk-example-plugin==0.2.0'.")
     off = _tk(_env(Path(env["PYTHONPATH"]), TK_DISABLE_PLUGINS="example"), "eval", model, cwd=tmp_path)
     assert "which is switched off here" in _one_error_line(off.stderr)
+    # tk bench of the run: the export no exporter here loads is a row saying why (not the command's end);
+    # the checkpoint needs the plugin's backbone, so nothing is measured, and the last line says whose
+    benched = _tk(_env(tmp_path / "no-site"), "bench", run, "--warmup", "1", "--iters", "3", "--batch", "1", cwd=tmp_path)
+    rows = json.loads((run / "bench.json").read_text())["rows"]
+    ts = next(r for r in rows if r["format"] == "torchscript")
+    assert ts["status"] == "failed" and "which is not installed here: pip install 'tk-example-plugin==0.2.0'" in ts["reason"]
+    last = benched.stderr.strip().splitlines()[-1]
+    assert benched.returncode == 1 and "unknown backbone 'small_cnn': the run was made with it from plugin 'example'" in last
     info = _tk(env, "example-info", run, cwd=tmp_path)
     assert info.returncode == 0 and "classes: ant, bee" in info.stdout, info.stderr
 

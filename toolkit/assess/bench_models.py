@@ -158,12 +158,13 @@ def candidates(target: Any, plugins: Any, threads: int | None,
             continue
         try:
             check_model_file(file)
+            # an export no exporter here loads (its plugin uninstalled or switched off): a row saying
+            # so, while the run's other models are measured
+            candidates.append(_file_candidate(source.label, file, plugins, threads, precision, note))
         except TkError as exc:  # an export killed before its check is a row that says so, never a measured one
             placeholders.append({"model": source.label, "format": fmt, "runtime": runtime_name(fmt), "device": "-",
                                  "precision": precision or "-", "file": str(file), "status": "failed",
                                  "reason": str(exc)})
-            continue
-        candidates.append(_file_candidate(source.label, file, plugins, threads, precision, note))
     have = {fmt for fmt, *_ in exported}
     for entry in plugins.registry("exporters"):
         if entry.name in have:
