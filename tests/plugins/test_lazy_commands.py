@@ -239,6 +239,9 @@ packages = ["tk_declared"]
     assert not {"tk_declared", "tk_declared.cli", "torch"} & seen[0]
     ran = tk(site, "square", "7", cwd=tmp_path)
     assert ran.returncode == 0 and ran.stdout.strip() == "49", ran.stderr
+    listed = tk(site, "plugins", "--json", cwd=tmp_path)  # tk plugins lists it under its plugin
+    declared = next(p for p in json.loads(listed.stdout)["plugins"] if p["name"] == "declared")
+    assert declared["registered"]["commands"] == ["square"], declared
 
 
 # -- a broken plugin stops only the recipes that use it ------------------------------------------

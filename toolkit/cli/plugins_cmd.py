@@ -23,11 +23,11 @@ def plugins(as_json: bool, kind: str | None, verbose: bool) -> None:
     TK_DISABLE_PLUGINS=name[,name...].
     """
     from ..plugin.manager import load_plugins
-
     from . import COMMANDS
 
     loaded = load_plugins()
     loaded.note_commands(set(COMMANDS))  # a plugin command named like tk's own is not added: say so
+    _note_declared_commands(loaded)
     if as_json:
         from ..recipe.json_schema import entry_json
 
@@ -84,3 +84,27 @@ def plugins(as_json: bool, kind: str | None, verbose: bool) -> None:
         for name, origins in names.items():
             click.echo(f"Not used: {kind} '{name}' is registered by {' and '.join(origins)}; switch one off "
                        f"(TK_DISABLE_PLUGINS) to use the other's.")
+
+
+def _note_declared_commands(loaded) -> None:
+    """Commands a distribution declares in the ``tk.commands`` entry-point group (listed without
+    importing it): under its ``tk`` plugin when it has one, else as a plugin of their own (the
+    distribution's name, which is also what TK_DISABLE_PLUGINS takes for them)."""
+    from importlib import metadata
+
+    from ..plugin.manager import PluginInfo, disabled_from_env
+    from . import COMMANDS
+    from .plugin_commands import COMMANDS_GROUP, _declared
+
+    off = disabled_from_env()
+    for ep in metadata.entry_points(group=COMMANDS_GROUP):
+        entry = _declared(ep)
+        owner = next((i for i in loaded.info.values() if entry["dist"] and i.dist == entry["dist"]), None)
+        name = owner.name if owner else (entry["dist"] or ep.name)
+        if name in off:
+            continue
+        if owner is None:
+            owner = loaded.info.setdefault(name, PluginInfo(name, entry["dist"], entry["version"], "tk.commands"))
+        listed = owner.registered.setdefault("commands", [])
+        if ep.name not in listed and not any(c.startswith(f"{ep.name} (") for c in listed):
+            listed.append(ep.name if ep.name not in COMMANDS else f"{ep.name} (not added: tk has its own)")
