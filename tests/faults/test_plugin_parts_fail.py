@@ -231,6 +231,22 @@ def test_a_part_of_a_switched_off_plugin_names_the_plugins_switched_off(acme_sit
                                                    "plugin 'acme_parts', which might provide it.") in line, line
 
 
+def test_switching_off_by_package_name_works_and_a_misspelt_name_is_said(acme_site, tmp_path):
+    """TK_DISABLE_PLUGINS takes the package's name too (tk's messages show it beside the plugin's);
+    a name that is no plugin's switches nothing off — said, with the close name, not silently."""
+    by_dist = subprocess.run([sys.executable, "-m", "toolkit.cli", "plugins"], cwd=tmp_path, capture_output=True,
+                             text=True, timeout=300, env=subprocess_env(PYTHONPATH=str(acme_site),
+                                                                        TK_DISABLE_PLUGINS="tk-acme-parts"))
+    assert by_dist.returncode == 0 and "acme_parts (disabled)" in by_dist.stdout and "Note:" not in by_dist.stderr
+    typo = subprocess.run([sys.executable, "-m", "toolkit.cli", "plugins"], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=300, env=subprocess_env(PYTHONPATH=str(acme_site),
+                                                                     TK_DISABLE_PLUGINS="acme_part"))
+    assert typo.returncode == 0 and "acme_parts (disabled)" not in typo.stdout
+    note = " ".join(typo.stderr.split())
+    assert ("Note: TK_DISABLE_PLUGINS or [plugins] disable names 'acme_part', which no plugin here is called: nothing "
+            "was switched off for it. Did you mean 'acme_parts'?") in note, typo.stderr
+
+
 def test_a_real_ctrl_c_in_a_command_is_one_line_and_status_130(acme_site, tmp_path):
     """SIGINT (what Ctrl-C sends) to a running command, once it says it is working: one line, status 130."""
     import signal

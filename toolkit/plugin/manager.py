@@ -381,10 +381,12 @@ def load_plugins(
     if entry_points:
         # tk's own plugins register first: a third party that claims one of their names is the one
         # marked broken, instead of knocking out tk's plugin and everything it registered.
+        known: set[str] = set()
         for ep in sorted(_entry_points(), key=lambda e: (_dist_name(e) != DISTRIBUTION, e.name)):
             dist = ep.dist.name if ep.dist else ""
             version = ep.dist.version if ep.dist else ""
-            if ep.name in disabled:
+            known.update({ep.name, dist})
+            if ep.name in disabled or (dist and dist in disabled and dist != DISTRIBUTION):  # its package's name works too
                 plugins.disabled.append(ep.name)
                 continue
             try:
@@ -418,4 +420,35 @@ def load_plugins(
         plugins._mark_broken(plugin_name, f"implements a hook that does not exist ({exc}); hook names start with tk_")
 
     plugins._fill_registries()
+    if entry_points:
+        known.update(Path(m).stem if m.endswith(".py") else m for m in modules)
+        known.update(name for name, _ in extra)
+        known.update(_declared_command_dists())
+        _note_unknown_disabled(disabled - known, sorted(n for n in known if n))
     return plugins
+
+
+def _declared_command_dists() -> set[str]:
+    """Distributions that declare commands in ``tk.commands`` (switched off by their name)."""
+    return {ep.dist.name for ep in metadata.entry_points(group="tk.commands") if ep.dist}
+
+
+def _note_unknown_disabled(unknown: set[str], known: list[str]) -> None:
+    """One ``Note:`` line (once per process) for names switched off that no plugin here has: a
+    misspelt name switches nothing off, silently."""
+    if not unknown or tuple(sorted(unknown)) in _NOTED_OFF:
+        return
+    _NOTED_OFF.add(tuple(sorted(unknown)))
+    import difflib
+
+    import click
+
+    close = sorted({m for name in unknown for m in difflib.get_close_matches(name, known, n=1, cutoff=0.6)})
+    hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+    names = ", ".join(f"'{n}'" for n in sorted(unknown))
+    click.echo(f"Note: TK_DISABLE_PLUGINS or [plugins] disable names {names}, which no plugin here is called: "
+               f"nothing was switched off for {'them' if len(unknown) > 1 else 'it'}.{hint} `tk plugins` lists the "
+               f"names.", err=True)
+
+
+_NOTED_OFF: set[tuple[str, ...]] = set()
