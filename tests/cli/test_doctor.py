@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import json
 import os
 import shutil
@@ -60,6 +61,29 @@ def test_doctor_on_a_folder_writes_page_json_and_fixes(tmp_path, messy, monkeypa
     assert fixes["slide/copy_000_of_000.png"] == {"file": "slide/copy_000_of_000.png",
                                                  "problem": "near-duplicate of slide/000.png", "suggestion": "remove"}
     assert "slide/000.png" not in fixes  # one of each group is kept
+
+
+def test_doctor_lists_a_decompression_bomb_instead_of_crashing_on_its_thumbnail(tmp_path, messy, monkeypatch):
+    """A PNG whose header claims 100000×100000 pixels: `tk data check` names it; the doctor crashed
+    with PIL's DecompressionBombError while drawing its thumbnail and left an empty folder."""
+    import struct
+    import zlib
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (16, 16)).save(buf, "PNG")
+    data = bytearray(buf.getvalue())
+    ihdr = bytearray(data[12:29])
+    ihdr[4:12] = struct.pack(">II", 100_000, 100_000)
+    data[12:29], data[29:33] = ihdr, struct.pack(">I", zlib.crc32(bytes(ihdr)))
+    (messy / "others" / "huge.png").write_bytes(bytes(data))
+    monkeypatch.chdir(tmp_path)
+    result = run_cli("data", "doctor", messy)
+    assert result.exit_code == 0, result.output
+    assert "unusable files: 2" in result.output
+    page = (tmp_path / "doctor-screens" / "doctor.html").read_text()
+    assert "others/huge.png" in page and "decompression bomb" in page
 
 
 def test_apply_writes_a_corrected_copy_and_leaves_the_original_byte_identical(tmp_path, messy, monkeypatch):

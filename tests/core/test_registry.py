@@ -49,11 +49,20 @@ def test_required_parameter_missing():
 
 
 def test_duplicate_name_names_both_plugins():
+    """Two third parties: the name is used from neither, and asking for it names both. A third party
+    claiming one of tk's own names is refused at registration (that plugin is marked broken)."""
     reg = Registry("losses")
     reg.add(entry("focal", plugin="first"))
-    with pytest.raises(PluginError) as err:
-        reg.add(entry("focal", plugin="second"))
+    reg.add(entry("focal", plugin="second"))
+    assert reg.find("focal") is None
+    with pytest.raises(RecipeError) as err:
+        reg.get("focal", "loss.name")
     assert "plugin 'first' (dist-p 1.2)" in str(err.value) and "plugin 'second' (dist-p 1.2)" in str(err.value)
+    own = Registry("losses")
+    own.add(Entry("losses", "cross_entropy", lambda: None, "losses", "tk-train", "0.3.0"))
+    with pytest.raises(PluginError) as err:
+        own.add(entry("cross_entropy", plugin="second"))
+    assert "plugin 'losses' (tk-train 0.3.0)" in str(err.value) and "plugin 'second' (dist-p 1.2)" in str(err.value)
 
 
 def test_unknown_name_suggests_close_matches_and_tk_plugins():

@@ -283,21 +283,21 @@ def diagnose(target: str | Path, *, bits: int = 8, workers: int = 2,
 
 # -- writing -----------------------------------------------------------------------------------
 def _thumb(path: str) -> str:
-    """A thumbnail of a regular file as base64 PNG ('' when it cannot be had: a FIFO or device is
-    never opened, since reading one could wait for ever)."""
-    import stat
-
+    """A thumbnail of a regular file as base64 PNG ('' when it cannot be had): decoded as every
+    image is (`toolkit.data.images.load_rgb`: regular files only — a FIFO or device is never
+    opened —, the pixel limit checked before decoding, a JPEG at reduced scale), so a
+    decompression bomb the scan lists is not decoded here either."""
     from PIL import Image
 
+    from ..core.errors import TkError
+    from ..data.images import load_rgb
+
     try:
-        if not stat.S_ISREG(os.stat(path).st_mode):
-            return ""
-        with Image.open(path) as im:
-            im = im.convert("RGB")
-            im.thumbnail((THUMB * 2, THUMB))
-            buf = io.BytesIO()
-            im.save(buf, "PNG")
-    except (OSError, ValueError):
+        im = load_rgb(path, reduce_for=(THUMB, THUMB * 2))
+        im.thumbnail((THUMB * 2, THUMB))
+        buf = io.BytesIO()
+        im.save(buf, "PNG")
+    except (OSError, ValueError, TkError, Image.DecompressionBombError):
         return ""
     return base64.b64encode(buf.getvalue()).decode("ascii")
 

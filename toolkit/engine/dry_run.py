@@ -19,9 +19,12 @@ when too few were timed for one — which the printed line then says.
 from __future__ import annotations
 
 import math
+import os
 import sys
 import time
 from typing import Any
+
+from ..core.errors import TkError
 
 __all__ = ["dry_run", "WARMUP_STEPS", "MIN_STEPS", "MIN_SECONDS"]
 
@@ -50,6 +53,60 @@ def _peak_memory(device: Any) -> tuple[int, str]:
 
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return int(rss if sys.platform == "darwin" else rss * 1024), "peak resident memory of the process"
+
+
+def _available_memory() -> int | None:
+    """Bytes of memory the system can still give without swapping (Linux's MemAvailable), or None."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def _resident() -> int:
+    """This process's resident memory now, in bytes (0 where /proc is not there)."""
+    try:
+        with open("/proc/self/statm", encoding="ascii") as fh:
+            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def _check_step_memory(one: Any, model: Any, batch_size: int, recipe: Any) -> None:
+    """Refuse, in one line, a training step that would not fit in this machine's free memory: one
+    step at batch 1 is measured (the growth of the process's peak resident memory; the RNG and
+    the model's state are put back after it) and scaled to ``batch_size`` — activations grow with
+    the batch. At data.image_size 4096 a dry run had used up a 23 GB machine and been killed."""
+    import torch
+
+    free = _available_memory()
+    if free is None or batch_size <= 1:
+        return
+    before, peak = _resident(), _peak_rss()
+    saved = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    with torch.random.fork_rng():
+        one()
+    model.load_state_dict(saved)
+    model.zero_grad(set_to_none=True)
+    used = max(_peak_rss() - max(before, 0), 0) if _peak_rss() > peak else 0
+    need = used * batch_size
+    if used and need > free:
+        size = recipe["data"]["image_size"]
+        raise TkError(f"One training step at train.batch_size {batch_size} and data.image_size {size} would need "
+                      f"about {need / 1e9:.1f} GB of memory (a step at batch 1 took {used / 1e9:.2f} GB here), more "
+                      f"than the {free / 1e9:.1f} GB this machine has free: lower data.image_size or "
+                      f"train.batch_size.")
+
+
+def _peak_rss() -> int:
+    import resource
+
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return int(rss if sys.platform == "darwin" else rss * 1024)
 
 
 def _sync(device: Any) -> None:
@@ -97,7 +154,7 @@ def _dry_run(recipe: Any, progress: Any) -> dict[str, Any]:
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
 
-    def step() -> tuple[float, float, tuple[int, ...]]:
+    def step(ids: list[int] = ids) -> tuple[float, float, tuple[int, ...]]:
         x, targets = batches.batch(ids)
         for op in comps.ops:
             x, targets = op(x, targets)
@@ -110,6 +167,8 @@ def _dry_run(recipe: Any, progress: Any) -> dict[str, Any]:
         return float(loss.detach()), norm, tuple(x.shape)
 
     forward.train()
+    if device.type == "cpu":  # a step too large for this machine's memory is refused, not killed by the kernel
+        _check_step_memory(lambda: step(ids[:1]), model, len(ids), recipe)
     loss, grad_norm, shape = step()  # also warms up kernels and allocators
     _sync(device)
     for _ in range(WARMUP_STEPS - 1):
