@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from toolkit.testing import make_image_folder, run_cli
 
 
@@ -51,3 +53,35 @@ device = "cpu"
     assert epoch_low <= epoch <= epoch_high and run_low <= run <= run_high
     assert int(line.group(8) or line.group(9)) == timed  # the same steps, said the same way
     assert (line.group(8) is not None) == (timed >= 6)  # six timed steps are the fewest for a 95% interval
+
+
+def test_a_step_too_large_for_the_free_memory_is_refused_before_it_runs(monkeypatch):
+    """The dry run measures one step at batch 2 (the process's peak memory reset first) and scales it
+    to the batch size: at data.image_size 4096 a dry run had used up a 23 GB machine and been killed.
+    Here the step is 64 MB of real, touched memory and the machine is said to have 100 MB free."""
+    import sys
+
+    import numpy as np
+    import torch
+
+    from toolkit.core.errors import TkError
+    from toolkit.engine import dry_run
+
+    if not sys.platform.startswith("linux"):
+        pytest.skip("peak memory is reset and read through /proc")
+    monkeypatch.setattr(dry_run, "_available_memory", lambda: 100_000_000)
+    model = torch.nn.Linear(4, 2)
+    weights = model.weight.detach().clone()
+
+    def step():
+        block = np.ones(64_000_000 // 8)  # allocated and written: resident
+        torch.nn.init.zeros_(model.weight)  # a step changes the model; the check puts it back
+        return float(block[-1])
+
+    with pytest.raises(TkError) as err:
+        dry_run._check_step_memory(step, model, 8, {"data": {"image_size": 4096}})
+    message = str(err.value)
+    assert message.startswith("One training step at train.batch_size 8 and data.image_size 4096 would need about 0.")
+    assert "more than the 0.1 GB this machine has free: lower data.image_size or train.batch_size." in message
+    assert torch.equal(model.weight, weights)
+    dry_run._check_step_memory(step, model, 2, {"data": {"image_size": 4096}})  # batch 2: what was measured

@@ -289,7 +289,6 @@ def _thumb(path: str) -> str:
     decompression bomb the scan lists is not decoded here either."""
     from PIL import Image
 
-    from ..core.errors import TkError
     from ..data.images import load_rgb
 
     try:

@@ -78,35 +78,52 @@ def _resident() -> int:
 
 def _check_step_memory(one: Any, model: Any, batch_size: int, recipe: Any) -> None:
     """Refuse, in one line, a training step that would not fit in this machine's free memory: one
-    step at batch 1 is measured (the growth of the process's peak resident memory; the RNG and
-    the model's state are put back after it) and scaled to ``batch_size`` — activations grow with
-    the batch. At data.image_size 4096 a dry run had used up a 23 GB machine and been killed."""
+    step at batch 2 (the least batch norm trains on) is measured — the growth of the process's
+    peak resident memory; the RNG and the model's state are put back after it — and scaled to
+    ``batch_size``, as activations grow with the batch. At data.image_size 4096 a dry run had used
+    up a 23 GB machine and been killed."""
     import torch
 
     free = _available_memory()
-    if free is None or batch_size <= 1:
+    if free is None or batch_size <= 2 or not _reset_peak():
         return
-    before, peak = _resident(), _peak_rss()
+    before = _resident()
     saved = {k: v.detach().clone() for k, v in model.state_dict().items()}
     with torch.random.fork_rng():
         one()
     model.load_state_dict(saved)
     model.zero_grad(set_to_none=True)
-    used = max(_peak_rss() - max(before, 0), 0) if _peak_rss() > peak else 0
-    need = used * batch_size
+    used = max(_status_kb("VmHWM") * 1024 - before, 0)
+    need = used * batch_size // 2
     if used and need > free:
         size = recipe["data"]["image_size"]
         raise TkError(f"One training step at train.batch_size {batch_size} and data.image_size {size} would need "
-                      f"about {need / 1e9:.1f} GB of memory (a step at batch 1 took {used / 1e9:.2f} GB here), more "
+                      f"about {need / 1e9:.1f} GB of memory (a step at batch 2 took {used / 1e9:.2f} GB here), more "
                       f"than the {free / 1e9:.1f} GB this machine has free: lower data.image_size or "
                       f"train.batch_size.")
 
 
-def _peak_rss() -> int:
-    import resource
+def _reset_peak() -> bool:
+    """Reset this process's peak resident memory (Linux: ``5`` to /proc/self/clear_refs resets
+    VmHWM), so that what one step needs is measured whatever the process held before."""
+    try:
+        with open("/proc/self/clear_refs", "w", encoding="ascii") as fh:
+            fh.write("5")
+        return _status_kb("VmHWM") > 0
+    except OSError:
+        return False
 
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return int(rss if sys.platform == "darwin" else rss * 1024)
+
+def _status_kb(field: str) -> int:
+    """A ``kB`` field of /proc/self/status (0 when unreadable)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        return 0
+    return 0
 
 
 def _sync(device: Any) -> None:
@@ -168,7 +185,7 @@ def _dry_run(recipe: Any, progress: Any) -> dict[str, Any]:
 
     forward.train()
     if device.type == "cpu":  # a step too large for this machine's memory is refused, not killed by the kernel
-        _check_step_memory(lambda: step(ids[:1]), model, len(ids), recipe)
+        _check_step_memory(lambda: step(ids[:2]), model, len(ids), recipe)
     loss, grad_norm, shape = step()  # also warms up kernels and allocators
     _sync(device)
     for _ in range(WARMUP_STEPS - 1):
