@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -108,3 +109,30 @@ def test_checkpoint_outside_a_run_is_checked_on_random_images(in_shared, tmp_pat
     result = run_cli("export", lone, "--onnx", "--int8", "--out", tmp_path / "q")
     assert result.exit_code == 1
     assert "int8 quantisation needs training images to calibrate on" in result.output
+
+
+def test_exporting_a_run_that_is_still_training_says_so_and_bench_marks_the_export_stale(workdir):
+    """While a run trains (its folder's lock held, as `tk run` holds it), `tk export` says the export
+    is of its best.pt so far; once best.pt is another epoch's, `tk bench` marks that export's rows
+    (they had read "ok" beside a 66.67% agreement)."""
+    from toolkit.core.checkpoint import load_checkpoint, save_checkpoint
+    from toolkit.engine.lock import FolderLock
+
+    run = workdir / "runs/tiny/1"
+    with FolderLock(run):
+        result = run_cli("export", "runs/tiny/1", "--onnx", "--out", "during")
+    assert result.exit_code == 0, result.output
+    epoch = load_checkpoint(run / "best.pt")["epoch"]
+    assert (f"Note: runs/tiny/1 is still training (process {os.getpid()}); this exports its best.pt so far (epoch "
+            f"{epoch}): export again when the run has finished.") in " ".join(result.output.split())
+    assert "still training" not in run_cli("export", "runs/tiny/1", "--onnx", "--out", "after").output
+
+    best = load_checkpoint(run / "best.pt")  # the run went on: best.pt is now a later epoch's
+    best["epoch"] = epoch + 3
+    save_checkpoint(run / "best.pt", best)
+    benched = run_cli("bench", "runs/tiny/1", "--runtime", "onnx", "--iters", "2", "--warmup", "0", "--batch", "1")
+    assert benched.exit_code == 0, benched.output
+    rows = json.loads((run / "bench.json").read_text())["rows"]
+    onnx = [r for r in rows if r["format"] == "onnx" and r.get("file", "").endswith("tiny.onnx") and r["status"] == "ok"]
+    assert onnx and all(f"exported from best.pt of epoch {epoch}, which is now epoch {epoch + 3}: tk export again"
+                        in r.get("note", "") for r in onnx), onnx

@@ -78,8 +78,14 @@ def _run_exports(source: ModelSource) -> list[tuple[str, Path, str, str]]:
             if path.is_file():
                 manifests.setdefault(path.resolve(), path)
     found = []
+    now = source.ckpt.get("epoch")
     for manifest_path in manifests.values():
-        found += _manifest_models(manifest_path, read_manifest(manifest_path))
+        manifest = read_manifest(manifest_path)
+        then = (manifest.get("source") or {}).get("epoch") if isinstance(manifest.get("source"), dict) else None
+        stale = (f"exported from best.pt of epoch {then}, which is now epoch {now}: tk export again"
+                 if isinstance(then, int) and isinstance(now, int) and then != now else "")
+        found += [(fmt, file, precision, "; ".join(filter(None, [note, stale])))
+                  for fmt, file, precision, note in _manifest_models(manifest_path, manifest)]
     return found
 
 

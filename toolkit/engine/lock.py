@@ -78,6 +78,23 @@ class FolderLock:
         self._fd = fd
         return self
 
+    @classmethod
+    def busy(cls, folder: Path) -> str:
+        """`` (process N)`` when a process holds ``folder``'s lock now (a run training there), else
+        "" — a shared lock tried and let go at once, creating nothing."""
+        path = Path(folder) / cls.NAME
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except OSError:
+            return ""
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except OSError:
+            return cls(Path(folder))._owner() or " (another process)"
+        finally:
+            os.close(fd)  # closing lets go of the shared lock, when it was taken
+        return ""
+
     def _owner(self) -> str:
         try:
             pid = self.path.read_text(errors="replace").split("\n", 1)[0].strip()

@@ -81,6 +81,13 @@ def export_run(target: str | Path | None = None, formats: Iterable[str] | None =
     source = resolve_source(target, runs_root=runs_root)
     if source.note:
         say(source.note)
+    if source.run_dir is not None:
+        from ..engine.lock import FolderLock
+
+        training = FolderLock.busy(source.run_dir)
+        if training:  # its best.pt will move on: the export is of what it is now, and says so
+            say(f"Note: {source.run_dir} is still training{training}; this exports its best.pt so far (epoch "
+                f"{source.ckpt.get('epoch')}): export again when the run has finished.")
     plugins = plugins or plugins_for_checkpoint(source.ckpt, str(source.checkpoint))
     export_cfg = (source.ckpt.get("recipe") or {}).get("export") or {}
     exporters = _exporters(formats, export_cfg, exporter_options, source, plugins)
