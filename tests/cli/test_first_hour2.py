@@ -209,3 +209,29 @@ def test_model_pretrained_path_in_the_file_is_relative_to_the_file(recipe_in_sub
     result = run_cli("run", recipe_in_sub, "--dry-run", "--set", "data.root=images")
     assert _error_line(result) == ("Error: recipes/r.toml:9: model.pretrained_path: no such weights file "
                                    "'recipes/w/none.safetensors'."), result.output
+
+
+def test_a_misspelt_key_of_a_tables_own_gets_did_you_mean(tmp_path, monkeypatch):
+    """``data.imagesize``: the folder dataset takes no parameters, and the message said "Accepted:
+    none" with no suggestion; the [data] table's own image_size is the close one."""
+    monkeypatch.chdir(tmp_path)
+    root = make_image_folder(tmp_path / "images", {"a": 4, "b": 4}, size=32)
+    (tmp_path / "r.toml").write_text(f'[data]\nroot = "{root.as_posix()}"\nimagesize = 64\n')
+    result = run_cli("recipes", "check", "r.toml")
+    assert result.exit_code != 0
+    line = _error_line(result)
+    assert "data.imagesize: dataset 'folder' has no parameter 'imagesize'. Did you mean 'image_size'? Its " \
+           "parameters: none; the [data] table's own keys: source, root, image_size" in line, line
+
+
+def test_classes_too_small_for_a_validation_split_say_so(tmp_path, monkeypatch):
+    """Two classes of one image each: the advice was to set data.val_fraction above 0, which it was."""
+    monkeypatch.chdir(tmp_path)
+    root = make_image_folder(tmp_path / "images", {"a": 1, "b": 1}, size=32)
+    (tmp_path / "r.toml").write_text(f'[data]\nroot = "{root.as_posix()}"\nimage_size = 32\n[model]\n'
+                                     f'backbone = "test_efficientnet"\n')
+    result = run_cli("run", "r.toml", "--dry-run")
+    assert result.exit_code != 0
+    line = _error_line(result)
+    assert "the validation split is empty: data.val_fraction 0.2 of 2 training image(s)" in line and \
+        "add images (a few per class at least) or a val/ folder" in line, line

@@ -189,7 +189,7 @@ def prepare_data(recipe: Any, plugins: Any, *, saved_split: dict[str, Any] | Non
             prepared.notes = notes + prepared.notes
             prepared.bad_images = bad + prepared.bad_images
             prepared.ignored = ignored
-            _check_nonempty(prepared)
+            _check_nonempty(prepared, float(data.get("val_fraction") or 0) if index.presplit is None else None)
             return prepared
     prepared.notes = notes + prepared.notes
     prepared.bad_images, prepared.ignored = bad, ignored
@@ -198,10 +198,15 @@ def prepare_data(recipe: Any, plugins: Any, *, saved_split: dict[str, Any] | Non
     return prepared
 
 
-def _check_nonempty(prepared: PreparedData) -> None:
+def _check_nonempty(prepared: PreparedData, val_fraction: float | None = None) -> None:
     if not prepared.train.paths:
         raise DataError("no training images are left after leaving out the unusable ones.")
     if not prepared.val.paths:
+        if val_fraction:  # a fraction was asked for: too few images (or groups) to take any from
+            groups = len(prepared.train.paths)
+            raise DataError(f"the validation split is empty: data.val_fraction {val_fraction} of {groups} training "
+                            f"image(s) (near-duplicates kept together) rounds to none; tk picks best.pt and stops "
+                            f"early on validation metrics — add images (a few per class at least) or a val/ folder.")
         raise DataError("the validation split is empty: tk picks best.pt and stops early on validation metrics; "
                         "set data.val_fraction above 0 (or add a val/ folder).")
 

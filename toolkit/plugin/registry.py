@@ -141,7 +141,7 @@ class Entry:
     def accepts_any(self) -> bool:
         return any(p.kind is p.VAR_KEYWORD for p in self._signature().parameters.values())
 
-    def check_params(self, params: dict[str, Any], where: str, *, build: bool = True) -> None:
+    def check_params(self, params: dict[str, Any], where: str, *, build: bool = True, own: list[str] | None = None) -> None:
         """Raise `RecipeError` for keys the factory does not take, required ones missing, and values
         the factory's own checks refuse (`_run_check`).
 
@@ -157,12 +157,14 @@ class Entry:
                     f"'{self.name}' and cannot be set in the recipe."
                 )
             if key not in accepted and not self.accepts_any():
-                allowed = ", ".join(accepted) or "none"
-                close = difflib.get_close_matches(key, list(accepted), n=1)
+                # ``own``: the table's own keys (``[data] image_size``), beside the plugin's parameters
+                close = difflib.get_close_matches(key, [*accepted, *(own or [])], n=1)
                 hint = f" Did you mean '{close[0]}'?" if close else ""
+                mention_own = own and (not accepted or (close and close[0] not in accepted))
+                allowed = (f"Its parameters: {', '.join(accepted) or 'none'}; the [{where}] table's own keys: "
+                           f"{', '.join(own)}." if mention_own else f"Accepted: {', '.join(accepted) or 'none'}.")
                 raise RecipeError(
-                    f"{where}.{key}: {singular(self.kind)} '{self.name}' has no parameter '{key}'.{hint} "
-                    f"Accepted: {allowed}."
+                    f"{where}.{key}: {singular(self.kind)} '{self.name}' has no parameter '{key}'.{hint} {allowed}"
                 )
         for p in accepted.values():
             if p.required and p.name not in params:

@@ -242,7 +242,7 @@ class Recipe:
         entry = self._wrap(section, spec.plugin, lambda: plugins.entry(spec.kind, name, f"{section}.{spec.plugin}"))
         params = self.plugin_params(section, plugins)
         first_key = next(iter(params), spec.plugin)
-        self._wrap(section, first_key, lambda: entry.check_params(params, section))
+        self._wrap(section, first_key, lambda: entry.check_params(params, section, own=list(spec.keys)))
 
     def _wrap(self, section: str, key: str, check: Any) -> Any:
         """``check()``, its `RecipeError` placed at the key it names (``loss.epsilom: ...`` given with
