@@ -10,7 +10,8 @@ BASE = {"temperature": 0.35, "fitted": True, "ece_before": 0.156, "ece_after": 0
 def test_worse_ece_on_few_images_is_said():
     line = calibration_text(BASE)
     assert line == ("Calibration on 30 validation images: temperature 0.350, NLL 1.742 → 1.606, ECE 0.156 → 0.187 "
-                    "(worse: 30 validation images are few to fit a temperature on).")
+                    "(worse: 30 validation images are few to fit a temperature on; the temperature is kept in "
+                    "best.pt and its exports all the same: calibration.temperature = false leaves it out).")
 
 
 def test_unknown_threshold_and_its_goal():

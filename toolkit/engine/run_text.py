@@ -85,7 +85,9 @@ def calibration_text(section: dict[str, Any] | None) -> str:
     n = int(section.get("images", 0))
     ece = f"ECE {section['ece_before']:.3f} → {section['ece_after']:.3f}"
     if section["ece_after"] > section["ece_before"]:
-        ece += f" (worse: {n} validation images are few to fit a temperature on)" if n < 100 else " (worse)"
+        few = f": {n} validation images are few to fit a temperature on" if n < 100 else ""
+        ece += (f" (worse{few}; the temperature is kept in best.pt and its exports all the same: "
+                f"calibration.temperature = false leaves it out)")
     text = (f"Calibration on {n} validation images: temperature {section['temperature']:.3f}, "
             f"NLL {section['nll_before']:.3f} → {section['nll_after']:.3f}, {ece}")
     unknown = section.get("unknown")
