@@ -158,6 +158,32 @@ def test_a_killed_build_never_leaves_a_store_with_wrong_pixels(tmp_path, delay):
     res = open_store(paths, HW, cache_dir=cache)
     assert np.array_equal(res.store.gather(res.rows).numpy(), _fresh(paths))
     assert res.decoded + res.reused == 120
+    assert not list((cache / "stores").glob(".build-*.tmp"))  # the killed build's file is gone (it can be GBs)
+
+
+def test_a_build_still_running_keeps_its_file_while_stale_ones_are_cleared(tmp_path):
+    """A build holds an exclusive flock on its file while it runs (the kernel drops it when the
+    process ends, killed or not): a file whose lock can be taken is a dead build's and goes; one
+    held, as a running build holds it, stays."""
+    import fcntl
+    import os
+
+    from toolkit.data.store_file import clear_stale_builds
+
+    stores = tmp_path / "stores"
+    stores.mkdir()
+    orphan, live = stores / ".build-killed.tmp", stores / ".build-running.tmp"
+    orphan.write_bytes(b"\0" * 4096)
+    live.write_bytes(b"\0" * 4096)
+    held = os.open(live, os.O_RDONLY)
+    fcntl.flock(held, fcntl.LOCK_EX)  # what write_store holds while it builds
+    try:
+        clear_stale_builds(stores)
+        assert not orphan.exists() and live.exists()
+    finally:
+        os.close(held)
+    clear_stale_builds(stores)  # its process gone: no one's
+    assert not live.exists()
 
 
 def test_the_old_per_image_cache_is_ignored_with_a_note(tmp_path, monkeypatch):

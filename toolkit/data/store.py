@@ -55,7 +55,7 @@ from toolkit.core.geometry import DEFAULT_RESIZE, InputSpec
 from toolkit.data.duplicates import FEATURE_BYTES, FEATURE_VERSION
 from toolkit.data.images import ImageError
 from toolkit.data.store_file import (DIGEST_BYTES, END, HASH_BYTES, KEY_BYTES, MAGIC, STORE_VERSION, _decode_row,
-                                     _digest, row_key, write_store)
+                                     _digest, clear_stale_builds, row_key, write_store)
 
 __all__ = ["STORE_VERSION", "ImageStore", "StoreResult", "open_store", "row_key"]
 
@@ -294,6 +294,7 @@ def open_store(paths: Sequence[str], size: tuple[int, int] | InputSpec, *, cache
     except OSError as exc:
         raise DataError(f"cannot create the image store folder {folder} ({exc.strerror or exc}): "
                         f"choose another data.cache_dir") from None
+    clear_stale_builds(folder)  # what a killed build left: no process holds it any more
     notes: list[str] = []
     wanted, stat_failed = _row_keys(paths, hw, rule)
     best: ImageStore | None = None

@@ -62,15 +62,28 @@ def _decode_row_and_features(path: str, hw: tuple[int, int], rule: str, features
     return row, (decode_features(path, img, hw) if features else None)
 
 
-def _clear_stale_builds(folder: Path, keep: Path, older_than: float = 3600.0) -> None:
-    """Remove ``.build-*.tmp`` files of builds that were killed (older than an hour: a build
-    still running in another process keeps touching its file)."""
-    now = time.time()
+def clear_stale_builds(folder: Path, keep: Path | None = None) -> None:
+    """Remove the ``.build-*.tmp`` files of builds whose process is gone (killed: a store of a
+    whole data set can be tens of GB). A build holds an exclusive ``flock`` on its file while it
+    runs, which the kernel drops when the process ends in any way: a file whose lock can be taken
+    is no one's. Called whenever stores are opened, not only when one is built."""
+    import fcntl
+
     for p in folder.glob(".build-*.tmp"):
-        if p != keep:
-            with contextlib.suppress(OSError):
-                if now - p.stat().st_mtime > older_than:
-                    p.unlink()
+        if p == keep:
+            continue
+        try:
+            fd = os.open(p, os.O_RDONLY)
+        except OSError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:  # a build still running holds it
+            os.close(fd)
+            continue
+        with contextlib.suppress(OSError):
+            p.unlink()
+        os.close(fd)
 
 
 def write_store(folder: Path, spec: InputSpec, keys: list[bytes], path_of: dict[bytes, str], best: Any,
@@ -90,7 +103,11 @@ def write_store(folder: Path, spec: InputSpec, keys: list[bytes], path_of: dict[
     final = folder / f"{hw[0]}x{hw[1]}-{rule}-v{STORE_VERSION}-{tag}.tkstore"
     fd, tmp_name = tempfile.mkstemp(dir=folder, prefix=".build-", suffix=".tmp")
     tmp = Path(tmp_name)
-    _clear_stale_builds(folder, keep=tmp)
+    import fcntl
+
+    held = os.open(tmp, os.O_RDONLY)  # this build's: held until it ends (`clear_stale_builds`)
+    fcntl.flock(held, fcntl.LOCK_EX)
+    clear_stale_builds(folder, keep=tmp)
     try:
         os.ftruncate(fd, data_offset + n * (3 * hw[0] * hw[1] + FEATURE_BYTES))
         os.close(fd)
@@ -105,6 +122,8 @@ def write_store(folder: Path, spec: InputSpec, keys: list[bytes], path_of: dict[
         with contextlib.suppress(OSError):
             tmp.unlink()
         raise
+    finally:
+        os.close(held)
     return final, header, failed, reused
 
 
