@@ -81,7 +81,9 @@ def test_a_step_too_large_for_the_free_memory_is_refused_before_it_runs(monkeypa
     with pytest.raises(TkError) as err:
         dry_run._check_step_memory(step, model, 8, {"data": {"image_size": 4096}})
     message = str(err.value)
-    assert message.startswith("One training step at train.batch_size 8 and data.image_size 4096 would need about 0.")
+    assert message.startswith("One training step at train.batch_size 8 and data.image_size 4096 would need about ")
+    need = float(message.split("would need about ")[1].split(" GB")[0])
+    assert need >= 0.2  # four times the 64 MB step at batch 2 (and whatever else the step held)
     assert "more than the 0.1 GB this machine has free: lower data.image_size or train.batch_size." in message
     assert torch.equal(model.weight, weights)
     dry_run._check_step_memory(step, model, 2, {"data": {"image_size": 4096}})  # batch 2: what was measured
