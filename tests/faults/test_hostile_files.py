@@ -228,3 +228,19 @@ def test_a_checkpoint_cannot_send_exports_outside_the_working_folder(trained, tm
         assert "export.out" in line and "--out" in line and "refused" in line, line
     assert not (tmp_path / "escaped").exists() and not list(tmp_path.rglob("*.onnx"))
     record_figure("hostile files", "path traversal: export.out with '..' inside a checkpoint", 2, 2, kinds=2)
+
+
+def test_a_file_name_with_a_newline_or_an_escape_sequence_is_printed_as_text(tmp_path, monkeypatch):
+    """A bad file named ``evil<ESC>[31mRED<ESC>[0m<newline>FAKE LINE.png``: `tk data check` and
+    `tk run --dry-run` printed the name raw — the terminal obeyed the escape sequence and the
+    newline made a line of output tk never wrote."""
+    monkeypatch.chdir(tmp_path)
+    root = make_image_folder(tmp_path / "images", {"a": 4, "b": 4}, size=32)
+    (root / "a" / "evil\x1b[31mRED\x1b[0m\nFAKE LINE.png").write_bytes(b"not an image")
+    escaped = "evil\\x1b[31mRED\\x1b[0m\\nFAKE LINE.png: not an image"
+    checked = run_cli("data", "check", root)
+    assert escaped in checked.output, checked.output
+    dry = run_cli("run", write_recipe(tmp_path / "r.toml", root, epochs=1), "--dry-run")
+    assert dry.exit_code == 0, dry.output
+    for output in (checked.output, dry.output):
+        assert "\x1b" not in output and not any(line.startswith("FAKE LINE") for line in output.splitlines())

@@ -155,7 +155,9 @@ def _print_duplicates(index, report, bits: int) -> int:
     from rich.console import Console
 
     console = Console(highlight=False, soft_wrap=True)
-    rel = lambda i: os.path.relpath(index.paths[i], index.root)  # noqa: E731
+    from ..core.text import shown
+
+    rel = lambda i: shown(os.path.relpath(index.paths[i], index.root))  # noqa: E731
     if not report.groups:
         console.print("Near-duplicates: none (no two images show the same frame).", markup=False)
         return 0
@@ -210,19 +212,21 @@ def _print(index, counts, ratio, bad, ignored) -> None:
     else:
         console.print(f"Imbalance: {ratio:.1f}x (largest class '{largest}' {max(counts, default=0)}, "
                       f"smallest '{smallest}' {min(counts, default=0)})", markup=False)
+    from ..core.text import shown  # a file name's newline or escape sequence printed as text, not obeyed
+
     if bad:
         console.print(f"{len(bad)} unusable image(s) (tk run leaves them out with data.on_bad_image = \"skip\"):",
                       markup=False)
         for path, reason in bad:
-            console.print(f"  {path}: {reason}", markup=False)
+            console.print(f"  {shown(path)}: {reason}", markup=False)
     if ignored:
         console.print(f"{len(ignored)} other file(s) ignored:", markup=False)
         for path, reason in ignored:
-            console.print(f"  {path}: {reason}", markup=False)
+            console.print(f"  {shown(path)}: {reason}", markup=False)
     if index.notes:
         console.print(f"{len(index.notes)} note(s) on usable files:", markup=False)
         for path, note in index.notes:
-            console.print(f"  {path}: {note}", markup=False)
+            console.print(f"  {shown(path)}: {note}", markup=False)
     tiny = [n for n, c in zip(index.class_names, counts) if 0 < c < 5]
     if tiny:
         console.print(f"Classes with fewer than 5 images ({', '.join(tiny)}): their validation scores will be "

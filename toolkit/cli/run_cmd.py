@@ -224,8 +224,10 @@ def _dry_run(recipe) -> None:
     from ..engine.data_pipeline import grouping_text
 
     echo(f"Split: {grouping_text(facts['grouping'])}")
+    from ..core.text import shown
+
     for path, reason in facts["bad_images"]:
-        echo(f"Bad image (left out): {path}: {reason}")
+        echo(f"Bad image (left out): {shown(path)}: {reason}")
     for note in facts["notes"]:
         echo(f"Note: {note}")
     echo(f"Input batch: {' x '.join(str(s) for s in facts['input_shape'])} (float 0-1)")

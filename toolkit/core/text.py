@@ -43,6 +43,17 @@ def printable(text: str) -> str:
         return text.encode("utf-8", "backslashreplace").decode("ascii")
 
 
+_CONTROL = {c: f"\\x{c:02x}" for c in [*range(0x20), 0x7F, *range(0x80, 0xA0)]}
+_CONTROL.update({0x0A: "\\n", 0x0D: "\\r", 0x09: "\\t"})
+
+
+def shown(text: str) -> str:
+    """``text`` (a file name) safe to print on a terminal: `printable`, and control characters —
+    a newline that would fake an output line, an escape sequence that would recolour or move the
+    terminal's cursor — written as ``\\n``, ``\\x1b`` …"""
+    return printable(text).translate(_CONTROL)
+
+
 def _quoted(text: str) -> bool:
     """Whether ``text`` starts with the ``'`` that `csv_cell` adds (and `csv_value` removes)."""
     return len(text) > 1 and text[0] == "'" and (text[1] == "'" or text[1] in FORMULA_PREFIXES)

@@ -33,8 +33,10 @@ def print_header(console: Any, recipe: Any, data: Any, run_dir: Path, device_tex
     console.info(f"Split: {grouping_text(data.grouping)}")
     if data.bad_images:
         console.warn(f"{len(data.bad_images)} bad image(s) left out (listed in {run_dir / 'bad_images.txt'}):")
+        from ..core.text import shown
+
         for path, reason in data.bad_images[:20]:
-            console.summary(f"  {path}: {reason}")
+            console.summary(f"  {shown(path)}: {reason}")  # a name's newline or escape sequence shown, not obeyed
     if data.ignored:  # the same count as `tk data check`; hidden ones (.DS_Store & co.) said apart
         hidden = sum(Path(p).name.startswith(".") for p, _ in data.ignored)
         also = f", {hidden} of them hidden" if hidden else ""
