@@ -93,9 +93,12 @@ def test_apply_writes_a_corrected_copy_and_leaves_the_original_byte_identical(tm
     fixes = tmp_path / "doc" / "fixes.csv"
     rows = fixes.read_text().splitlines()
     rows.append("slide/005.png,my own check,move to others")  # users add and edit rows
+    rows.append("slide/nonexistent.png,a typo,remove")  # a row naming no file of the folder: said, not dropped
     fixes.write_text("\n".join(rows) + "\n")
     result = run_cli("data", "apply", fixes, "--out", "clean")
     assert result.exit_code == 0, result.output
+    assert (f"Note: 1 row(s) of {fixes} name a file the folder does not have (first: slide/nonexistent.png): nothing "
+            f"was done for them.") in " ".join(result.output.split())
     assert _tree_digest(messy) == before
     clean = tmp_path / "clean"
     assert not (clean / "others" / "broken.png").exists() and not (clean / "slide" / "copy_000_of_000.png").exists()

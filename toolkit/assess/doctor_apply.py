@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 from pathlib import Path
+from typing import Any
 
 from ..core.errors import TkError
 from ..core.text import csv_value, printable
@@ -20,7 +21,7 @@ FIX_COLUMNS = ("file", "problem", "suggestion")
 """The columns of fixes.csv (`toolkit.assess.doctor` writes them in this order)."""
 
 
-def apply_fixes(fixes_csv: Path, out: Path, *, data: Path | None = None) -> dict[str, int]:
+def apply_fixes(fixes_csv: Path, out: Path, *, data: Path | None = None) -> dict[str, Any]:
     """Write a corrected copy of the data folder to ``out`` (see the module docstring).
 
     ``data`` defaults to the folder recorded in the doctor.json beside ``fixes_csv``. The
@@ -30,7 +31,9 @@ def apply_fixes(fixes_csv: Path, out: Path, *, data: Path | None = None) -> dict
 
     No file of the copy is ever written twice: a file moved to a class that already has one of
     its name gets a free one (``NAME.moved.png``, then ``NAME.moved-2.png`` ...), planned before
-    anything is copied. ``counts["written"]`` is the number of files found in the copy.
+    anything is copied. ``counts["written"]`` is the number of files found in the copy;
+    ``counts["unmatched"]`` the rows naming a file the folder does not have (the first in
+    ``counts["first_unmatched"]``).
     """
     fixes_csv = Path(fixes_csv)
     if data is None:
@@ -51,6 +54,10 @@ def apply_fixes(fixes_csv: Path, out: Path, *, data: Path | None = None) -> dict
     actions = _read_fixes(fixes_csv, data, set(index.class_names))
     counts = {"copied": 0, "removed": 0, "moved": 0, "reviewed": 0}
     plan = _plan_copy(index.samples, data, actions, counts)
+    # rows naming a file the folder does not have (a typo, a file since deleted): said, not dropped silently
+    stray = sorted(rel for rel in actions if not os.path.lexists(data / rel))
+    counts["unmatched"] = len(stray)
+    counts["first_unmatched"] = stray[0] if stray else ""
     if not plan:
         raise TkError(f"{fixes_csv} removes every image of {data}: nothing would be left to copy; "
                       f"delete the rows of the images to keep and run tk data apply again.")

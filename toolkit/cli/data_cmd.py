@@ -323,3 +323,8 @@ def apply(fixes: str, out: str, data_dir: str | None) -> None:
     click.echo(f"Wrote {out}: {counts['written']} images ({counts['moved']} moved to another class, "
                f"{counts['removed']} left out, {counts['reviewed']} marked for review copied as they are). "
                f"The original folder is unchanged.")
+    if counts.get("unmatched"):
+        from ..core.text import shown
+
+        click.echo(f"Note: {counts['unmatched']} row(s) of {fixes} name a file the folder does not have (first: "
+                   f"{shown(counts['first_unmatched'])}): nothing was done for them.")
