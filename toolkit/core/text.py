@@ -48,10 +48,11 @@ _CONTROL.update({0x0A: "\\n", 0x0D: "\\r", 0x09: "\\t"})
 
 
 def shown(text: str) -> str:
-    """``text`` (a file name) safe to print on a terminal: `printable`, and control characters —
-    a newline that would fake an output line, an escape sequence that would recolour or move the
-    terminal's cursor — written as ``\\n``, ``\\x1b`` …"""
-    return printable(text).translate(_CONTROL)
+    """``text`` (a file name) safe to print on a terminal: control characters — a newline that
+    would fake an output line, an escape sequence that would recolour or move the terminal's
+    cursor — written as ``\\n``, ``\\x1b`` …; bytes that are not UTF-8 are left as they are
+    (the console writes them back as the name's own bytes, so the name can be copied)."""
+    return str(text).translate(_CONTROL)
 
 
 def _quoted(text: str) -> bool:
