@@ -39,12 +39,10 @@ from typing import Any
 import click
 
 from ..core.errors import PluginError
+from ..plugin.kinds import COMMANDS_GROUP
 from .plugin_cache import FORMAT, _installed, _key, _read, _write, cache_path
 
 __all__ = ["COMMANDS_GROUP", "CachedCommand", "Listing", "cache_path", "listing", "load_command"]
-
-COMMANDS_GROUP = "tk.commands"
-"""Entry-point group where a distribution may declare commands without being imported to list them."""
 
 
 # -- what the cache holds -------------------------------------------------------------------

@@ -50,8 +50,9 @@ def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> Path:
     return path
 
 
-def load_checkpoint(path: str | Path, map_location: Any = "cpu") -> dict[str, Any]:
-    """Read a tk checkpoint safely (``weights_only=True``) or raise a one-line `CheckpointError`."""
+def load_checkpoint(path: str | Path, map_location: Any = "cpu", *, mmap: bool = False) -> dict[str, Any]:
+    """Read a tk checkpoint safely (``weights_only=True``) or raise a one-line `CheckpointError`.
+    ``mmap``: map its tensors instead of reading them (a look at its other entries costs little)."""
     import torch
 
     path = Path(path)
@@ -60,7 +61,7 @@ def load_checkpoint(path: str | Path, map_location: Any = "cpu") -> dict[str, An
     try:
         with warnings.catch_warnings():  # the file loads or is refused below, in one line: torch's warnings are noise
             warnings.simplefilter("ignore")
-            data = torch.load(path, map_location=map_location, weights_only=True)
+            data = torch.load(path, map_location=map_location, weights_only=True, mmap=mmap)
     except pickle.UnpicklingError as exc:
         raise CheckpointError(
             f"{path}: refused: the file holds Python objects other than tensors and plain data "
@@ -79,13 +80,8 @@ def stored_parts(path: str | Path) -> dict[str, Any] | None:
     """The plugins a checkpoint's run was made with (its ``parts``: kind → name → plugin,
     distribution, version), read without loading its tensors (memory-mapped); None when the file
     has none or cannot be read (loading it properly says why)."""
-    import torch
-
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            data = torch.load(Path(path), map_location="cpu", weights_only=True, mmap=True)
-    except Exception:  # noqa: BLE001 - a peek: the real load reports what is wrong
+        parts = load_checkpoint(path, mmap=True).get("parts")
+    except CheckpointError:  # a peek: the real load reports what is wrong
         return None
-    parts = data.get("parts") if isinstance(data, dict) else None
     return parts if isinstance(parts, dict) else None

@@ -19,7 +19,6 @@ when too few were timed for one — which the printed line then says.
 from __future__ import annotations
 
 import math
-import os
 import sys
 import time
 from typing import Any
@@ -55,25 +54,22 @@ def _peak_memory(device: Any) -> tuple[int, str]:
     return int(rss if sys.platform == "darwin" else rss * 1024), "peak resident memory of the process"
 
 
-def _available_memory() -> int | None:
-    """Bytes of memory the system can still give without swapping (Linux's MemAvailable), or None."""
+def _proc_kb(path: str, field: str) -> int | None:
+    """A ``kB`` field of a /proc file (``MemAvailable`` of /proc/meminfo, ``VmHWM`` of
+    /proc/self/status), in bytes; None where it cannot be read (not Linux)."""
     try:
-        with open("/proc/meminfo", encoding="ascii") as fh:
+        with open(path, encoding="ascii") as fh:
             for line in fh:
-                if line.startswith("MemAvailable:"):
+                if line.startswith(field + ":"):
                     return int(line.split()[1]) * 1024
     except (OSError, ValueError, IndexError):
         return None
     return None
 
 
-def _resident() -> int:
-    """This process's resident memory now, in bytes (0 where /proc is not there)."""
-    try:
-        with open("/proc/self/statm", encoding="ascii") as fh:
-            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    except (OSError, ValueError, IndexError):
-        return 0
+def _available_memory() -> int | None:
+    """Bytes of memory the system can still give without swapping (Linux's MemAvailable), or None."""
+    return _proc_kb("/proc/meminfo", "MemAvailable")
 
 
 def _check_step_memory(one: Any, model: Any, batch_size: int, recipe: Any) -> None:
@@ -87,13 +83,13 @@ def _check_step_memory(one: Any, model: Any, batch_size: int, recipe: Any) -> No
     free = _available_memory()
     if free is None or batch_size <= 2 or not _reset_peak():
         return
-    before = _resident()
+    before = _proc_kb("/proc/self/status", "VmRSS") or 0
     saved = {k: v.detach().clone() for k, v in model.state_dict().items()}
     with torch.random.fork_rng():
         one()
     model.load_state_dict(saved)
     model.zero_grad(set_to_none=True)
-    used = max(_status_kb("VmHWM") * 1024 - before, 0)
+    used = max((_proc_kb("/proc/self/status", "VmHWM") or 0) - before, 0)
     need = used * batch_size // 2
     if used and need > free:
         size = recipe["data"]["image_size"]
@@ -109,21 +105,9 @@ def _reset_peak() -> bool:
     try:
         with open("/proc/self/clear_refs", "w", encoding="ascii") as fh:
             fh.write("5")
-        return _status_kb("VmHWM") > 0
     except OSError:
         return False
-
-
-def _status_kb(field: str) -> int:
-    """A ``kB`` field of /proc/self/status (0 when unreadable)."""
-    try:
-        with open("/proc/self/status", encoding="ascii") as fh:
-            for line in fh:
-                if line.startswith(field + ":"):
-                    return int(line.split()[1])
-    except (OSError, ValueError, IndexError):
-        return 0
-    return 0
+    return bool(_proc_kb("/proc/self/status", "VmHWM"))
 
 
 def _sync(device: Any) -> None:

@@ -150,11 +150,12 @@ def _run_recipe(recipe: Any, out: Path | None, resume: Path | None, fresh: bool,
     console = RunConsole(quiet=quiet, enabled=env.is_main)
     extra_plugins = list(extra_plugins)
     recipe_arg = _recipe_arg(recipe)
-    stored = None
+    stored, ckpt_path = None, None
     if resume is not None:  # a part whose plugin is not installed here is named with its package
         from ..core.checkpoint import stored_parts
 
-        stored = stored_parts(resolve_resume(resume))
+        ckpt_path = resolve_resume(resume)
+        stored = stored_parts(ckpt_path)
     plugins = load_run_plugins(recipe, extra_plugins, reads_data=resume is None, parts=stored)  # resumed: the run's own data
     held = contextlib.ExitStack()  # the run folder's lock (rank 0), released on any exit
 
@@ -164,7 +165,6 @@ def _run_recipe(recipe: Any, out: Path | None, resume: Path | None, fresh: bool,
         if resume is not None:
             from ..core.checkpoint import load_checkpoint
 
-            ckpt_path = resolve_resume(resume)
             if env.is_main:
                 held.enter_context(FolderLock(ckpt_path.parent))
             start = load_checkpoint(ckpt_path)

@@ -180,14 +180,13 @@ def _missing_exporter(path: Path, plugins: Any) -> str:
     fmt = manifest.get("format")
     if not isinstance(fmt, str):
         return ""
+    from ..plugin.registry import origin_text, unavailable
+
     made_by = manifest.get("exporter") if isinstance(manifest.get("exporter"), dict) else {}
-    plugin, dist, version = (str(made_by.get(k) or "") for k in ("plugin", "dist", "version"))
-    where = f" ({f'{dist} {version}'.strip()})" if dist else ""
-    who = f"exporter '{fmt}'" + (f" (plugin '{plugin}'{where})" if plugin else "")
-    if plugin and plugin in getattr(plugins, "disabled", []):
-        return f"{path}: written by {who}, which is switched off here (TK_DISABLE_PLUGINS or [plugins] disable)."
-    install = f": pip install '{dist}=={version}'" if dist and version else (f": pip install '{dist}'" if dist else "")
-    return f"{path}: written by {who}, which is not installed here{install}."
+    if not made_by.get("plugin"):  # an export of an older tk: the format is all it says
+        return f"{path}: written by exporter '{fmt}', which is not installed here."
+    made = origin_text(*(str(made_by.get(k) or "") for k in ("plugin", "dist", "version")))
+    return f"{path}: written by exporter '{fmt}' ({made}){unavailable(made_by, list(getattr(plugins, 'disabled', [])))}"
 
 
 def exporter_for_path(path: str | Path, plugins: Any | None = None) -> tuple[str, Any]:

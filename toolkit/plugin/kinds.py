@@ -12,6 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
+COMMANDS_GROUP = "tk.commands"
+"""Entry-point group where a distribution may declare `tk` commands without being imported to list
+them (`toolkit.cli.plugin_commands`); switched off by the distribution's name."""
+
 __all__ = ["PluginKind", "KINDS", "BY_NAME", "kind"]
 
 

@@ -35,8 +35,8 @@ import pluggy
 
 from ..core.errors import PluginError, TkError
 from . import hookspecs
-from .kinds import BY_NAME
-from .registry import Entry, Registry
+from .kinds import BY_NAME, COMMANDS_GROUP
+from .registry import DISTRIBUTION, Entry, Registry, origin_text
 from .trust import TRUST_ENV, _is_file_spec, _module_key, _module_path, check_trusted, trusting  # noqa: F401 - re-exported
 
 __all__ = ["BrokenPlugin", "PluginInfo", "Plugins", "load_plugins", "load_stored_plugins", "check_trusted", "trusting",
@@ -44,8 +44,6 @@ __all__ = ["BrokenPlugin", "PluginInfo", "Plugins", "load_plugins", "load_stored
 
 ENTRY_POINT_GROUP = "tk"
 
-DISTRIBUTION = "tk-train"
-"""tk's own distribution name on the package index (``pip install tk-train``)."""
 
 def load_stored_plugins(recipe: dict[str, Any] | None, *, origin: str, parts: Any = None) -> "Plugins":
     """Plugins for a recipe stored in a file tk was given (``origin``, e.g. a checkpoint's path).
@@ -145,9 +143,8 @@ class Plugins:
                     continue
                 then = (str(was.get("plugin", "")), str(was.get("dist", "")), str(was.get("version", "")))
                 if then != (entry.plugin, entry.dist, entry.version):
-                    dist = f"{then[1]} {then[2]}".strip()
-                    out.append(f"{BY_NAME[kind].singular if kind in BY_NAME else kind} '{name}' was plugin '{then[0]}'"
-                               f"{f' ({dist})' if dist else ''} when the run was made; here it is {entry.origin}")
+                    out.append(f"{BY_NAME[kind].singular if kind in BY_NAME else kind} '{name}' was {origin_text(*then)} "
+                               f"when the run was made; here it is {entry.origin}")
         return out
 
     def expect(self, parts: Any) -> None:
@@ -420,7 +417,7 @@ def load_plugins(
         plugins._mark_broken(plugin_name, f"implements a hook that does not exist ({exc}); hook names start with tk_")
 
     plugins._fill_registries()
-    if entry_points:
+    if entry_points and disabled:  # a name switched off that nothing here is called: said (only then looked up)
         known.update(Path(m).stem if m.endswith(".py") else m for m in modules)
         known.update(name for name, _ in extra)
         known.update(_declared_command_dists())
@@ -430,7 +427,7 @@ def load_plugins(
 
 def _declared_command_dists() -> set[str]:
     """Distributions that declare commands in ``tk.commands`` (switched off by their name)."""
-    return {ep.dist.name for ep in metadata.entry_points(group="tk.commands") if ep.dist}
+    return {ep.dist.name for ep in metadata.entry_points(group=COMMANDS_GROUP) if ep.dist}
 
 
 def _note_unknown_disabled(unknown: set[str], known: list[str]) -> None:

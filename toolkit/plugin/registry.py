@@ -20,7 +20,7 @@ from ..core.errors import PluginError, RecipeError, TkError
 from .hookspecs import CONTEXT
 from .kinds import BY_NAME
 
-__all__ = ["Entry", "Param", "Registry", "singular"]
+__all__ = ["DISTRIBUTION", "Entry", "Param", "Registry", "origin_text", "singular", "unavailable"]
 
 
 def _finite(value: Any) -> bool:
@@ -34,9 +34,31 @@ def _finite(value: Any) -> bool:
     return True
 
 
+DISTRIBUTION = "tk-train"
+"""tk's own distribution name on the package index (``pip install tk-train``)."""
+
+
 def _own(entry: Entry) -> bool:
     """An entry of tk's own distribution (a third party claiming its name is the one refused)."""
-    return entry.dist == "tk-train"
+    return entry.dist == DISTRIBUTION
+
+
+def origin_text(plugin: str, dist: str = "", version: str = "") -> str:
+    """``plugin 'x' (dist version)``: how messages name where a part comes (or came) from."""
+    where = f"{dist} {version}".strip()
+    return f"plugin '{plugin}'" + (f" ({where})" if where else "")
+
+
+def unavailable(made_with: dict[str, Any], disabled: list[str]) -> str:
+    """``, which is not installed here: pip install 'dist==version'.`` (or switched off, or a recipe's
+    module not loaded): the end of a message naming a stored run's or an export's maker
+    (`origin_text`) that this machine lacks, and how to get it."""
+    plugin, dist, version = (str(made_with.get(k) or "") for k in ("plugin", "dist", "version"))
+    if plugin in disabled:
+        return ", which is switched off here (TK_DISABLE_PLUGINS or [plugins] disable)."
+    if dist:
+        return f", which is not installed here: pip install '{dist}{f'=={version}' if version else ''}'."
+    return " (a plugin module of its recipe, not a package), which is not loaded here."
 
 
 _SIMPLE = {"float": float, "int": int, "bool": bool, "str": str, "None": type(None)}
@@ -117,8 +139,7 @@ class Entry:
     @property
     def origin(self) -> str:
         """``plugin (dist version)`` for messages."""
-        where = f"{self.dist} {self.version}".strip()
-        return f"plugin '{self.plugin}'" + (f" ({where})" if where else "")
+        return origin_text(self.plugin, self.dist, self.version)
 
     def _signature(self) -> inspect.Signature:
         try:
@@ -240,7 +261,7 @@ class Entry:
         except (RecipeError, PluginError):
             raise
         except (TypeError, ValueError) as exc:
-            if self.dist in ("", "tk-train"):  # tk's own parts (and tests'): the message is the value's
+            if self.dist in ("", DISTRIBUTION):  # tk's own parts (and tests'): the message is the value's
                 raise RecipeError(f"{where}: {singular(self.kind)} '{self.name}' rejected its parameters: {exc}") from exc
             # a third party's: the value, or a bug in its factory — either way the user learns whose
             raise RecipeError(f"{where}: {singular(self.kind)} '{self.name}' ({self.origin}) rejected its parameters: "
@@ -348,7 +369,9 @@ class Registry:
                               f"({off}, or [plugins] disable in the recipe).")
         made_with = self.expected.get(name)
         if made_with:  # a stored run's part whose plugin is not here: say which and how to get it
-            raise RecipeError(f"{where}: unknown {singular(self.kind)} '{name}': {_missing_plugin(made_with, self.disabled)}")
+            made = origin_text(*(str(made_with.get(k) or "") for k in ("plugin", "dist", "version")))
+            raise RecipeError(f"{where}: unknown {singular(self.kind)} '{name}': the run was made with it from "
+                              f"{made}{unavailable(made_with, self.disabled)}")
         if self.broken:  # a broken plugin registered nothing: the name may well be one of its own
             raise RecipeError(f"{where}: unknown {singular(self.kind)} '{name}', and {_blame(self.broken)}")
         pool = list(self._entries)
@@ -366,20 +389,6 @@ class Registry:
             f"{where}: unknown {singular(self.kind)} '{name}'.{hint} "
             f"See them all with `tk plugins --kind {self.kind}`."
         )
-
-
-def _missing_plugin(made_with: dict[str, str], disabled: list[str]) -> str:
-    """The end of an "unknown name" message for a stored run's part: the plugin (and distribution)
-    that provided it when the run was made, and how to get it here."""
-    plugin, dist, version = (str(made_with.get(k) or "") for k in ("plugin", "dist", "version"))
-    where = f" ({f'{dist} {version}'.strip()})" if dist else ""
-    text = f"the run was made with it from plugin '{plugin}'{where}"
-    if plugin in disabled:
-        return text + ", which is switched off here (TK_DISABLE_PLUGINS or [plugins] disable)."
-    if dist:
-        return text + f", which is not installed here: pip install '{dist}=={version}'." if version else \
-            text + f", which is not installed here: pip install '{dist}'."
-    return text + " (a plugin module of its recipe, not a package), which is not loaded here."
 
 
 def _blame(broken: list[Any]) -> str:
